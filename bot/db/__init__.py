@@ -1,0 +1,1 @@
+"""Storage: typed ORM models, the async engine and the migration runner."""

@@ -1,0 +1,186 @@
+"""The schema, as typed ORM models.
+
+Discord ids are 64-bit: ``BigInteger`` everywhere (PostgreSQL's ``integer`` would
+overflow). Secrets are stored only as Fernet tokens (see ``bot.services.keys``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bot.db.types import UTCDateTime, utcnow
+
+# Named constraints let Alembic's batch mode drop and recreate them on SQLite.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class KeyStatus:
+    """Values of ``GuildSettings.key_status``."""
+
+    UNCHECKED = "unchecked"
+    VALID = "valid"
+    REFUSED = "refused"
+
+
+class GuildSettings(Base):
+    """One row per server Vigie is (or was) in."""
+
+    __tablename__ = "guild_settings"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    api_key_encrypted: Mapped[str | None] = mapped_column(Text)
+    key_fingerprint: Mapped[str | None] = mapped_column(String(32))
+    key_registered_by: Mapped[int | None] = mapped_column(BigInteger)
+    key_registered_at: Mapped[datetime | None]
+    key_status: Mapped[str] = mapped_column(String(16), default=KeyStatus.UNCHECKED)
+    key_status_reason: Mapped[str | None] = mapped_column(Text)
+    key_checked_at: Mapped[datetime | None]
+    upload_role_id: Mapped[int | None] = mapped_column(BigInteger)
+    upload_channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    log_channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: Locale used for messages that have no interaction (alerts, admin notices).
+    locale: Mapped[str] = mapped_column(String(16), default="fr")
+    last_poll_at: Mapped[datetime | None]
+    last_poll_outcome: Mapped[str | None] = mapped_column(Text)
+    #: False once Vigie left the server (its key is erased at that moment).
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    alerts: Mapped[list[Alert]] = relationship(back_populates="guild", cascade="all, delete-orphan")
+
+
+class MemberKey(Base):
+    """A member's personal La Cale key: their searches' downloads and uploads use it."""
+
+    __tablename__ = "member_keys"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    api_key_encrypted: Mapped[str] = mapped_column(Text)
+    key_fingerprint: Mapped[str] = mapped_column(String(32))
+    registered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    registered_in_guild: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Alert(Base):
+    """A saved search whose new matches are posted to a channel."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("guild_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(ForeignKey("guild_settings.guild_id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    query: Mapped[str | None] = mapped_column(String(200))
+    #: Category slugs as the user chose them (a parent is expanded at match time).
+    categories: Mapped[list[Any]] = mapped_column(default=list)
+    tmdb_id: Mapped[str | None] = mapped_column(String(64))
+    channel_id: Mapped[int] = mapped_column(BigInteger)
+    mention_role_id: Mapped[int | None] = mapped_column(BigInteger)
+    min_size: Mapped[int | None] = mapped_column(BigInteger)
+    max_size: Mapped[int | None] = mapped_column(BigInteger)
+    min_seeders: Mapped[int | None] = mapped_column(Integer)
+    exclude: Mapped[list[Any]] = mapped_column(default=list)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    pause_reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_match_at: Mapped[datetime | None]
+    last_checked_at: Mapped[datetime | None]
+
+    guild: Mapped[GuildSettings] = relationship(back_populates="alerts")
+
+
+class DeliveryStatus:
+    """Values of ``Delivery.status``."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    #: Existed when the alert was created: recorded so it is never posted.
+    BASELINE = "baseline"
+    #: Could not be posted and will not be (the alert was removed or its channel is gone).
+    DROPPED = "dropped"
+
+
+class Delivery(Base):
+    """One release matched by one alert. The unique (alert, info hash) pair is what makes
+    a second post of the same release to the same alert impossible."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "info_hash"),
+        Index("ix_deliveries_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    channel_id: Mapped[int] = mapped_column(BigInteger)
+    info_hash: Mapped[str] = mapped_column(String(64))
+    #: The release as La Cale described it, to post it even after it left the newest page.
+    release: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    pub_date: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SeenRelease(Base):
+    """Info hashes a guild's poll has already seen on the newest page: tells a gap (every
+    release on the page unseen) from a quiet cycle."""
+
+    __tablename__ = "seen_releases"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    info_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pub_date: Mapped[datetime | None]
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class BotState(Base):
+    """Small process-wide facts that must survive restarts (e.g. the hash of the last
+    command payload synced to Discord, so unchanged commands are not re-synced)."""
+
+    __tablename__ = "bot_state"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class UploadRecord(Base):
+    """Every upload attempt, whatever its outcome (``/uploads`` lists them)."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    key_fingerprint: Mapped[str | None] = mapped_column(String(32))
+    info_hash: Mapped[str] = mapped_column(String(64), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    category_id: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(Text)
+    source_fixed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
