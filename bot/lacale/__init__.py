@@ -1,0 +1,68 @@
+"""La Cale: the API client, its per-key pacing, typed models and typed errors."""
+
+from bot.lacale.client import (
+    DEFAULT_BASE_URL,
+    LaCaleClient,
+    is_info_hash,
+    parse_retry_after,
+)
+from bot.lacale.errors import (
+    AuthError,
+    BadRequest,
+    ConnectionFailed,
+    Duplicate,
+    InvalidRequest,
+    KeyRefused,
+    LaCaleError,
+    MalformedResponse,
+    MissingKey,
+    NotFound,
+    RateLimited,
+    ServerError,
+    Timeout,
+    Unavailable,
+)
+from bot.lacale.limits import KeyLimiter, LimiterRegistry, ServerQuirks, key_fingerprint
+from bot.lacale.models import (
+    Category,
+    Meta,
+    Tag,
+    TagGroup,
+    Torrent,
+    UploadFile,
+    UploadRequest,
+    UploadResult,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "AuthError",
+    "BadRequest",
+    "Category",
+    "ConnectionFailed",
+    "Duplicate",
+    "InvalidRequest",
+    "KeyLimiter",
+    "KeyRefused",
+    "LaCaleClient",
+    "LaCaleError",
+    "LimiterRegistry",
+    "MalformedResponse",
+    "Meta",
+    "MissingKey",
+    "NotFound",
+    "RateLimited",
+    "ServerError",
+    "ServerQuirks",
+    "Tag",
+    "TagGroup",
+    "Timeout",
+    "Torrent",
+    "Unavailable",
+    "UploadFile",
+    "UploadRequest",
+    "UploadResult",
+    "is_info_hash",
+    "key_fingerprint",
+    "parse_retry_after",
+]

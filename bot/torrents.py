@@ -1,0 +1,550 @@
+"""Reading and preparing the .torrent files users attach in Discord.
+
+Anything may arrive as an attachment: a picture, a truncated download, a hostile file with
+a 10**30-byte string length, a torrent without an ``info`` dictionary... Every failure of
+this module is a :class:`TorrentFileError` whose ``reason`` code lets the caller choose the
+message shown to the user; nothing else (no torf, bencode, Key/Type/Overflow/Memory/
+RecursionError) escapes :func:`read_torrent` or :func:`set_source`.
+
+Decoding and validation are torf's (``torf.Torrent.read_stream``, ``Torrent.validate`` and
+its bundled ``flatbencode`` codec). One thing is done here on top of it, by
+:func:`_scan`, a structural walk over the raw bytes that builds no values:
+
+* it locates the exact bytes of the top-level ``info`` value, because the info hash is the
+  SHA-1 of those *original* bytes. torf recomputes it from its decoded copy, re-encoded;
+  that differs from what every BitTorrent client computes as soon as the original is not
+  canonical bencode (unsorted keys, ``private`` stored as ``i2e``), and torf cannot hash at
+  all an info dict holding a non-UTF-8 key (it raises ``TypeError`` while sorting);
+* it refuses what torf's decoder handles badly: a string length larger than the data
+  (flatbencode then asks for a buffer of that size: ``MemoryError``/``OverflowError``),
+  nesting deep enough to exhaust torf's recursive converters, duplicate dictionary keys
+  (ambiguous: which ``info`` would a client hash?).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+import torf
+from torf import _flatbencode as bencode
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "LACALE_SOURCE",
+    "TorrentFileError",
+    "TorrentInfo",
+    "clean_title",
+    "has_lacale_source",
+    "read_torrent",
+    "redact_announce",
+    "set_source",
+]
+
+#: The source flag La Cale expects in ``info.source``; without it the site rewrites the
+#: torrent, which changes its info hash.
+LACALE_SOURCE = "lacale"
+
+#: Default cap on the size of a .torrent file (10 MiB).
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+
+#: How many files :attr:`TorrentInfo.files` keeps (``file_count`` counts them all).
+MAX_LISTED_FILES = 1000
+
+#: Deepest nesting of lists/dicts accepted. A v1 torrent needs 5 levels, a v2/hybrid
+#: "file tree" one level per directory; torf's converters recurse twice per level.
+MAX_DEPTH = 64
+
+#: Most bencode items (strings, ints, lists, dicts) accepted. torf's decoder works a byte
+#: at a time: 10 MiB of tiny items would keep a CPU busy ~15 s, when a real 60,000-file
+#: torrent is ~550,000 items (~4 s). Beyond this the file is refused as "invalid" (after
+#: ~1 s of scanning).
+MAX_ITEMS = 1_000_000
+
+#: Longest integer accepted, in characters (Python's own int/str conversion limit).
+_MAX_INT_CHARS = 4300
+
+TITLE_MAX_LENGTH = 200
+
+REASONS = frozenset({"too_large", "empty", "not_bencode", "no_info", "invalid"})
+
+
+class TorrentFileError(Exception):
+    """The bytes given are not a torrent this bot can use.
+
+    ``reason`` is a stable code for the user-facing message:
+
+    * ``"too_large"``: larger than the cap, which is in ``limit`` (bytes);
+    * ``"empty"``: zero bytes;
+    * ``"not_bencode"``: not a bencoded dictionary at all (not a torrent file);
+    * ``"no_info"``: a bencoded dictionary without an ``info`` dictionary;
+    * ``"invalid"``: a torrent torf (or this module) refuses: missing name or pieces,
+      piece count not matching the size, bad tracker URL, negative file size...
+
+    ``detail`` is an English technical explanation for the logs, never for users.
+    """
+
+    def __init__(self, reason: str, detail: str = "", *, limit: int | None = None) -> None:
+        if reason not in REASONS:  # pragma: no cover - programming error
+            raise ValueError(f"unknown TorrentFileError reason: {reason!r}")
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class TorrentInfo:
+    """What the bot needs to know about a torrent file.
+
+    ``files`` holds at most :data:`MAX_LISTED_FILES` ``(path, size)`` pairs; paths start
+    with the torrent name, as in torf (``"Name/Sub/file.mkv"``; a single-file torrent's one
+    path is its name). ``file_count`` and ``total_size`` cover every file. BEP 47 padding
+    files are left out of all three.
+    """
+
+    name: str
+    info_hash: str
+    total_size: int
+    file_count: int
+    files: tuple[tuple[str, int], ...]
+    source: str | None
+    private: bool
+    piece_size: int
+    comment: str | None
+    created_by: str | None
+    announce: tuple[str, ...]
+    raw: bytes
+
+    def __repr__(self) -> str:  # keep raw bytes (and passkeys) out of logs
+        return (
+            f"TorrentInfo(name={self.name!r}, info_hash={self.info_hash!r}, "
+            f"total_size={self.total_size}, file_count={self.file_count}, "
+            f"source={self.source!r}, private={self.private}, raw=<{len(self.raw)} bytes>)"
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# Structural scan
+
+
+class _ScanError(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class _Scan:
+    top_is_dict: bool
+    info_span: tuple[int, int] | None = None
+    #: Spans of the values of the info dict's keys (only when info is a dict).
+    info_values: dict[bytes, tuple[int, int]] | None = None
+
+
+class _Frame:
+    __slots__ = ("is_dict", "start", "keys", "key", "awaiting_key")
+
+    def __init__(self, is_dict: bool, start: int) -> None:
+        self.is_dict = is_dict
+        self.start = start
+        self.keys: set[bytes] = set()
+        self.key: bytes | None = None
+        self.awaiting_key = True
+
+
+_INT_RE = re.compile(rb"-?(?:0|[1-9][0-9]*)\Z")
+
+
+def _scan(data: bytes) -> _Scan:
+    """Walk the bencoded structure of ``data`` without decoding it.
+
+    Raises :class:`_ScanError` on anything flatbencode would choke on (or decode in a
+    way that makes the info hash ambiguous). Records where the top-level ``info`` value
+    and its direct children lie in ``data``.
+    """
+    n = len(data)
+    stack: list[_Frame] = []
+    result = _Scan(top_is_dict=data[:1] == b"d")
+    pos = 0
+    items = 0
+
+    def bad(detail: str, reason: str = "not_bencode") -> _ScanError:
+        return _ScanError(reason, f"{detail} at byte {pos}")
+
+    while True:
+        if pos >= n:
+            raise bad("unexpected end of data")
+        c = data[pos]
+        start = pos
+        if c != 0x65:
+            items += 1
+            if items > MAX_ITEMS:
+                raise bad(f"more than {MAX_ITEMS} bencode items", "invalid")
+        parent = stack[-1] if stack else None
+        is_key = parent is not None and parent.is_dict and parent.awaiting_key
+
+        if c == 0x65:  # 'e': end of the current container
+            if parent is None:
+                raise bad("unexpected 'e'")
+            if parent.is_dict and not parent.awaiting_key:
+                raise bad("dictionary key without a value")
+            stack.pop()
+            start = parent.start
+            pos += 1
+        elif c == 0x64 or c == 0x6C:  # 'd' / 'l'
+            if is_key:
+                raise bad("dictionary key is not a string")
+            if len(stack) >= MAX_DEPTH:
+                raise bad(f"nesting deeper than {MAX_DEPTH} levels", "invalid")
+            stack.append(_Frame(c == 0x64, pos))
+            if (
+                c == 0x64
+                and len(stack) == 2
+                and stack[0].is_dict
+                and stack[0].key == b"info"
+            ):
+                result.info_values = {}
+            pos += 1
+            continue
+        elif c == 0x69:  # 'i'
+            if is_key:
+                raise bad("dictionary key is not a string")
+            end = data.find(b"e", pos + 1, pos + 2 + _MAX_INT_CHARS)
+            if end < 0:
+                raise bad("unterminated or oversized integer")
+            if not _INT_RE.match(data, pos + 1, end) or data[pos + 1 : end] == b"-0":
+                raise bad("malformed integer")
+            pos = end + 1
+        elif 0x30 <= c <= 0x39:  # string: <length>:<bytes>
+            colon = data.find(b":", pos, pos + 21)
+            if colon < 0 or not data[pos:colon].isdigit():
+                raise bad("malformed string length")
+            end = colon + 1 + int(data[pos:colon])
+            if end > n:
+                raise bad("string longer than the remaining data")
+            pos = end
+            if is_key:
+                key = data[colon + 1 : end]
+                if key in parent.keys:
+                    raise bad(f"duplicate dictionary key {key[:40]!r}", "invalid")
+                parent.keys.add(key)
+                parent.key = key
+                parent.awaiting_key = False
+                continue
+        else:
+            raise bad(f"unexpected byte {bytes([c])!r}")
+
+        # A complete value now spans data[start:pos].
+        if not stack:
+            if pos != n:
+                raise bad("trailing data after the top-level value")
+            return result
+        parent = stack[-1]
+        if parent.is_dict:
+            if len(stack) == 1 and parent.key == b"info":
+                result.info_span = (start, pos)
+            elif (
+                len(stack) == 2
+                and parent.key is not None
+                and stack[0].key == b"info"
+                and result.info_values is not None
+            ):
+                result.info_values[parent.key] = (start, pos)
+            parent.awaiting_key = True
+
+
+def _raw_value(data: bytes, span: tuple[int, int] | None) -> bytes | int | None:
+    """The scalar bencoded at ``span`` (a string or an int); None for anything else."""
+    if span is None:
+        return None
+    start, end = span
+    first = data[start]
+    if first == 0x69:  # i...e
+        return int(data[start + 1 : end - 1])
+    if 0x30 <= first <= 0x39:
+        return data[data.index(b":", start) + 1 : end]
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# torf
+
+
+class _Torrent(torf.Torrent):
+    """torf.Torrent that leaves the size cap to us and survives silly creation dates.
+
+    torf's own cap (``MAX_TORRENT_FILE_SIZE`` = 10**7) is below our 10 MiB default and
+    raises a bare ValueError. Its ``creation_date`` setter converts the integer with
+    ``datetime.fromtimestamp``, which raises Overflow/OS/ValueError for real-world junk
+    such as millisecond timestamps; such a torrent is perfectly usable, so keep the int.
+    """
+
+    MAX_TORRENT_FILE_SIZE = 1 << 62
+
+    @property
+    def creation_date(self):  # type: ignore[override]
+        return torf.Torrent.creation_date.fget(self)
+
+    @creation_date.setter
+    def creation_date(self, value):  # type: ignore[override]
+        try:
+            torf.Torrent.creation_date.fset(self, value)
+        except (OverflowError, OSError, ValueError):
+            if isinstance(value, int) and not isinstance(value, bool):
+                self.metainfo["creation date"] = value
+            else:
+                raise
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return None
+
+
+def _as_bytes(data: object) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    raise TorrentFileError("not_bencode", f"expected bytes, got {type(data).__name__}")
+
+
+def _is_pad(fileinfo: Mapping) -> bool:
+    """BEP 47 padding file (``attr`` contains ``p``)."""
+    attr = fileinfo.get("attr")
+    if isinstance(attr, bytes):
+        attr = attr.decode("latin-1")
+    return isinstance(attr, str) and "p" in attr
+
+
+def _check_and_parse(data: bytes, max_bytes: int) -> tuple[_Scan, torf.Torrent]:
+    if len(data) > max_bytes:
+        raise TorrentFileError(
+            "too_large", f"{len(data)} bytes > limit of {max_bytes} bytes", limit=max_bytes
+        )
+    if not data:
+        raise TorrentFileError("empty", "zero bytes")
+    try:
+        scan = _scan(data)
+    except _ScanError as e:
+        raise TorrentFileError(e.reason, e.detail) from None
+    if not scan.top_is_dict:
+        raise TorrentFileError("not_bencode", "top-level value is not a dictionary")
+    if scan.info_span is None:
+        raise TorrentFileError("no_info", "no 'info' key in the top-level dictionary")
+    if scan.info_values is None:
+        raise TorrentFileError("no_info", "'info' is not a dictionary")
+    try:
+        torrent = _Torrent.read_stream(data, validate=True)
+    except torf.BdecodeError as e:
+        raise TorrentFileError("not_bencode", str(e)) from None
+    except torf.MetainfoError as e:
+        raise TorrentFileError("invalid", str(e)) from None
+    except Exception as e:  # anything else torf lets through (TypeError, Overflow...)
+        raise TorrentFileError("invalid", f"{type(e).__name__}: {e}") from None
+    return scan, torrent
+
+
+def _build_info(data: bytes, scan: _Scan, torrent: torf.Torrent) -> TorrentInfo:
+    metainfo = torrent.metainfo
+    info = metainfo["info"]
+
+    name = _text(info.get("name")) or ""
+    if not name.strip():
+        raise TorrentFileError("invalid", "empty torrent name")
+
+    files: list[tuple[str, int]] = []
+    total = 0
+    count = 0
+    if "length" in info:
+        length = info["length"]
+        if not isinstance(length, int) or length < 0:
+            raise TorrentFileError("invalid", f"bad length: {length!r}")
+        files.append((name, length))
+        total, count = length, 1
+    else:
+        for i, fileinfo in enumerate(info["files"]):
+            length = fileinfo["length"]
+            if not isinstance(length, int) or length < 0:
+                raise TorrentFileError("invalid", f"bad length of file #{i}: {length!r}")
+            parts = [_text(p) or "" for p in fileinfo["path"]]
+            if not parts:
+                raise TorrentFileError("invalid", f"empty path for file #{i}")
+            if _is_pad(fileinfo):
+                continue
+            count += 1
+            total += length
+            if len(files) < MAX_LISTED_FILES:
+                files.append(("/".join([name, *parts]), length))
+
+    # Flags read from the original bytes: torf turns any 'private' value into a bool
+    # (so the string "0" would read as private) before it even validates it.
+    private_raw = _raw_value(data, scan.info_values.get(b"private"))
+    private = isinstance(private_raw, int) and private_raw != 0
+    source = _text(_raw_value(data, scan.info_values.get(b"source")))
+
+    announce: list[str] = []
+    first = metainfo.get("announce")
+    if isinstance(first, str) and first:
+        announce.append(first)
+    for tier in metainfo.get("announce-list", ()) or ():
+        for url in tier:
+            if isinstance(url, str) and url and url not in announce:
+                announce.append(url)
+
+    start, end = scan.info_span
+    return TorrentInfo(
+        name=name,
+        info_hash=hashlib.sha1(data[start:end]).hexdigest(),
+        total_size=total,
+        file_count=count,
+        files=tuple(files),
+        source=source,
+        private=private,
+        piece_size=int(info["piece length"]),
+        comment=_text(metainfo.get("comment")),
+        created_by=_text(metainfo.get("created by")),
+        announce=tuple(announce),
+        raw=data,
+    )
+
+
+def read_torrent(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> TorrentInfo:
+    """Parse and validate a .torrent file.
+
+    Checks, in order: size cap (``too_large``), emptiness (``empty``), bencode
+    (``not_bencode``), presence of an info dictionary (``no_info``), torf validation and a
+    few extra sanity checks (``invalid``). The info hash is the SHA-1 of the original
+    bencoded ``info`` value, as BitTorrent clients compute it.
+
+    :raises TorrentFileError: and nothing else.
+    """
+    data = _as_bytes(data)
+    try:
+        scan, torrent = _check_and_parse(data, max_bytes)
+        return _build_info(data, scan, torrent)
+    except TorrentFileError:
+        raise
+    except Exception as e:  # defensive: the contract is "TorrentFileError only"
+        raise TorrentFileError("invalid", f"{type(e).__name__}: {e}") from None
+
+
+def set_source(
+    data: bytes, source: str = LACALE_SOURCE, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> bytes:
+    """Return the torrent ``data`` with ``info.source`` set to ``source``.
+
+    The torrent is validated first (same errors as :func:`read_torrent`). If it already
+    carries exactly this source, ``data`` is returned unchanged. Otherwise the metainfo is
+    decoded with torf's bencode codec *as raw bytes* and re-encoded with only
+    ``info.source`` changed: every other value (private flag, unknown keys, non-UTF-8
+    names, top-level v2 "piece layers"...) is kept byte for byte; the output is canonical
+    bencode (sorted keys). The info hash changes, as it must.
+
+    ``torf.Torrent.dump`` is not used on purpose: it cannot encode dictionaries with
+    non-UTF-8 keys, rewrites ``private`` to 0/1 and ``creation date`` via datetime.
+
+    :raises TorrentFileError: for unusable torrent data.
+    :raises ValueError: if ``source`` is not a non-empty string (a programming error).
+    """
+    if not isinstance(source, str) or not source:
+        raise ValueError(f"source must be a non-empty string, not {source!r}")
+    info = read_torrent(data, max_bytes=max_bytes)
+    if info.source == source:
+        return info.raw
+    try:
+        metainfo = bencode.decode(info.raw)
+        metainfo[b"info"][b"source"] = source.encode("utf-8")
+        return bencode.encode(metainfo)
+    except Exception as e:  # pragma: no cover - read_torrent already decoded it
+        raise TorrentFileError("invalid", f"re-encoding failed: {type(e).__name__}: {e}") from None
+
+
+def has_lacale_source(info: TorrentInfo) -> bool:
+    """Whether the torrent already carries La Cale's source flag (exact, case-sensitive:
+    anything else and the site rewrites the torrent)."""
+    return info.source == LACALE_SOURCE
+
+
+# ---------------------------------------------------------------------------------------
+# Presentation helpers
+
+_TORRENT_SUFFIX = re.compile(r"\.torrent\s*\Z", re.IGNORECASE)
+_MEDIA_SUFFIX = re.compile(r"\.(?:mkv|mp4|avi|m4v|m2ts|wmv|mov|webm)\s*\Z", re.IGNORECASE)
+_SPACES = re.compile(r"\s+")
+
+
+def clean_title(name: str) -> str:
+    """Default upload title from a torrent name.
+
+    Keeps scene dots (``One.Piece.S01E01.1080p`` stays as is); drops a trailing
+    ``.torrent`` and then the container extension of a single-file torrent (``.mkv``,
+    ``.mp4``...); turns control characters into spaces, collapses whitespace, strips,
+    and caps the result at 200 characters.
+    """
+    if not isinstance(name, str):
+        name = _text(name) or ""
+    title = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in name)
+    title = _SPACES.sub(" ", title).strip()
+    title = _TORRENT_SUFFIX.sub("", title).strip()
+    title = _MEDIA_SUFFIX.sub("", title).strip()
+    return title[:TITLE_MAX_LENGTH].rstrip()
+
+
+_SECRET_PARAMS = frozenset(
+    {
+        "passkey", "pk", "apikey", "api_key", "api-key", "token", "access_token",
+        "api_token", "authkey", "auth", "key", "torrent_pass", "secret", "sig",
+    }
+)
+_HEX_SECRET = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{32,}(?![0-9A-Za-z])")
+_LONG_TOKEN = re.compile(r"(?<![0-9A-Za-z_\-])(?=[0-9A-Za-z_\-]*[0-9])[0-9A-Za-z_\-]{32,}(?![0-9A-Za-z_\-])")
+REDACTED = "***"
+
+
+def _redact_param(param: str) -> str:
+    key, sep, value = param.partition("=")
+    if not sep or not value:
+        return _HEX_SECRET.sub(REDACTED, param)
+    if unquote(key).strip().lower() in _SECRET_PARAMS:
+        return f"{key}={REDACTED}"
+    return f"{key}={_HEX_SECRET.sub(REDACTED, value)}"
+
+
+def redact_announce(url: str) -> str:
+    """The announce URL with its secrets replaced by ``***``.
+
+    Redacts: values of passkey-like query parameters (``passkey``, ``apikey``, ``token``,
+    ``authkey``, ``torrent_pass``...), any run of 32+ hex digits in the path or query
+    (``/announce/<passkey>``, ``/<passkey>/announce``), path segments of 32+ token
+    characters containing a digit, and ``user:password@`` credentials. The rest of the URL
+    is kept character for character. Never raises for a string.
+    """
+    url = _text(url) if not isinstance(url, str) else url
+    if not url:
+        return ""
+    rest, hash_sep, fragment = url.partition("#")
+    base, q_sep, query = rest.partition("?")
+    scheme, scheme_sep, after = base.partition("://")
+    if scheme_sep:
+        netloc, slash, path = after.partition("/")
+        if "@" in netloc:
+            netloc = REDACTED + "@" + netloc.rpartition("@")[2]
+        path = _LONG_TOKEN.sub(REDACTED, _HEX_SECRET.sub(REDACTED, path))
+        base = f"{scheme}://{netloc}{slash}{path}"
+    else:
+        base = _LONG_TOKEN.sub(REDACTED, _HEX_SECRET.sub(REDACTED, base))
+    if q_sep:
+        query = "&".join(_redact_param(p) for p in query.split("&"))
+    if hash_sep:
+        fragment = _HEX_SECRET.sub(REDACTED, fragment)
+    return f"{base}{q_sep}{query}{hash_sep}{fragment}"
