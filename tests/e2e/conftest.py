@@ -94,3 +94,119 @@ async def run_bot(
             await asyncio.wait_for(task, timeout=5)
         except asyncio.CancelledError:
             pass
+
+
+# -- the real Vigie bot against both fakes ---------------------------------------------------
+
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from bot.app import VigieBot  # noqa: E402
+from bot.config import Settings, load_settings  # noqa: E402
+from tests.fakes.discord import FakeChannel, FakeGuild, FakeMember, InteractionRecord  # noqa: E402
+from tests.fakes.lacale import FakeLaCale  # noqa: E402
+
+MANAGE_GUILD = 1 << 5
+SECRET_KEY = "test-secret-key-for-vigie-0123456789"
+
+
+@dataclass
+class VigieWorld:
+    """The real bot, logged into a fake Discord, talking to a fake La Cale, with one
+    server: ``admin`` has Manage Server, ``member`` has no special permission."""
+
+    discord: FakeDiscord
+    lacale: FakeLaCale
+    settings: Settings
+    guild: FakeGuild
+    channel: FakeChannel
+    admin: FakeMember
+    member: FakeMember
+    bot: VigieBot | None = None
+    _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+
+    @property
+    def key(self) -> str:
+        """The fake La Cale's default (valid) key."""
+        return self.lacale.default_key
+
+    async def start(self, *, expect_sync: bool | int = True, **overrides: Any) -> VigieBot:
+        settings = self.settings.model_copy(update=overrides) if overrides else self.settings
+        bot = VigieBot(settings)
+        self.bot = await self._stack.enter_async_context(run_bot(bot, self.discord, expect_sync=expect_sync))
+        # Tests do not wait seconds between retries of a failing La Cale.
+        bot.services.lacale.backoff_base = 0.01
+        return bot
+
+    async def stop(self) -> None:
+        await self._stack.aclose()
+        self._stack = contextlib.AsyncExitStack()
+        self.bot = None
+
+    async def restart(self, **overrides: Any) -> VigieBot:
+        """A new bot process on the same database (commands unchanged: no new sync)."""
+        await self.stop()
+        return await self.start(expect_sync=False, **overrides)
+
+    async def invoke(self, command: str, *, by: FakeMember | None = None, locale: str = "en-US", **options: Any) -> InteractionRecord:
+        return await self.discord.invoke(command, by=by or self.admin, in_channel=self.channel, locale=locale, **options)
+
+    async def register_key(self, key: str | None = None, *, by: FakeMember | None = None, locale: str = "en-US") -> InteractionRecord:
+        """``/setup key`` then the modal, as an admin would; returns the modal's record."""
+        opened = await self.invoke("setup key", by=by, locale=locale)
+        await opened.wait_response()
+        submitted = await self.discord.submit_modal(opened, {"vigie:secret:apikey": key or self.key}, by=by or self.admin, locale=locale)
+        await submitted.wait_final()
+        return submitted
+
+    async def register_member_key(self, member: FakeMember, key: str, *, locale: str = "en-US") -> InteractionRecord:
+        opened = await self.invoke("key set", by=member, locale=locale)
+        await opened.wait_response()
+        submitted = await self.discord.submit_modal(opened, {"vigie:secret:apikey": key}, by=member, locale=locale)
+        await submitted.wait_final()
+        return submitted
+
+
+def vigie_settings(tmp_path: Path, discord_fake: FakeDiscord, lacale: FakeLaCale, guild_id: int, **overrides: Any) -> Settings:
+    values: dict[str, Any] = dict(
+        discord_token=discord_fake.token,
+        secret_key=SECRET_KEY,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'vigie.sqlite3'}",
+        lacale_base_url=lacale.base_url,
+        discord_api_base=discord_fake.api_base,
+        dev_guild_id=guild_id,
+        search_min_interval_seconds=0.0,
+        http_timeout_seconds=2.0,
+        log_level="DEBUG",
+    )
+    values.update(overrides)
+    return load_settings(**values)
+
+
+@pytest.fixture
+async def lacale() -> AsyncIterator[FakeLaCale]:
+    async with FakeLaCale() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def world(tmp_path: Path, fake_discord: FakeDiscord, lacale: FakeLaCale) -> AsyncIterator[VigieWorld]:
+    """A started Vigie in a server named "La Cale FR" (no key registered yet)."""
+    guild = fake_discord.add_guild(name="La Cale FR", preferred_locale="fr")
+    channel = fake_discord.add_channel(guild, "general")
+    admin = fake_discord.add_member(guild, name="admin", permissions=MANAGE_GUILD | (1 << 10) | (1 << 11), locale="fr")
+    member = fake_discord.add_member(guild, name="member", locale="en-US")
+    w = VigieWorld(
+        discord=fake_discord,
+        lacale=lacale,
+        settings=vigie_settings(tmp_path, fake_discord, lacale, guild.id),
+        guild=guild,
+        channel=channel,
+        admin=admin,
+        member=member,
+    )
+    await w.start()
+    try:
+        yield w
+    finally:
+        await w.stop()

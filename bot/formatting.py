@@ -1,0 +1,41 @@
+"""Numbers and sizes as people read them (no Discord here: alerts and the CLI use it too)."""
+
+from __future__ import annotations
+
+import re
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+_SIZE_RE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*([kmgtp]?)(i?)(b|o)?\s*$", re.IGNORECASE)
+_FACTORS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
+
+
+def format_size(size: int, lang: str = "en") -> str:
+    """Binary units, one decimal: ``1.5 GiB`` (``1,5 Gio`` in French)."""
+    value = float(max(0, size))
+    unit = 0
+    while value >= 1024 and unit < len(_UNITS) - 1:
+        value /= 1024
+        unit += 1
+    text = f"{value:.0f}" if unit == 0 else f"{value:.1f}"
+    label = _UNITS[unit]
+    if lang == "fr":
+        text = text.replace(".", ",")
+        label = label.replace("B", "o")
+    return f"{text}\u00a0{label}"
+
+
+def parse_size(text: str) -> int | None:
+    """``"700 MB"``, ``"4.5 GiB"``, ``"1,5 Go"``, ``"123"`` (bytes) → bytes; ``None`` if unreadable.
+
+    Decimal (MB = 10^6) and binary (MiB = 2^20) units are both accepted, as people write both.
+    """
+    m = _SIZE_RE.match(text)
+    if not m:
+        return None
+    number = float(m.group(1).replace(",", "."))
+    prefix = m.group(2).lower()
+    binary = bool(m.group(3))
+    if prefix == "" and m.group(3):
+        return None
+    base = 1024 if binary else 1000
+    return int(number * base ** _FACTORS[prefix])

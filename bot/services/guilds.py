@@ -1,0 +1,307 @@
+"""Server settings and keys: registration (checked against La Cale first), removal,
+status, personal member keys, and forgetting a server Vigie left."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import Alert, GuildSettings, KeyStatus, MemberKey
+from bot.db.types import utcnow
+from bot.errors import NoKey, UserError
+from bot.lacale.errors import AuthError
+from bot.lacale.models import Meta
+from bot.services.keys import KeyDecryptError, KeyVault, normalize_api_key
+from bot.services.lacale_access import LaCaleAccess, MetaCache
+
+#: Why alerts are paused when the server's key is missing or refused.
+PAUSE_NO_KEY = "no_key"
+PAUSE_KEY_REFUSED = "key_refused"
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedKey:
+    """A usable key and whose it is. ``api_key`` must never be shown; ``fingerprint`` may."""
+
+    api_key: str
+    fingerprint: str
+    owner: Literal["member", "guild"]
+
+
+@dataclass(frozen=True, slots=True)
+class GuildStatus:
+    has_key: bool
+    fingerprint: str | None
+    key_status: str
+    key_status_reason: str | None
+    registered_by: int | None
+    registered_at: datetime | None
+    checked_at: datetime | None
+    alerts_total: int
+    alerts_paused: int
+    last_poll_at: datetime | None
+    last_poll_outcome: str | None
+    upload_role_id: int | None
+    upload_channel_id: int | None
+    log_channel_id: int | None
+
+
+class GuildService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        vault: KeyVault,
+        access: LaCaleAccess,
+        meta_cache: MetaCache,
+    ) -> None:
+        self._sessions = sessions
+        self._vault = vault
+        self._access = access
+        self._meta = meta_cache
+
+    # -- settings rows --------------------------------------------------------------------
+    @staticmethod
+    async def _settings(session: AsyncSession, guild_id: int) -> GuildSettings:
+        row = await session.get(GuildSettings, guild_id)
+        if row is None:
+            row = GuildSettings(guild_id=guild_id)
+            session.add(row)
+            await session.flush()
+        return row
+
+    async def ensure_guild(self, guild_id: int, locale: str | None = None) -> None:
+        """Called when Vigie joins or sees a server: remembers its locale for alerts."""
+        async with self._sessions.begin() as session:
+            row = await self._settings(session, guild_id)
+            row.active = True
+            if locale:
+                row.locale = "fr" if locale.lower().startswith("fr") else "en"
+
+    async def guild_locale(self, guild_id: int) -> str:
+        async with self._sessions() as session:
+            row = await session.get(GuildSettings, guild_id)
+            return row.locale if row else "fr"
+
+    # -- keys -------------------------------------------------------------------------------
+    async def check_key(self, raw_key: str) -> tuple[str, Meta]:
+        """Normalise a typed key and prove La Cale accepts it (``/meta``).
+
+        Raises ``UserError`` for a malformed key and the client's typed errors otherwise
+        (a refused key is ``KeyRefused``): nothing is saved unless this returns.
+        """
+        api_key = normalize_api_key(raw_key)
+        if api_key is None:
+            raise UserError("error.key_malformed")
+        meta = await self._access.client(api_key).meta()
+        return api_key, meta
+
+    async def register_guild_key(self, guild_id: int, raw_key: str, user_id: int) -> str:
+        api_key, meta = await self.check_key(raw_key)
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            row = await self._settings(session, guild_id)
+            old = self._decrypt_or_none(row.api_key_encrypted)
+            row.api_key_encrypted = self._vault.encrypt(api_key)
+            row.key_fingerprint = self._vault.fingerprint(api_key)
+            row.key_registered_by = user_id
+            row.key_registered_at = now
+            row.key_checked_at = now
+            row.key_status = KeyStatus.VALID
+            row.key_status_reason = None
+            row.active = True
+            # Alerts paused for want of a (valid) key resume with the new one.
+            await session.execute(
+                update(Alert)
+                .where(Alert.guild_id == guild_id, Alert.pause_reason.in_([PAUSE_NO_KEY, PAUSE_KEY_REFUSED]))
+                .values(paused=False, pause_reason=None)
+            )
+            fingerprint = row.key_fingerprint
+        if old and old != api_key:
+            self._meta.drop(old)
+            self._access.limiters.forget(old)
+        self._meta.put(api_key, meta)
+        return fingerprint
+
+    async def remove_guild_key(self, guild_id: int, *, reason: str = PAUSE_NO_KEY) -> bool:
+        """Forget the server's key; its alerts pause until a new key arrives."""
+        async with self._sessions.begin() as session:
+            row = await session.get(GuildSettings, guild_id)
+            if row is None or row.api_key_encrypted is None:
+                return False
+            old = self._decrypt_or_none(row.api_key_encrypted)
+            row.api_key_encrypted = None
+            row.key_fingerprint = None
+            row.key_status = KeyStatus.UNCHECKED
+            row.key_status_reason = None
+            await session.execute(
+                update(Alert).where(Alert.guild_id == guild_id, Alert.paused.is_(False)).values(paused=True, pause_reason=reason)
+            )
+        if old:
+            self._meta.drop(old)
+            self._access.limiters.forget(old)
+        return True
+
+    async def mark_key_refused(self, guild_id: int, reason: str | None = None) -> None:
+        """La Cale answered 403 with the server's key: stop using it until ``/setup key``."""
+        async with self._sessions.begin() as session:
+            row = await session.get(GuildSettings, guild_id)
+            if row is None:
+                return
+            row.key_status = KeyStatus.REFUSED
+            row.key_status_reason = reason
+            row.key_checked_at = utcnow()
+            await session.execute(
+                update(Alert)
+                .where(Alert.guild_id == guild_id, Alert.paused.is_(False))
+                .values(paused=True, pause_reason=PAUSE_KEY_REFUSED)
+            )
+
+    async def forget_guild(self, guild_id: int) -> None:
+        """Vigie left the server: erase its key at once and pause its alerts."""
+        await self.remove_guild_key(guild_id)
+        async with self._sessions.begin() as session:
+            row = await session.get(GuildSettings, guild_id)
+            if row is not None:
+                row.active = False
+
+    async def guild_key(self, guild_id: int) -> ResolvedKey | None:
+        async with self._sessions() as session:
+            row = await session.get(GuildSettings, guild_id)
+        if row is None or not row.api_key_encrypted or row.key_status == KeyStatus.REFUSED:
+            return None
+        api_key = self._decrypt_or_none(row.api_key_encrypted)
+        if api_key is None:
+            return None
+        return ResolvedKey(api_key, row.key_fingerprint or self._vault.fingerprint(api_key), "guild")
+
+    async def member_key(self, user_id: int) -> ResolvedKey | None:
+        async with self._sessions() as session:
+            row = await session.get(MemberKey, user_id)
+        if row is None:
+            return None
+        api_key = self._decrypt_or_none(row.api_key_encrypted)
+        if api_key is None:
+            return None
+        return ResolvedKey(api_key, row.key_fingerprint, "member")
+
+    async def resolve_key(self, guild_id: int | None, user_id: int) -> ResolvedKey:
+        """The member's personal key first, then the server's; ``NoKey`` when neither."""
+        key = await self.member_key(user_id)
+        if key is None and guild_id is not None:
+            key = await self.guild_key(guild_id)
+        if key is None:
+            raise NoKey("error.no_key" if guild_id is not None else "error.no_key_dm")
+        return key
+
+    async def set_member_key(self, user_id: int, raw_key: str, guild_id: int | None) -> str:
+        api_key, meta = await self.check_key(raw_key)
+        async with self._sessions.begin() as session:
+            row = await session.get(MemberKey, user_id)
+            old = self._decrypt_or_none(row.api_key_encrypted) if row else None
+            if row is None:
+                row = MemberKey(user_id=user_id, api_key_encrypted="", key_fingerprint="")
+                session.add(row)
+            row.api_key_encrypted = self._vault.encrypt(api_key)
+            row.key_fingerprint = self._vault.fingerprint(api_key)
+            row.registered_at = utcnow()
+            row.registered_in_guild = guild_id
+            fingerprint = row.key_fingerprint
+        if old and old != api_key:
+            self._meta.drop(old)
+            self._access.limiters.forget(old)
+        self._meta.put(api_key, meta)
+        return fingerprint
+
+    async def remove_member_key(self, user_id: int) -> bool:
+        async with self._sessions.begin() as session:
+            row = await session.get(MemberKey, user_id)
+            if row is None:
+                return False
+            old = self._decrypt_or_none(row.api_key_encrypted)
+            await session.delete(row)
+        if old:
+            self._meta.drop(old)
+            self._access.limiters.forget(old)
+        return True
+
+    def _decrypt_or_none(self, token: str | None) -> str | None:
+        if not token:
+            return None
+        try:
+            return self._vault.decrypt(token)
+        except KeyDecryptError:
+            return None
+
+    # -- other settings ---------------------------------------------------------------------
+    async def set_upload_role(self, guild_id: int, role_id: int | None) -> None:
+        async with self._sessions.begin() as session:
+            (await self._settings(session, guild_id)).upload_role_id = role_id
+
+    async def set_upload_channel(self, guild_id: int, channel_id: int | None) -> None:
+        async with self._sessions.begin() as session:
+            (await self._settings(session, guild_id)).upload_channel_id = channel_id
+
+    async def set_log_channel(self, guild_id: int, channel_id: int | None) -> None:
+        async with self._sessions.begin() as session:
+            (await self._settings(session, guild_id)).log_channel_id = channel_id
+
+    async def settings(self, guild_id: int) -> GuildSettings:
+        async with self._sessions.begin() as session:
+            return await self._settings(session, guild_id)
+
+    async def status(self, guild_id: int) -> GuildStatus:
+        async with self._sessions() as session:
+            row = await session.get(GuildSettings, guild_id)
+            total = await session.scalar(select(func.count()).select_from(Alert).where(Alert.guild_id == guild_id))
+            paused = await session.scalar(
+                select(func.count()).select_from(Alert).where(Alert.guild_id == guild_id, Alert.paused.is_(True))
+            )
+        row = row or GuildSettings(guild_id=guild_id, key_status=KeyStatus.UNCHECKED)
+        return GuildStatus(
+            has_key=bool(row.api_key_encrypted),
+            fingerprint=row.key_fingerprint,
+            key_status=row.key_status or KeyStatus.UNCHECKED,
+            key_status_reason=row.key_status_reason,
+            registered_by=row.key_registered_by,
+            registered_at=row.key_registered_at,
+            checked_at=row.key_checked_at,
+            alerts_total=total or 0,
+            alerts_paused=paused or 0,
+            last_poll_at=row.last_poll_at,
+            last_poll_outcome=row.last_poll_outcome,
+            upload_role_id=row.upload_role_id,
+            upload_channel_id=row.upload_channel_id,
+            log_channel_id=row.log_channel_id,
+        )
+
+    async def recheck_guild_key(self, guild_id: int) -> str:
+        """Call ``/meta`` with the stored key and record the outcome (for /setup status)."""
+        key = await self._stored_guild_key(guild_id)
+        if key is None:
+            return KeyStatus.UNCHECKED
+        try:
+            meta = await self._access.client(key).meta()
+        except AuthError as exc:
+            await self.mark_key_refused(guild_id, type(exc).__name__)
+            return KeyStatus.REFUSED
+        self._meta.put(key, meta)
+        async with self._sessions.begin() as session:
+            row = await self._settings(session, guild_id)
+            row.key_status = KeyStatus.VALID
+            row.key_status_reason = None
+            row.key_checked_at = utcnow()
+            await session.execute(
+                update(Alert)
+                .where(Alert.guild_id == guild_id, Alert.pause_reason == PAUSE_KEY_REFUSED)
+                .values(paused=False, pause_reason=None)
+            )
+        return KeyStatus.VALID
+
+    async def _stored_guild_key(self, guild_id: int) -> str | None:
+        async with self._sessions() as session:
+            row = await session.get(GuildSettings, guild_id)
+        return self._decrypt_or_none(row.api_key_encrypted if row else None)

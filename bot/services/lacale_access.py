@@ -1,0 +1,133 @@
+"""How the bot reaches La Cale: one shared HTTP session, one pacing state per key, and
+the metadata cache that autocomplete and validation read from."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+
+from bot.lacale.client import LaCaleClient
+from bot.lacale.errors import LaCaleError
+from bot.lacale.limits import LimiterRegistry
+from bot.lacale.models import Meta
+
+log = logging.getLogger(__name__)
+
+
+class LaCaleAccess:
+    """Factory of clients that share the process's session and per-key limiters."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        *,
+        timeout: float = 20.0,
+        search_interval: float = 2.0,
+        limiters: LimiterRegistry | None = None,
+        backoff_base: float = 0.5,
+        max_retries: int = 3,
+    ) -> None:
+        self.session = session
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.limiters = limiters or LimiterRegistry(search_interval=search_interval)
+        self.backoff_base = backoff_base
+        self.max_retries = max_retries
+
+    def client(self, api_key: str, *, max_retry_after: float = 60.0) -> LaCaleClient:
+        """``max_retry_after``: how long a 429 may be waited out before it is reported
+        (a member in Discord wants "retry in N s" rather than a long silence)."""
+        return LaCaleClient(
+            api_key,
+            base_url=self.base_url,
+            session=self.session,
+            limiter=self.limiters.get(api_key),
+            timeout=self.timeout,
+            backoff_base=self.backoff_base,
+            max_retries=self.max_retries,
+            max_retry_after=max_retry_after,
+        )
+
+
+def _cache_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class _Entry:
+    meta: Meta
+    fetched_at: float
+
+
+class MetaCache:
+    """``/meta`` per key: fetched on first need, served for ``ttl`` seconds, then served
+    stale while one background refresh runs. Autocomplete reads it with :meth:`peek`, so
+    a keystroke never waits for La Cale.
+
+    Keyed by a hash of the key (the key itself is never held here); concurrent misses for
+    the same key share one request.
+    """
+
+    def __init__(self, access: LaCaleAccess, *, ttl: float = 3600.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._access = access
+        self._ttl = ttl
+        self._clock = clock
+        self._entries: dict[str, _Entry] = {}
+        self._inflight: dict[str, asyncio.Task[Meta]] = {}
+
+    async def get(self, api_key: str) -> Meta:
+        """Fresh or stale-but-usable metadata; waits for La Cale only on a miss."""
+        ck = _cache_key(api_key)
+        entry = self._entries.get(ck)
+        if entry is not None:
+            if self._clock() - entry.fetched_at >= self._ttl:
+                self._refresh(ck, api_key)
+            return entry.meta
+        # shield: one caller giving up (interaction timeout) must not cancel the
+        # request that other callers are waiting on.
+        return await asyncio.shield(self._refresh(ck, api_key))
+
+    def peek(self, api_key: str) -> Meta | None:
+        """Cached metadata or ``None`` (then a fetch starts in the background)."""
+        ck = _cache_key(api_key)
+        entry = self._entries.get(ck)
+        if entry is None or self._clock() - entry.fetched_at >= self._ttl:
+            self._refresh(ck, api_key)
+        return entry.meta if entry else None
+
+    def put(self, api_key: str, meta: Meta) -> None:
+        """Store metadata fetched elsewhere (a key check already called ``/meta``)."""
+        self._entries[_cache_key(api_key)] = _Entry(meta, self._clock())
+
+    def drop(self, api_key: str) -> None:
+        self._entries.pop(_cache_key(api_key), None)
+
+    def _refresh(self, ck: str, api_key: str) -> asyncio.Task[Meta]:
+        task = self._inflight.get(ck)
+        if task is None:
+            task = asyncio.create_task(self._fetch(ck, api_key), name="meta-refresh")
+            self._inflight[ck] = task
+            task.add_done_callback(lambda t: self._done(ck, t))
+        return task
+
+    async def _fetch(self, ck: str, api_key: str) -> Meta:
+        meta = await self._access.client(api_key).meta()
+        self._entries[ck] = _Entry(meta, self._clock())
+        return meta
+
+    def _done(self, ck: str, task: asyncio.Task[Meta]) -> None:
+        self._inflight.pop(ck, None)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            # Awaited callers get the error themselves; a background refresh only logs.
+            if isinstance(exc, LaCaleError):
+                log.info("metadata refresh failed: %s", type(exc).__name__)
+            else:
+                log.error("metadata refresh crashed", exc_info=exc)

@@ -1,0 +1,111 @@
+"""A generic paged embed (First / Previous / counter / Next / Last) for long listings,
+and the /meta listings rendered into pages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import discord
+
+from bot import i18n
+from bot.services.catalog import CategoryRow, TagGroupRows
+from bot.ui.embeds import COLOUR
+from bot.ui.errors import describe_error
+from bot.ui.replies import reply
+from bot.ui.text import escape
+
+PAGE_CHARS = 3800  # under the 4096 of an embed description
+EM_SPACE = "\u2003"
+
+
+def chunk_lines(lines: Sequence[str], limit: int = PAGE_CHARS, max_lines: int = 30) -> list[str]:
+    pages: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in lines:
+        if current and (size + len(line) + 1 > limit or len(current) >= max_lines):
+            pages.append("\n".join(current))
+            current, size = [], 0
+        current.append(line[:limit])
+        size += len(line) + 1
+    if current:
+        pages.append("\n".join(current))
+    return pages or [""]
+
+
+def category_page_lines(rows: Sequence[CategoryRow]) -> list[str]:
+    return [EM_SPACE * row.depth + f"**{escape(row.name)}** · `{row.slug}` · `{row.id}`" for row in rows]
+
+
+def tag_page_lines(groups: Sequence[TagGroupRows], locale: object) -> list[str]:
+    lines: list[str] = []
+    for group in groups:
+        title = escape(group.name) if group.name else i18n.t(locale, "meta.tags.ungrouped")
+        lines.append(f"__**{title}**__")
+        if not group.tags:
+            lines.append("\u2003" + i18n.t(locale, "meta.tags.empty_group"))
+        lines.extend(f"\u2003{escape(tag.name)} · `{tag.id}`" for tag in group.tags)
+    return lines
+
+
+class PagesView(discord.ui.View):
+    def __init__(self, *, author_id: int, title: str, pages: Sequence[str], locale: object, footer: str = "") -> None:
+        super().__init__(timeout=600)
+        self.author_id = author_id
+        self.title = title
+        self.pages = list(pages)
+        self.locale = locale
+        self.footer = footer
+        self.page = 0
+        self.message_interaction: discord.Interaction | None = None
+        self._build()
+
+    def embed(self) -> discord.Embed:
+        embed = discord.Embed(title=self.title[:256], description=self.pages[self.page], colour=COLOUR)
+        footer = i18n.t(self.locale, "pages.footer", page=self.page + 1, pages=len(self.pages))
+        embed.set_footer(text=f"{footer} · {self.footer}" if self.footer else footer)
+        return embed
+
+    def _build(self) -> None:
+        self.clear_items()
+        last = len(self.pages) - 1
+        for name, emoji, target, disabled in (
+            ("first", "⏮", 0, self.page == 0),
+            ("prev", "◀", self.page - 1, self.page == 0),
+            ("counter", None, self.page, True),
+            ("next", "▶", self.page + 1, self.page >= last),
+            ("last", "⏭", last, self.page >= last),
+        ):
+            button: discord.ui.Button[PagesView] = discord.ui.Button(
+                emoji=emoji,
+                label=f"{self.page + 1}/{len(self.pages)}" if name == "counter" else None,
+                custom_id=f"pages:{name}",
+                disabled=disabled,
+                style=discord.ButtonStyle.secondary,
+            )
+            button.callback = self._goto(target)  # type: ignore[method-assign]
+            self.add_item(button)
+
+    def _goto(self, target: int):  # type: ignore[no-untyped-def]
+        async def callback(interaction: discord.Interaction) -> None:
+            self.page = max(0, min(target, len(self.pages) - 1))
+            self._build()
+            await interaction.response.edit_message(embed=self.embed(), view=self)
+
+        return callback
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id == self.author_id:
+            return True
+        await interaction.response.send_message(i18n.t(interaction.locale, "error.not_yours"), ephemeral=True)
+        return False
+
+    async def on_timeout(self) -> None:
+        if self.message_interaction is not None:
+            try:
+                await self.message_interaction.edit_original_response(view=None)
+            except discord.HTTPException:
+                pass
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:  # type: ignore[type-arg]
+        await reply(interaction, describe_error(error, interaction.locale, context="pages").text, ephemeral=True)

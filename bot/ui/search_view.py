@@ -1,0 +1,206 @@
+"""The /search results message: pages, sort, details, and the member's own .torrent."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+import discord
+
+from bot import i18n
+from bot.lacale.models import Torrent
+from bot.services.search import SortOrder, sort_results
+from bot.ui.embeds import release_card, results_page
+from bot.ui.errors import describe_error
+from bot.ui.replies import NO_MENTIONS, reply
+from bot.ui.text import shorten
+
+log = logging.getLogger(__name__)
+
+PER_PAGE = 10
+VIEW_TIMEOUT = 600.0  # under the 15 minutes an interaction token lives, to edit it at timeout
+
+#: Fetches the .torrent for a member with *their own* key; ``None`` when they have none.
+DownloadFor = Callable[[int, str], Awaitable[bytes | None]]
+
+
+class SearchResultsView(discord.ui.View):
+    """Only the member who searched turns pages and sorts; anyone may open a result's
+    details (answered privately), and a download always uses the clicker's own key."""
+
+    def __init__(
+        self,
+        *,
+        author_id: int,
+        results: Sequence[Torrent],
+        heading: str,
+        base_url: str,
+        locale: object,
+        download_for: DownloadFor,
+        has_personal_key: Callable[[int], Awaitable[bool]],
+    ) -> None:
+        super().__init__(timeout=VIEW_TIMEOUT)
+        self.author_id = author_id
+        self.original = list(results)
+        self.results = list(results)
+        self.heading = heading
+        self.base_url = base_url
+        self.locale = locale
+        self.download_for = download_for
+        self.has_personal_key = has_personal_key
+        self.order = SortOrder.NEWEST
+        self.page = 0
+        self.message_interaction: discord.Interaction | None = None
+        self._build()
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-len(self.results) // PER_PAGE))
+
+    def embed(self) -> discord.Embed:
+        return results_page(
+            self.results, page=self.page, per_page=PER_PAGE, heading=self.heading, base_url=self.base_url, locale=self.locale
+        )
+
+    # -- components -------------------------------------------------------------------
+    def _build(self) -> None:
+        self.clear_items()
+        last = self.pages - 1
+        nav = [
+            ("first", "⏮", 0, self.page == 0),
+            ("prev", "◀", self.page - 1, self.page == 0),
+            ("next", "▶", self.page + 1, self.page >= last),
+            ("last", "⏭", last, self.page >= last),
+        ]
+        for name, emoji, target, disabled in nav[:2]:
+            self.add_item(_PageButton(name, emoji, target, disabled))
+        self.add_item(
+            discord.ui.Button(label=f"{self.page + 1}/{self.pages}", disabled=True, custom_id="search:counter", row=0)
+        )
+        for name, emoji, target, disabled in nav[2:]:
+            self.add_item(_PageButton(name, emoji, target, disabled))
+        self.add_item(_SortSelect(self.order, self.locale))
+        page_items = self.results[self.page * PER_PAGE : (self.page + 1) * PER_PAGE]
+        if page_items:
+            self.add_item(_DetailsSelect(page_items, self.page * PER_PAGE, self.locale))
+
+    async def show_page(self, interaction: discord.Interaction, page: int) -> None:
+        self.page = max(0, min(page, self.pages - 1))
+        self._build()
+        await interaction.response.edit_message(embed=self.embed(), view=self)
+
+    async def set_order(self, interaction: discord.Interaction, order: SortOrder) -> None:
+        self.order = order
+        self.results = sort_results(self.original, order)
+        self.page = 0
+        self._build()
+        await interaction.response.edit_message(embed=self.embed(), view=self)
+
+    async def show_details(self, interaction: discord.Interaction, index: int) -> None:
+        torrent = self.results[index]
+        locale = interaction.locale
+        embed = release_card(torrent, base_url=self.base_url, locale=locale, details=True)
+        if await self.has_personal_key(interaction.user.id):
+            view: discord.ui.View | None = DownloadView(torrent, self.download_for, locale)
+            embed.add_field(name=i18n.t(locale, "search.download.title"), value=i18n.t(locale, "search.download.with_key"), inline=False)
+        else:
+            view = None
+            embed.add_field(name=i18n.t(locale, "search.download.title"), value=i18n.t(locale, "search.download.no_key"), inline=False)
+        kwargs = {"embed": embed, "ephemeral": True, "allowed_mentions": NO_MENTIONS}
+        if view is not None:
+            kwargs["view"] = view
+        await interaction.response.send_message(**kwargs)
+
+    # -- checks, timeout, errors ------------------------------------------------------------
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        custom_id = (interaction.data or {}).get("custom_id", "")
+        if custom_id == "search:details" or interaction.user.id == self.author_id:
+            return True
+        await interaction.response.send_message(i18n.t(interaction.locale, "error.not_yours"), ephemeral=True)
+        return False
+
+    async def on_timeout(self) -> None:
+        if self.message_interaction is not None:
+            try:
+                await self.message_interaction.edit_original_response(view=None)
+            except discord.HTTPException:
+                pass
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:  # type: ignore[type-arg]
+        message = describe_error(error, interaction.locale, context="search view")
+        await reply(interaction, message.text, ephemeral=True)
+
+
+class _PageButton(discord.ui.Button["SearchResultsView"]):
+    def __init__(self, name: str, emoji: str, target: int, disabled: bool) -> None:
+        super().__init__(emoji=emoji, custom_id=f"search:{name}", disabled=disabled, row=0, style=discord.ButtonStyle.secondary)
+        self.target = target
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        assert self.view is not None
+        await self.view.show_page(interaction, self.target)
+
+
+class _SortSelect(discord.ui.Select["SearchResultsView"]):
+    def __init__(self, current: SortOrder, locale: object) -> None:
+        options = [
+            discord.SelectOption(label=i18n.t(locale, f"search.sort.{order.value}"), value=order.value, default=order is current)
+            for order in SortOrder
+        ]
+        super().__init__(custom_id="search:sort", options=options, row=1, placeholder=i18n.t(locale, "search.sort.placeholder"))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        assert self.view is not None
+        await self.view.set_order(interaction, SortOrder(self.values[0]))
+
+
+class _DetailsSelect(discord.ui.Select["SearchResultsView"]):
+    def __init__(self, items: Sequence[Torrent], offset: int, locale: object) -> None:
+        options = [
+            discord.SelectOption(label=shorten(f"{offset + i + 1}. {t.title}", 100), value=str(offset + i))
+            for i, t in enumerate(items)
+        ]
+        super().__init__(custom_id="search:details", options=options, row=2, placeholder=i18n.t(locale, "search.details.placeholder"))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        assert self.view is not None
+        await self.view.show_details(interaction, int(self.values[0]))
+
+
+class DownloadView(discord.ui.View):
+    """Hands the member a .torrent fetched with their own key, privately: the file
+    carries their passkey, so it is never posted in a channel."""
+
+    def __init__(self, torrent: Torrent, download_for: DownloadFor, locale: object) -> None:
+        super().__init__(timeout=VIEW_TIMEOUT)
+        self.torrent = torrent
+        self.download_for = download_for
+        button = discord.ui.Button(
+            label=i18n.t(locale, "search.download.button")[:80], emoji="📥", style=discord.ButtonStyle.primary, custom_id="search:download"
+        )
+        button.callback = self._download  # type: ignore[method-assign]
+        self.add_item(button)
+
+    async def _download(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        data = await self.download_for(interaction.user.id, self.torrent.info_hash)
+        if data is None:
+            await reply(interaction, i18n.t(interaction.locale, "search.download.no_key"))
+            return
+        filename = _torrent_filename(self.torrent.title)
+        await interaction.followup.send(
+            i18n.t(interaction.locale, "search.download.ready"),
+            file=discord.File(io.BytesIO(data), filename=filename),
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:  # type: ignore[type-arg]
+        message = describe_error(error, interaction.locale, context="download")
+        await reply(interaction, message.text, ephemeral=True)
+
+
+def _torrent_filename(title: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in title).strip("._") or "release"
+    return safe[:120] + ".torrent"

@@ -1,0 +1,42 @@
+"""The /setup status card."""
+
+from __future__ import annotations
+
+import discord
+
+from bot import i18n
+from bot.services.guilds import GuildStatus
+from bot.ui.text import escape
+
+
+def _when(value: object) -> str:
+    return discord.utils.format_dt(value, "R") if value is not None else "—"  # type: ignore[arg-type]
+
+
+def guild_status_embed(status: GuildStatus, locale: object) -> discord.Embed:
+    t = i18n.t
+    embed = discord.Embed(title=t(locale, "status.title"), colour=discord.Colour.blurple())
+    if status.has_key:
+        key_line = t(locale, f"status.key.{status.key_status}", fingerprint=status.fingerprint or "?")
+        if status.registered_by:
+            key_line += "\n" + t(locale, "status.key.registered", user=f"<@{status.registered_by}>", when=_when(status.registered_at))
+        key_line += "\n" + t(locale, "status.key.checked", when=_when(status.checked_at))
+    else:
+        key_line = t(locale, "status.key.none")
+    embed.add_field(name=t(locale, "status.key"), value=key_line, inline=False)
+    embed.add_field(
+        name=t(locale, "status.alerts"),
+        value=t(locale, "status.alerts.value", total=status.alerts_total, paused=status.alerts_paused),
+        inline=True,
+    )
+    poll = t(locale, "status.poll.never") if status.last_poll_at is None else t(
+        locale, "status.poll.value", when=_when(status.last_poll_at), outcome=escape(status.last_poll_outcome or "ok")
+    )
+    embed.add_field(name=t(locale, "status.poll"), value=poll, inline=True)
+    role = f"<@&{status.upload_role_id}>" if status.upload_role_id else t(locale, "status.upload_role.default")
+    embed.add_field(name=t(locale, "status.upload_role"), value=role, inline=False)
+    channel = f"<#{status.upload_channel_id}>" if status.upload_channel_id else "—"
+    embed.add_field(name=t(locale, "status.upload_channel"), value=channel, inline=True)
+    log_channel = f"<#{status.log_channel_id}>" if status.log_channel_id else t(locale, "status.log_channel.default")
+    embed.add_field(name=t(locale, "status.log_channel"), value=log_channel, inline=True)
+    return embed

@@ -1,0 +1,47 @@
+"""/key: a member's personal La Cale key, used before the server's for their own
+searches' downloads and uploads (which then go out under their own account)."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import i18n
+from bot.app import VigieBot
+from bot.ui.modals import KeyModal
+from bot.ui.replies import reply
+
+
+class Keys(commands.GroupCog, group_name="key", group_description="Your personal La Cale key"):
+    def __init__(self, bot: VigieBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    @app_commands.command(name="set", description="Register your own La Cale API key (typed in a private form)")
+    async def set_key(self, interaction: discord.Interaction) -> None:
+        async def on_key(modal_interaction: discord.Interaction, raw_key: str) -> None:
+            await modal_interaction.response.defer(ephemeral=True, thinking=True)
+            fingerprint = await self.bot.services.guilds.set_member_key(
+                modal_interaction.user.id, raw_key, modal_interaction.guild_id
+            )
+            await reply(modal_interaction, i18n.t(modal_interaction.locale, "key.set.saved", fingerprint=fingerprint))
+
+        await interaction.response.send_modal(KeyModal(interaction.locale, title_key="modal.key.title_member", on_key=on_key))
+
+    @app_commands.command(name="remove", description="Forget your personal La Cale key")
+    async def remove_key(self, interaction: discord.Interaction) -> None:
+        removed = await self.bot.services.guilds.remove_member_key(interaction.user.id)
+        await reply(interaction, i18n.t(interaction.locale, "key.remove.done" if removed else "key.remove.none"))
+
+    @app_commands.command(name="status", description="Show whether you registered a personal key")
+    async def status(self, interaction: discord.Interaction) -> None:
+        key = await self.bot.services.guilds.member_key(interaction.user.id)
+        if key is None:
+            await reply(interaction, i18n.t(interaction.locale, "key.status.none"))
+        else:
+            await reply(interaction, i18n.t(interaction.locale, "key.status.set", fingerprint=key.fingerprint))
+
+
+async def setup(bot: VigieBot) -> None:
+    await bot.add_cog(Keys(bot))

@@ -1,0 +1,119 @@
+"""/search: La Cale's releases in a paged, sortable card, safe to post in a channel."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.app_commands import Choice, locale_str
+from discord.ext import commands
+
+from bot import i18n
+from bot.app import VigieBot
+from bot.errors import UserError
+from bot.lacale.errors import LaCaleError
+from bot.services.catalog import suggest_categories
+from bot.services.search import MAX_QUERY, SortOrder, SearchQuery, sort_results
+from bot.ui.replies import defer, reply
+from bot.ui.search_view import SearchResultsView
+from bot.ui.text import escape, shorten
+
+SORT_CHOICES = [
+    Choice(name=locale_str("Newest first"), value=SortOrder.NEWEST.value),
+    Choice(name=locale_str("Most seeders"), value=SortOrder.SEEDERS.value),
+    Choice(name=locale_str("Largest"), value=SortOrder.LARGEST.value),
+    Choice(name=locale_str("Smallest"), value=SortOrder.SMALLEST.value),
+]
+
+
+def heading(query: SearchQuery, locale: object) -> str:
+    parts = []
+    if query.text:
+        parts.append(f"« {query.text} »")
+    if query.categories:
+        parts.append(", ".join(query.categories))
+    if query.tmdb_id:
+        parts.append(f"TMDB {query.tmdb_id}")
+    return shorten(i18n.t(locale, "search.heading", what=" · ".join(parts) or i18n.t(locale, "search.heading.latest")), 256)
+
+
+class Search(commands.Cog):
+    def __init__(self, bot: VigieBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="search", description="Search La Cale's releases")
+    @app_commands.describe(
+        query="Words to look for (200 characters at most)",
+        category="Category (a parent includes its subcategories)",
+        tmdb="TMDB id (digits)",
+        sort="Order of the results",
+        private="Show the results to me only",
+    )
+    @app_commands.choices(sort=SORT_CHOICES)
+    async def search(
+        self,
+        interaction: discord.Interaction,
+        query: str | None = None,
+        category: str | None = None,
+        tmdb: str | None = None,
+        sort: Choice[str] | None = None,
+        private: bool = False,
+    ) -> None:
+        # Limits that need no network are refused before anything else, privately.
+        if query is not None and len(query.strip()) > MAX_QUERY:
+            raise UserError("error.too_long", field="query", limit=MAX_QUERY)
+        await defer(interaction, ephemeral=private)
+        services = self.bot.services
+        key = await services.guilds.resolve_key(interaction.guild_id, interaction.user.id)
+        prepared = await services.search.prepare(key.api_key, query, [category] if category else [], tmdb)
+        results = await services.search.search(key.api_key, prepared, member_id=interaction.user.id)
+        title = heading(prepared, interaction.locale)
+        if not results:
+            await reply(interaction, i18n.t(interaction.locale, "search.empty", what=escape(title)), ephemeral=private)
+            return
+        view = SearchResultsView(
+            author_id=interaction.user.id,
+            results=results,
+            heading=title,
+            base_url=services.settings.lacale_base_url,
+            locale=interaction.locale,
+            download_for=self.download_for,
+            has_personal_key=self.has_personal_key,
+        )
+        if sort is not None and sort.value != SortOrder.NEWEST.value:
+            view.order = SortOrder(sort.value)
+            view.results = sort_results(results, view.order)
+            view._build()
+        view.message_interaction = interaction
+        await interaction.followup.send(embed=view.embed(), view=view, ephemeral=private, allowed_mentions=discord.AllowedMentions.none())
+
+    @search.autocomplete("category")
+    async def category_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+        return await category_choices(self.bot, interaction, current)
+
+    async def has_personal_key(self, user_id: int) -> bool:
+        return await self.bot.services.guilds.member_key(user_id) is not None
+
+    async def download_for(self, user_id: int, info_hash: str) -> bytes | None:
+        """The .torrent with the member's *own* key (it embeds their passkey); never the
+        server's key, whose passkey would be handed to whoever clicked."""
+        key = await self.bot.services.guilds.member_key(user_id)
+        if key is None:
+            return None
+        return await self.bot.services.lacale.client(key.api_key).download_torrent(info_hash)
+
+
+async def category_choices(bot: VigieBot, interaction: discord.Interaction, current: str, *, value: str = "slug") -> list[Choice[str]]:
+    """Autocomplete from the metadata cache only: a keystroke never waits for La Cale
+    (a cold cache answers nothing and starts a fetch for the next keystroke)."""
+    try:
+        key = await bot.services.guilds.resolve_key(interaction.guild_id, interaction.user.id)
+    except UserError:
+        return []
+    meta = bot.services.meta.peek(key.api_key)
+    if meta is None:
+        return []
+    return [Choice(name=s.label, value=s.value) for s in suggest_categories(meta, current, value=value)]
+
+
+async def setup(bot: VigieBot) -> None:
+    await bot.add_cog(Search(bot))
