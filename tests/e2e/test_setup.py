@@ -114,3 +114,35 @@ async def test_synced_commands_are_localized_and_valid(world: VigieWorld) -> Non
     query = next(o for o in commands["search"]["options"] if o["name"] == "query")
     assert query["name_localizations"]["fr"] == "texte"
     assert query["description_localizations"]["fr"].startswith("Mots")
+
+
+async def test_unexpected_error_gets_an_id_that_is_logged_with_the_traceback(
+    world: VigieWorld, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.INFO)
+
+    async def broken(guild_id: int) -> None:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(world.bot.services.guilds, "status", broken)  # type: ignore[union-attr]
+    rec = await world.invoke("setup status", locale="fr")
+    text = (await rec.wait_final())["content"]
+    assert "Identifiant d'erreur" in text and "Traceback" not in text and "database on fire" not in text
+    error_id = text.split("`")[1]
+    logged = [r for r in caplog.records if error_id in r.getMessage()]
+    assert logged and logged[0].exc_info is not None
+    assert any("command=/setup status" in r.getMessage() and f"outcome=error:RuntimeError:{error_id}" in r.getMessage() for r in caplog.records)
+
+
+async def test_each_command_is_logged_once_with_its_outcome(world: VigieWorld, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="vigie.commands")
+    rec = await world.invoke("key status", by=world.member)
+    await rec.wait_final()
+
+    def command_lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "vigie.commands"]
+
+    await world.discord.wait_until(lambda: bool(command_lines()))
+    lines = command_lines()
+    assert len(lines) == 1
+    assert f"guild={world.guild.id} user={world.member.id}" in lines[0] and "outcome=ok" in lines[0] and "latency_ms=" in lines[0]
