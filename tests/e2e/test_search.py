@@ -221,3 +221,14 @@ async def test_meta_categories_and_tags(ready: VigieWorld) -> None:
     rec = await ready.invoke("meta tags", locale="fr")
     text = embed_text(await rec.wait_final())
     assert "Genres" in text and "aucun tag dans ce groupe" in text
+
+
+async def test_buttons_disappear_when_the_view_times_out(ready: VigieWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.ui.search_view as search_view
+
+    monkeypatch.setattr(search_view, "VIEW_TIMEOUT", 0.3)
+    ready.lacale.add_torrent("Timeout.Release")
+    rec, msg = await search(ready, query="timeout")
+    assert msg["components"]
+    await ready.discord.wait_until(lambda: rec.original is not None and not rec.original.get("components"), timeout=5)
+    assert rec.original["embeds"], "the results stay, only the buttons go"
