@@ -10,9 +10,8 @@ import discord
 from bot import i18n
 from bot.services.catalog import CategoryRow, TagGroupRows
 from bot.ui.embeds import COLOUR
-from bot.ui.errors import describe_error
-from bot.ui.replies import reply
 from bot.ui.text import escape
+from bot.ui.views import AuthorView
 
 PAGE_CHARS = 3800  # under the 4096 of an embed description
 EM_SPACE = "\u2003"
@@ -48,16 +47,14 @@ def tag_page_lines(groups: Sequence[TagGroupRows], locale: object) -> list[str]:
     return lines
 
 
-class PagesView(discord.ui.View):
+class PagesView(AuthorView):
     def __init__(self, *, author_id: int, title: str, pages: Sequence[str], locale: object, footer: str = "") -> None:
-        super().__init__(timeout=600)
-        self.author_id = author_id
+        super().__init__(author_id=author_id, timeout=600)
         self.title = title
         self.pages = list(pages)
         self.locale = locale
         self.footer = footer
         self.page = 0
-        self.message_interaction: discord.Interaction | None = None
         self._build()
 
     def embed(self) -> discord.Embed:
@@ -93,19 +90,3 @@ class PagesView(discord.ui.View):
             await interaction.response.edit_message(embed=self.embed(), view=self)
 
         return callback
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.user.id == self.author_id:
-            return True
-        await interaction.response.send_message(i18n.t(interaction.locale, "error.not_yours"), ephemeral=True)
-        return False
-
-    async def on_timeout(self) -> None:
-        if self.message_interaction is not None:
-            try:
-                await self.message_interaction.edit_original_response(view=None)
-            except discord.HTTPException:
-                pass
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:  # type: ignore[type-arg]
-        await reply(interaction, describe_error(error, interaction.locale, context="pages").text, ephemeral=True)

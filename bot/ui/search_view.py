@@ -12,9 +12,9 @@ from bot import i18n
 from bot.lacale.models import Torrent
 from bot.services.search import SortOrder, sort_results
 from bot.ui.embeds import release_card, results_page
-from bot.ui.errors import describe_error
 from bot.ui.replies import NO_MENTIONS, reply
 from bot.ui.text import shorten
+from bot.ui.views import AuthorView
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +25,11 @@ VIEW_TIMEOUT = 600.0  # under the 15 minutes an interaction token lives, to edit
 DownloadFor = Callable[[int, str], Awaitable[bytes | None]]
 
 
-class SearchResultsView(discord.ui.View):
+class SearchResultsView(AuthorView):
     """Only the member who searched turns pages and sorts; anyone may open a result's
     details (answered privately), and a download always uses the clicker's own key."""
+
+    open_to_all = frozenset({"search:details"})
 
     def __init__(
         self,
@@ -40,8 +42,7 @@ class SearchResultsView(discord.ui.View):
         download_for: DownloadFor,
         has_personal_key: Callable[[int], Awaitable[bool]],
     ) -> None:
-        super().__init__(timeout=VIEW_TIMEOUT)
-        self.author_id = author_id
+        super().__init__(author_id=author_id, timeout=VIEW_TIMEOUT)
         self.original = list(results)
         self.results = list(results)
         self.heading = heading
@@ -51,7 +52,6 @@ class SearchResultsView(discord.ui.View):
         self.has_personal_key = has_personal_key
         self.order = SortOrder.NEWEST
         self.page = 0
-        self.message_interaction: discord.Interaction | None = None
         self._build()
 
     @property
@@ -102,7 +102,7 @@ class SearchResultsView(discord.ui.View):
         locale = interaction.locale
         embed = release_card(torrent, base_url=self.base_url, locale=locale, details=True)
         if await self.has_personal_key(interaction.user.id):
-            view: discord.ui.View | None = DownloadView(torrent, self.download_for, locale)
+            view: discord.ui.View | None = DownloadView(interaction.user.id, torrent, self.download_for, locale)
             embed.add_field(name=i18n.t(locale, "search.download.title"), value=i18n.t(locale, "search.download.with_key"), inline=False)
         else:
             view = None
@@ -111,25 +111,6 @@ class SearchResultsView(discord.ui.View):
         if view is not None:
             kwargs["view"] = view
         await interaction.response.send_message(**kwargs)
-
-    # -- checks, timeout, errors ------------------------------------------------------------
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        custom_id = (interaction.data or {}).get("custom_id", "")
-        if custom_id == "search:details" or interaction.user.id == self.author_id:
-            return True
-        await interaction.response.send_message(i18n.t(interaction.locale, "error.not_yours"), ephemeral=True)
-        return False
-
-    async def on_timeout(self) -> None:
-        if self.message_interaction is not None:
-            try:
-                await self.message_interaction.edit_original_response(view=None)
-            except discord.HTTPException:
-                pass
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:  # type: ignore[type-arg]
-        message = describe_error(error, interaction.locale, context="search view")
-        await reply(interaction, message.text, ephemeral=True)
 
 
 class _PageButton(discord.ui.Button["SearchResultsView"]):
@@ -168,12 +149,12 @@ class _DetailsSelect(discord.ui.Select["SearchResultsView"]):
         await self.view.show_details(interaction, int(self.values[0]))
 
 
-class DownloadView(discord.ui.View):
+class DownloadView(AuthorView):
     """Hands the member a .torrent fetched with their own key, privately: the file
     carries their passkey, so it is never posted in a channel."""
 
-    def __init__(self, torrent: Torrent, download_for: DownloadFor, locale: object) -> None:
-        super().__init__(timeout=VIEW_TIMEOUT)
+    def __init__(self, author_id: int, torrent: Torrent, download_for: DownloadFor, locale: object) -> None:
+        super().__init__(author_id=author_id, timeout=VIEW_TIMEOUT)
         self.torrent = torrent
         self.download_for = download_for
         button = discord.ui.Button(
@@ -195,10 +176,6 @@ class DownloadView(discord.ui.View):
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:  # type: ignore[type-arg]
-        message = describe_error(error, interaction.locale, context="download")
-        await reply(interaction, message.text, ephemeral=True)
 
 
 def _torrent_filename(title: str) -> str:
