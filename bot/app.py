@@ -26,6 +26,7 @@ from bot.services.guilds import GuildService
 from bot.services.keys import KeyVault
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 from bot.services.search import MemberCooldown, SearchService
+from bot.services.uploads import UploadService
 from bot.ui.errors import describe_error
 from bot.ui.replies import reply
 
@@ -47,6 +48,7 @@ class Services:
     meta: MetaCache
     guilds: GuildService
     search: SearchService
+    uploads: UploadService
 
 class VigieTree(app_commands.CommandTree["VigieBot"]):
     """One error path for every command: a short message in the member's language."""
@@ -109,6 +111,8 @@ class VigieBot(commands.AutoShardedBot):
             search_interval=settings.search_min_interval_seconds,
         )
         meta = MetaCache(access, ttl=settings.meta_cache_seconds)
+        guilds = GuildService(sessions, vault, access, meta)
+        search = SearchService(access, meta, MemberCooldown(settings.search_cooldown_per_minute))
         self.services = Services(
             settings=settings,
             engine=engine,
@@ -117,8 +121,9 @@ class VigieBot(commands.AutoShardedBot):
             vault=vault,
             lacale=access,
             meta=meta,
-            guilds=GuildService(sessions, vault, access, meta),
-            search=SearchService(access, meta, MemberCooldown(settings.search_cooldown_per_minute)),
+            guilds=guilds,
+            search=search,
+            uploads=UploadService(sessions, guilds, access, meta, search, max_torrent_bytes=settings.upload_max_bytes),
         )
         await self.tree.set_translator(CatalogueTranslator())
         for name in self.extension_names:

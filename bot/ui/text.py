@@ -14,9 +14,9 @@ def escape(text: str) -> str:
     from even looking like one.
     """
     text = discord.utils.escape_markdown(text, as_needed=False)
-    text = discord.utils.escape_mentions(text)
-    # Masked links and headings are Markdown too.
-    return text.replace("[", "\\[").replace("]", "\\]")
+    # escape_markdown already escapes "[" (a masked link cannot open); "]" too, for symmetry.
+    text = text.replace("]", "\\]")
+    return discord.utils.escape_mentions(text)
 
 
 def shorten(text: str, limit: int) -> str:

@@ -1,0 +1,434 @@
+"""The /upload preview: what will be sent, Confirm / Cancel / Fix source flag, the tag menu,
+and the answers after sending; plus the /uploads list and the public announcement card.
+
+Nothing here decides anything about La Cale: the view calls :class:`UploadService` and
+renders its drafts and outcomes. Everything the member typed or attached is escaped.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+from collections.abc import Awaitable, Callable, Sequence
+
+import discord
+
+from bot import i18n
+from bot.db.types import utcnow
+from bot.formatting import format_size
+from bot.lacale.models import Torrent
+from bot.services.uploads import (
+    UploadDraft,
+    UploadOutcome,
+    UploadService,
+    UploadStatus,
+    UploadSummary,
+)
+from bot.ui.embeds import release_card
+from bot.ui.errors import describe_error
+from bot.ui.replies import NO_MENTIONS, reply
+from bot.ui.text import escape, safe_title, shorten
+
+log = logging.getLogger(__name__)
+
+#: Under the 15 minutes an interaction token lives, so the message can still be edited
+#: (buttons removed) when the view times out.
+VIEW_TIMEOUT = 600.0
+
+COLOUR_PREVIEW = discord.Colour.from_rgb(0x1F, 0x6F, 0xB5)
+COLOUR_OK = discord.Colour.green()
+COLOUR_WARN = discord.Colour.orange()
+COLOUR_FAIL = discord.Colour.red()
+
+CONFIRM_ID = "upload:confirm"
+CANCEL_ID = "upload:cancel"
+FIX_ID = "upload:fix_source"
+TAGS_ID = "upload:tags"
+
+#: Called after a successful upload (the cog posts the public announcement).
+OnUploaded = Callable[[UploadOutcome], Awaitable[None]]
+
+_OUTCOME_LABEL_KEYS = {
+    "sending": "uploads.outcome.sending",
+    "uploaded": "uploads.outcome.uploaded",
+    "duplicate": "uploads.outcome.duplicate",
+    "rate_limited": "uploads.outcome.rate_limited",
+    "key_refused": "uploads.outcome.key_refused",
+    "refused": "uploads.outcome.refused",
+    "not_stored": "uploads.outcome.not_stored",
+    "unverified": "uploads.outcome.unverified",
+    "failed": "uploads.outcome.failed",
+}
+
+
+def code_block(text: str, limit: int = 1000) -> str:
+    """Text shown verbatim (NFO art): inside a code block Markdown and mentions do not
+    render, so the only escape needed is for the fence itself."""
+    body = text.replace("```", "`\u200b`\u200b`")
+    if len(body) > limit - 8:
+        body = body[: limit - 9] + "…"
+    return f"```\n{body}\n```"
+
+
+def _inline(text: str, limit: int = 200) -> str:
+    """Untrusted text (a tracker URL) as inline code: shown as is, never a link or a ping."""
+    return "`" + shorten(text.replace("`", "'"), limit) + "`"
+
+
+def _tmdb(draft: UploadDraft, locale: object) -> str:
+    if not draft.tmdb_id:
+        return "—"
+    kind = i18n.t(locale, "upload.preview.tmdb.movie" if draft.tmdb_type == "MOVIE" else "upload.preview.tmdb.tv")
+    return f"{draft.tmdb_id} ({kind})"
+
+
+def _source(draft: UploadDraft, locale: object) -> str:
+    if draft.source_fixed:
+        return i18n.t(locale, "upload.preview.source.fixed")
+    if draft.needs_source_fix:
+        return i18n.t(locale, "upload.preview.source.missing")
+    return i18n.t(locale, "upload.preview.source.ok")
+
+
+def _account(draft: UploadDraft, locale: object) -> str:
+    key = "upload.preview.account.member" if draft.key_owner == "member" else "upload.preview.account.guild"
+    return i18n.t(locale, key, fingerprint=draft.key_fingerprint)
+
+
+def warnings(draft: UploadDraft, locale: object) -> list[str]:
+    """What the member should know before confirming."""
+    t = i18n.t
+    out: list[str] = []
+    if draft.needs_source_fix:
+        out.append(t(locale, "upload.warn.source"))
+    elif draft.source_fixed:
+        out.append(t(locale, "upload.warn.source_fixed"))
+    if not draft.torrent.private:
+        out.append(t(locale, "upload.warn.not_private"))
+    if draft.nfo is None:
+        out.append(t(locale, "upload.warn.no_nfo"))
+    return out
+
+
+def preview_embed(
+    draft: UploadDraft,
+    locale: object,
+    *,
+    notice: str | None = None,
+    colour: discord.Colour = COLOUR_PREVIEW,
+    closed: bool = False,
+    link: str | None = None,
+) -> discord.Embed:
+    """Exactly what will be sent, and with which account (by key fingerprint)."""
+    t = i18n.t
+    lang = i18n.lang_of(locale)
+    parts = [notice] if notice else []
+    if not closed:
+        parts.extend(warnings(draft, locale))
+    embed = discord.Embed(
+        title=safe_title(t(locale, "upload.preview.heading", title=draft.title), 256),
+        description=shorten("\n\n".join(parts), 4000) or None,
+        colour=colour,
+        url=link,
+    )
+    embed.add_field(name=t(locale, "upload.preview.title"), value=escape(draft.title)[:1024], inline=False)
+    embed.add_field(name=t(locale, "upload.preview.category"), value=escape(draft.category_label)[:1024], inline=True)
+    tags = ", ".join(escape(tag.name) for tag in draft.tags) or "—"
+    embed.add_field(name=t(locale, "upload.preview.tags"), value=shorten(tags, 1024), inline=True)
+    embed.add_field(name=t(locale, "upload.preview.tmdb"), value=_tmdb(draft, locale), inline=True)
+    if draft.cover_url:
+        embed.add_field(name=t(locale, "upload.preview.cover"), value=_inline(draft.cover_url, 1000), inline=False)
+    embed.add_field(
+        name=t(locale, "upload.preview.files"),
+        value=t(locale, "upload.preview.files.value", count=draft.torrent.file_count, size=format_size(draft.torrent.total_size, lang)),
+        inline=True,
+    )
+    embed.add_field(name=t(locale, "upload.preview.source"), value=_source(draft, locale), inline=True)
+    embed.add_field(name=t(locale, "upload.preview.info_hash"), value=f"`{draft.torrent.info_hash}`", inline=False)
+    trackers = "\n".join(_inline(url, 150) for url in draft.announce_redacted[:3]) or "—"
+    if len(draft.announce_redacted) > 3:
+        trackers += "\n" + t(locale, "upload.preview.trackers.more", count=len(draft.announce_redacted) - 3)
+    embed.add_field(name=t(locale, "upload.preview.trackers"), value=trackers[:1024], inline=False)
+    embed.add_field(name=t(locale, "upload.preview.account"), value=_account(draft, locale), inline=False)
+    nfo = code_block(draft.nfo_excerpt) if draft.nfo_excerpt else t(locale, "upload.preview.nfo.none")
+    embed.add_field(name=t(locale, "upload.preview.nfo"), value=nfo, inline=False)
+    if draft.description:
+        embed.add_field(name=t(locale, "upload.preview.description"), value=shorten(escape(draft.description), 300), inline=False)
+    if not closed:
+        embed.set_footer(text=t(locale, "upload.preview.footer"))
+    return embed
+
+
+def outcome_text(outcome: UploadOutcome, locale: object) -> str:
+    t = i18n.t
+    draft = outcome.draft
+    match outcome.status:
+        case UploadStatus.UPLOADED:
+            key = "upload.result.uploaded_after_timeout" if outcome.after_timeout else "upload.result.uploaded"
+            text = t(locale, key, link=outcome.link or "—", fingerprint=draft.key_fingerprint)
+            if draft.source_fixed:
+                text += "\n\n" + t(locale, "upload.result.seed_fixed")
+            return text
+        case UploadStatus.DUPLICATE:
+            if outcome.link:
+                return t(locale, "upload.result.duplicate_link", link=outcome.link)
+            return t(locale, "upload.result.duplicate")
+        case UploadStatus.RATE_LIMITED:
+            return t(locale, "upload.result.rate_limited", seconds=max(1, math.ceil(outcome.retry_after or 0)))
+        case UploadStatus.KEY_REFUSED:
+            key = "upload.result.key_refused_member" if draft.key_owner == "member" else "upload.result.key_refused_guild"
+            return t(locale, key, fingerprint=draft.key_fingerprint)
+        case UploadStatus.REFUSED:
+            return t(locale, "upload.result.refused", message=escape(outcome.message or "HTTP 400")[:300])
+        case UploadStatus.NOT_STORED:
+            return t(locale, "upload.result.not_stored")
+        case UploadStatus.UNVERIFIED:
+            return t(locale, "upload.result.unverified")
+    return ""  # pragma: no cover
+
+
+def outcome_colour(outcome: UploadOutcome) -> discord.Colour:
+    if outcome.status is UploadStatus.UPLOADED:
+        return COLOUR_OK
+    if outcome.status in (UploadStatus.KEY_REFUSED, UploadStatus.REFUSED):
+        return COLOUR_FAIL
+    return COLOUR_WARN
+
+
+def announcement_embed(outcome: UploadOutcome, *, base_url: str, locale: object) -> discord.Embed:
+    """The public card: the release card of the new torrent (no key, no passkey: the link
+    was checked by the service, the tracker URLs are not shown) and its tags."""
+    draft = outcome.draft
+    torrent = Torrent.model_validate(
+        {
+            "title": draft.title,
+            "size": draft.torrent.total_size,
+            "pubDate": utcnow(),
+            "link": outcome.link,
+            "category": draft.category_path[-1] if draft.category_path else draft.category_label,
+            "infoHash": draft.torrent.info_hash,
+        }
+    )
+    embed = release_card(torrent, base_url=base_url, locale=locale)
+    if draft.tags:
+        tags = ", ".join(escape(tag.name) for tag in draft.tags)
+        embed.add_field(name=i18n.t(locale, "upload.preview.tags"), value=shorten(tags, 1024), inline=False)
+    return embed
+
+
+def uploads_embed(records: Sequence[UploadSummary], locale: object) -> discord.Embed:
+    """A member's recent attempts: when, what, how it ended, and the link when there is one."""
+    t = i18n.t
+    lines: list[str] = []
+    for record in records:
+        when = discord.utils.format_dt(record.created_at, "R")
+        outcome = t(locale, _OUTCOME_LABEL_KEYS.get(record.outcome, "uploads.outcome.failed"))
+        title = safe_title(record.title, 90)
+        if record.link:
+            url = record.link.replace("(", "%28").replace(")", "%29")
+            title = f"[{title}]({url})"
+        line = f"{when} · **{title}** · {outcome}"
+        extras = [f"`{record.info_hash[:12]}…`"]
+        if record.key_fingerprint:
+            extras.append(t(locale, "uploads.key", fingerprint=record.key_fingerprint))
+        if record.source_fixed:
+            extras.append(t(locale, "uploads.source_fixed"))
+        lines.append(line + "\n" + " · ".join(extras))
+    embed = discord.Embed(title=t(locale, "uploads.title"), description="\n\n".join(lines)[:4096], colour=COLOUR_PREVIEW)
+    embed.set_footer(text=t(locale, "uploads.footer", count=len(records)))
+    return embed
+
+
+def torrent_file(draft: UploadDraft) -> discord.File:
+    return discord.File(io.BytesIO(draft.torrent.raw), filename=draft.torrent_filename)
+
+
+class UploadPreviewView(discord.ui.View):
+    """Confirm / Cancel / Fix source flag and the tag menu. Only the uploader may press;
+    nothing is sent before Confirm; buttons are removed when the preview ends or expires."""
+
+    def __init__(
+        self,
+        *,
+        service: UploadService,
+        draft: UploadDraft,
+        locale: object,
+        on_uploaded: OnUploaded | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        super().__init__(timeout=timeout if timeout is not None else VIEW_TIMEOUT)
+        self.service = service
+        self.draft = draft
+        self.locale = locale
+        self.on_uploaded = on_uploaded
+        self.notice: str | None = None
+        self.colour = COLOUR_PREVIEW
+        #: The latest interaction on this message: its token edits the message at timeout.
+        self.message_interaction: discord.Interaction | None = None
+        self._busy = False
+        self._tag_select: discord.ui.Select[UploadPreviewView] | None = None
+        self._build()
+
+    @property
+    def author_id(self) -> int:
+        return self.draft.user_id
+
+    def embed(self) -> discord.Embed:
+        return preview_embed(self.draft, self.locale, notice=self.notice, colour=self.colour)
+
+    # -- components ---------------------------------------------------------------------------
+    def _build(self, *, disabled: bool = False) -> None:
+        self.clear_items()
+        self._tag_select = None
+        t = i18n.t
+        options = self.draft.tag_options
+        if options:
+            chosen = set(self.draft.tag_ids)
+            select: discord.ui.Select[UploadPreviewView] = discord.ui.Select(
+                custom_id=TAGS_ID,
+                placeholder=t(self.locale, "upload.button.tags")[:150],
+                min_values=0,
+                max_values=len(options),
+                options=[
+                    discord.SelectOption(label=shorten(tag.name, 100) or tag.id[:100], value=tag.id, default=tag.id in chosen)
+                    for tag in options
+                ],
+                disabled=disabled,
+                row=0,
+            )
+            select.callback = self._tags_chosen  # type: ignore[method-assign]
+            self.add_item(select)
+            self._tag_select = select
+        confirm: discord.ui.Button[UploadPreviewView] = discord.ui.Button(
+            label=t(self.locale, "upload.button.confirm")[:80], style=discord.ButtonStyle.success, custom_id=CONFIRM_ID,
+            disabled=disabled, row=1,
+        )
+        confirm.callback = self._confirm  # type: ignore[method-assign]
+        self.add_item(confirm)
+        if self.draft.needs_source_fix:
+            fix: discord.ui.Button[UploadPreviewView] = discord.ui.Button(
+                label=t(self.locale, "upload.button.fix_source")[:80], style=discord.ButtonStyle.primary, custom_id=FIX_ID,
+                disabled=disabled, row=1,
+            )
+            fix.callback = self._fix_source  # type: ignore[method-assign]
+            self.add_item(fix)
+        cancel: discord.ui.Button[UploadPreviewView] = discord.ui.Button(
+            label=t(self.locale, "upload.button.cancel")[:80], style=discord.ButtonStyle.secondary, custom_id=CANCEL_ID,
+            disabled=disabled, row=1,
+        )
+        cancel.callback = self._cancel  # type: ignore[method-assign]
+        self.add_item(cancel)
+
+    async def _refuse_busy(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(i18n.t(interaction.locale, "upload.in_progress"), ephemeral=True)
+
+    async def _confirm(self, interaction: discord.Interaction) -> None:
+        if self._busy:
+            await self._refuse_busy(interaction)
+            return
+        self._busy = True
+        self.message_interaction = interaction
+        self.notice = i18n.t(self.locale, "upload.sending")
+        self.colour = COLOUR_PREVIEW
+        self._build(disabled=True)
+        try:
+            await interaction.response.edit_message(embed=self.embed(), view=self)
+            outcome = await self.service.send(self.draft)
+        except BaseException:
+            self._busy = False
+            self.notice = None
+            self._build()
+            await self._edit(embed=self.embed(), view=self)
+            raise
+        self._busy = False
+        await self._show(interaction, outcome)
+
+    async def _show(self, interaction: discord.Interaction, outcome: UploadOutcome) -> None:
+        self.notice = outcome_text(outcome, self.locale)
+        self.colour = outcome_colour(outcome)
+        if outcome.final:
+            self.stop()
+            embed = preview_embed(
+                outcome.draft, self.locale, notice=self.notice, colour=self.colour, closed=True,
+                link=outcome.link if outcome.status is UploadStatus.UPLOADED else None,
+            )
+            await self._edit(embed=embed, view=None)
+        else:
+            self._build()
+            await self._edit(embed=self.embed(), view=self)
+        if outcome.fixed_torrent is not None:
+            # The file the member must seed: the one La Cale now has. Privately: it may
+            # carry their passkey in its announce URL.
+            await interaction.followup.send(
+                i18n.t(self.locale, "upload.fixed_file"), file=torrent_file(outcome.draft), ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+        if outcome.status is UploadStatus.UPLOADED and self.on_uploaded is not None:
+            try:
+                await self.on_uploaded(outcome)
+            except Exception:
+                log.exception("upload announcement failed")
+
+    async def _cancel(self, interaction: discord.Interaction) -> None:
+        if self._busy or self.service.is_sending(self.draft):
+            await self._refuse_busy(interaction)
+            return
+        self.service.discard(self.draft)
+        self.stop()
+        self.message_interaction = interaction
+        embed = preview_embed(self.draft, self.locale, notice=i18n.t(self.locale, "upload.cancelled"), colour=COLOUR_WARN, closed=True)
+        await interaction.response.edit_message(embed=embed, view=None)
+
+    async def _fix_source(self, interaction: discord.Interaction) -> None:
+        if self._busy:
+            await self._refuse_busy(interaction)
+            return
+        self._busy = True
+        self.message_interaction = interaction
+        try:
+            await interaction.response.defer()
+            self.draft = await self.service.fix_source(self.draft)
+        finally:
+            self._busy = False
+        self.notice = i18n.t(self.locale, "upload.source.fixed_notice", info_hash=self.draft.torrent.info_hash)
+        self.colour = COLOUR_PREVIEW
+        self._build()
+        await self._edit(embed=self.embed(), view=self)
+
+    async def _tags_chosen(self, interaction: discord.Interaction) -> None:
+        if self._busy:
+            await self._refuse_busy(interaction)
+            return
+        values = list(self._tag_select.values) if self._tag_select is not None else []
+        self.draft = self.service.with_tags(self.draft, values)
+        self.message_interaction = interaction
+        self.notice = None
+        self.colour = COLOUR_PREVIEW
+        self._build()
+        await interaction.response.edit_message(embed=self.embed(), view=self)
+
+    async def _edit(self, **kwargs: object) -> None:
+        if self.message_interaction is None:
+            return
+        try:
+            await self.message_interaction.edit_original_response(**kwargs)  # type: ignore[arg-type]
+        except discord.HTTPException as exc:
+            log.info("could not edit the upload preview: %s", exc.status)
+
+    # -- checks, timeout, errors ----------------------------------------------------------------
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id == self.author_id:
+            return True
+        await interaction.response.send_message(i18n.t(interaction.locale, "error.not_yours"), ephemeral=True)
+        return False
+
+    async def on_timeout(self) -> None:
+        if self._busy or self.service.is_sending(self.draft):
+            return
+        self.service.discard(self.draft)
+        embed = preview_embed(self.draft, self.locale, notice=i18n.t(self.locale, "upload.expired"), colour=COLOUR_WARN, closed=True)
+        await self._edit(embed=embed, view=None)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:  # type: ignore[type-arg]
+        message = describe_error(error, interaction.locale, context="upload view")
+        await reply(interaction, message.text, ephemeral=True)
