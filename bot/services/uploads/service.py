@@ -24,18 +24,11 @@ Why the sending path is careful:
 from __future__ import annotations
 
 import asyncio
-import codecs
 import logging
-import re
 import secrets
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-from enum import Enum
-from typing import Literal
-from urllib.parse import urlsplit
+from dataclasses import replace
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -54,479 +47,54 @@ from bot.lacale.errors import (
     Unavailable,
 )
 from bot.lacale.models import (
-    FlatCategory,
     Meta,
-    Tag,
-    TmdbType,
     UploadFile,
     UploadRequest,
-    UploadResult,
-    normalize_text,
-    url_carries_secret,
 )
-from bot.services.catalog import resolve_tags
 from bot.services.guilds import GuildService, ResolvedKey
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 from bot.services.search import SearchService, build_query
+from bot.services.uploads.drafts import (
+    OUTCOME_FAILED,
+    OUTCOME_SENDING,
+    UploadDraft,
+    UploadOutcome,
+    UploadStatus,
+    UploadSummary,
+    _DraftState,
+    _nfo_filename,
+    _site_info_hash,
+    _torrent_filename,
+    fix_source,
+    upload_link,
+)
+from bot.services.uploads.limits import (
+    MAX_TAGS,
+    MAX_TRACKED_DRAFTS,
+    RECENT_LIMIT,
+    VERIFY_DELAY,
+)
+from bot.services.uploads.validation import (
+    check_cover_url,
+    check_description,
+    check_title,
+    check_tmdb,
+    check_torrent_attachment,
+    code_span,
+    decode_nfo,
+    nfo_excerpt,
+    read_torrent_file,
+    resolve_category,
+    resolve_tag_list,
+    tag_choices,
+)
 from bot.torrents import (
     DEFAULT_MAX_BYTES,
-    LACALE_SOURCE,
-    TorrentFileError,
-    TorrentInfo,
     clean_title,
     has_lacale_source,
-    read_torrent,
-    redact_announce,
-    set_source,
 )
 
 log = logging.getLogger(__name__)
-
-#: Longest title accepted: the torrent-name default is cut there too (``clean_title``), and
-#: it is La Cale's cap on a search (``q``), so the title can be searched after a 409 or a
-#: timeout to find the torrent on the site.
-TITLE_MAX = 200
-#: Uploaders saw La Cale treat an NFO under ~50 characters as invalid.
-NFO_MIN_CHARS = 50
-#: An NFO is a few KiB of text; 512 KiB leaves room for huge ASCII art and refuses dumps.
-NFO_MAX_BYTES = 512 * 1024
-#: Below Discord's 6000-character cap on an option, and what a preview can summarise.
-DESCRIPTION_MAX = 4000
-#: The API's own cap on ``tmdbId``.
-TMDB_MAX = 64
-COVER_URL_MAX = 2048
-#: A select menu holds 25 options: more tags than that could not be edited in the preview.
-MAX_TAGS = 25
-#: How much of the NFO the preview shows.
-NFO_EXCERPT_LINES = 12
-NFO_EXCERPT_CHARS = 600
-RECENT_LIMIT = 10
-#: A server that timed out may still be writing the torrent: wait a little before looking.
-VERIFY_DELAY = 2.0
-#: Draft states kept in memory (a preview lives 10 minutes; this is far more than enough).
-MAX_TRACKED_DRAFTS = 2048
-
-_CONTROL_OK = frozenset("\t\n\r\f\x1a\x1b")  # tabs, newlines, DOS EOF, ANSI art's ESC
-_URL_FORBIDDEN = re.compile(r"[\s<>\"`{}|\\^\x00-\x1f\x7f]")
-_SLUG = re.compile(r"[A-Za-z0-9._~-]+")
-_GROUP_QUALIFIER = re.compile(r"\(([^()]+)\)\s*$")
-
-
-# ---------------------------------------------------------------------------------------
-# Values shown in messages
-
-
-def _code(text: str, limit: int = 60) -> str:
-    """Member-typed text quoted in a message: inline code renders no Markdown and no
-    mention, so it shows exactly as typed (backticks, the one thing that would close it,
-    are swapped)."""
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return "`" + (text.replace("`", "'") or " ") + "`"
-
-
-def _mib(size: int) -> str:
-    """A cap in MiB as people write it: ``10``, ``2.5``, ``0.00391`` (tiny test caps)."""
-    return f"{size / (1024 * 1024):.3g}"
-
-
-# ---------------------------------------------------------------------------------------
-# Validation: each function refuses one kind of bad input with its own message
-
-
-def check_torrent_attachment(filename: str, size: int, max_bytes: int) -> None:
-    """Called with the attachment's *declared* name and size, before downloading it: a
-    200 MiB video attached by mistake is refused without being fetched."""
-    if not filename.strip().lower().endswith(".torrent"):
-        raise UserError("upload.torrent.not_torrent", filename=_code(filename))
-    if size > max_bytes:
-        raise UserError("upload.torrent.too_large", limit=_mib(max_bytes))
-    if size <= 0:
-        raise UserError("upload.torrent.empty")
-
-
-def check_nfo_attachment(size: int) -> None:
-    """Declared size of the .nfo, checked before downloading it."""
-    if size > NFO_MAX_BYTES:
-        raise UserError("upload.nfo.too_large", limit=NFO_MAX_BYTES // 1024)
-    if size <= 0:
-        raise UserError("upload.nfo.too_short", minimum=NFO_MIN_CHARS)
-
-
-_TORRENT_REASON_KEYS = {
-    "too_large": "upload.torrent.too_large",
-    "empty": "upload.torrent.empty",
-    "not_bencode": "upload.torrent.not_bencode",
-    "no_info": "upload.torrent.no_info",
-    "invalid": "upload.torrent.invalid",
-}
-
-
-async def read_torrent_file(data: bytes, max_bytes: int) -> TorrentInfo:
-    """Parse in a thread (torf needs seconds for a 60,000-file torrent: the event loop,
-    and every other member's command, must not wait) and map failures to messages."""
-    try:
-        return await asyncio.to_thread(read_torrent, data, max_bytes=max_bytes)
-    except TorrentFileError as exc:
-        log.info("refused .torrent: %s", exc)
-        raise UserError(_TORRENT_REASON_KEYS[exc.reason], limit=_mib(exc.limit or max_bytes)) from None
-
-
-def _looks_like_cp437_art(data: bytes) -> bool:
-    """Scene NFOs are CP437 (box drawing and blocks sit in 0xB0–0xDF); French text written
-    on Windows is CP1252, whose accented letters sit mostly in 0xE0–0xFF."""
-    art = sum(1 for b in data if 0xB0 <= b <= 0xDF)
-    letters = sum(1 for b in data if b >= 0xE0)
-    return art > letters
-
-
-def decode_nfo(data: bytes) -> str:
-    """The NFO as text, or a refusal: too large, not text (a picture, an archive...), or
-    too short. UTF-8 (with or without BOM) and UTF-16 with BOM are read as such; anything
-    else is CP437 when it looks like ASCII art, CP1252 (then Latin-1) otherwise. The bytes
-    sent to La Cale are the original ones: decoding only validates and makes the excerpt."""
-    if len(data) > NFO_MAX_BYTES:
-        raise UserError("upload.nfo.too_large", limit=NFO_MAX_BYTES // 1024)
-    text: str | None = None
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            text = data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise UserError("upload.nfo.not_text") from None
-    elif b"\x00" in data:
-        raise UserError("upload.nfo.not_text")
-    else:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            if _looks_like_cp437_art(data):
-                text = data.decode("cp437")
-            else:
-                try:
-                    text = data.decode("cp1252")
-                except UnicodeDecodeError:
-                    text = data.decode("latin-1")
-    controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in _CONTROL_OK)
-    if "\x00" in text or controls > max(8, len(text) // 100):
-        raise UserError("upload.nfo.not_text")
-    if len(text.strip()) < NFO_MIN_CHARS:
-        raise UserError("upload.nfo.too_short", minimum=NFO_MIN_CHARS)
-    return text
-
-
-def nfo_excerpt(text: str) -> str:
-    """The first lines of the NFO, right-trimmed, for the preview."""
-    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    while lines and not lines[0]:
-        lines.pop(0)
-    excerpt = "\n".join(lines[:NFO_EXCERPT_LINES]).rstrip()
-    if len(excerpt) > NFO_EXCERPT_CHARS:
-        excerpt = excerpt[: NFO_EXCERPT_CHARS - 1] + "…"
-    elif len(lines) > NFO_EXCERPT_LINES:
-        excerpt += "\n…"
-    return excerpt
-
-
-def check_title(raw: str) -> str:
-    """Control characters become spaces, runs of spaces one; empty or over
-    :data:`TITLE_MAX` is refused (never silently cut: the member chose this title)."""
-    title = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in raw)
-    title = " ".join(title.split())
-    if not title:
-        raise UserError("upload.title.empty")
-    if len(title) > TITLE_MAX:
-        raise UserError("upload.title.too_long", limit=TITLE_MAX, length=len(title))
-    return title
-
-
-def resolve_category(meta: Meta, value: str) -> FlatCategory:
-    """Autocomplete sends an id; a member may also type a slug or a label."""
-    wanted = value.strip()
-    if not wanted:
-        raise UserError("upload.category.unknown", category=_code(value))
-    flats = list(meta.walk_categories())
-    for match in (
-        lambda f: f.category.id == wanted,
-        lambda f: f.category.slug.lower() == wanted.lower(),
-    ):
-        found = [f for f in flats if match(f)]
-        if found:
-            return found[0]
-    norm = normalize_text(wanted)
-    by_label = [f for f in flats if normalize_text(f.category.name) == norm or normalize_text(f.label) == norm]
-    if len(by_label) == 1:
-        return by_label[0]
-    raise UserError("upload.category.unknown", category=_code(value))
-
-
-def resolve_tag_list(meta: Meta, typed: str | None) -> tuple[Tag, ...]:
-    """Comma-separated names, slugs or ids; every unknown one is named in the refusal."""
-    if not typed or not typed.strip():
-        return ()
-    found, unknown = resolve_tags(meta, typed)
-    if unknown:
-        shown = ", ".join(_code(item, 40) for item in unknown[:10])
-        raise UserError("upload.tags.unknown", tags=shown)
-    if len(found) > MAX_TAGS:
-        raise UserError("upload.tags.too_many", limit=MAX_TAGS)
-    return tuple(found)
-
-
-def check_tmdb(tmdb: str | None, tmdb_type: str | None) -> tuple[str | None, TmdbType | None]:
-    """Both or neither: La Cale needs the type to know which TMDB id it is."""
-    tmdb_id = (tmdb or "").strip() or None
-    kind = (tmdb_type or "").strip().upper() or None
-    if kind is not None and kind not in ("MOVIE", "TV"):
-        raise UserError("upload.tmdb.bad_type")
-    if tmdb_id is not None:
-        if not tmdb_id.isascii() or not tmdb_id.isdigit():
-            raise UserError("upload.tmdb.not_digits")
-        if len(tmdb_id) > TMDB_MAX:
-            raise UserError("upload.tmdb.too_long", limit=TMDB_MAX)
-        if kind is None:
-            raise UserError("upload.tmdb.missing_type")
-    elif kind is not None:
-        raise UserError("upload.tmdb.missing_id")
-    return tmdb_id, kind  # type: ignore[return-value]
-
-
-def check_cover_url(url: str | None) -> str | None:
-    """A well-formed public ``https://`` URL with a host; no credentials in it (it is shown
-    in the preview and La Cale fetches it)."""
-    value = (url or "").strip()
-    if not value:
-        return None
-    if len(value) > COVER_URL_MAX:
-        raise UserError("upload.cover.too_long", limit=COVER_URL_MAX)
-    if _URL_FORBIDDEN.search(value):
-        raise UserError("upload.cover.invalid")
-    try:
-        parts = urlsplit(value)
-        port = parts.port  # raises ValueError for a non-numeric port
-    except ValueError:
-        raise UserError("upload.cover.invalid") from None
-    if parts.scheme.lower() != "https":
-        raise UserError("upload.cover.not_https")
-    host = (parts.hostname or "").strip(".")
-    if "." not in host:  # a public host has a domain (no "localhost", no bare names)
-        raise UserError("upload.cover.invalid")
-    if "@" in parts.netloc or port == 0:
-        raise UserError("upload.cover.invalid")
-    if url_carries_secret(value):
-        raise UserError("upload.cover.secret")
-    return value
-
-
-def check_description(description: str | None) -> str | None:
-    text = (description or "").strip()
-    if not text:
-        return None
-    if len(text) > DESCRIPTION_MAX:
-        raise UserError("upload.description.too_long", limit=DESCRIPTION_MAX)
-    return text
-
-
-def tag_choices(meta: Meta, category_path: Sequence[str], current: Sequence[Tag], limit: int = MAX_TAGS) -> tuple[Tag, ...]:
-    """At most ``limit`` tags for the preview's select menu (Discord allows 25 options).
-
-    The metadata does not say which tags fit which category, but groups meant for one
-    category name it in parentheses ("Plateforme (Jeux)", "Type (Séries)"). Order: the
-    tags already chosen (never dropped), then the groups naming the draft's category (or a
-    parent), then the groups naming none, then the ungrouped tags, then the groups meant
-    for other categories while room remains.
-    """
-    path = [normalize_text(p) for p in category_path if p.strip()]
-
-    def fits(qualifier: str) -> bool:
-        q = normalize_text(qualifier.strip())
-        return bool(q) and any(q in p or p in q for p in path)
-
-    matching: list[Tag] = []
-    general: list[Tag] = []
-    other: list[Tag] = []
-    for group in sorted(meta.tag_groups, key=lambda g: g.order):
-        qualifier = _GROUP_QUALIFIER.search(group.name)
-        bucket = general if qualifier is None else matching if fits(qualifier.group(1)) else other
-        bucket.extend(group.tags)
-    out: dict[str, Tag] = {}
-    for tag in (*current, *matching, *general, *meta.ungrouped_tags, *other):
-        if len(out) >= max(limit, len(current)):
-            break
-        out.setdefault(tag.id, tag)
-    return tuple(out.values())
-
-
-# ---------------------------------------------------------------------------------------
-# Drafts and outcomes
-
-
-@dataclass(frozen=True, slots=True)
-class UploadDraft:
-    """Everything that will be sent, validated, plus what the preview explains.
-
-    Immutable: changing the tags or fixing the source flag gives a new draft with the same
-    ``id`` (the guard against double sending follows the id and the original info hash).
-    The key itself never appears in ``repr``; ``key_fingerprint`` names the account.
-    """
-
-    id: str
-    guild_id: int | None
-    user_id: int
-    title: str
-    category_id: str
-    category_label: str
-    category_path: tuple[str, ...]
-    tags: tuple[Tag, ...]
-    tag_options: tuple[Tag, ...]
-    description: str | None
-    tmdb_id: str | None
-    tmdb_type: TmdbType | None
-    cover_url: str | None
-    torrent: TorrentInfo
-    torrent_filename: str
-    nfo: bytes | None = field(repr=False)
-    nfo_filename: str | None
-    nfo_excerpt: str | None
-    #: True once Vigie set ``info.source = "lacale"`` (the member must seed the new file).
-    source_fixed: bool
-    #: Info hash of the file as the member attached it.
-    original_info_hash: str
-    key_fingerprint: str
-    key_owner: Literal["member", "guild"]
-    api_key: str = field(repr=False)
-
-    @property
-    def needs_source_fix(self) -> bool:
-        return not has_lacale_source(self.torrent)
-
-    @property
-    def tag_ids(self) -> tuple[str, ...]:
-        return tuple(tag.id for tag in self.tags)
-
-    @property
-    def announce_redacted(self) -> tuple[str, ...]:
-        """Tracker URLs safe to show: passkeys replaced by ``***``."""
-        return tuple(redact_announce(url) for url in self.torrent.announce)
-
-
-class UploadStatus(str, Enum):
-    UPLOADED = "uploaded"
-    #: 409: La Cale already has this torrent (same info hash).
-    DUPLICATE = "duplicate"
-    #: 429 (server or our own 30/min limiter): the draft stays ready to confirm again.
-    RATE_LIMITED = "rate_limited"
-    #: 403: key invalid or without the ``upload:write`` scope.
-    KEY_REFUSED = "key_refused"
-    #: 400: La Cale's message is in ``message``.
-    REFUSED = "refused"
-    #: A timeout or 5xx, then La Cale was checked and does not have it: may send again.
-    NOT_STORED = "not_stored"
-    #: A timeout or 5xx and the check failed too: the next Confirm checks before sending.
-    UNVERIFIED = "unverified"
-
-
-#: Outcomes after which the preview closes: nothing more can be done with this draft.
-FINAL_STATUSES = frozenset({UploadStatus.UPLOADED, UploadStatus.DUPLICATE, UploadStatus.KEY_REFUSED})
-
-#: ``UploadRecord.outcome`` while the request is in flight (left as is by a crash).
-OUTCOME_SENDING = "sending"
-OUTCOME_FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class UploadOutcome:
-    status: UploadStatus
-    draft: UploadDraft
-    #: The torrent's page (or download route) on La Cale: never carries a key.
-    link: str | None = None
-    retry_after: float | None = None
-    #: La Cale's own words for a 400 (scrubbed of the key by the client).
-    message: str | None = None
-    #: Found on La Cale after the request timed out (or failed with a 5xx).
-    after_timeout: bool = False
-    record_id: int | None = None
-
-    @property
-    def final(self) -> bool:
-        return self.status in FINAL_STATUSES
-
-    @property
-    def fixed_torrent(self) -> bytes | None:
-        """The rewritten .torrent to hand back (privately) after a successful upload."""
-        if self.status is UploadStatus.UPLOADED and self.draft.source_fixed:
-            return self.draft.torrent.raw
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class UploadSummary:
-    """One line of ``/uploads``."""
-
-    id: int
-    title: str
-    info_hash: str
-    outcome: str
-    link: str | None
-    key_fingerprint: str | None
-    source_fixed: bool
-    created_at: datetime
-    finished_at: datetime | None
-
-
-@dataclass(slots=True)
-class _DraftState:
-    #: Set once the draft ended (uploaded, duplicate, key refused): answered again as is.
-    final: UploadOutcome | None = None
-
-
-def fix_source(draft: UploadDraft) -> UploadDraft:
-    """The draft with ``info.source = "lacale"`` set in its torrent.
-
-    Blocking (torf parses the file twice): call through :meth:`UploadService.fix_source`
-    or ``asyncio.to_thread``. Without the flag La Cale adds it itself, which changes the
-    info hash: the member's client would then seed a torrent the site does not know.
-    """
-    if has_lacale_source(draft.torrent):
-        return draft
-    cap = max(DEFAULT_MAX_BYTES, len(draft.torrent.raw) + 4096)
-    fixed = read_torrent(set_source(draft.torrent.raw, LACALE_SOURCE, max_bytes=cap), max_bytes=cap)
-    return replace(draft, torrent=fixed, source_fixed=True)
-
-
-def _site_info_hash(info: TorrentInfo) -> str:
-    """The info hash La Cale gives a torrent: its own when it carries the flag, else the
-    hash after the site adds it (computed the way the site does: canonical bencode)."""
-    if has_lacale_source(info):
-        return info.info_hash
-    cap = max(DEFAULT_MAX_BYTES, len(info.raw) + 4096)
-    return read_torrent(set_source(info.raw, LACALE_SOURCE, max_bytes=cap), max_bytes=cap).info_hash
-
-
-def upload_link(result: UploadResult, base_url: str, info_hash: str) -> str:
-    """A link to the new torrent safe to post: the answer's ``link`` only when it points at
-    the configured site and carries no credential (it has been ``localhost:3000``), else
-    the page built from the slug, else the download route (no key in it)."""
-    base = base_url.rstrip("/")
-    link = (result.link or "").strip()
-    if link.startswith(base + "/") and not url_carries_secret(link):
-        return link
-    if result.slug and _SLUG.fullmatch(result.slug):
-        return f"{base}/torrents/{result.slug}"
-    return f"{base}/api/torrents/download/{info_hash}"
-
-
-def _torrent_filename(name: str) -> str:
-    stem = re.sub(r"\.torrent\s*$", "", name.strip(), flags=re.IGNORECASE)
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in stem).strip("._") or "upload"
-    return safe[:120] + ".torrent"
-
-
-def _nfo_filename(name: str | None, torrent_filename: str) -> str:
-    stem = re.sub(r"\.(nfo|txt)\s*$", "", (name or "").strip(), flags=re.IGNORECASE)
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in stem).strip("._")
-    return (safe or torrent_filename.removesuffix(".torrent"))[:120] + ".nfo"
-
 
 # ---------------------------------------------------------------------------------------
 # The service
@@ -663,7 +231,7 @@ class UploadService:
         known = {tag.id: tag for tag in (*draft.tag_options, *draft.tags)}
         unknown = [tag_id for tag_id in tag_ids if tag_id not in known]
         if unknown:
-            raise UserError("upload.tags.unknown", tags=", ".join(_code(u, 40) for u in unknown[:10]))
+            raise UserError("upload.tags.unknown", tags=", ".join(code_span(u, 40) for u in unknown[:10]))
         wanted = set(tag_ids)
         ordered = tuple(tag for tag_id, tag in known.items() if tag_id in wanted)
         if len(ordered) > MAX_TAGS:
@@ -937,31 +505,3 @@ class UploadService:
                 )
                 for row in rows
             ]
-
-
-__all__ = [
-    "DESCRIPTION_MAX",
-    "MAX_TAGS",
-    "NFO_MAX_BYTES",
-    "NFO_MIN_CHARS",
-    "TITLE_MAX",
-    "UploadDraft",
-    "UploadOutcome",
-    "UploadService",
-    "UploadStatus",
-    "UploadSummary",
-    "check_cover_url",
-    "check_description",
-    "check_nfo_attachment",
-    "check_title",
-    "check_tmdb",
-    "check_torrent_attachment",
-    "decode_nfo",
-    "fix_source",
-    "nfo_excerpt",
-    "read_torrent_file",
-    "resolve_category",
-    "resolve_tag_list",
-    "tag_choices",
-    "upload_link",
-]

@@ -1,0 +1,30 @@
+"""Caps and constants of uploads, with the reason for each."""
+
+from __future__ import annotations
+
+#: Longest title accepted: the torrent-name default is cut there too (``clean_title``), and
+#: it is La Cale's cap on a search (``q``), so the title can be searched after a 409 or a
+#: timeout to find the torrent on the site.
+TITLE_MAX = 200
+#: Uploaders saw La Cale treat an NFO under ~50 characters as invalid.
+NFO_MIN_CHARS = 50
+#: An NFO is a few KiB of text; 512 KiB leaves room for huge ASCII art and refuses dumps.
+NFO_MAX_BYTES = 512 * 1024
+#: Below Discord's 6000-character cap on an option, and what a preview can summarise.
+DESCRIPTION_MAX = 4000
+#: The API's own cap on ``tmdbId``.
+TMDB_MAX = 64
+COVER_URL_MAX = 2048
+#: A select menu holds 25 options: more tags than that could not be edited in the preview.
+MAX_TAGS = 25
+#: How much of the NFO the preview shows.
+NFO_EXCERPT_LINES = 12
+NFO_EXCERPT_CHARS = 600
+RECENT_LIMIT = 10
+#: A server that timed out may still be writing the torrent: wait a little before looking.
+VERIFY_DELAY = 2.0
+#: Draft states kept in memory (a preview lives 10 minutes; this is far more than enough).
+MAX_TRACKED_DRAFTS = 2048
+
+
+
