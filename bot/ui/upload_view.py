@@ -26,9 +26,9 @@ from bot.services.uploads import (
     UploadSummary,
 )
 from bot.ui.embeds import release_card
-from bot.ui.errors import describe_error
-from bot.ui.replies import NO_MENTIONS, reply
+from bot.ui.replies import NO_MENTIONS
 from bot.ui.text import escape, safe_title, shorten
+from bot.ui.views import AuthorView
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ def torrent_file(draft: UploadDraft) -> discord.File:
     return discord.File(io.BytesIO(draft.torrent.raw), filename=draft.torrent_filename)
 
 
-class UploadPreviewView(discord.ui.View):
+class UploadPreviewView(AuthorView):
     """Confirm / Cancel / Fix source flag and the tag menu. Only the uploader may press;
     nothing is sent before Confirm; buttons are removed when the preview ends or expires."""
 
@@ -257,22 +257,16 @@ class UploadPreviewView(discord.ui.View):
         on_uploaded: OnUploaded | None = None,
         timeout: float | None = None,
     ) -> None:
-        super().__init__(timeout=timeout if timeout is not None else VIEW_TIMEOUT)
+        super().__init__(author_id=draft.user_id, timeout=timeout if timeout is not None else VIEW_TIMEOUT)
         self.service = service
         self.draft = draft
         self.locale = locale
         self.on_uploaded = on_uploaded
         self.notice: str | None = None
         self.colour = COLOUR_PREVIEW
-        #: The latest interaction on this message: its token edits the message at timeout.
-        self.message_interaction: discord.Interaction | None = None
         self._busy = False
         self._tag_select: discord.ui.Select[UploadPreviewView] | None = None
         self._build()
-
-    @property
-    def author_id(self) -> int:
-        return self.draft.user_id
 
     def embed(self) -> discord.Embed:
         return preview_embed(self.draft, self.locale, notice=self.notice, colour=self.colour)
@@ -415,20 +409,10 @@ class UploadPreviewView(discord.ui.View):
         except discord.HTTPException as exc:
             log.info("could not edit the upload preview: %s", exc.status)
 
-    # -- checks, timeout, errors ----------------------------------------------------------------
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.user.id == self.author_id:
-            return True
-        await interaction.response.send_message(i18n.t(interaction.locale, "error.not_yours"), ephemeral=True)
-        return False
-
+    # -- timeout --------------------------------------------------------------------------------
     async def on_timeout(self) -> None:
         if self._busy or self.service.is_sending(self.draft):
             return
         self.service.discard(self.draft)
         embed = preview_embed(self.draft, self.locale, notice=i18n.t(self.locale, "upload.expired"), colour=COLOUR_WARN, closed=True)
         await self._edit(embed=embed, view=None)
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:  # type: ignore[type-arg]
-        message = describe_error(error, interaction.locale, context="upload view")
-        await reply(interaction, message.text, ephemeral=True)

@@ -23,8 +23,9 @@ class AuthorView(discord.ui.View):
         self.message_interaction: discord.Interaction | None = None
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        custom_id = (interaction.data or {}).get("custom_id", "")
-        if interaction.user.id == self.author_id or custom_id in self.open_to_all:
+        if interaction.user.id == self.author_id:
+            return True
+        if (interaction.data or {}).get("custom_id", "") in self.open_to_all:
             return True
         await interaction.response.send_message(i18n.t(interaction.locale, "error.not_yours"), ephemeral=True)
         return False
