@@ -114,7 +114,7 @@ def test_announcement_card_carries_no_secret() -> None:
 
 async def test_only_the_uploader_can_press() -> None:
     view = UploadPreviewView(service=MagicMock(), draft=draft(), locale="en")
-    other = SimpleNamespace(user=SimpleNamespace(id=7), locale="en-US", response=SimpleNamespace(send_message=AsyncMock()))
+    other = SimpleNamespace(user=SimpleNamespace(id=7), locale="en-US", data={"custom_id": "upload:confirm"}, response=SimpleNamespace(send_message=AsyncMock()))
     assert not await view.interaction_check(other)  # type: ignore[arg-type]
     other.response.send_message.assert_awaited_once()
     assert other.response.send_message.await_args.kwargs["ephemeral"] is True
