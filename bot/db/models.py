@@ -102,6 +102,10 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_match_at: Mapped[datetime | None]
     last_checked_at: Mapped[datetime | None]
+    #: Set on every change of the row (Core and ORM updates alike, through ``onupdate``):
+    #: with the count and the highest id of a server's running alerts, it tells the
+    #: poller its cached copy is stale. Recording a match keeps it unchanged on purpose.
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
 
     guild: Mapped[GuildSettings] = relationship(back_populates="alerts")
 
@@ -141,6 +145,10 @@ class Delivery(Base):
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: Set when the sender claims the row for one message (Discord ``nonce``, at most 25
+    #: characters). A pending row that has one may already be posted: it is only ever
+    #: re-sent with the same nonce and the same companions, so Discord drops the repeat.
+    batch_nonce: Mapped[str | None] = mapped_column(String(25))
 
 
 class SeenRelease(Base):

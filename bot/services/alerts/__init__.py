@@ -1,0 +1,53 @@
+"""Saved-search alerts: every matching release posted once, quickly, with few requests.
+
+The pipeline is a chain of small steps, each testable alone and free of Discord:
+
+- :mod:`.matching` — does a release match an alert (pure);
+- :mod:`.fetch` — one newest page per key per cycle, targeted queries only when needed;
+- :mod:`.gaps` — a burst bigger than a page, found and bounded (pure);
+- :mod:`.record` — seen releases and deliveries in one transaction;
+- :mod:`.poll` — one server's poll: fetch → match → record;
+- :mod:`.deliver` — the sender: claim, post with a nonce, mark (through :class:`AlertPoster`);
+- :mod:`.scheduler` — the timetable, with no logic of its own;
+- :mod:`.service` — what ``/alert`` commands do.
+"""
+
+from bot.services.alerts.deliver import (
+    AdminNotice,
+    AlertPoster,
+    DeliverySender,
+    GapNotice,
+    ReleasePost,
+)
+from bot.services.alerts.fetch import CycleFetcher, SiteMeta, TargetedQuery
+from bot.services.alerts.matching import (
+    AlertFilter,
+    Decision,
+    ReleaseView,
+    match,
+    normalize_words,
+)
+from bot.services.alerts.poll import GuildPoller
+from bot.services.alerts.scheduler import AlertScheduler, shard_filter
+from bot.services.alerts.service import AlertService, AlertSpec
+
+__all__ = [
+    "AdminNotice",
+    "AlertFilter",
+    "AlertPoster",
+    "AlertScheduler",
+    "AlertService",
+    "AlertSpec",
+    "CycleFetcher",
+    "Decision",
+    "DeliverySender",
+    "GapNotice",
+    "GuildPoller",
+    "ReleasePost",
+    "ReleaseView",
+    "SiteMeta",
+    "TargetedQuery",
+    "match",
+    "normalize_words",
+    "shard_filter",
+]

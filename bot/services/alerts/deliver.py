@@ -1,0 +1,586 @@
+"""Posting pending deliveries: oldest first, each release once per channel, never twice.
+
+The sender talks to Discord through :class:`AlertPoster` (implemented with discord.py in
+``bot/ui/alert_posts.py``; a recording fake in tests), so this module has no Discord
+import and can be tested and benchmarked alone.
+
+Crash safety, step by step:
+
+1. **claim**: in a transaction, the batch's rows get a deterministic ``batch_nonce``
+   (only rows still pending and unclaimed; a concurrent claimer makes the claim fail);
+2. **send** with that nonce: discord.py sets ``enforce_nonce``, so Discord answers a
+   repeat within a few minutes with the message it already created instead of posting
+   again;
+3. **mark** the rows delivered with the message id.
+
+A crash between 1 and 3 leaves claimed pending rows: at the next start they are re-sent
+as the same batch with the same nonce (the message appears once). A crash before 1
+leaves unclaimed rows: nothing was sent. Rows are marked delivered only after Discord
+accepted the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, cast
+
+from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import Alert, Delivery, DeliveryStatus, GuildSettings
+from bot.db.types import utcnow
+
+log = logging.getLogger("vigie.alerts.deliver")
+
+#: Discord: at most 10 embeds per message, 6,000 characters of embeds in all.
+MAX_EMBEDS = 10
+EMBED_BUDGET = 5_500
+#: A message Discord keeps refusing (a 400: our bug, or a card it dislikes) is dropped
+#: after this many tries, so that one bad release cannot block a channel forever.
+MAX_REJECTIONS = 5
+#: How many rows one flush plans at most (the rest waits for the next flush).
+FLUSH_LIMIT = 5_000
+#: Seconds between two writes of "delivered" marks during a flush (a crash loses at most
+#: that many seconds of marks; those posts are re-sent with their nonce: no repeat).
+MARK_EVERY = 0.1
+
+#: Why an alert was paused by the sender (``Alert.pause_reason``).
+PAUSE_CHANNEL_FORBIDDEN = "channel_forbidden"
+PAUSE_CHANNEL_MISSING = "channel_missing"
+
+
+# -- what the sender hands to Discord --------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PostedRelease:
+    """One embed: the release as stored, and every alert of this channel it matched."""
+
+    info_hash: str
+    release: dict[str, Any]
+    alert_names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasePost:
+    """One message: up to ten releases, the roles of their alerts (the only pings
+    allowed), and the nonce that makes a re-send a no-op."""
+
+    guild_id: int
+    channel_id: int
+    locale: str
+    nonce: str
+    releases: tuple[PostedRelease, ...]
+    role_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GapNotice:
+    """Releases published between ``since`` and ``until`` may have been missed."""
+
+    guild_id: int
+    channel_id: int
+    locale: str
+    alert_names: tuple[str, ...]
+    since: datetime
+    until: datetime
+
+
+#: ``AdminNotice.kind`` values.
+NOTICE_CHANNEL_FORBIDDEN = PAUSE_CHANNEL_FORBIDDEN
+NOTICE_CHANNEL_MISSING = PAUSE_CHANNEL_MISSING
+NOTICE_KEY_REFUSED = "key_refused"
+
+
+@dataclass(frozen=True, slots=True)
+class AdminNotice:
+    """Something the server's admins must act on, posted in the log channel set with
+    ``/setup log-channel`` or else the server's system channel."""
+
+    guild_id: int
+    log_channel_id: int | None
+    locale: str
+    kind: str
+    alert_names: tuple[str, ...] = ()
+    channel_id: int | None = None
+
+
+class PostError(Exception):
+    """Base of what an :class:`AlertPoster` raises."""
+
+
+class ChannelUnavailable(PostError):
+    """403 or 404 on the channel: posting again will not help until someone acts."""
+
+    def __init__(self, *, missing: bool, detail: str = "") -> None:
+        super().__init__(detail or ("unknown channel" if missing else "missing access"))
+        self.missing = missing
+
+
+class RetryLater(PostError):
+    """429 after discord.py's own retries, a 5xx, a timeout, a network error: the message
+    may or may not exist; it is re-sent later with the same nonce."""
+
+    def __init__(self, detail: str = "", *, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class PostRejected(PostError):
+    """Any other refusal (400...): the same message would be refused again."""
+
+
+class AlertPoster(Protocol):
+    """Discord, as the alert pipeline sees it."""
+
+    async def send_releases(self, post: ReleasePost) -> int:
+        """Post one message; return its id. Raises :class:`PostError` subclasses."""
+        ...
+
+    async def send_gap_notice(self, notice: GapNotice) -> None: ...
+
+    async def notify_admins(self, notice: AdminNotice) -> None: ...
+
+
+# -- planning ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PendingRow:
+    id: int
+    alert_id: int
+    guild_id: int
+    channel_id: int
+    info_hash: str
+    release: dict[str, Any]
+    batch_nonce: str | None
+    alert_name: str
+    role_id: int | None
+    locale: str
+    log_channel_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedBatch:
+    guild_id: int
+    channel_id: int
+    locale: str
+    log_channel_id: int | None
+    rows: tuple[PendingRow, ...]
+    #: Set for a batch claimed before (a restart): re-sent exactly as it was.
+    nonce: str | None
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return tuple(r.id for r in self.rows)
+
+    def releases(self) -> tuple[PostedRelease, ...]:
+        by_hash: OrderedDict[str, list[PendingRow]] = OrderedDict()
+        for row in self.rows:
+            by_hash.setdefault(row.info_hash, []).append(row)
+        return tuple(
+            PostedRelease(h, rows[0].release, tuple(dict.fromkeys(r.alert_name for r in rows))) for h, rows in by_hash.items()
+        )
+
+    def role_ids(self) -> tuple[int, ...]:
+        return tuple(dict.fromkeys(r.role_id for r in self.rows if r.role_id))
+
+
+def batch_nonce(ids: Sequence[int]) -> str:
+    """Deterministic, 21 characters (Discord allows 25): the same rows give the same
+    nonce, different rows practically never do."""
+    digest = hashlib.sha256(",".join(map(str, sorted(ids))).encode()).hexdigest()
+    return "v" + digest[:20]
+
+
+def card_weight(release: dict[str, Any], alert_names: Sequence[str]) -> int:
+    """A generous estimate of a release card's characters (title, fields, footer)."""
+    title = str(release.get("title") or "")
+    category = str(release.get("category") or "")
+    # Escaping can double a title's length; field names and values add about 250.
+    return 2 * len(title) + len(category) + sum(len(n) + 2 for n in alert_names) + 300
+
+
+def plan_batches(rows: Sequence[PendingRow], *, max_releases: int = MAX_EMBEDS, budget: int = EMBED_BUDGET) -> list[PlannedBatch]:
+    """Messages to post, oldest first per channel.
+
+    Claimed rows keep their batch (same nonce, same rows). Unclaimed rows of one channel
+    are grouped by release (one embed names every alert of that channel it matched), then
+    packed up to ``max_releases`` embeds and ``budget`` characters per message.
+    """
+    out: list[PlannedBatch] = []
+    claimed: OrderedDict[str, list[PendingRow]] = OrderedDict()
+    fresh: OrderedDict[tuple[int, int], OrderedDict[str, list[PendingRow]]] = OrderedDict()
+    for row in rows:
+        if row.batch_nonce is not None:
+            claimed.setdefault(row.batch_nonce, []).append(row)
+        else:
+            fresh.setdefault((row.guild_id, row.channel_id), OrderedDict()).setdefault(row.info_hash, []).append(row)
+    for nonce, group in claimed.items():
+        first = group[0]
+        out.append(PlannedBatch(first.guild_id, first.channel_id, first.locale, first.log_channel_id, tuple(group), nonce))
+    for (guild_id, channel_id), releases in fresh.items():
+        current: list[PendingRow] = []
+        count = weight = 0
+        for group in releases.values():
+            w = card_weight(group[0].release, [r.alert_name for r in group])
+            if current and (count >= max_releases or weight + w > budget):
+                first = current[0]
+                out.append(PlannedBatch(guild_id, channel_id, first.locale, first.log_channel_id, tuple(current), None))
+                current, count, weight = [], 0, 0
+            current.extend(group)
+            count += 1
+            weight += w
+        if current:
+            first = current[0]
+            out.append(PlannedBatch(guild_id, channel_id, first.locale, first.log_channel_id, tuple(current), None))
+    return out
+
+
+# -- database steps -------------------------------------------------------------------------------
+async def pending_rows(session: AsyncSession, *, limit: int = FLUSH_LIMIT) -> tuple[list[PendingRow], bool]:
+    """Pending rows oldest first: claimed ones always (they may be on Discord already),
+    unclaimed ones only for running alerts (a paused alert's matches wait for resume).
+    The flag tells that ``limit`` was reached (more rows wait)."""
+    result = await session.execute(
+        select(
+            Delivery.id,
+            Delivery.alert_id,
+            Delivery.guild_id,
+            Delivery.channel_id,
+            Delivery.info_hash,
+            Delivery.release,
+            Delivery.batch_nonce,
+            Alert.name,
+            Alert.mention_role_id,
+            GuildSettings.locale,
+            GuildSettings.log_channel_id,
+        )
+        .join(Alert, Alert.id == Delivery.alert_id)
+        .join(GuildSettings, GuildSettings.guild_id == Delivery.guild_id)
+        .where(
+            Delivery.status == DeliveryStatus.PENDING,
+            or_(Delivery.batch_nonce.is_not(None), and_(Alert.paused.is_(False), GuildSettings.active.is_(True))),
+        )
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    rows = [
+        PendingRow(
+            id=r[0], alert_id=r[1], guild_id=r[2], channel_id=r[3], info_hash=r[4], release=r[5], batch_nonce=r[6],
+            alert_name=r[7], role_id=r[8], locale=r[9] or "fr", log_channel_id=r[10],
+        )
+        for r in result.all()
+    ]
+    truncated = len(rows) >= limit
+    if truncated:
+        # The last release may have more rows past the limit: keep them together.
+        last = rows[-1]
+        rows = [r for r in rows if r.batch_nonce is not None or (r.channel_id, r.info_hash) != (last.channel_id, last.info_hash)]
+    return rows, truncated
+
+
+async def claim(session: AsyncSession, ids: Sequence[int], nonce: str) -> bool:
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.PENDING, Delivery.batch_nonce.is_(None))
+        .values(batch_nonce=nonce)
+        .execution_options(synchronize_session=False)
+    )
+    return cast("CursorResult[Any]", result).rowcount == len(ids)
+
+
+async def mark_delivered_many(session: AsyncSession, sent: Sequence[tuple[Sequence[int], int]], now: datetime) -> None:
+    """Several messages' rows at once (one executemany)."""
+    table = Delivery.__table__
+    params = [{"row_id": row_id, "message_id": message_id} for ids, message_id in sent for row_id in ids]
+    await session.execute(
+        update(table)  # type: ignore[arg-type]
+        .where(table.c.id == bindparam("row_id"), table.c.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.DELIVERED, delivered_at=now, message_id=bindparam("message_id"), attempts=table.c.attempts + 1),
+        params,
+    )
+
+
+async def note_failure(session: AsyncSession, ids: Sequence[int], error: str, *, release_claim: bool) -> None:
+    values: dict[str, Any] = {"attempts": Delivery.attempts + 1, "last_error": error[:500]}
+    if release_claim:
+        values["batch_nonce"] = None
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.PENDING)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def pause_channel_alerts(session: AsyncSession, guild_id: int, channel_id: int, alert_ids: Sequence[int], reason: str) -> list[str]:
+    """Pause the running alerts that post to the channel; returns their names."""
+    result = await session.execute(
+        select(Alert.id, Alert.name).where(
+            Alert.guild_id == guild_id,
+            Alert.paused.is_(False),
+            or_(Alert.channel_id == channel_id, Alert.id.in_(list(alert_ids))),
+        )
+    )
+    found = result.all()
+    if found:
+        await session.execute(
+            update(Alert)
+            .where(Alert.id.in_([a for a, _ in found]))
+            .values(paused=True, pause_reason=reason)
+            .execution_options(synchronize_session=False)
+        )
+    # Unclaimed: sent to the channel once it works again (``/alert resume``) or to a new
+    # channel (``/alert edit``); nothing reached Discord, so the claim is simply released.
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.guild_id == guild_id, Delivery.channel_id == channel_id, Delivery.status == DeliveryStatus.PENDING)
+        .values(batch_nonce=None)
+        .execution_options(synchronize_session=False)
+    )
+    return [name for _, name in found]
+
+
+# -- the sender ----------------------------------------------------------------------------------
+@dataclass(slots=True)
+class FlushReport:
+    messages: int = 0
+    deliveries: int = 0
+    failed_channels: int = 0
+    paused_alerts: int = 0
+    dropped: int = 0
+    #: True when the flush stopped at ``FLUSH_LIMIT`` rows: flush again at once.
+    more: bool = False
+    retry_after: float | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+class DeliverySender:
+    """Posts pending deliveries; one instance per process, started with the bot.
+
+    ``owns_guild`` restricts it to the servers of this process's shards (two processes
+    must never post the same row). ``concurrency`` channels are served at once; within
+    a channel, messages go out one after the other, oldest first.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        poster: AlertPoster,
+        *,
+        owns_guild: Callable[[int], bool] | None = None,
+        concurrency: int = 8,
+        idle_seconds: float = 60.0,
+        retry_seconds: float = 5.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._poster = poster
+        self._owns_guild = owns_guild
+        self._concurrency = max(1, concurrency)
+        self._idle = idle_seconds
+        self._retry = retry_seconds
+        self._now = clock
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._sent: list[tuple[tuple[int, ...], int]] = []
+
+    def wake(self) -> None:
+        """New pending deliveries were recorded: flush now rather than at the next tick."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Flush at start (pending deliveries of a previous run go first), then whenever
+        woken, and every ``idle_seconds`` as a safety net; failures are retried."""
+        while True:
+            self._wake.clear()
+            delay = self._idle
+            try:
+                report = await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("alert delivery flush failed")
+                delay = self._retry
+            else:
+                if report.more:
+                    continue
+                if report.retry_after is not None or report.failed_channels:
+                    delay = min(self._idle, max(self._retry, report.retry_after or 0.0))
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+    async def flush(self) -> FlushReport:
+        """Send what is pending now; returns what happened.
+
+        Every new batch is claimed in one transaction before anything is sent, and rows
+        are marked delivered a few messages at a time (every ``MARK_EVERY`` seconds and
+        at the end): a crash in between leaves claimed rows, re-sent with their nonce.
+        """
+        async with self._lock:
+            async with self._sessions() as session:
+                rows, more = await pending_rows(session)
+            if self._owns_guild is not None:
+                rows = [r for r in rows if self._owns_guild(r.guild_id)]
+            report = FlushReport(more=False)
+            if not rows:
+                return report
+            batches = await self._claim_all(plan_batches(rows))
+            by_channel: defaultdict[int, list[PlannedBatch]] = defaultdict(list)
+            for batch in batches:
+                by_channel[batch.channel_id].append(batch)
+            semaphore = asyncio.Semaphore(self._concurrency)
+            self._sent = []
+
+            async def serve(channel_batches: list[PlannedBatch]) -> None:
+                async with semaphore:
+                    for batch in channel_batches:
+                        if not await self._send(batch, report):
+                            report.failed_channels += 1
+                            return
+
+            done = asyncio.Event()
+            marker = asyncio.ensure_future(self._mark_periodically(done))
+            try:
+                await asyncio.gather(*(serve(b) for b in by_channel.values()))
+            finally:
+                # Not cancelled: a write interrupted half-way would leave its connection
+                # holding SQLite's write lock. It stops between two writes.
+                done.set()
+                await asyncio.gather(marker, return_exceptions=True)
+                await self._mark_sent()
+            report.more = more and report.failed_channels == 0
+            return report
+
+    async def _claim_all(self, batches: list[PlannedBatch]) -> list[PlannedBatch]:
+        """Give each new batch its nonce, all in one transaction. A batch whose rows
+        changed meanwhile (an alert removed, another sender) waits for the next flush."""
+        fresh = [b for b in batches if b.nonce is None]
+        if not fresh:
+            return batches
+        claimed: dict[int, str] = {}
+        async with self._sessions.begin() as session:
+            for batch in fresh:
+                nonce = batch_nonce(batch.ids)
+                if await claim(session, batch.ids, nonce):
+                    claimed[id(batch)] = nonce
+        out = []
+        for batch in batches:
+            if batch.nonce is not None:
+                out.append(batch)
+            elif id(batch) in claimed:
+                out.append(PlannedBatch(batch.guild_id, batch.channel_id, batch.locale, batch.log_channel_id, batch.rows, claimed[id(batch)]))
+        return out
+
+    async def _mark_periodically(self, done: asyncio.Event) -> None:
+        while not done.is_set():
+            try:
+                await asyncio.wait_for(done.wait(), timeout=MARK_EVERY)
+            except asyncio.TimeoutError:
+                pass
+            try:
+                await self._mark_sent()
+            except Exception:
+                log.warning("could not mark posts delivered yet; retried", exc_info=True)
+
+    async def _mark_sent(self) -> None:
+        sent, self._sent = self._sent, []
+        if not sent:
+            return
+        try:
+            async with self._sessions.begin() as session:
+                await mark_delivered_many(session, sent, self._now())
+        except BaseException:
+            # Still claimed: marked by the next write, or re-sent with their nonce.
+            self._sent = sent + self._sent
+            raise
+
+    async def _send(self, batch: PlannedBatch, report: FlushReport) -> bool:
+        """One message; False stops this channel for this flush."""
+        ids = batch.ids
+        nonce = batch.nonce
+        if nonce is None:  # a batch split after a refusal: claimed on its own
+            nonce = batch_nonce(ids)
+            async with self._sessions.begin() as session:
+                if not await claim(session, ids, nonce):
+                    await session.rollback()
+                    return False
+        post = ReleasePost(batch.guild_id, batch.channel_id, batch.locale, nonce, batch.releases(), batch.role_ids())
+        try:
+            message_id = await self._poster.send_releases(post)
+        except ChannelUnavailable as exc:
+            await self._channel_unavailable(batch, exc, report)
+            return False
+        except RetryLater as exc:
+            log.info("channel %s: post failed (%s), retried later with the same nonce", batch.channel_id, exc)
+            async with self._sessions.begin() as session:
+                await note_failure(session, ids, f"retry: {exc}", release_claim=False)
+            report.retry_after = max(report.retry_after or 0.0, exc.retry_after or 0.0)
+            report.errors.append(str(exc))
+            return False
+        except PostRejected as exc:
+            return await self._rejected(batch, str(exc), report)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug building the message: same treatment as a 400
+            log.exception("channel %s: could not build or send alert message", batch.channel_id)
+            return await self._rejected(batch, f"{type(exc).__name__}: {exc}", report)
+        self._sent.append((ids, message_id))
+        report.messages += 1
+        report.deliveries += len(ids)
+        return True
+
+    async def _channel_unavailable(self, batch: PlannedBatch, exc: ChannelUnavailable, report: FlushReport) -> None:
+        reason = PAUSE_CHANNEL_MISSING if exc.missing else PAUSE_CHANNEL_FORBIDDEN
+        alert_ids = sorted({r.alert_id for r in batch.rows})
+        async with self._sessions.begin() as session:
+            await note_failure(session, batch.ids, f"{reason}: {exc}", release_claim=True)
+            names = await pause_channel_alerts(session, batch.guild_id, batch.channel_id, alert_ids, reason)
+        log.warning("guild %s channel %s: %s; paused alerts %s", batch.guild_id, batch.channel_id, reason, names)
+        report.paused_alerts += len(names)
+        report.errors.append(reason)
+        if names:
+            try:
+                await self._poster.notify_admins(
+                    AdminNotice(batch.guild_id, batch.log_channel_id, batch.locale, reason, tuple(names), batch.channel_id)
+                )
+            except Exception:
+                log.warning("guild %s: could not tell the admins that alerts were paused", batch.guild_id, exc_info=True)
+
+    async def _rejected(self, batch: PlannedBatch, error: str, report: FlushReport) -> bool:
+        """Discord refused the message: nothing was posted, so the claim is released. A
+        message of several releases is retried one release per message, so that one card
+        Discord dislikes cannot hold back the others; a lone release refused
+        ``MAX_REJECTIONS`` times is dropped."""
+        log.error("channel %s: Discord refused an alert message (%s)", batch.channel_id, error)
+        report.errors.append(error)
+        async with self._sessions.begin() as session:
+            await note_failure(session, batch.ids, f"rejected: {error}", release_claim=True)
+        groups: OrderedDict[str, list[PendingRow]] = OrderedDict()
+        for row in batch.rows:
+            groups.setdefault(row.info_hash, []).append(row)
+        if len(groups) > 1:
+            ok = True
+            for rows in groups.values():
+                single = PlannedBatch(batch.guild_id, batch.channel_id, batch.locale, batch.log_channel_id, tuple(rows), None)
+                ok = await self._send(single, report) and ok
+            return ok
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(batch.ids), Delivery.status == DeliveryStatus.PENDING, Delivery.attempts >= MAX_REJECTIONS)
+                .values(status=DeliveryStatus.DROPPED)
+                .execution_options(synchronize_session=False)
+            )
+        dropped = cast("CursorResult[Any]", result).rowcount
+        if dropped:
+            report.dropped += dropped
+            log.error("channel %s: %d deliveries dropped after %d refusals", batch.channel_id, dropped, MAX_REJECTIONS)
+            return True
+        return False

@@ -1,0 +1,160 @@
+"""What the alert pipeline asks La Cale, and how little.
+
+Per key and per cycle: ONE newest-page search (no terms; the client already copes with
+the server refusing an empty ``q`` by sending ``q=*``). Everything a server's alerts need
+is matched locally against that page. Targeted queries are made only where the page
+cannot answer: an alert on a TMDB id (results do not carry it) and a possible gap (more
+new releases than one page holds). Identical requests by the same key within a cycle
+share one answer, whichever guild or alert asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.lacale.models import Meta, Torrent
+from bot.services.alerts.matching import AlertFilter
+from bot.services.lacale_access import LaCaleAccess, MetaCache
+
+log = logging.getLogger("vigie.alerts.fetch")
+
+#: La Cale answers 50 results at most, newest first.
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class TargetedQuery:
+    """One search La Cale can answer. ``text`` is already normalised (the server
+    normalises ``q`` the same way), so two spellings of one query are one request."""
+
+    text: str | None = None
+    categories: tuple[str, ...] = ()
+    tmdb_id: str | None = None
+
+    @property
+    def is_newest(self) -> bool:
+        return not self.text and not self.categories and not self.tmdb_id
+
+    @classmethod
+    def for_alert(cls, alert: AlertFilter, meta: Meta | None) -> TargetedQuery:
+        """The narrowest query that still returns every release the alert may match.
+
+        A TMDB alert asks for the id alone: its words and categories are checked locally,
+        so alerts on the same film (and the same film in several servers of one key)
+        share one request. Categories are sent expanded to their children, as filtering
+        by a parent did not always include them on the server.
+        """
+        if alert.tmdb_id:
+            return cls(tmdb_id=alert.tmdb_id)
+        slugs: set[str] = set()
+        for slug in alert.categories:
+            expanded = meta.expand_category(slug) if meta is not None else []
+            slugs.update(expanded or [slug])
+        return cls(text=" ".join(alert.words) or None, categories=tuple(sorted(slugs)))
+
+
+def key_id(api_key: str) -> bytes:
+    """How a key is told apart without being held (memo keys, ordering)."""
+    return hashlib.sha256(api_key.encode()).digest()
+
+
+class CycleFetcher:
+    """One cycle's La Cale requests, memoised per (key, query).
+
+    Concurrent callers of the same request await the same task, so two servers sharing a
+    key, or ten alerts on one film, cost one request. A new fetcher per cycle: the server
+    caches answers ~30 s and cycles are at least that far apart, so nothing is reused
+    across cycles by design.
+
+    Only the ``keep`` most recent answers are kept (a thousand pages of parsed releases
+    would hold ~100 MB for nothing): the scheduler polls the servers of one key one after
+    the other, so their shared requests are recent when asked again.
+    """
+
+    def __init__(self, access: LaCaleAccess, *, keep: int = 16) -> None:
+        self._access = access
+        self._keep = keep
+        self._tasks: OrderedDict[tuple[bytes, TargetedQuery], asyncio.Task[list[Torrent]]] = OrderedDict()
+        #: Requests actually started (for logs and the benchmark).
+        self.requests = 0
+
+    async def newest(self, api_key: str) -> list[Torrent]:
+        """The newest page (raises ``BadRequest`` when the server refuses both an empty
+        ``q`` and ``q=*``: the caller then falls back to targeted queries)."""
+        return await self.search(api_key, TargetedQuery())
+
+    async def search(self, api_key: str, query: TargetedQuery) -> list[Torrent]:
+        memo_key = (key_id(api_key), query)
+        task = self._tasks.get(memo_key)
+        if task is None:
+            task = asyncio.ensure_future(self._request(api_key, query))
+            self._tasks[memo_key] = task
+            while len(self._tasks) > self._keep:
+                _, old = self._tasks.popitem(last=False)
+                if old.done() and not old.cancelled():
+                    old.exception()  # retrieved: its awaiters had it
+        else:
+            self._tasks.move_to_end(memo_key)
+        # shield: one guild's poll being cancelled must not cancel a request others await.
+        return await asyncio.shield(task)
+
+    async def _request(self, api_key: str, query: TargetedQuery) -> list[Torrent]:
+        self.requests += 1
+        client = self._access.client(api_key)
+        return await client.search(query.text, tmdb_id=query.tmdb_id, categories=query.categories)
+
+    def close(self) -> None:
+        """Forget finished tasks (their exceptions were delivered to their awaiters)."""
+        for task in self._tasks.values():
+            if task.done() and not task.cancelled():
+                task.exception()
+        self._tasks.clear()
+
+
+class SiteMeta:
+    """La Cale's category tree for matching, shared by every server.
+
+    The tree is the site's, not the key's: one fresh copy serves every guild, so the alert
+    scheduler asks ``/meta`` about once per ``ttl`` for the whole process instead of once
+    per key (a thousand keys would otherwise cost a thousand requests an hour). The copy
+    goes through :class:`MetaCache`, so commands of that key also benefit.
+    """
+
+    def __init__(self, meta_cache: MetaCache, *, ttl: float = 3600.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._cache = meta_cache
+        self._ttl = ttl
+        self._clock = clock
+        self._meta: Meta | None = None
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+
+    def peek(self) -> Meta | None:
+        return self._meta
+
+    def put(self, meta: Meta) -> None:
+        self._meta = meta
+        self._fetched_at = self._clock()
+
+    async def get(self, api_key: str) -> Meta:
+        """A copy younger than ``ttl``, refreshed with ``api_key`` when needed; a stale copy
+        is served when the refresh fails (the tree rarely changes)."""
+        if self._meta is not None and self._clock() - self._fetched_at < self._ttl:
+            return self._meta
+        async with self._lock:
+            if self._meta is not None and self._clock() - self._fetched_at < self._ttl:
+                return self._meta
+            try:
+                meta = await self._cache.get(api_key)
+            except Exception:
+                if self._meta is not None:
+                    log.info("category tree refresh failed; using the copy from %.0f s ago", self._clock() - self._fetched_at)
+                    return self._meta
+                raise
+            self.put(meta)
+            return meta

@@ -1,0 +1,183 @@
+"""What the alert pipeline reads from the database (small, indexed queries)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Alert, Delivery, GuildSettings, KeyStatus, SeenRelease
+
+
+class AlertRow(NamedTuple):
+    """The columns of an alert the pipeline needs.
+
+    A tuple of plain values (lists turned into tuples): the poller keeps every running
+    alert of its servers in memory, and tuples of atomic values are left alone by the
+    garbage collector, whose full passes would otherwise walk tens of thousands of them.
+    """
+
+    id: int
+    guild_id: int
+    name: str
+    query: str | None
+    categories: tuple[str, ...]
+    tmdb_id: str | None
+    channel_id: int
+    mention_role_id: int | None
+    min_size: int | None
+    max_size: int | None
+    min_seeders: int | None
+    exclude: tuple[str, ...]
+    created_at: datetime
+
+
+_ALERT_COLUMNS = (
+    Alert.id,
+    Alert.guild_id,
+    Alert.name,
+    Alert.query,
+    Alert.categories,
+    Alert.tmdb_id,
+    Alert.channel_id,
+    Alert.mention_role_id,
+    Alert.min_size,
+    Alert.max_size,
+    Alert.min_seeders,
+    Alert.exclude,
+    Alert.created_at,
+)
+
+
+def _alert_row(row: Sequence[Any]) -> AlertRow:
+    values = list(row)
+    values[4] = tuple(str(c) for c in values[4] or ())
+    values[11] = tuple(str(e) for e in values[11] or ())
+    return AlertRow(*values)
+
+
+@dataclass(frozen=True, slots=True)
+class DueGuild:
+    """A server to poll: its key is still encrypted (decrypted only when polled).
+    ``alerts_version`` changes whenever one of its running alerts is created, changed,
+    paused, resumed or removed (the poller's cue to reload them)."""
+
+    guild_id: int
+    api_key_encrypted: str
+    locale: str
+    log_channel_id: int | None
+    alerts_version: tuple[object, ...] = ()
+
+
+async def due_guilds(session: AsyncSession) -> list[DueGuild]:
+    """Active servers with a usable key and at least one running alert (one query)."""
+    result = await session.execute(
+        select(
+            GuildSettings.guild_id,
+            GuildSettings.api_key_encrypted,
+            GuildSettings.locale,
+            GuildSettings.log_channel_id,
+            func.count(Alert.id),
+            func.max(Alert.id),
+            func.max(Alert.updated_at),
+        )
+        .join(Alert, (Alert.guild_id == GuildSettings.guild_id) & Alert.paused.is_(False))
+        .where(
+            GuildSettings.active.is_(True),
+            GuildSettings.api_key_encrypted.is_not(None),
+            GuildSettings.key_status != KeyStatus.REFUSED,
+        )
+        .group_by(GuildSettings.guild_id, GuildSettings.api_key_encrypted, GuildSettings.locale, GuildSettings.log_channel_id)
+        .order_by(GuildSettings.guild_id)
+    )
+    return [
+        DueGuild(gid, enc or "", locale or "fr", log, (count, top, str(changed)))
+        for gid, enc, locale, log, count, top, changed in result.all()
+    ]
+
+
+async def running_alerts(session: AsyncSession, guild_id: int) -> list[AlertRow]:
+    result = await session.execute(
+        select(*_ALERT_COLUMNS).where(Alert.guild_id == guild_id, Alert.paused.is_(False)).order_by(Alert.id)
+    )
+    return [_alert_row(r) for r in result.all()]
+
+
+async def running_alerts_of(session: AsyncSession, guild_ids: Sequence[int]) -> dict[int, list[AlertRow]]:
+    """Running alerts of many servers in few queries (a cold start of the poller)."""
+    out: dict[int, list[AlertRow]] = {g: [] for g in guild_ids}
+    ids = list(guild_ids)
+    for start in range(0, len(ids), 500):
+        result = await session.execute(
+            select(*_ALERT_COLUMNS)
+            .where(Alert.guild_id.in_(ids[start : start + 500]), Alert.paused.is_(False))
+            .order_by(Alert.guild_id, Alert.id)
+        )
+        for row in result.all():
+            alert = _alert_row(row)
+            out[alert.guild_id].append(alert)
+    return out
+
+
+async def recent_seen_of(session: AsyncSession, guild_ids: Sequence[int], *, per_guild: int = 100) -> dict[int, set[str]]:
+    """The ``per_guild`` most recently published releases each server has seen, in one
+    query per 500 servers (a window function: SQLite 3.25+ and PostgreSQL)."""
+    out: dict[int, set[str]] = {g: set() for g in guild_ids}
+    ids = list(guild_ids)
+    for start in range(0, len(ids), 500):
+        ranked = (
+            select(
+                SeenRelease.guild_id,
+                SeenRelease.info_hash,
+                func.row_number()
+                .over(partition_by=SeenRelease.guild_id, order_by=SeenRelease.pub_date.desc())
+                .label("rank"),
+            )
+            .where(SeenRelease.guild_id.in_(ids[start : start + 500]))
+            .subquery()
+        )
+        result = await session.execute(select(ranked.c.guild_id, ranked.c.info_hash).where(ranked.c.rank <= per_guild))
+        for guild_id, info_hash in result.all():
+            out[guild_id].add(info_hash)
+    return out
+
+
+async def alert_row(session: AsyncSession, alert_id: int) -> AlertRow | None:
+    result = await session.execute(select(*_ALERT_COLUMNS).where(Alert.id == alert_id))
+    row = result.first()
+    return _alert_row(row) if row is not None else None
+
+
+async def seen_among(session: AsyncSession, guild_id: int, info_hashes: Iterable[str]) -> set[str]:
+    hashes = list(dict.fromkeys(info_hashes))
+    if not hashes:
+        return set()
+    result = await session.execute(
+        select(SeenRelease.info_hash).where(SeenRelease.guild_id == guild_id, SeenRelease.info_hash.in_(hashes))
+    )
+    return set(result.scalars().all())
+
+
+async def has_history(session: AsyncSession, guild_id: int) -> bool:
+    """Whether this server ever recorded a release (a gap needs a "before")."""
+    return bool(await session.scalar(select(exists().where(SeenRelease.guild_id == guild_id))))
+
+
+async def watermark(session: AsyncSession, guild_id: int) -> datetime | None:
+    """The newest publication date this server has seen: the start of a possible gap."""
+    return await session.scalar(select(func.max(SeenRelease.pub_date)).where(SeenRelease.guild_id == guild_id))
+
+
+async def delivered_among(session: AsyncSession, alert_ids: Iterable[int], info_hashes: Iterable[str]) -> set[tuple[int, str]]:
+    """(alert, info hash) pairs already recorded, whatever their status."""
+    ids, hashes = list(set(alert_ids)), list(set(info_hashes))
+    if not ids or not hashes:
+        return set()
+    result = await session.execute(
+        select(Delivery.alert_id, Delivery.info_hash).where(Delivery.alert_id.in_(ids), Delivery.info_hash.in_(hashes))
+    )
+    return {(a, h) for a, h in result.all()}

@@ -1,0 +1,127 @@
+"""The alert pipeline's :class:`~bot.services.alerts.deliver.AlertPoster`, with discord.py.
+
+Posts through ``get_partial_messageable`` (one REST call, no channel fetch, works for any
+channel id). Discord's answers become the pipeline's errors: 403/404 → the channel is
+unavailable (the alerts pause, admins are told); 429 beyond discord.py's own retries,
+5xx and network failures → retry later with the same nonce; anything else → rejected.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import aiohttp
+import discord
+
+from bot import i18n
+from bot.lacale.models import Torrent
+from bot.services.alerts.deliver import (
+    NOTICE_CHANNEL_FORBIDDEN,
+    NOTICE_CHANNEL_MISSING,
+    NOTICE_KEY_REFUSED,
+    AdminNotice,
+    ChannelUnavailable,
+    GapNotice,
+    PostRejected,
+    ReleasePost,
+    RetryLater,
+)
+from bot.ui.embeds import release_card
+from bot.ui.text import escape, shorten
+
+log = logging.getLogger("vigie.alerts.discord")
+
+_ADMIN_KEYS = {
+    NOTICE_CHANNEL_FORBIDDEN: "alert.admin.channel_forbidden",
+    NOTICE_CHANNEL_MISSING: "alert.admin.channel_missing",
+    NOTICE_KEY_REFUSED: "alert.admin.key_refused",
+}
+
+
+def role_mentions(role_ids: tuple[int, ...]) -> discord.AllowedMentions:
+    """Exactly these roles may be pinged: no @everyone, no user, no other role, whatever
+    a release title contains."""
+    return discord.AllowedMentions(
+        everyone=False, users=False, replied_user=False, roles=[discord.Object(id=r) for r in role_ids]
+    )
+
+
+def names_list(names: tuple[str, ...]) -> str:
+    return shorten(", ".join(f"« {escape(n)} »" for n in names), 1000)
+
+
+def when(value: datetime) -> str:
+    """Discord renders it in each reader's time zone, with the relative time on hover."""
+    return discord.utils.format_dt(value, "f")
+
+
+class DiscordAlertPoster:
+    def __init__(self, client: discord.Client, *, base_url: str) -> None:
+        self._client = client
+        self._base_url = base_url
+
+    def cards(self, post: ReleasePost) -> list[discord.Embed]:
+        return [
+            release_card(Torrent.model_validate(r.release), base_url=self._base_url, locale=post.locale, alert_names=r.alert_names)
+            for r in post.releases
+        ]
+
+    async def send_releases(self, post: ReleasePost) -> int:
+        channel = self._client.get_partial_messageable(post.channel_id, guild_id=post.guild_id)
+        content = " ".join(f"<@&{r}>" for r in post.role_ids) or None
+        try:
+            message = await channel.send(
+                content=content, embeds=self.cards(post), nonce=post.nonce, allowed_mentions=role_mentions(post.role_ids)
+            )
+        except discord.HTTPException as exc:
+            raise _post_error(exc) from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise RetryLater(f"network: {type(exc).__name__}") from None
+        return message.id
+
+    async def send_gap_notice(self, notice: GapNotice) -> None:
+        text = i18n.t(
+            notice.locale, "alert.gap.notice", names=names_list(notice.alert_names), since=when(notice.since), until=when(notice.until)
+        )
+        await self._client.get_partial_messageable(notice.channel_id, guild_id=notice.guild_id).send(
+            text, allowed_mentions=discord.AllowedMentions.none()
+        )
+
+    async def notify_admins(self, notice: AdminNotice) -> None:
+        """In the log channel (``/setup log-channel``), else the server's system channel."""
+        text = i18n.t(
+            notice.locale,
+            _ADMIN_KEYS.get(notice.kind, "alert.admin.channel_forbidden"),
+            names=names_list(notice.alert_names) or "—",
+            channel=f"<#{notice.channel_id}>" if notice.channel_id else "—",
+        )
+        targets: list[int] = []
+        if notice.log_channel_id:
+            targets.append(notice.log_channel_id)
+        guild = self._client.get_guild(notice.guild_id)
+        if guild is not None and guild.system_channel is not None:
+            targets.append(guild.system_channel.id)
+        for channel_id in dict.fromkeys(targets):
+            if channel_id == notice.channel_id and notice.kind != NOTICE_KEY_REFUSED:
+                continue  # the channel that failed cannot carry the news
+            try:
+                await self._client.get_partial_messageable(channel_id, guild_id=notice.guild_id).send(
+                    text, allowed_mentions=discord.AllowedMentions.none()
+                )
+                return
+            except discord.HTTPException as exc:
+                log.info("guild %s: admin notice refused in %s (%s)", notice.guild_id, channel_id, exc.status)
+        log.warning("guild %s: no channel to tell the admins (%s)", notice.guild_id, notice.kind)
+
+
+def _post_error(exc: discord.HTTPException) -> Exception:
+    detail = f"HTTP {exc.status} ({exc.code}): {exc.text[:200]}"
+    if isinstance(exc, discord.Forbidden):
+        return ChannelUnavailable(missing=False, detail=detail)
+    if isinstance(exc, discord.NotFound):
+        return ChannelUnavailable(missing=True, detail=detail)
+    if exc.status == 429 or exc.status >= 500:
+        retry_after = getattr(exc, "retry_after", None)
+        return RetryLater(detail, retry_after=retry_after if isinstance(retry_after, (int, float)) else None)
+    return PostRejected(detail)

@@ -1,0 +1,378 @@
+"""/alert: saved searches whose new matches are posted to a channel.
+
+Thin: options are parsed here, everything else is :class:`AlertService`; the scheduler and
+the sender run as background tasks started in ``cog_load`` (startup does not wait for
+them) and stopped in ``cog_unload``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import discord
+from discord import app_commands
+from discord.app_commands import Choice, Range
+from discord.ext import commands
+
+from bot import i18n
+from bot.app import VigieBot
+from bot.errors import UserError
+from bot.formatting import format_size
+from bot.services.alerts.deliver import DeliverySender
+from bot.services.alerts.fetch import SiteMeta
+from bot.services.alerts.matching import parse_exclude
+from bot.services.alerts.poll import GuildPoller
+from bot.services.alerts.record import Recorder
+from bot.services.alerts.scheduler import AlertScheduler, shard_filter
+from bot.services.alerts.service import (
+    MAX_BACKFILL,
+    PAUSE_REASONS,
+    AlertInfo,
+    AlertService,
+    AlertSpec,
+    Preview,
+    parse_size_option,
+)
+from bot.ui.alert_posts import DiscordAlertPoster
+from bot.ui.embeds import COLOUR, release_card
+from bot.ui.replies import defer, reply
+from bot.ui.text import escape, shorten
+from cogs.search import category_choices
+
+log = logging.getLogger("vigie.alerts")
+
+#: Option names ``/alert edit clear:`` accepts.
+CLEARABLE = ("query", "category", "tmdb", "mention", "min_size", "max_size", "min_seeders", "exclude")
+
+
+def _when(value: object) -> str:
+    return discord.utils.format_dt(value, "R")  # type: ignore[arg-type]
+
+
+def pause_reason_text(locale: object, reason: str | None) -> str:
+    key = f"alerts.pause_reason.{reason if reason in PAUSE_REASONS else 'user'}"
+    return i18n.t(locale, key)
+
+
+def criteria_text(alert: AlertInfo, locale: object) -> str:
+    lang = i18n.lang_of(locale)
+    t = i18n.t
+    parts: list[str] = []
+    if alert.query:
+        parts.append(t(locale, "alert.criteria.query", words=escape(alert.query)))
+    if alert.categories:
+        parts.append(t(locale, "alert.criteria.category", slugs=escape(", ".join(alert.categories))))
+    if alert.tmdb_id:
+        parts.append(t(locale, "alert.criteria.tmdb", id=alert.tmdb_id))
+    if alert.min_size is not None:
+        parts.append(t(locale, "alert.criteria.min_size", size=format_size(alert.min_size, lang)))
+    if alert.max_size is not None:
+        parts.append(t(locale, "alert.criteria.max_size", size=format_size(alert.max_size, lang)))
+    if alert.min_seeders is not None:
+        parts.append(t(locale, "alert.criteria.min_seeders", count=alert.min_seeders))
+    if alert.exclude:
+        parts.append(t(locale, "alert.criteria.exclude", words=escape(", ".join(alert.exclude))))
+    return " · ".join(parts) or t(locale, "alert.criteria.all")
+
+
+def alert_line(alert: AlertInfo, locale: object) -> str:
+    t = i18n.t
+    state = t(locale, "alert.list.active") if not alert.paused else t(locale, "alert.list.paused", reason=pause_reason_text(locale, alert.pause_reason))
+    where = f"<#{alert.channel_id}>" + (f" · <@&{alert.mention_role_id}>" if alert.mention_role_id else "")
+    last = t(locale, "alert.list.last_match", when=_when(alert.last_match_at)) if alert.last_match_at else t(locale, "alert.list.never")
+    counts = t(locale, "alert.list.posted", count=alert.delivered)
+    if alert.pending:
+        counts += " · " + t(locale, "alert.list.pending", count=alert.pending)
+    return f"**{escape(alert.name)}** — {state}\n{where} · {criteria_text(alert, locale)}\n{last} · {counts}"
+
+
+def fit_embeds(embeds: list[discord.Embed], budget: int = 6000) -> list[discord.Embed]:
+    """As many as Discord accepts in one message (10, and 6,000 characters in all)."""
+    out: list[discord.Embed] = []
+    total = 0
+    for embed in embeds[:10]:
+        if total + len(embed) > budget:
+            break
+        out.append(embed)
+        total += len(embed)
+    return out
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class Alerts(commands.GroupCog, group_name="alert", group_description="Saved searches posted to a channel"):
+    def __init__(self, bot: VigieBot) -> None:
+        self.bot = bot
+        services = bot.services
+        settings = services.settings
+        self.site_meta = SiteMeta(services.meta, ttl=float(settings.meta_cache_seconds))
+        self.poster = DiscordAlertPoster(bot, base_url=settings.lacale_base_url)
+        self.sender = DeliverySender(services.sessions, self.poster, owns_guild=self.owns_guild)
+        self.poller = GuildPoller(
+            services.sessions,
+            self.site_meta,
+            self.poster,
+            mark_key_refused=services.guilds.mark_key_refused,
+            recorder=Recorder(services.sessions),
+            retention_days=settings.delivery_retention_days,
+        )
+        self.scheduler = AlertScheduler(
+            services.sessions,
+            services.vault,
+            services.lacale,
+            self.poller,
+            self.sender,
+            interval=float(settings.poll_interval_seconds),
+            concurrency=settings.poll_concurrency,
+            owns_guild=self.owns_guild,
+            retention_days=settings.delivery_retention_days,
+        )
+        self.alerts = AlertService(services.sessions, services.guilds, services.lacale, self.site_meta, on_pending=self.sender.wake)
+        self._tasks: list[asyncio.Task[object]] = []
+        super().__init__()
+
+    def owns_guild(self, guild_id: int) -> bool:
+        """Only the servers of this process's shards (all of them in one process)."""
+        check = shard_filter(self.bot.shard_ids, self.bot.shard_count)
+        return check is None or check(guild_id)
+
+    async def cog_load(self) -> None:
+        # Pending deliveries of a previous run go out at once (only REST is needed); polls
+        # wait for the gateway so that admin notices can find system channels.
+        self._tasks = [
+            self.bot.spawn(self.sender.run(), name="alert-sender"),
+            self.bot.spawn(self._run_scheduler(), name="alert-scheduler"),
+        ]
+
+    async def cog_unload(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def _run_scheduler(self) -> None:
+        await self.bot.wait_until_ready()
+        await self.scheduler.run()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+        # default_permissions only hides the command: checked again on every use.
+        if not interaction.permissions.manage_guild:
+            raise app_commands.MissingPermissions(["manage_guild"])
+        return True
+
+    # -- autocomplete -------------------------------------------------------------------------
+    async def _name_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        names = await self.alerts.names(interaction.guild_id, current)
+        return [Choice(name=shorten(n, 100), value=n) for n in names]
+
+    async def _category_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+        return await category_choices(self.bot, interaction, current)
+
+    # -- commands ----------------------------------------------------------------------------
+    @app_commands.command(name="add", description="Post new La Cale releases matching a search in a channel")
+    @app_commands.describe(
+        name="Name of the alert (unique in this server)",
+        query="Words that must all appear in the title",
+        category="Category (a parent includes its subcategories)",
+        tmdb="TMDB id (digits)",
+        channel="Channel to post in (default: this one)",
+        mention="Role to ping with each post",
+        min_size="Minimum size, e.g. 700 MB or 4.5 GiB",
+        max_size="Maximum size, e.g. 700 MB or 4.5 GiB",
+        min_seeders="Minimum seeders when the release appears",
+        exclude="Words that must not appear (separated by commas or spaces)",
+        backfill="Also post the newest releases that already match (0 to 10)",
+    )
+    @app_commands.autocomplete(category=_category_autocomplete)
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        name: Range[str, 1, 100],
+        query: Range[str, 1, 200] | None = None,
+        category: str | None = None,
+        tmdb: str | None = None,
+        channel: discord.TextChannel | None = None,
+        mention: discord.Role | None = None,
+        min_size: str | None = None,
+        max_size: str | None = None,
+        min_seeders: Range[int, 0, 1_000_000] | None = None,
+        exclude: Range[str, 1, 300] | None = None,
+        backfill: Range[int, 0, MAX_BACKFILL] = 0,
+    ) -> None:
+        assert interaction.guild_id is not None
+        _check_role(mention)
+        channel_id = channel.id if channel is not None else interaction.channel_id
+        if channel is None:
+            perms = interaction.app_permissions
+            if not (perms.send_messages and perms.embed_links):
+                raise UserError("alert.error.cannot_post", channel=f"<#{channel_id}>")
+        assert channel_id is not None
+        spec = AlertSpec(
+            name=name,
+            channel_id=channel_id,
+            query=query,
+            categories=(category,) if category else (),
+            tmdb_id=tmdb,
+            mention_role_id=mention.id if mention else None,
+            min_size=parse_size_option(min_size, "min_size"),
+            max_size=parse_size_option(max_size, "max_size"),
+            min_seeders=min_seeders,
+            exclude=tuple(parse_exclude(exclude)),
+        )
+        await defer(interaction, ephemeral=True)
+        result = await self.alerts.create(interaction.guild_id, spec, created_by=interaction.user.id, backfill=backfill)
+        locale = interaction.locale
+        text = i18n.t(
+            locale,
+            "alert.add.done",
+            name=escape(result.alert.name),
+            channel=f"<#{result.alert.channel_id}>",
+            criteria=criteria_text(result.alert, locale),
+        )
+        text += "\n" + i18n.t(locale, "alert.add.existing", count=result.existing)
+        if result.backfilled:
+            text += "\n" + i18n.t(locale, "alert.add.backfill", count=result.backfilled)
+        await reply(interaction, text)
+
+    @app_commands.command(name="list", description="List this server's alerts with their state and last match")
+    async def list_(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        alerts = await self.alerts.list_alerts(interaction.guild_id)
+        locale = interaction.locale
+        if not alerts:
+            await reply(interaction, i18n.t(locale, "alert.list.empty"))
+            return
+        lines: list[str] = []
+        size = 0
+        for index, alert in enumerate(alerts):
+            line = alert_line(alert, locale)
+            if size + len(line) + 2 > 3900:
+                lines.append(i18n.t(locale, "alert.list.more", count=len(alerts) - index))
+                break
+            lines.append(line)
+            size += len(line) + 2
+        embed = discord.Embed(title=i18n.t(locale, "alert.list.title", count=len(alerts)), description="\n\n".join(lines), colour=COLOUR)
+        await reply(interaction, embed=embed)
+
+    @app_commands.command(name="edit", description="Change an alert (only the options you give)")
+    @app_commands.describe(
+        name="The alert to change",
+        new_name="New name",
+        query="Words that must all appear in the title",
+        category="Category (a parent includes its subcategories)",
+        tmdb="TMDB id (digits)",
+        channel="Channel to post in",
+        mention="Role to ping with each post",
+        min_size="Minimum size, e.g. 700 MB or 4.5 GiB",
+        max_size="Maximum size, e.g. 700 MB or 4.5 GiB",
+        min_seeders="Minimum seeders when the release appears",
+        exclude="Words that must not appear (separated by commas or spaces)",
+        clear="Options to empty, separated by commas (e.g. mention, max_size)",
+    )
+    @app_commands.autocomplete(name=_name_autocomplete, category=_category_autocomplete)
+    async def edit(
+        self,
+        interaction: discord.Interaction,
+        name: str,
+        new_name: Range[str, 1, 100] | None = None,
+        query: Range[str, 1, 200] | None = None,
+        category: str | None = None,
+        tmdb: str | None = None,
+        channel: discord.TextChannel | None = None,
+        mention: discord.Role | None = None,
+        min_size: str | None = None,
+        max_size: str | None = None,
+        min_seeders: Range[int, 0, 1_000_000] | None = None,
+        exclude: Range[str, 1, 300] | None = None,
+        clear: str | None = None,
+    ) -> None:
+        assert interaction.guild_id is not None
+        _check_role(mention)
+        changes: dict[str, object] = {}
+        for option in [c.strip().lower() for c in (clear or "").replace(" ", ",").split(",") if c.strip()]:
+            if option not in CLEARABLE:
+                raise UserError("alert.error.bad_clear", value=escape(option[:32]), options=", ".join(CLEARABLE))
+            field = {"category": "categories", "tmdb": "tmdb_id", "mention": "mention_role_id"}.get(option, option)
+            changes[field] = () if field in ("categories", "exclude") else None
+        given: dict[str, object] = {
+            "new_name": new_name,
+            "query": query,
+            "categories": (category,) if category else None,
+            "tmdb_id": tmdb,
+            "channel_id": channel.id if channel else None,
+            "mention_role_id": mention.id if mention else None,
+            "min_size": parse_size_option(min_size, "min_size"),
+            "max_size": parse_size_option(max_size, "max_size"),
+            "min_seeders": min_seeders,
+            "exclude": tuple(parse_exclude(exclude)) if exclude else None,
+        }
+        changes.update({k: v for k, v in given.items() if v is not None})
+        if not changes:
+            raise UserError("alert.error.nothing_to_change")
+        await defer(interaction, ephemeral=True)
+        info = await self.alerts.edit(interaction.guild_id, name, **changes)  # type: ignore[arg-type]
+        text = i18n.t(interaction.locale, "alert.edit.done", name=escape(info.name))
+        await reply(interaction, text + "\n" + alert_line(info, interaction.locale))
+
+    @app_commands.command(name="remove", description="Delete an alert")
+    @app_commands.describe(name="The alert to delete")
+    @app_commands.autocomplete(name=_name_autocomplete)
+    async def remove(self, interaction: discord.Interaction, name: str) -> None:
+        assert interaction.guild_id is not None
+        info = await self.alerts.remove(interaction.guild_id, name)
+        await reply(interaction, i18n.t(interaction.locale, "alert.remove.done", name=escape(info.name)))
+
+    @app_commands.command(name="pause", description="Stop posting an alert's matches for now")
+    @app_commands.describe(name="The alert to pause")
+    @app_commands.autocomplete(name=_name_autocomplete)
+    async def pause(self, interaction: discord.Interaction, name: str) -> None:
+        assert interaction.guild_id is not None
+        info = await self.alerts.pause(interaction.guild_id, name)
+        await reply(interaction, i18n.t(interaction.locale, "alert.pause.done", name=escape(info.name)))
+
+    @app_commands.command(name="resume", description="Start posting an alert's matches again")
+    @app_commands.describe(name="The alert to resume")
+    @app_commands.autocomplete(name=_name_autocomplete)
+    async def resume(self, interaction: discord.Interaction, name: str) -> None:
+        assert interaction.guild_id is not None
+        info = await self.alerts.resume(interaction.guild_id, name)
+        await reply(interaction, i18n.t(interaction.locale, "alert.resume.done", name=escape(info.name), channel=f"<#{info.channel_id}>"))
+
+    @app_commands.command(name="test", description="Show what an alert would post now (posts nothing)")
+    @app_commands.describe(name="The alert to try")
+    @app_commands.autocomplete(name=_name_autocomplete)
+    async def test(self, interaction: discord.Interaction, name: str) -> None:
+        assert interaction.guild_id is not None
+        await defer(interaction, ephemeral=True)
+        preview = await self.alerts.preview(interaction.guild_id, name)
+        content, embeds = self.render_preview(preview, interaction.locale)
+        await reply(interaction, content, embeds=embeds)
+
+    def render_preview(self, preview: Preview, locale: object) -> tuple[str, list[discord.Embed]]:
+        t = i18n.t
+        alert = preview.alert
+        lines = [
+            t(locale, "alert.test.heading", name=escape(alert.name), criteria=criteria_text(alert, locale)),
+            t(locale, "alert.test.rule"),
+            t(locale, "alert.test.summary", checked=preview.checked, matched=len(preview.matches)),
+        ]
+        drops = [t(locale, f"alert.test.drop.{kind}", count=count) for kind, count in preview.drops.most_common() if kind]
+        if drops:
+            lines.append(t(locale, "alert.test.drops", details=", ".join(drops)))
+        if not preview.matches:
+            lines.append(t(locale, "alert.test.none"))
+        base_url = self.bot.services.settings.lacale_base_url
+        cards = [release_card(torrent, base_url=base_url, locale=locale, alert_names=(alert.name,)) for torrent in preview.matches]
+        return shorten("\n".join(lines), 2000), fit_embeds(cards)
+
+
+def _check_role(role: discord.Role | None) -> None:
+    if role is not None and role.is_default():
+        raise UserError("alert.error.everyone")
+
+
+async def setup(bot: VigieBot) -> None:
+    await bot.add_cog(Alerts(bot))

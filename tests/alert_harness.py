@@ -1,0 +1,187 @@
+"""The real alert pipeline (fetch, match, record, deliver, scheduler) wired against the fake
+La Cale and a real database, with a recording Discord stand-in. Used by the pipeline
+tests and the benchmark."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.db.engine import create_engine, create_sessionmaker
+from bot.db.migrate import upgrade_database
+from bot.db.models import Alert, Delivery, GuildSettings
+from bot.services.alerts.deliver import (
+    AdminNotice,
+    ChannelUnavailable,
+    DeliverySender,
+    GapNotice,
+    PostError,
+    ReleasePost,
+)
+from bot.services.alerts.fetch import SiteMeta
+from bot.services.alerts.poll import GuildPoller
+from bot.services.alerts.record import Recorder
+from bot.services.alerts.scheduler import AlertScheduler
+from bot.services.alerts.service import AlertService, AlertSpec
+from bot.services.guilds import GuildService
+from bot.services.keys import KeyVault
+from bot.services.lacale_access import LaCaleAccess, MetaCache
+from tests.fakes.lacale import FakeLaCale
+
+SECRET = b"0" * 32
+
+
+@dataclass
+class Message:
+    id: int
+    post: ReleasePost
+
+    @property
+    def titles(self) -> list[str]:
+        return [r.release["title"] for r in self.post.releases]
+
+
+@dataclass
+class RecordingPoster:
+    """Discord as the sender sees it: keeps every message, and like Discord drops a re-send
+    with a nonce it already accepted in that channel (returning the first message).
+
+    ``fail[channel_id]`` = an exception to raise for that channel; ``crash_after_accept``
+    makes the next send succeed on "Discord" and then raise CancelledError, as if the
+    process died before hearing the answer."""
+
+    messages: list[Message] = field(default_factory=list)
+    gap_notices: list[GapNotice] = field(default_factory=list)
+    admin_notices: list[AdminNotice] = field(default_factory=list)
+    fail: dict[int, PostError] = field(default_factory=dict)
+    crash_after_accept: int = 0
+    sends: int = 0
+    _nonces: dict[tuple[int, str], int] = field(default_factory=dict)
+    _ids: Any = field(default_factory=lambda: itertools.count(1000))
+
+    async def send_releases(self, post: ReleasePost) -> int:
+        self.sends += 1
+        error = self.fail.get(post.channel_id)
+        if error is not None:
+            raise error
+        existing = self._nonces.get((post.channel_id, post.nonce))
+        if existing is not None:
+            return existing
+        message = Message(next(self._ids), post)
+        self.messages.append(message)
+        self._nonces[(post.channel_id, post.nonce)] = message.id
+        if self.crash_after_accept:
+            self.crash_after_accept -= 1
+            raise asyncio.CancelledError()
+        return message.id
+
+    async def send_gap_notice(self, notice: GapNotice) -> None:
+        self.gap_notices.append(notice)
+
+    async def notify_admins(self, notice: AdminNotice) -> None:
+        self.admin_notices.append(notice)
+
+    def in_channel(self, channel_id: int) -> list[Message]:
+        return [m for m in self.messages if m.post.channel_id == channel_id]
+
+    def posted_titles(self, channel_id: int | None = None) -> list[str]:
+        return [t for m in self.messages if channel_id is None or m.post.channel_id == channel_id for t in m.titles]
+
+
+def forbid(channel_id: int) -> ChannelUnavailable:
+    return ChannelUnavailable(missing=False, detail="403 Missing Access")
+
+
+@dataclass
+class Pipeline:
+    fake: FakeLaCale
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    access: LaCaleAccess
+    vault: KeyVault
+    guilds: GuildService
+    site_meta: SiteMeta
+    poster: RecordingPoster
+    poller: GuildPoller
+    sender: DeliverySender
+    scheduler: AlertScheduler
+    alerts: AlertService
+
+    def restart(self) -> None:
+        """A new process on the same database: fresh in-memory state everywhere."""
+        meta = MetaCache(self.access)
+        self.site_meta = SiteMeta(meta)
+        self.guilds = GuildService(self.sessions, self.vault, self.access, meta)
+        self.poller, self.sender, self.scheduler, self.alerts = _wire(self)
+
+    async def add_guild(self, guild_id: int, key: str | None = None, *, locale: str = "en") -> None:
+        await self.guilds.register_guild_key(guild_id, key or self.fake.default_key, 1)
+        async with self.sessions.begin() as session:
+            row = await session.get(GuildSettings, guild_id)
+            assert row is not None
+            row.locale = locale
+
+    async def add_alert(self, guild_id: int, name: str, channel_id: int, *, backfill: int = 0, **spec: Any) -> int:
+        result = await self.alerts.create(guild_id, AlertSpec(name=name, channel_id=channel_id, **spec), created_by=1, backfill=backfill)
+        return result.alert.id
+
+    async def cycle(self) -> Any:
+        """One poll of every due server (no spreading), then one flush of the sender."""
+        report = await self.scheduler.run_cycle(spread=0)
+        await self.sender.flush()
+        return report
+
+    async def alert(self, alert_id: int) -> Alert:
+        async with self.sessions() as session:
+            alert = await session.get(Alert, alert_id)
+            assert alert is not None
+            return alert
+
+    async def deliveries(self) -> list[Delivery]:
+        async with self.sessions() as session:
+            return list((await session.scalars(select(Delivery).order_by(Delivery.id))).all())
+
+    async def settings(self, guild_id: int) -> GuildSettings:
+        async with self.sessions() as session:
+            row = await session.get(GuildSettings, guild_id)
+            assert row is not None
+            return row
+
+
+def _wire(p: Pipeline) -> tuple[GuildPoller, DeliverySender, AlertScheduler, AlertService]:
+    recorder = Recorder(p.sessions, max_delay=0.01, max_batch=4)
+    poller = GuildPoller(p.sessions, p.site_meta, p.poster, mark_key_refused=p.guilds.mark_key_refused, recorder=recorder)
+    sender = DeliverySender(p.sessions, p.poster)
+    scheduler = AlertScheduler(p.sessions, p.vault, p.access, poller, sender, interval=60.0, concurrency=4)
+    alerts = AlertService(p.sessions, p.guilds, p.access, p.site_meta, on_pending=sender.wake)
+    return poller, sender, scheduler, alerts
+
+
+@asynccontextmanager
+async def pipeline(database_url: str, fake: FakeLaCale, *, migrate: bool = True) -> AsyncIterator[Pipeline]:
+    engine = create_engine(database_url)
+    if migrate:
+        await upgrade_database(engine)
+    sessions = create_sessionmaker(engine)
+    http = aiohttp.ClientSession()
+    try:
+        access = LaCaleAccess(http, fake.base_url, search_interval=0.0, backoff_base=0.001, max_retries=1, timeout=5.0)
+        vault = KeyVault(__import__("base64").urlsafe_b64encode(SECRET))
+        meta = MetaCache(access)
+        p = Pipeline(
+            fake, engine, sessions, access, vault, GuildService(sessions, vault, access, meta), SiteMeta(meta),
+            RecordingPoster(), None, None, None, None,  # type: ignore[arg-type]
+        )
+        p.poller, p.sender, p.scheduler, p.alerts = _wire(p)
+        yield p
+    finally:
+        await http.close()
+        await engine.dispose()
