@@ -471,3 +471,22 @@ async def test_pipeline_on_postgres(postgres_url: str, lacale: FakeLaCale) -> No
         assert set(message.post.releases[0].alert_names) == {"dune", "films"}
         await pg.cycle()
         assert len(pg.poster.messages) == 1
+
+
+async def test_a_claimed_batch_is_always_loaded_whole(p: Pipeline) -> None:
+    """The flush limit never cuts a claimed batch: re-sent partially with its nonce,
+    Discord would answer with the first message and the rest would be lost."""
+    await p.add_alert(GUILD, "dune", CHANNEL, query="dune")
+    await p.cycle()
+    for i in range(6):
+        p.fake.add_torrent(f"Dune.{i}")
+    await p.scheduler.run_cycle(spread=0)
+    async with p.sessions() as session:
+        rows, _ = await pending_rows(session)
+    ids = [r.id for r in rows]
+    async with p.sessions.begin() as session:
+        assert await claim(session, ids[2:], "vlate")
+    async with p.sessions() as session:
+        limited, truncated = await pending_rows(session, limit=1)
+    assert truncated
+    assert [r.id for r in limited if r.batch_nonce == "vlate"] == ids[2:]

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -242,44 +242,49 @@ def plan_batches(rows: Sequence[PendingRow], *, max_releases: int = MAX_EMBEDS, 
 
 # -- database steps -------------------------------------------------------------------------------
 async def pending_rows(session: AsyncSession, *, limit: int = FLUSH_LIMIT) -> tuple[list[PendingRow], bool]:
-    """Pending rows oldest first: claimed ones always (they may be on Discord already),
-    unclaimed ones only for running alerts (a paused alert's matches wait for resume).
-    The flag tells that ``limit`` was reached (more rows wait)."""
-    result = await session.execute(
-        select(
-            Delivery.id,
-            Delivery.alert_id,
-            Delivery.guild_id,
-            Delivery.channel_id,
-            Delivery.info_hash,
-            Delivery.release,
-            Delivery.batch_nonce,
-            Alert.name,
-            Alert.mention_role_id,
-            GuildSettings.locale,
-            GuildSettings.log_channel_id,
-        )
+    """Pending rows oldest first: every claimed one (it may be on Discord already, and is
+    only ever re-sent whole, with all its companions), and unclaimed ones of running
+    alerts up to ``limit`` (a paused alert's matches wait for resume). The flag tells
+    that ``limit`` was reached (more rows wait)."""
+    columns = (
+        Delivery.id,
+        Delivery.alert_id,
+        Delivery.guild_id,
+        Delivery.channel_id,
+        Delivery.info_hash,
+        Delivery.release,
+        Delivery.batch_nonce,
+        Alert.name,
+        Alert.mention_role_id,
+        GuildSettings.locale,
+        GuildSettings.log_channel_id,
+    )
+    base = (
+        select(*columns)
         .join(Alert, Alert.id == Delivery.alert_id)
         .join(GuildSettings, GuildSettings.guild_id == Delivery.guild_id)
-        .where(
-            Delivery.status == DeliveryStatus.PENDING,
-            or_(Delivery.batch_nonce.is_not(None), and_(Alert.paused.is_(False), GuildSettings.active.is_(True))),
-        )
-        .order_by(Delivery.id)
-        .limit(limit)
+        .where(Delivery.status == DeliveryStatus.PENDING)
     )
+    claimed = (await session.execute(base.where(Delivery.batch_nonce.is_not(None)).order_by(Delivery.id))).all()
+    fresh = (
+        await session.execute(
+            base.where(Delivery.batch_nonce.is_(None), Alert.paused.is_(False), GuildSettings.active.is_(True))
+            .order_by(Delivery.id)
+            .limit(limit)
+        )
+    ).all()
+    truncated = len(fresh) >= limit
+    if truncated:
+        # The last release may have more rows past the limit: keep them together.
+        last = fresh[-1]
+        fresh = [r for r in fresh if (r[3], r[4]) != (last[3], last[4])]
     rows = [
         PendingRow(
             id=r[0], alert_id=r[1], guild_id=r[2], channel_id=r[3], info_hash=r[4], release=r[5], batch_nonce=r[6],
             alert_name=r[7], role_id=r[8], locale=r[9] or "fr", log_channel_id=r[10],
         )
-        for r in result.all()
+        for r in sorted([*claimed, *fresh], key=lambda r: r[0])
     ]
-    truncated = len(rows) >= limit
-    if truncated:
-        # The last release may have more rows past the limit: keep them together.
-        last = rows[-1]
-        rows = [r for r in rows if r.batch_nonce is not None or (r.channel_id, r.info_hash) != (last.channel_id, last.info_hash)]
     return rows, truncated
 
 

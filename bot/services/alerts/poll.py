@@ -335,7 +335,7 @@ class GuildPoller:
             by_query[TargetedQuery.for_alert(f, meta)].append(f)
         targeted = [q for q in by_query if not q.is_newest]
         answers: dict[TargetedQuery, list[Torrent]] = dict(
-            zip(targeted, await asyncio.gather(*(fetcher.search(job.api_key, q) for q in targeted)))
+            zip(targeted, await asyncio.gather(*(fetcher.search(job.api_key, q) for q in targeted)), strict=True)
         )
         if newest_ok and TargetedQuery() in by_query:
             answers[TargetedQuery()] = page
@@ -434,7 +434,7 @@ class GuildPoller:
         if not due:
             return []
         ids = sorted({f.tmdb_id for f in due if f.tmdb_id})
-        results = dict(zip(ids, await asyncio.gather(*(fetcher.search(job.api_key, TargetedQuery(tmdb_id=i)) for i in ids))))
+        results = dict(zip(ids, await asyncio.gather(*(fetcher.search(job.api_key, TargetedQuery(tmdb_id=i)) for i in ids)), strict=True))
         created = {r.id: r.created_at for r in rows}
         channels = {r.id: r.channel_id for r in rows}
         candidates: list[tuple[AlertFilter, Torrent]] = []
