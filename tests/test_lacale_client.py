@@ -4,6 +4,7 @@ error row, and the live-service drift."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 import time
@@ -694,3 +695,16 @@ def test_registry_prune_keeps_busy_limiters() -> None:
     registry.get("key-000002").pause(5)
     assert registry.prune() == 998
     assert len(registry) == 2
+
+
+async def test_identical_search_pages_are_parsed_once_and_shared_frozen() -> None:
+    from bot.lacale import client as client_module
+
+    body = json.dumps(
+        [{"title": "A", "guid": "g", "size": 1, "pubDate": "2025-01-12T10:00:00.000Z", "infoHash": "ab" * 20}]
+    ).encode()
+    first = client_module._parse_search_body(body)
+    second = client_module._parse_search_body(bytes(body))
+    assert first is second and first[0].title == "A"
+    with pytest.raises(MalformedResponse):
+        client_module._parse_search_body(b"[not json")

@@ -16,11 +16,13 @@ Security rules that shape the code:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import random
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -71,7 +73,7 @@ _INFO_HASH = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _HTML_START = (b"<!doctype", b"<html", b"<head", b"<body", b"<!--")
 
 Params = list[tuple[str, str]]
-Expect = Literal["json", "torrent"]
+Expect = Literal["json", "torrent", "search"]
 
 
 def is_info_hash(value: str) -> bool:
@@ -194,7 +196,7 @@ class LaCaleClient:
             data = await self._search_request([("q", q), *params])
         else:
             data = await self._empty_search(params)
-        return _parse_search(data)
+        return list(data)
 
     async def meta(self) -> Meta:
         """Categories, tag groups and tags: slugs for searching, ids for uploading."""
@@ -231,7 +233,7 @@ class LaCaleClient:
 
     # -- search helpers -----------------------------------------------------------------
     async def _search_request(self, params: Params) -> Any:
-        return await self._call("GET", SEARCH_PATH, params=params, expect="json", retry=True, pace=True)
+        return await self._call("GET", SEARCH_PATH, params=params, expect="search", retry=True, pace=True)
 
     async def _empty_search(self, params: Params) -> Any:
         """A search without terms: sent without ``q``, or as ``q=*`` once the server refused
@@ -453,6 +455,8 @@ def _decode(body: bytes, content_type: str, expect: Expect) -> Any:
         return body
     if _looks_like_html(body, content_type):
         raise MalformedResponse("La Cale answered with a web page instead of the API (Cloudflare?)")
+    if expect == "search":
+        return _parse_search_body(body)
     try:
         return json.loads(body)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError
@@ -487,6 +491,31 @@ def _error_locs(exc: ValidationError) -> str:
     """Where validation failed, without the offending values (they could be anything)."""
     locs = sorted({".".join(str(p) for p in err.get("loc", ())) or "root" for err in exc.errors()})
     return ", ".join(locs[:5])
+
+
+#: Parsed search answers by the SHA-1 of their bytes. The newest page is the same bytes
+#: for every key polling it (and again while the server's ~30 s cache holds): parsing
+#: it once instead of once per key is most of a poll cycle's CPU. Torrents are frozen,
+#: so sharing them between callers is safe.
+_PARSED_PAGES: OrderedDict[bytes, tuple[Torrent, ...]] = OrderedDict()
+_PARSED_PAGES_MAX = 256
+
+
+def _parse_search_body(body: bytes) -> tuple[Torrent, ...]:
+    digest = hashlib.sha1(body).digest()
+    cached = _PARSED_PAGES.get(digest)
+    if cached is not None:
+        _PARSED_PAGES.move_to_end(digest)
+        return cached
+    try:
+        data = json.loads(body)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        raise MalformedResponse("La Cale sent an answer that is not JSON") from None
+    parsed = tuple(_parse_search(data))
+    _PARSED_PAGES[digest] = parsed
+    if len(_PARSED_PAGES) > _PARSED_PAGES_MAX:
+        _PARSED_PAGES.popitem(last=False)
+    return parsed
 
 
 def _parse_search(data: Any) -> list[Torrent]:
