@@ -43,6 +43,8 @@ class GuildStatus:
     checked_at: datetime | None
     alerts_total: int
     alerts_paused: int
+    #: (alert name, pause reason code) of each paused alert.
+    paused_alerts: tuple[tuple[str, str], ...]
     last_poll_at: datetime | None
     last_poll_outcome: str | None
     upload_role_id: int | None
@@ -257,9 +259,13 @@ class GuildService:
         async with self._sessions() as session:
             row = await session.get(GuildSettings, guild_id)
             total = await session.scalar(select(func.count()).select_from(Alert).where(Alert.guild_id == guild_id))
-            paused = await session.scalar(
-                select(func.count()).select_from(Alert).where(Alert.guild_id == guild_id, Alert.paused.is_(True))
-            )
+            paused_rows = (
+                await session.execute(
+                    select(Alert.name, Alert.pause_reason)
+                    .where(Alert.guild_id == guild_id, Alert.paused.is_(True))
+                    .order_by(Alert.name)
+                )
+            ).all()
         row = row or GuildSettings(guild_id=guild_id, key_status=KeyStatus.UNCHECKED)
         return GuildStatus(
             has_key=bool(row.api_key_encrypted),
@@ -270,7 +276,8 @@ class GuildService:
             registered_at=row.key_registered_at,
             checked_at=row.key_checked_at,
             alerts_total=total or 0,
-            alerts_paused=paused or 0,
+            alerts_paused=len(paused_rows),
+            paused_alerts=tuple((name, reason or "user") for name, reason in paused_rows),
             last_poll_at=row.last_poll_at,
             last_poll_outcome=row.last_poll_outcome,
             upload_role_id=row.upload_role_id,

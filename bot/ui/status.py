@@ -13,6 +13,11 @@ def _when(value: object) -> str:
     return discord.utils.format_dt(value, "R") if value is not None else "—"  # type: ignore[arg-type]
 
 
+def _reason(locale: object, reason: str) -> str:
+    key = f"alerts.pause_reason.{reason}"
+    return i18n.t(locale, key) if i18n.has(key) else escape(reason)
+
+
 def guild_status_embed(status: GuildStatus, locale: object) -> discord.Embed:
     t = i18n.t
     embed = discord.Embed(title=t(locale, "status.title"), colour=discord.Colour.blurple())
@@ -24,13 +29,14 @@ def guild_status_embed(status: GuildStatus, locale: object) -> discord.Embed:
     else:
         key_line = t(locale, "status.key.none")
     embed.add_field(name=t(locale, "status.key"), value=key_line, inline=False)
-    embed.add_field(
-        name=t(locale, "status.alerts"),
-        value=t(locale, "status.alerts.value", total=status.alerts_total, paused=status.alerts_paused),
-        inline=True,
-    )
+    alerts = t(locale, "status.alerts.value", total=status.alerts_total, paused=status.alerts_paused)
+    for name, reason in status.paused_alerts[:10]:
+        alerts += f"\n• {escape(name)} — {_reason(locale, reason)}"
+    embed.add_field(name=t(locale, "status.alerts"), value=alerts[:1024], inline=True)
+    outcome = status.last_poll_outcome or "ok"
+    outcome_key = f"alerts.outcome.{outcome}"
     poll = t(locale, "status.poll.never") if status.last_poll_at is None else t(
-        locale, "status.poll.value", when=_when(status.last_poll_at), outcome=escape(status.last_poll_outcome or "ok")
+        locale, "status.poll.value", when=_when(status.last_poll_at), outcome=t(locale, outcome_key) if i18n.has(outcome_key) else escape(outcome)
     )
     embed.add_field(name=t(locale, "status.poll"), value=poll, inline=True)
     role = f"<@&{status.upload_role_id}>" if status.upload_role_id else t(locale, "status.upload_role.default")

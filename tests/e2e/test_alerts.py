@@ -213,6 +213,9 @@ async def test_forbidden_channel_pauses_and_log_channel_is_told(ready: VigieWorl
     await cycle(w)
     notice = await w.discord.wait_for_channel_message(log_channel, lambda m: "ne peut plus publier" in m["content"])
     assert f"<#{target.id}>" in notice["content"]
+    status = await final(w, "setup status", locale="en-US")
+    alerts_field = next(f["value"] for f in status["embeds"][0]["fields"] if f["name"] == "Alerts")
+    assert "1 paused" in alerts_field and "dune — Vigie may not post in its channel any more" in alerts_field
     w.discord.forbid_channel(target, False)
     await final(w, "alert resume", name="dune")
     await cog(w).sender.flush()
