@@ -850,10 +850,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
+    from bot.runtime import tune_gc
+
     parsed = parse_args()
     if parsed.serve_fakes is not None:
         asyncio.run(serve_fakes(parsed.serve_fakes))
     elif parsed.deliver_child is not None:
+        tune_gc()  # the delivering process is the bot's side too
         asyncio.run(deliver_child(*parsed.deliver_child))
     else:
+        tune_gc()  # as the bot process does at start (bot/runtime.py)
         asyncio.run(main(parsed))

@@ -15,13 +15,13 @@ from discord import app_commands
 from discord.ext import commands
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import i18n
 from bot.config import Settings
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_database
 from bot.db.models import BotState
 from bot.i18n.translator import CatalogueTranslator
 from bot.redaction import install_redaction, secrets
+from bot.runtime import tune_gc
 from bot.services.guilds import GuildService
 from bot.services.keys import KeyVault
 from bot.services.lacale_access import LaCaleAccess, MetaCache
@@ -203,6 +203,7 @@ async def run_bot(settings: Settings) -> None:
         from bot.discord_api_base import use_discord_api_base
 
         use_discord_api_base(settings.discord_api_base)
+    tune_gc()
     bot = VigieBot(settings)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
