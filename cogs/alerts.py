@@ -35,6 +35,7 @@ from bot.services.alerts.service import (
     parse_size_option,
 )
 from bot.ui.alert_posts import DiscordAlertPoster
+from bot.ui.checks import require_manage_guild
 from bot.ui.embeds import COLOUR, release_card
 from bot.ui.replies import defer, reply
 from bot.ui.text import escape, shorten
@@ -156,9 +157,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         await self.scheduler.run()
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
-        # default_permissions only hides the command: checked again on every use.
-        if not interaction.permissions.manage_guild:
-            raise app_commands.MissingPermissions(["manage_guild"])
+        require_manage_guild(interaction)
         return True
 
     # -- autocomplete -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from discord.ext import commands
 
 from bot import i18n
 from bot.app import VigieBot
+from bot.ui.checks import require_manage_guild
 from bot.ui.modals import KeyModal
 from bot.ui.replies import reply
 from bot.ui.status import guild_status_embed
@@ -23,18 +24,13 @@ class Setup(commands.GroupCog, group_name="setup", group_description="Configure 
         super().__init__()
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
-        # default_permissions only hides the command; admins can widen it, and Discord
-        # clients cache it: the permission is checked again on every use.
-        if not interaction.permissions.manage_guild:
-            raise app_commands.MissingPermissions(["manage_guild"])
+        require_manage_guild(interaction)
         return True
 
     @app_commands.command(name="key", description="Register this server's La Cale API key (typed in a private form)")
     async def key(self, interaction: discord.Interaction) -> None:
         async def on_key(modal_interaction: discord.Interaction, raw_key: str) -> None:
-            # The permission is checked again: the modal may be submitted minutes later.
-            if not modal_interaction.permissions.manage_guild:
-                raise app_commands.MissingPermissions(["manage_guild"])
+            require_manage_guild(modal_interaction)
             await modal_interaction.response.defer(ephemeral=True, thinking=True)
             assert modal_interaction.guild_id is not None
             fingerprint = await self.bot.services.guilds.register_guild_key(

@@ -1,0 +1,13 @@
+"""Permission checks that Discord's ``default_member_permissions`` cannot guarantee: it only
+hides a command (admins can widen it, clients cache it, a modal may be submitted minutes
+later), so Vigie checks again on every use."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+
+
+def require_manage_guild(interaction: discord.Interaction) -> None:
+    if not interaction.permissions.manage_guild:
+        raise app_commands.MissingPermissions(["manage_guild"])
