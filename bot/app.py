@@ -27,7 +27,7 @@ from bot.services.keys import KeyVault
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 from bot.services.search import MemberCooldown, SearchService
 from bot.services.uploads import UploadService
-from bot.ui.errors import describe_error
+from bot.ui.errors import describe_error, unwrap
 from bot.ui.replies import reply
 
 log = logging.getLogger("vigie")
@@ -56,7 +56,7 @@ class VigieTree(app_commands.CommandTree["VigieBot"]):
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         name = interaction.command.qualified_name if interaction.command else "?"
         message = describe_error(error, interaction.locale, context=f"/{name}")
-        log_command(interaction, outcome=f"error:{type(_root(error)).__name__}" + (f":{message.error_id}" if message.error_id else ""))
+        log_command(interaction, outcome=f"error:{type(unwrap(error)).__name__}" + (f":{message.error_id}" if message.error_id else ""))
         await reply(interaction, message.text, ephemeral=True)
 
 def _root(error: BaseException) -> BaseException:
