@@ -378,6 +378,9 @@ class UploadPreviewView(AuthorView):
         if self._busy:
             await self._refuse_busy(interaction)
             return
+        if self._closed_notice is not None:
+            await self._answer_closed(interaction, self._closed_notice)
+            return
         self._busy = True
         self.message_interaction = interaction
         self.notice = i18n.t(self.locale, "upload.sending")
