@@ -140,3 +140,13 @@ def test_a_failing_callback_does_not_break_closing() -> None:
     reg.watch("a", boom)
     open_(reg, "b")
     assert reg.of_member(1) == ["b"] and not reg.watch("a", boom)
+
+
+def test_the_budget_setting() -> None:
+    from bot.config import ConfigError, load_settings
+
+    base = {"discord_token": "token-value", "secret_key": "s" * 32}
+    assert load_settings(**base).upload_preview_budget_bytes == 64 * 1024 * 1024
+    assert load_settings(**base, upload_preview_budget_bytes=8 * 1024 * 1024).upload_preview_budget_bytes == 8 * 1024 * 1024
+    with pytest.raises(ConfigError, match="UPLOAD_PREVIEW_BUDGET_BYTES"):
+        load_settings(**base, upload_preview_budget_bytes=1000)
