@@ -123,7 +123,7 @@ class VigieBot(commands.AutoShardedBot):
             meta=meta,
             guilds=guilds,
             search=search,
-            uploads=UploadService(sessions, guilds, access, meta, search, max_torrent_bytes=settings.upload_max_bytes),
+            uploads=UploadService(sessions, guilds, access, meta, search, max_torrent_bytes=settings.upload_max_bytes, preview_budget_bytes=settings.upload_preview_budget_bytes),
         )
         await self.tree.set_translator(CatalogueTranslator())
         for name in self.extension_names:

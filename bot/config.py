@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     search_min_interval_seconds: float = Field(default=2.0, ge=0)
     http_timeout_seconds: float = Field(default=20.0, gt=0)
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Bytes that all open /upload previews may hold together (each keeps its .torrent and NFO).
+    upload_preview_budget_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
     delivery_retention_days: int = Field(default=90, ge=1)
     poll_concurrency: int = Field(default=8, ge=1)
 

@@ -21,7 +21,7 @@ from bot.services.uploads import (
     check_torrent_attachment,
 )
 from bot.ui.replies import NO_MENTIONS, defer, reply
-from bot.ui.upload_view import UploadPreviewView, announcement_embed, uploads_embed
+from bot.ui.upload_view import UploadPreviewView, announcement_embed, uploader_of, uploads_embed
 from cogs.search import category_choices
 
 log = logging.getLogger(__name__)
@@ -73,17 +73,13 @@ class Upload(commands.Cog):
         services = self.bot.services
         uploads = services.uploads
         member = interaction.user
-        role_ids = {role.id for role in getattr(member, "roles", ())}
-        key = await uploads.authorize(
-            interaction.guild_id,
-            member.id,
-            can_manage_guild=interaction.guild_id is not None and interaction.permissions.manage_guild,
-            role_ids=role_ids,
-        )
-        # Declared sizes first: nothing too big is downloaded.
+        key = await uploads.authorize_uploader(uploader_of(interaction))
+        # Declared sizes first: nothing too big is downloaded, nor anything the previews'
+        # memory budget could not hold.
         check_torrent_attachment(torrent.filename, torrent.size, uploads.max_torrent_bytes)
         if nfo is not None:
             check_nfo_attachment(nfo.size)
+        uploads.check_preview_room(member.id, torrent.size + (nfo.size if nfo is not None else 0))
         torrent_bytes = await _read(torrent)
         nfo_bytes = await _read(nfo) if nfo is not None else None
         draft = await uploads.prepare(
@@ -104,7 +100,13 @@ class Upload(commands.Cog):
         )
         view = UploadPreviewView(service=uploads, draft=draft, locale=interaction.locale, on_uploaded=self.announce)
         view.message_interaction = interaction
-        await interaction.edit_original_response(embed=view.embed(), view=view)
+        try:
+            await interaction.edit_original_response(embed=view.embed(), view=view)
+        except BaseException:
+            # Never shown: its bytes must not wait for a timeout that will not come.
+            view.stop()
+            uploads.discard(draft)
+            raise
 
     @upload.autocomplete("category")
     async def category_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:

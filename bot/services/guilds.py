@@ -3,6 +3,8 @@ status, personal member keys, and forgetting a server Vigie left."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -21,6 +23,13 @@ from bot.services.lacale_access import LaCaleAccess, MetaCache
 #: Why alerts are paused when the server's key is missing or refused.
 PAUSE_NO_KEY = "no_key"
 PAUSE_KEY_REFUSED = "key_refused"
+
+log = logging.getLogger(__name__)
+
+#: Told ``(guild_id, change)`` after a server's key stops being usable as it was:
+#: "key_removed", "key_replaced", or "guild_left" (Vigie left the server). Whatever holds
+#: something granted under the old key (open upload previews) drops it.
+KeyListener = Callable[[int, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +73,17 @@ class GuildService:
         self._vault = vault
         self._access = access
         self._meta = meta_cache
+        self._key_listeners: list[KeyListener] = []
+
+    def add_key_listener(self, listener: KeyListener) -> None:
+        self._key_listeners.append(listener)
+
+    def _key_changed(self, guild_id: int, change: str) -> None:
+        for listener in self._key_listeners:
+            try:
+                listener(guild_id, change)
+            except Exception:
+                log.exception("key listener failed for guild %s", guild_id)
 
     # -- settings rows --------------------------------------------------------------------
     @staticmethod
@@ -125,6 +145,7 @@ class GuildService:
         if old and old != api_key:
             self._meta.drop(old)
             self._access.limiters.forget(old)
+            self._key_changed(guild_id, "key_replaced")
         self._meta.put(api_key, meta)
         return fingerprint
 
@@ -145,6 +166,7 @@ class GuildService:
         if old:
             self._meta.drop(old)
             self._access.limiters.forget(old)
+        self._key_changed(guild_id, "key_removed")
         return True
 
     async def mark_key_refused(self, guild_id: int, reason: str | None = None) -> None:
@@ -164,6 +186,7 @@ class GuildService:
 
     async def forget_guild(self, guild_id: int) -> None:
         """Vigie left the server: erase its key at once and pause its alerts."""
+        self._key_changed(guild_id, "guild_left")
         await self.remove_guild_key(guild_id)
         async with self._sessions.begin() as session:
             row = await session.get(GuildSettings, guild_id)

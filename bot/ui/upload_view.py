@@ -7,10 +7,12 @@ renders its drafts and outcomes. Everything the member typed or attached is esca
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import discord
 
@@ -19,12 +21,15 @@ from bot.db.types import utcnow
 from bot.formatting import format_size
 from bot.lacale.models import Torrent
 from bot.services.uploads import (
+    PreviewClosed,
+    Uploader,
     UploadDraft,
     UploadOutcome,
     UploadService,
     UploadStatus,
     UploadSummary,
 )
+from bot.services.uploads.drafts import without_files
 from bot.ui.embeds import release_card
 from bot.ui.replies import NO_MENTIONS
 from bot.ui.text import escape, safe_title, shorten
@@ -48,6 +53,21 @@ TAGS_ID = "upload:tags"
 
 #: Called after a successful upload (the cog posts the public announcement).
 OnUploaded = Callable[[UploadOutcome], Awaitable[None]]
+
+#: Edits of previews closed from elsewhere, kept referenced until they finish.
+_closing: set[asyncio.Task[None]] = set()
+
+
+def uploader_of(interaction: discord.Interaction) -> Uploader:
+    """What the upload rules look at, read from this interaction: ``/upload`` and each
+    Confirm are authorised with the member's roles and permissions *at that moment*."""
+    guild_id = interaction.guild_id
+    return Uploader(
+        guild_id=guild_id,
+        user_id=interaction.user.id,
+        can_manage_guild=guild_id is not None and interaction.permissions.manage_guild,
+        role_ids=frozenset(role.id for role in getattr(interaction.user, "roles", ())),
+    )
 
 _OUTCOME_LABEL_KEYS = {
     "sending": "uploads.outcome.sending",
@@ -265,8 +285,13 @@ class UploadPreviewView(AuthorView):
         self.notice: str | None = None
         self.colour = COLOUR_PREVIEW
         self._busy = False
+        #: Set once the preview was closed from elsewhere (a newer preview, the server's
+        #: key removed or replaced, Vigie left): the view still answers late clicks.
+        self._closed_notice: str | None = None
         self._tag_select: discord.ui.Select[UploadPreviewView] | None = None
         self._build()
+        if not service.watch(draft, self._closed_elsewhere):
+            self._closed_elsewhere("upload.expired", {})
 
     def embed(self) -> discord.Embed:
         return preview_embed(self.draft, self.locale, notice=self.notice, colour=self.colour)
@@ -314,12 +339,47 @@ class UploadPreviewView(AuthorView):
         cancel.callback = self._cancel  # type: ignore[method-assign]
         self.add_item(cancel)
 
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+        if not await super().interaction_check(interaction):
+            return False
+        self.service.touch(self.draft)
+        return True
+
+    # -- closed from elsewhere ------------------------------------------------------------------
+    def _closed_elsewhere(self, message_key: str, values: dict[str, Any]) -> None:
+        """Called by the service, synchronously: the files are let go at once (the budget
+        no longer counts them), the message loses its buttons as soon as Discord answers."""
+        if self._closed_notice is not None:
+            return
+        self._closed_notice = i18n.t(self.locale, message_key, **values)
+        self.draft = without_files(self.draft)
+        try:
+            task = asyncio.get_running_loop().create_task(self._show_closed(self._closed_notice), name="upload-preview-closed")
+        except RuntimeError:  # no loop: nothing to edit
+            return
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
+    async def _show_closed(self, notice: str) -> None:
+        embed = preview_embed(self.draft, self.locale, notice=notice, colour=COLOUR_WARN, closed=True)
+        await self._edit(embed=embed, view=None)
+
+    async def _answer_closed(self, interaction: discord.Interaction, notice: str) -> None:
+        """A click on a preview closed meanwhile (its buttons not yet removed on screen)."""
+        self.stop()
+        self.message_interaction = interaction
+        embed = preview_embed(self.draft, self.locale, notice=notice, colour=COLOUR_WARN, closed=True)
+        await interaction.response.edit_message(embed=embed, view=None)
+
     async def _refuse_busy(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_message(i18n.t(interaction.locale, "upload.in_progress"), ephemeral=True)
 
     async def _confirm(self, interaction: discord.Interaction) -> None:
         if self._busy:
             await self._refuse_busy(interaction)
+            return
+        if self._closed_notice is not None:
+            await self._answer_closed(interaction, self._closed_notice)
             return
         self._busy = True
         self.message_interaction = interaction
@@ -328,7 +388,16 @@ class UploadPreviewView(AuthorView):
         self._build(disabled=True)
         try:
             await interaction.response.edit_message(embed=self.embed(), view=self)
-            outcome = await self.service.send(self.draft)
+            # Authorised again now: the role, the key or the server may have changed since.
+            outcome = await self.service.confirm(self.draft, uploader_of(interaction))
+        except PreviewClosed as exc:
+            # Nothing was sent, and this preview can never be: it closes, saying why.
+            self._busy = False
+            self._closed_notice = i18n.t(self.locale, exc.key, **exc.values)
+            self.draft = without_files(self.draft)
+            self.stop()
+            await self._show_closed(self._closed_notice)
+            return
         except BaseException:
             self._busy = False
             self.notice = None
@@ -377,13 +446,19 @@ class UploadPreviewView(AuthorView):
         if self._busy:
             await self._refuse_busy(interaction)
             return
+        if self._closed_notice is not None:
+            await self._answer_closed(interaction, self._closed_notice)
+            return
         self._busy = True
         self.message_interaction = interaction
         try:
             await interaction.response.defer()
-            self.draft = await self.service.fix_source(self.draft)
+            fixed = await self.service.fix_source(self.draft)
         finally:
             self._busy = False
+        if self._closed_notice is not None:
+            return  # closed while the file was rewritten: its message already says so
+        self.draft = fixed
         self.notice = i18n.t(self.locale, "upload.source.fixed_notice", info_hash=self.draft.torrent.info_hash)
         self.colour = COLOUR_PREVIEW
         self._build()
@@ -392,6 +467,9 @@ class UploadPreviewView(AuthorView):
     async def _tags_chosen(self, interaction: discord.Interaction) -> None:
         if self._busy:
             await self._refuse_busy(interaction)
+            return
+        if self._closed_notice is not None:
+            await self._answer_closed(interaction, self._closed_notice)
             return
         values = list(self._tag_select.values) if self._tag_select is not None else []
         self.draft = self.service.with_tags(self.draft, values)
@@ -411,7 +489,7 @@ class UploadPreviewView(AuthorView):
 
     # -- timeout --------------------------------------------------------------------------------
     async def on_timeout(self) -> None:
-        if self._busy or self.service.is_sending(self.draft):
+        if self._busy or self.service.is_sending(self.draft) or self._closed_notice is not None:
             return
         self.service.discard(self.draft)
         embed = preview_embed(self.draft, self.locale, notice=i18n.t(self.locale, "upload.expired"), colour=COLOUR_WARN, closed=True)

@@ -209,7 +209,7 @@ def test_cover_url_accepted(url: str) -> None:
         ("example.com/a.jpg", "upload.cover.not_https"),
         ("https://", "upload.cover.invalid"),
         ("https:///a.jpg", "upload.cover.invalid"),
-        ("https://localhost/a.jpg", "upload.cover.invalid"),
+        ("https://localhost/a.jpg", "upload.cover.local_name"),  # was .invalid: now its own, more precise message
         ("https://exa mple.com/a.jpg", "upload.cover.invalid"),
         ("https://example.com/a b.jpg", "upload.cover.invalid"),
         ("https://user:pass@example.com/a.jpg", "upload.cover.invalid"),

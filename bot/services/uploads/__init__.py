@@ -16,7 +16,8 @@ from bot.services.uploads.limits import (
     NFO_MIN_CHARS,
     TITLE_MAX,
 )
-from bot.services.uploads.service import UploadService
+from bot.services.uploads.previews import PreviewClosed, PreviewRegistry
+from bot.services.uploads.service import Uploader, UploadService
 from bot.services.uploads.validation import (
     check_cover_url,
     check_description,
@@ -38,11 +39,14 @@ __all__ = [
     "NFO_MAX_BYTES",
     "NFO_MIN_CHARS",
     "TITLE_MAX",
+    "PreviewClosed",
+    "PreviewRegistry",
     "UploadDraft",
     "UploadOutcome",
     "UploadService",
     "UploadStatus",
     "UploadSummary",
+    "Uploader",
     "check_cover_url",
     "check_description",
     "check_nfo_attachment",

@@ -123,7 +123,7 @@ class UploadOutcome:
     @property
     def fixed_torrent(self) -> bytes | None:
         """The rewritten .torrent to hand back (privately) after a successful upload."""
-        if self.status is UploadStatus.UPLOADED and self.draft.source_fixed:
+        if self.status is UploadStatus.UPLOADED and self.draft.source_fixed and self.draft.torrent.raw:
             return self.draft.torrent.raw
         return None
 
@@ -147,6 +147,15 @@ class UploadSummary:
 class _DraftState:
     #: Set once the draft ended (uploaded, duplicate, key refused): answered again as is.
     final: UploadOutcome | None = None
+
+
+def without_files(draft: UploadDraft) -> UploadDraft:
+    """The draft without the bytes of its files, for what outlives the preview (a closed
+    preview's message, the outcome answered again): everything shown is kept, the .torrent
+    and the NFO (up to ~10 MiB) are not held any longer."""
+    if not draft.torrent.raw and not draft.nfo:
+        return draft
+    return replace(draft, torrent=replace(draft.torrent, raw=b""), nfo=b"" if draft.nfo is not None else None)
 
 
 def fix_source(draft: UploadDraft) -> UploadDraft:

@@ -25,6 +25,11 @@ RECENT_LIMIT = 10
 VERIFY_DELAY = 2.0
 #: Draft states kept in memory (a preview lives 10 minutes; this is far more than enough).
 MAX_TRACKED_DRAFTS = 2048
-
-
-
+#: Open upload previews per member: a newer one closes the oldest (see ``previews.py``).
+MAX_PREVIEWS_PER_MEMBER = 3
+#: Bytes all open previews may hold together (UPLOAD_PREVIEW_BUDGET_BYTES overrides it).
+PREVIEW_BUDGET_BYTES = 64 * 1024 * 1024
+#: A preview unused this long is forgotten even if its view never timed out (it could not
+#: be shown, or was lost): an interaction token lives 15 minutes, after which the preview
+#: message cannot be edited anyway.
+PREVIEW_IDLE_LIFETIME = 15 * 60.0

@@ -24,11 +24,12 @@ Why the sending path is careful:
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import secrets
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -67,13 +68,19 @@ from bot.services.uploads.drafts import (
     _torrent_filename,
     fix_source,
     upload_link,
+    without_files,
 )
 from bot.services.uploads.limits import (
+    MAX_PREVIEWS_PER_MEMBER,
     MAX_TAGS,
     MAX_TRACKED_DRAFTS,
+    NFO_MAX_BYTES,
+    PREVIEW_BUDGET_BYTES,
+    PREVIEW_IDLE_LIFETIME,
     RECENT_LIMIT,
     VERIFY_DELAY,
 )
+from bot.services.uploads.previews import OnClosed, PreviewClosed, PreviewRegistry
 from bot.services.uploads.validation import (
     check_cover_url,
     check_description,
@@ -96,6 +103,25 @@ from bot.torrents import (
 
 log = logging.getLogger(__name__)
 
+#: ``authorize``'s refusals, as told when they happen at Confirm (after a preview).
+_CONFIRM_REFUSALS = {
+    "upload.not_allowed": "upload.closed.not_allowed",
+    "upload.no_server_key": "upload.closed.no_server_key",
+    "upload.not_allowed_dm": "upload.closed.no_personal_key",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Uploader:
+    """Who presses a button, with what the upload rules look at: read from each
+    interaction (the preview's command, then Confirm), never remembered."""
+
+    guild_id: int | None
+    user_id: int
+    can_manage_guild: bool
+    role_ids: frozenset[int]
+
+
 # ---------------------------------------------------------------------------------------
 # The service
 
@@ -113,6 +139,8 @@ class UploadService:
         *,
         max_torrent_bytes: int = DEFAULT_MAX_BYTES,
         verify_delay: float = VERIFY_DELAY,
+        preview_budget_bytes: int = PREVIEW_BUDGET_BYTES,
+        previews_per_member: int = MAX_PREVIEWS_PER_MEMBER,
     ) -> None:
         self._sessions = sessions
         self._guilds = guilds
@@ -127,6 +155,14 @@ class UploadService:
         self._site_hashes: OrderedDict[str, str] = OrderedDict()
         #: Upload requests handed to the client (a local 30/min refusal counts too).
         self.requests_sent = 0
+        # One upload of the largest accepted size always fits when nothing else is open.
+        self.previews = PreviewRegistry(
+            budget_bytes=max(preview_budget_bytes, max_torrent_bytes + NFO_MAX_BYTES),
+            per_member=previews_per_member,
+            idle_lifetime=PREVIEW_IDLE_LIFETIME,
+            in_flight=self._sending,
+        )
+        guilds.add_key_listener(self._guild_key_changed)
 
     @property
     def base_url(self) -> str:
@@ -155,6 +191,33 @@ class UploadService:
         if key is None:
             raise UserError("upload.no_server_key")
         return key
+
+    async def authorize_uploader(self, uploader: Uploader) -> ResolvedKey:
+        return await self.authorize(
+            uploader.guild_id, uploader.user_id, can_manage_guild=uploader.can_manage_guild, role_ids=uploader.role_ids
+        )
+
+    # -- open previews ------------------------------------------------------------------------
+    def check_preview_room(self, user_id: int, declared_bytes: int) -> None:
+        """Before downloading the attachments: refuse at once when the previews' byte
+        budget could not hold them (:meth:`prepare` decides for good)."""
+        self.previews.check_room(user_id, declared_bytes)
+
+    def watch(self, draft: UploadDraft, on_closed: OnClosed) -> bool:
+        """``on_closed`` hears when the preview is closed from elsewhere (a newer preview
+        of the member, the server's key removed or replaced, Vigie left the server)."""
+        return self.previews.watch(draft.id, on_closed)
+
+    def touch(self, draft: UploadDraft) -> None:
+        self.previews.touch(draft.id)
+
+    def _guild_key_changed(self, guild_id: int, reason: str) -> None:
+        if reason == "guild_left":
+            closed = self.previews.close_guild(guild_id, "guild_left")
+        else:
+            closed = self.previews.close_guild(guild_id, "key_replaced" if reason == "key_replaced" else "key_removed", key_owner="guild")
+        if closed:
+            log.info("closed %d upload preview(s) of guild %s: %s", closed, guild_id, reason)
 
     # -- drafts -----------------------------------------------------------------------------
     async def prepare(
@@ -191,7 +254,7 @@ class UploadService:
         flat = resolve_category(meta, category)
         chosen = resolve_tag_list(meta, tags)
         filename = _torrent_filename(torrent_filename)
-        return UploadDraft(
+        draft = UploadDraft(
             id=secrets.token_hex(8),
             guild_id=guild_id,
             user_id=user_id,
@@ -216,6 +279,16 @@ class UploadService:
             key_owner=key.owner,
             api_key=key.api_key,
         )
+        # Held until Confirm's outcome, Cancel or expiry; refused when the budget is full.
+        self.previews.open(
+            draft.id,
+            user_id=user_id,
+            guild_id=guild_id,
+            key_owner=key.owner,
+            key_fingerprint=key.fingerprint,
+            size=_held_bytes(draft),
+        )
+        return draft
 
     async def fix_source(self, draft: UploadDraft) -> UploadDraft:
         """:func:`fix_source` in a thread (torf is slow on huge torrents)."""
@@ -224,6 +297,8 @@ class UploadService:
         fixed = await asyncio.to_thread(fix_source, draft)
         # The hash La Cale would have given the unfixed file is exactly the fixed one's.
         self._remember_site_hash(draft.original_info_hash, fixed.torrent.info_hash)
+        # The preview now holds the rewritten file instead of the original.
+        self.previews.resize(draft.id, _held_bytes(fixed))
         return fixed
 
     def with_tags(self, draft: UploadDraft, tag_ids: Sequence[str]) -> UploadDraft:
@@ -242,6 +317,7 @@ class UploadService:
         """The member cancelled: forget the draft (unless a request is in flight)."""
         if draft.id not in self._sending:
             self._states.pop(draft.id, None)
+            self.previews.release(draft.id)
 
     def is_sending(self, draft: UploadDraft) -> bool:
         return draft.id in self._sending
@@ -262,6 +338,41 @@ class UploadService:
         return state
 
     # -- sending ----------------------------------------------------------------------------
+    async def confirm(self, draft: UploadDraft, uploader: Uploader) -> UploadOutcome:
+        """Confirm pressed: authorise again with the same rules as ``/upload`` (the role
+        may have been cleared, the key removed or replaced since the preview), check the
+        key is still the one the preview named, then :meth:`send`.
+
+        Raises :class:`PreviewClosed` (and closes the preview) when that no longer holds:
+        nothing is sent with a key the preview did not name or the member may not use.
+        """
+        state = self._states.get(draft.id)
+        if state is not None and state.final is not None:
+            return state.final
+        if not self.previews.is_open(draft.id):
+            raise self.previews.closure(draft.id)
+        key: ResolvedKey | None = None
+        refusal: UserError | None = None
+        try:
+            key = await self.authorize_uploader(uploader)
+        except UserError as exc:
+            refusal = exc
+        if key is not None and key.owner == draft.key_owner and hmac.compare_digest(key.api_key, draft.api_key):
+            return await self.send(draft)
+        self._close_refused(draft)
+        if draft.key_owner == "member" and (key is None or key.owner != "member"):
+            # Said first: the server's rules were never what this preview relied on.
+            raise PreviewClosed("upload.closed.no_personal_key")
+        if key is None:
+            assert refusal is not None
+            raise PreviewClosed(_CONFIRM_REFUSALS.get(refusal.key, refusal.key), **refusal.values)
+        raise PreviewClosed("upload.closed.key_changed", fingerprint=draft.key_fingerprint, current=key.fingerprint)
+
+    def _close_refused(self, draft: UploadDraft) -> None:
+        if draft.id not in self._sending:
+            self._states.pop(draft.id, None)
+            self.previews.release(draft.id)
+
     async def send(self, draft: UploadDraft) -> UploadOutcome:
         """Send the draft once: ONE request, every tag its own repeated ``tags`` field.
 
@@ -273,9 +384,12 @@ class UploadService:
         if state.final is not None:
             return state.final
         hashes = {draft.original_info_hash, draft.torrent.info_hash}
-        # No await between the check and the claim: two clicks cannot both pass.
+        # No await between the check and the claim: two clicks cannot both pass, and a
+        # preview closed meanwhile (its server's key removed) sends nothing.
         if draft.id in self._sending or hashes & self._hashes_in_flight:
             raise UserError("upload.in_progress")
+        if not self.previews.is_open(draft.id):
+            raise self.previews.closure(draft.id)
         self._sending.add(draft.id)
         self._hashes_in_flight |= hashes
         try:
@@ -284,7 +398,9 @@ class UploadService:
             self._sending.discard(draft.id)
             self._hashes_in_flight -= hashes
         if outcome.final:
-            state.final = outcome
+            # Answered again to a late click, without the files: the preview's bytes are free.
+            state.final = replace(outcome, draft=without_files(outcome.draft))
+            self.previews.release(draft.id)
         return outcome
 
     async def _send(self, draft: UploadDraft) -> UploadOutcome:
@@ -505,3 +621,8 @@ class UploadService:
                 )
                 for row in rows
             ]
+
+
+def _held_bytes(draft: UploadDraft) -> int:
+    """What a preview keeps in memory: the .torrent as it will be sent, and the NFO."""
+    return len(draft.torrent.raw) + len(draft.nfo or b"")

@@ -21,6 +21,7 @@ from bot.lacale.models import (
     url_carries_secret,
 )
 from bot.services.catalog import resolve_tags
+from bot.services.uploads.hosts import judge_host
 from bot.services.uploads.limits import (
     COVER_URL_MAX,
     DESCRIPTION_MAX,
@@ -240,10 +241,16 @@ def check_cover_url(url: str | None) -> str | None:
         raise UserError("upload.cover.invalid") from None
     if parts.scheme.lower() != "https":
         raise UserError("upload.cover.not_https")
-    host = (parts.hostname or "").strip(".")
-    if "." not in host:  # a public host has a domain (no "localhost", no bare names)
-        raise UserError("upload.cover.invalid")
     if "@" in parts.netloc or port == 0:
+        raise UserError("upload.cover.invalid")
+    # La Cale's server fetches the image: a host that reaches its own network (metadata
+    # endpoints, private addresses, loopback) is refused, whatever its notation.
+    verdict = judge_host(parts.hostname or "")
+    if verdict.problem == "ip_literal":
+        raise UserError("upload.cover.ip_literal", host=code_span(verdict.host))
+    if verdict.problem == "local_name":
+        raise UserError("upload.cover.local_name", host=code_span(verdict.host))
+    if verdict.problem is not None:
         raise UserError("upload.cover.invalid")
     if url_carries_secret(value):
         raise UserError("upload.cover.secret")
