@@ -1,6 +1,8 @@
-"""Limits on a server's alerts hold when admins act at once (issue 9, item 4): the cap of
-``MAX_ALERTS_PER_GUILD`` and the case-insensitive uniqueness of names are checked in the
-transaction that writes, under a lock on the server's row, on SQLite and on PostgreSQL."""
+"""Limits hold when members act at once (issue 9, item 4), on SQLite and on PostgreSQL:
+the cap of ``MAX_ALERTS_PER_GUILD`` and the case-insensitive uniqueness of alert names
+are checked in the transaction that writes, under a lock on the server's row; a member's
+personal key and a server's settings row, created by two requests at once, are created
+once and neither request fails."""
 
 from __future__ import annotations
 
@@ -114,3 +116,28 @@ async def test_names_stay_unique_under_concurrent_adds_on_sqlite(tmp_path, lacal
 async def test_names_stay_unique_under_concurrent_adds_on_postgres(postgres_url: str, lacale: FakeLaCale) -> None:  # noqa: F811
     async with postgres_pipeline(postgres_url, lacale) as p:
         await check_names_stay_unique(p)
+
+
+async def check_rows_created_once(p: Pipeline) -> None:
+    keys = [p.fake.add_key() for _ in range(6)]
+    fingerprints = await asyncio.gather(*(p.guilds.set_member_key(42, key, GUILD) for key in keys))
+    assert len(set(fingerprints)) == 6  # every submission answered, none failed
+    stored = await p.guilds.member_key(42)
+    assert stored is not None and stored.api_key in keys
+    new_guild = GUILD + 1
+    await asyncio.gather(*(p.guilds.ensure_guild(new_guild, "fr") for _ in range(6)))
+    other_guild = GUILD + 2
+    registered = await asyncio.gather(*(p.guilds.register_guild_key(other_guild, key, 1) for key in keys))
+    assert len(registered) == 6
+    assert (await p.guilds.guild_key(new_guild)) is None and (await p.guilds.guild_key(other_guild)) is not None
+
+
+async def test_member_key_and_guild_row_created_once_on_sqlite(tmp_path, lacale: FakeLaCale) -> None:  # type: ignore[no-untyped-def]
+    async with sqlite_pipeline(tmp_path, lacale) as p:
+        await check_rows_created_once(p)
+
+
+async def test_member_key_and_guild_row_created_once_on_postgres(postgres_url: str, lacale: FakeLaCale) -> None:  # noqa: F811
+    async with postgres_pipeline(postgres_url, lacale) as p:
+        await check_rows_created_once(p)
+

@@ -8,23 +8,35 @@ only; several processes share PostgreSQL, so the lock is the database's own.
 
 from __future__ import annotations
 
-from sqlalchemy import Insert, select
+from typing import Any
+
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase
 
 from bot.db.models import GuildSettings
 
 
-def _insert_ignore(dialect: str) -> Insert:
-    table = GuildSettings.__table__
+async def insert_missing(session: AsyncSession, model: type[DeclarativeBase], **values: Any) -> None:
+    """``INSERT … ON CONFLICT DO NOTHING``: the row exists afterwards, whoever created it.
+
+    "Read, and add the row if there is none" lets two transactions both add it, and the
+    second fails on the primary key (two ``/key set`` of one member at once, a server
+    joined while its admin runs ``/setup``); this cannot. Column defaults apply to what
+    ``values`` leaves out."""
+    table = model.__table__
+    dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        return sqlite_insert(table).on_conflict_do_nothing()  # type: ignore[arg-type]
-    if dialect == "postgresql":
+        statement = sqlite_insert(table).values(**values).on_conflict_do_nothing()  # type: ignore[arg-type]
+    elif dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(table).on_conflict_do_nothing()  # type: ignore[arg-type]
-    raise NotImplementedError(f"lock_guild is not written for {dialect}")
+        statement = pg_insert(table).values(**values).on_conflict_do_nothing()  # type: ignore[arg-type]
+    else:
+        raise NotImplementedError(f"insert_missing is not written for {dialect}")
+    await session.execute(statement)
 
 
 async def lock_guild(session: AsyncSession, guild_id: int) -> None:
@@ -44,9 +56,8 @@ async def lock_guild(session: AsyncSession, guild_id: int) -> None:
       but not the key-share locks taken by inserts of rows referencing the server. Under
       READ COMMITTED every later statement sees what the previous holder committed.
     """
-    dialect = session.get_bind().dialect.name
-    await session.execute(_insert_ignore(dialect).values(guild_id=guild_id))
-    if dialect == "postgresql":
+    await insert_missing(session, GuildSettings, guild_id=guild_id)
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(
             select(GuildSettings.guild_id).where(GuildSettings.guild_id == guild_id).with_for_update(key_share=True)
         )
