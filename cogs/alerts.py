@@ -35,7 +35,7 @@ from bot.services.alerts.service import (
     parse_size_option,
 )
 from bot.ui.alert_posts import DiscordAlertPoster
-from bot.ui.checks import require_manage_guild
+from bot.ui.checks import may_manage_guild, require_manage_guild
 from bot.ui.embeds import COLOUR, release_card
 from bot.ui.replies import defer, reply
 from bot.ui.text import escape, shorten
@@ -161,13 +161,16 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         return True
 
     # -- autocomplete -------------------------------------------------------------------------
+    # discord.py runs no interaction_check before these: each checks Manage Server itself.
     async def _name_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
-        if interaction.guild_id is None:
+        if interaction.guild_id is None or not may_manage_guild(interaction):
             return []
         names = await self.alerts.names(interaction.guild_id, current)
         return [Choice(name=shorten(n, 100), value=n) for n in names]
 
     async def _category_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+        if not may_manage_guild(interaction):
+            return []
         return await category_choices(self.bot, interaction, current)
 
     # -- commands ----------------------------------------------------------------------------
@@ -202,7 +205,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         backfill: Range[int, 0, MAX_BACKFILL] = 0,
     ) -> None:
         assert interaction.guild_id is not None
-        _check_role(mention)
+        _check_mention(interaction, mention, channel)
         channel_id = channel.id if channel is not None else interaction.channel_id
         if channel is None:
             perms = interaction.app_permissions
@@ -289,7 +292,10 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         clear: str | None = None,
     ) -> None:
         assert interaction.guild_id is not None
-        _check_role(mention)
+        if mention is not None:
+            # The ping goes to the channel the alert will post in: the new one, or its own.
+            target = channel or _guild_channel(interaction, (await self.alerts.get(interaction.guild_id, name)).channel_id)
+            _check_mention(interaction, mention, target)
         changes: dict[str, object] = {}
         for option in [c.strip().lower() for c in (clear or "").replace(" ", ",").split(",") if c.strip()]:
             if option not in CLEARABLE:
@@ -368,9 +374,36 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         return shorten("\n".join(lines), 2000), fit_embeds(cards)
 
 
-def _check_role(role: discord.Role | None) -> None:
-    if role is not None and role.is_default():
+def _guild_channel(interaction: discord.Interaction, channel_id: int) -> discord.abc.GuildChannel | int:
+    """The cached channel, or its id when Vigie does not see it (then only the member's
+    server-wide permissions are known)."""
+    guild = interaction.guild
+    found = guild.get_channel(channel_id) if guild is not None else None
+    return found if found is not None else channel_id
+
+
+def _check_mention(interaction: discord.Interaction, role: discord.Role | None, channel: discord.abc.GuildChannel | int | None) -> None:
+    """Vigie pings an alert's role with its own permissions, which may reach roles the
+    member could not ping themselves: a role is accepted only if anyone may mention it,
+    or if the member may mention every role (``mention_everyone``) in the channel the
+    alert posts to (``None``: the channel the command was used in)."""
+    if role is None:
+        return
+    if role.is_default():
         raise UserError("alert.error.everyone")
+    if role.mentionable:
+        return
+    member = interaction.user
+    channel_id = channel if isinstance(channel, int) else channel.id if channel is not None else interaction.channel_id
+    if channel_id == interaction.channel_id:
+        perms = interaction.permissions  # computed by Discord for this very channel
+    elif isinstance(channel, int):
+        perms = member.guild_permissions if isinstance(member, discord.Member) else discord.Permissions.none()
+    else:
+        assert channel is not None
+        perms = channel.permissions_for(member) if isinstance(member, discord.Member) else discord.Permissions.none()
+    if not perms.mention_everyone:
+        raise UserError("alert.error.mention_not_allowed", role=role.mention, channel=f"<#{channel_id}>")
 
 
 async def setup(bot: VigieBot) -> None:

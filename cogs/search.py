@@ -12,6 +12,7 @@ from bot.app import VigieBot
 from bot.errors import UserError
 from bot.lacale.errors import LaCaleError
 from bot.services.catalog import suggest_categories
+from bot.services.guilds import ResolvedKey
 from bot.services.search import MAX_QUERY, SortOrder, SearchQuery, sort_results
 from bot.ui.replies import defer, reply
 from bot.ui.search_view import SearchResultsView
@@ -102,13 +103,19 @@ class Search(commands.Cog):
         return await self.bot.services.lacale.client(key.api_key).download_torrent(info_hash)
 
 
-async def category_choices(bot: VigieBot, interaction: discord.Interaction, current: str, *, value: str = "slug") -> list[Choice[str]]:
+async def category_choices(
+    bot: VigieBot, interaction: discord.Interaction, current: str, *, value: str = "slug", key: ResolvedKey | None = None
+) -> list[Choice[str]]:
     """Autocomplete from the metadata cache only: a keystroke never waits for La Cale
-    (a cold cache answers nothing and starts a fetch for the next keystroke)."""
-    try:
-        key = await bot.services.guilds.resolve_key(interaction.guild_id, interaction.user.id)
-    except UserError:
-        return []
+    (a cold cache answers nothing and starts a fetch for the next keystroke; after a
+    failed fetch, none for a minute). ``key``: the one the command would use, when it is
+    not the member's own or else the server's (``/upload`` lends the server's key only
+    to some members)."""
+    if key is None:
+        try:
+            key = await bot.services.guilds.resolve_key(interaction.guild_id, interaction.user.id)
+        except UserError:
+            return []
     meta = bot.services.meta.peek(key.api_key)
     if meta is None:
         return []

@@ -15,6 +15,7 @@ from bot import i18n
 from bot.app import VigieBot
 from bot.errors import UserError
 from bot.services.catalog import suggest_tags
+from bot.services.guilds import ResolvedKey
 from bot.services.uploads import (
     UploadOutcome,
     check_nfo_attachment,
@@ -108,16 +109,33 @@ class Upload(commands.Cog):
             uploads.discard(draft)
             raise
 
+    async def _upload_key(self, interaction: discord.Interaction) -> ResolvedKey | None:
+        """The key /upload would use for this member, or ``None`` when they may not upload:
+        discord.py runs no check before an autocomplete, and suggestions fetched with the
+        server's key are for those the server lends it to."""
+        member = interaction.user
+        try:
+            return await self.bot.services.uploads.authorize(
+                interaction.guild_id,
+                member.id,
+                can_manage_guild=interaction.guild_id is not None and interaction.permissions.manage_guild,
+                role_ids={role.id for role in getattr(member, "roles", ())},
+            )
+        except UserError:
+            return None
+
     @upload.autocomplete("category")
     async def category_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
-        return await category_choices(self.bot, interaction, current, value="id")
+        key = await self._upload_key(interaction)
+        if key is None:
+            return []
+        return await category_choices(self.bot, interaction, current, value="id", key=key)
 
     @upload.autocomplete("tags")
     async def tags_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
         """From the metadata cache only: a keystroke never waits for La Cale."""
-        try:
-            key = await self.bot.services.guilds.resolve_key(interaction.guild_id, interaction.user.id)
-        except UserError:
+        key = await self._upload_key(interaction)
+        if key is None:
             return []
         meta = self.bot.services.meta.peek(key.api_key)
         if meta is None:

@@ -12,6 +12,7 @@ from typing import Literal
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.locks import insert_missing
 from bot.db.models import Alert, GuildSettings, KeyStatus, MemberKey
 from bot.db.types import utcnow
 from bot.errors import NoKey, UserError
@@ -90,9 +91,10 @@ class GuildService:
     async def _settings(session: AsyncSession, guild_id: int) -> GuildSettings:
         row = await session.get(GuildSettings, guild_id)
         if row is None:
-            row = GuildSettings(guild_id=guild_id)
-            session.add(row)
-            await session.flush()
+            # Not ``session.add``: another transaction may be creating it right now.
+            await insert_missing(session, GuildSettings, guild_id=guild_id)
+            row = await session.get(GuildSettings, guild_id)
+            assert row is not None
         return row
 
     async def ensure_guild(self, guild_id: int, locale: str | None = None) -> None:
@@ -225,11 +227,13 @@ class GuildService:
     async def set_member_key(self, user_id: int, raw_key: str, guild_id: int | None) -> str:
         api_key, meta = await self.check_key(raw_key)
         async with self._sessions.begin() as session:
-            row = await session.get(MemberKey, user_id)
-            old = self._decrypt_or_none(row.api_key_encrypted) if row else None
-            if row is None:
-                row = MemberKey(user_id=user_id, api_key_encrypted="", key_fingerprint="")
-                session.add(row)
+            # Two submissions of one member at once both find no row: the insert that does
+            # nothing when the row exists (and the row lock on PostgreSQL) makes the second
+            # one replace the first's key instead of failing.
+            await insert_missing(session, MemberKey, user_id=user_id, api_key_encrypted="", key_fingerprint="")
+            row = await session.get(MemberKey, user_id, with_for_update=True)
+            assert row is not None
+            old = self._decrypt_or_none(row.api_key_encrypted)
             row.api_key_encrypted = self._vault.encrypt(api_key)
             row.key_fingerprint = self._vault.fingerprint(api_key)
             row.registered_at = utcnow()

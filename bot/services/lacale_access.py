@@ -56,6 +56,17 @@ class LaCaleAccess:
         )
 
 
+#: After ``/meta`` failed for a key (refused, rate-limited, La Cale down), :meth:`MetaCache.peek`
+#: starts no new fetch for that key for this long: autocomplete calls it on every keystroke,
+#: and a refused key would otherwise cost one request per keystroke. Long enough to cover
+#: a member typing a word or two, short enough that a key La Cale accepts again (or a site
+#: back up) is noticed within a minute. Awaited callers (:meth:`MetaCache.get`) still ask.
+META_FAILURE_MEMORY_SECONDS = 60.0
+#: Failures remembered at most (one short entry per key): a process with more distinct
+#: failing keys than that within a minute only forgets the oldest early.
+_MAX_FAILURES = 4096
+
+
 def _cache_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
@@ -72,15 +83,27 @@ class MetaCache:
     a keystroke never waits for La Cale.
 
     Keyed by a hash of the key (the key itself is never held here); concurrent misses for
-    the same key share one request.
+    the same key share one request. A failed fetch is remembered per key for
+    ``failure_memory`` seconds, during which :meth:`peek` serves what it has (or nothing)
+    without asking La Cale again.
     """
 
-    def __init__(self, access: LaCaleAccess, *, ttl: float = 3600.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        access: LaCaleAccess,
+        *,
+        ttl: float = 3600.0,
+        failure_memory: float = META_FAILURE_MEMORY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._access = access
         self._ttl = ttl
+        self._failure_memory = failure_memory
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
         self._inflight: dict[str, asyncio.Task[Meta]] = {}
+        #: Cache key → when its last fetch failed (insertion order = oldest first).
+        self._failed: dict[str, float] = {}
 
     async def get(self, api_key: str) -> Meta:
         """Fresh or stale-but-usable metadata; waits for La Cale only on a miss."""
@@ -98,16 +121,35 @@ class MetaCache:
         """Cached metadata or ``None`` (then a fetch starts in the background)."""
         ck = _cache_key(api_key)
         entry = self._entries.get(ck)
-        if entry is None or self._clock() - entry.fetched_at >= self._ttl:
+        if (entry is None or self._clock() - entry.fetched_at >= self._ttl) and not self._failed_recently(ck):
             self._refresh(ck, api_key)
         return entry.meta if entry else None
 
     def put(self, api_key: str, meta: Meta) -> None:
         """Store metadata fetched elsewhere (a key check already called ``/meta``)."""
-        self._entries[_cache_key(api_key)] = _Entry(meta, self._clock())
+        ck = _cache_key(api_key)
+        self._entries[ck] = _Entry(meta, self._clock())
+        self._failed.pop(ck, None)
 
     def drop(self, api_key: str) -> None:
-        self._entries.pop(_cache_key(api_key), None)
+        ck = _cache_key(api_key)
+        self._entries.pop(ck, None)
+        self._failed.pop(ck, None)
+
+    def _failed_recently(self, ck: str) -> bool:
+        failed_at = self._failed.get(ck)
+        if failed_at is None:
+            return False
+        if self._clock() - failed_at < self._failure_memory:
+            return True
+        del self._failed[ck]
+        return False
+
+    def _remember_failure(self, ck: str) -> None:
+        self._failed.pop(ck, None)  # re-inserted last: the dict stays oldest first
+        self._failed[ck] = self._clock()
+        while len(self._failed) > _MAX_FAILURES:
+            del self._failed[next(iter(self._failed))]
 
     def _refresh(self, ck: str, api_key: str) -> asyncio.Task[Meta]:
         task = self._inflight.get(ck)
@@ -120,12 +162,14 @@ class MetaCache:
     async def _fetch(self, ck: str, api_key: str) -> Meta:
         meta = await self._access.client(api_key).meta()
         self._entries[ck] = _Entry(meta, self._clock())
+        self._failed.pop(ck, None)
         return meta
 
     def _done(self, ck: str, task: asyncio.Task[Meta]) -> None:
         self._inflight.pop(ck, None)
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
+            self._remember_failure(ck)
             # Awaited callers get the error themselves; a background refresh only logs.
             if isinstance(exc, LaCaleError):
                 log.info("metadata refresh failed: %s", type(exc).__name__)

@@ -8,6 +8,13 @@ import discord
 from discord import app_commands
 
 
+def may_manage_guild(interaction: discord.Interaction) -> bool:
+    """For autocomplete: discord.py runs neither ``interaction_check`` nor command checks
+    before an autocomplete callback, so each one asks this itself and suggests nothing
+    to a member who could not run the command."""
+    return interaction.guild_id is not None and interaction.permissions.manage_guild
+
+
 def require_manage_guild(interaction: discord.Interaction) -> None:
     if not interaction.permissions.manage_guild:
         raise app_commands.MissingPermissions(["manage_guild"])

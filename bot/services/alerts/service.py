@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.locks import lock_guild
 from bot.db.models import Alert, Delivery, DeliveryStatus, GuildSettings, KeyStatus
 from bot.db.types import utcnow
 from bot.errors import UserError
@@ -204,17 +205,16 @@ class AlertService:
         key = await self._guild_key(guild_id)
         meta = await self._meta.get(key) if spec.categories else None
         spec = _validated(spec, meta)
+        # Checked before asking La Cale (a quick answer for the common case), then again
+        # under the server's lock in the transaction that inserts: other admins (other
+        # processes too) may be adding alerts while La Cale answers.
         async with self._sessions() as session:
-            count = await session.scalar(select(func.count()).select_from(Alert).where(Alert.guild_id == guild_id))
-            if (count or 0) >= MAX_ALERTS_PER_GUILD:
-                raise UserError("alert.error.too_many", limit=MAX_ALERTS_PER_GUILD)
-            if await self._find(session, guild_id, spec.name, required=False) is not None:
-                raise UserError("alert.error.exists", name=spec.name)
+            await self._check_room(session, guild_id, spec.name)
         newest, targeted = await self._current(key, spec, meta)
         now = self._now()
         async with self._sessions.begin() as session:
-            if await session.get(GuildSettings, guild_id) is None:
-                session.add(GuildSettings(guild_id=guild_id))
+            await lock_guild(session, guild_id)  # first statement: see bot.db.locks
+            await self._check_room(session, guild_id, spec.name)
             alert = Alert(
                 guild_id=guild_id,
                 name=spec.name,
@@ -338,9 +338,14 @@ class AlertService:
         newest, targeted = await self._current(key, edited, meta) if new_criteria else ([], [])
         now = self._now()
         async with self._sessions.begin() as session:
+            if edited.name != spec.name:
+                # A rename checks name uniqueness like a create, under the same lock.
+                await lock_guild(session, guild_id)  # first statement: see bot.db.locks
             alert = await self._find(session, guild_id, name)
-            if edited.name != alert.name and await self._find(session, guild_id, edited.name, required=False) is not None:
-                raise UserError("alert.error.exists", name=edited.name)
+            if edited.name != alert.name:
+                other = await self._find(session, guild_id, edited.name, required=False)
+                if other is not None and other.id != alert.id:  # a change of case only is no clash
+                    raise UserError("alert.error.exists", name=edited.name)
             for attr in ("name", "query", "tmdb_id", "channel_id", "mention_role_id", "min_size", "max_size", "min_seeders"):
                 setattr(alert, attr, getattr(edited, attr))
             alert.categories = list(edited.categories)
@@ -427,6 +432,15 @@ class AlertService:
         if key is None:
             raise UserError("alert.error.no_key")
         return key.api_key
+
+    @classmethod
+    async def _check_room(cls, session: AsyncSession, guild_id: int, name: str) -> None:
+        """Room for one more alert named ``name`` (the cap, then the name, any case)."""
+        count = await session.scalar(select(func.count()).select_from(Alert).where(Alert.guild_id == guild_id))
+        if (count or 0) >= MAX_ALERTS_PER_GUILD:
+            raise UserError("alert.error.too_many", limit=MAX_ALERTS_PER_GUILD)
+        if await cls._find(session, guild_id, name, required=False) is not None:
+            raise UserError("alert.error.exists", name=name)
 
     @staticmethod
     async def _find(session: AsyncSession, guild_id: int, name: str, *, required: bool = True) -> Alert:
