@@ -17,13 +17,22 @@ from urllib.parse import parse_qsl, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
-def normalize_text(text: str) -> str:
-    """Lower case, accents removed: the normalisation La Cale applies to ``q``.
+#: Letters that neither NFKD nor case folding turn into plain ones: ligatures written as
+#: one letter (``Cœur``, ``Ægypte``) and letters with a stroke. Applied after
+#: ``casefold`` (which already makes ``ß`` ``ss`` and ``Œ`` ``œ``).
+_FOLD_LETTERS = str.maketrans({"œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ħ": "h", "ŧ": "t"})
 
-    Used for matching slugs/labels in autocomplete and titles in alerts.
+
+def normalize_text(text: str) -> str:
+    """Lower case, accents removed, ligatures spelt out: the normalisation La Cale applies
+    to ``q``, as members type (``coeur`` finds ``Cœur``, ``ae`` ``Æ``, ``fi`` ``ﬁ``).
+
+    Used for matching slugs/labels in autocomplete and titles in alerts: one function,
+    so /search, /alert and autocomplete agree.
     """
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    decomposed = unicodedata.normalize("NFKD", text)  # ﬁ → fi, ĳ → ij, é → e + accent
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return plain.translate(_FOLD_LETTERS)
 
 
 _SECRET_QUERY_KEYS = frozenset({"apikey", "api_key", "passkey", "token", "key", "auth", "sig", "signature"})
