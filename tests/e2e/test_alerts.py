@@ -275,3 +275,25 @@ async def test_restart_with_pending_deliveries_delivers_once(ready: VigieWorld) 
     await cycle(w)
     assert len(alert_posts(w, w.channel)) == 1
     assert db(w).execute("select count(*) from deliveries where status = 'delivered'").fetchone()[0] == 2
+
+
+async def test_ambiguous_408_after_posting_is_retried_with_the_same_nonce(ready: VigieWorld) -> None:
+    """A REST proxy answers 408 on its own timeout after Discord created the message: the
+    retry must reuse the nonce (Discord answers it with the existing message), never
+    re-send the releases under new nonces (two posts)."""
+    w = ready
+    await final(w, "alert add", name="dune", query="dune")
+    await cycle(w)
+    w.lacale.add_torrent("Dune.One")
+    w.lacale.add_torrent("Dune.Two")
+    route = f"POST /channels/{w.channel.id}/messages"
+    w.discord.fail_next(route, 408, message="Request Timeout", after_handling=True)
+    await cycle(w)
+    assert len(alert_posts(w, w.channel)) == 1  # posted, though the answer was a 408
+    pending = db(w).execute("select count(*), count(distinct batch_nonce) from deliveries where status = 'pending'").fetchone()
+    assert pending == (2, 1)  # still claimed under one nonce
+    await cog(w).sender.flush()
+    (message,) = alert_posts(w, w.channel)
+    assert titles(message) == ["Dune.One", "Dune.Two"]
+    assert w.discord.nonce_dedup_hits == 1
+    assert db(w).execute("select count(*) from deliveries where status = 'delivered'").fetchone()[0] == 2
