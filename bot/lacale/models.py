@@ -12,9 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Re-exported: the one detector of secrets in URLs lives in bot.urls.
+from bot.urls import url_carries_secret as url_carries_secret
 
 
 #: Letters that neither NFKD nor case folding turn into plain ones: ligatures written as
@@ -35,16 +38,6 @@ def normalize_text(text: str) -> str:
     return plain.translate(_FOLD_LETTERS)
 
 
-_SECRET_QUERY_KEYS = frozenset({"apikey", "api_key", "passkey", "token", "key", "auth", "sig", "signature"})
-
-
-def url_carries_secret(url: str) -> bool:
-    """True when a URL has a query parameter that may be a credential (key, passkey, token)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return True
-    return any(name.lower() in _SECRET_QUERY_KEYS for name, _ in parse_qsl(parts.query, keep_blank_values=True))
 
 
 class _Lenient(BaseModel):
@@ -91,16 +84,21 @@ class Torrent(_Lenient):
         """A link safe to post in a channel.
 
         The API's ``link`` is used when it points at the configured site and carries no
-        credential (it has been the download URL, then the torrent page, and once
-        ``http://localhost:3000``); otherwise the documented download URL is rebuilt from
-        the base URL and the info hash: it carries no key and works in a browser where the
-        member is logged in.
+        credential by :func:`bot.urls.url_carries_secret` (the detector that masks announce
+        URLs: ``pk``, ``torrent_pass``, a passkey in the path...; the link has been the
+        download URL, then the torrent page, and once ``http://localhost:3000``); otherwise
+        the documented download URL is rebuilt from the base URL and the info hash: it
+        carries no key and works in a browser where the member is logged in.
         """
         base = base_url.rstrip("/")
         link = self.link or ""
-        if link.startswith(base + "/") and not url_carries_secret(link):
+        public = (self.info_hash,)
+        if link.startswith(base + "/") and not url_carries_secret(link, public=public):
             return link
-        return base + self.download_path()
+        # The info hash comes from La Cale too: quoted, a malformed one cannot add a path
+        # or a query; one that looks like a secret leaves only the site's address.
+        rebuilt = f"{base}/api/torrents/download/{quote(self.info_hash, safe='')}"
+        return rebuilt if not url_carries_secret(rebuilt) else base + "/"
 
     def download_path(self) -> str:
         """Path of the .torrent download (to be fetched with the member's own key)."""

@@ -297,3 +297,18 @@ async def test_ambiguous_408_after_posting_is_retried_with_the_same_nonce(ready:
     assert titles(message) == ["Dune.One", "Dune.Two"]
     assert w.discord.nonce_dedup_hits == 1
     assert db(w).execute("select count(*) from deliveries where status = 'delivered'").fetchone()[0] == 2
+
+
+async def test_alert_card_link_carrying_a_secret_is_rebuilt(ready: VigieWorld) -> None:
+    w = ready
+    await final(w, "alert add", name="dune", query="dune")
+    await cycle(w)
+    passkey = "0123456789abcdef0123456789abcdef"
+    one = w.lacale.add_torrent("Dune.One", link="{base}/torrents/dune-one?authkey=SECRETAK")
+    two = w.lacale.add_torrent("Dune.Two", link="{base}/announce/" + passkey)
+    await cycle(w)
+    (message,) = alert_posts(w, w.channel)
+    base = w.lacale.base_url
+    assert [e["url"] for e in message["embeds"]] == [f"{base}/api/torrents/download/{t['infoHash']}" for t in (one, two)]
+    sent = "\n".join(w.discord.all_sent_text())
+    assert "SECRETAK" not in sent and passkey not in sent

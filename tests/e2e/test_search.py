@@ -232,3 +232,30 @@ async def test_buttons_disappear_when_the_view_times_out(ready: VigieWorld, monk
     assert msg["components"]
     await ready.discord.wait_until(lambda: rec.original is not None and not rec.original.get("components"), timeout=5)
     assert rec.original["embeds"], "the results stay, only the buttons go"
+
+
+async def test_links_carrying_a_secret_are_rebuilt_from_the_base_url(ready: VigieWorld) -> None:
+    """A result whose ``link`` carries ``pk=``, ``torrent_pass=`` or a passkey in its path
+    is shown with the link rebuilt from the base URL, in the results and in the details."""
+    passkey = "0123456789abcdef0123456789abcdef"
+    links = [
+        "{base}/torrents/x?pk=SECRETPK1",
+        "{base}/torrents/y?torrent_pass=SECRETTP2",
+        "{base}/" + passkey + "/announce",
+    ]
+    items = [ready.lacale.add_torrent(f"Leaky.Link.{i}", link=link) for i, link in enumerate(links)]
+    ready.lacale.add_torrent("Leaky.Clean.3", link="{base}/torrents/leaky-clean-3-abc123")
+    rec, msg = await search(ready, query="leaky")
+    description = msg["embeds"][0]["description"]
+    base = ready.lacale.base_url
+    for item in items:
+        assert f"({base}/api/torrents/download/{item['infoHash']})" in description
+    assert f"({base}/torrents/leaky-clean-3-abc123)" in description  # a clean page link is kept
+    urls = set()
+    for index in range(4):
+        details = await ready.discord.select(rec, "search:details", [str(index)])
+        urls.add((await details.wait_final())["embeds"][0]["url"])
+    assert urls == {f"{base}/api/torrents/download/{item['infoHash']}" for item in items} | {f"{base}/torrents/leaky-clean-3-abc123"}
+    sent = "\n".join(ready.discord.all_sent_text())
+    for secret in ("SECRETPK1", "SECRETTP2", passkey):
+        assert secret not in sent
