@@ -312,3 +312,28 @@ async def test_alert_card_link_carrying_a_secret_is_rebuilt(ready: VigieWorld) -
     assert [e["url"] for e in message["embeds"]] == [f"{base}/api/torrents/download/{t['infoHash']}" for t in (one, two)]
     sent = "\n".join(w.discord.all_sent_text())
     assert "SECRETAK" not in sent and passkey not in sent
+
+
+async def test_alert_names_queries_and_cards_are_clean(ready: VigieWorld) -> None:
+    """/alert list and the alert card show names, queries and titles escaped, without
+    bidi overrides, zero-width characters or line breaks."""
+    import unicodedata
+
+    def hidden(text: str) -> list[str]:
+        text = text.replace("@\u200b", "@")
+        return [f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in ("Cc", "Cf")]
+
+    w = ready
+    await final(w, "alert add", name="**dune**\u202e\u200b", query="dune __x__\u2066")
+    body = (await final(w, "alert list"))["embeds"][0]["description"]
+    first = body.split("\n", 1)[0]
+    assert first.startswith("**\\*\\*dune\\*\\***") and hidden(body.replace("\n", " ")) == []
+    assert "dune \\_\\_x\\_\\_" in body
+    await cycle(w)
+    w.lacale.add_torrent("Dune.X\u202eexe.4pm\u200b\n**Bold** @everyone")
+    await cycle(w)
+    (message,) = alert_posts(w, w.channel)
+    embed = message["embeds"][0]
+    assert embed["title"] == "Dune.Xexe.4pm \\*\\*Bold\\*\\* @\u200beveryone"
+    assert hidden(embed["title"]) == [] and hidden(embed["footer"]["text"]) == []
+    assert message["mention_everyone"] is False
