@@ -329,6 +329,8 @@ async def test_alert_names_queries_and_cards_are_clean(ready: VigieWorld) -> Non
     first = body.split("\n", 1)[0]
     assert first.startswith("**\\*\\*dune\\*\\***") and hidden(body.replace("\n", " ")) == []
     assert "dune \\_\\_x\\_\\_" in body
+    choices = await w.discord.autocomplete("alert remove", "name", "", by=w.admin, in_channel=w.channel)
+    assert [c["name"] for c in choices] == ["**dune**"]  # no Markdown renders there; no bidi override either
     await cycle(w)
     w.lacale.add_torrent("Dune.X\u202eexe.4pm\u200b\n**Bold** @everyone")
     await cycle(w)
