@@ -31,6 +31,7 @@ from bot.ui.replies import NO_MENTIONS
 from bot.formatting import clean_text
 from bot.ui.text import escape, inline_code, plain, safe_title, shorten
 from bot.ui.views import AuthorView
+from bot.urls import url_carries_secret
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +235,8 @@ def uploads_embed(records: Sequence[UploadSummary], locale: object) -> discord.E
         when = discord.utils.format_dt(record.created_at, "R")
         outcome = t(locale, _OUTCOME_LABEL_KEYS.get(record.outcome, "uploads.outcome.failed"))
         title = safe_title(record.title, 90)
-        if record.link:
+        # Stored links were checked when made; checked again (records from older versions).
+        if record.link and not url_carries_secret(record.link, public=(record.info_hash,)):
             url = record.link.replace("(", "%28").replace(")", "%29")
             title = f"[{title}]({url})"
         line = f"{when} · **{title}** · {outcome}"
