@@ -60,6 +60,8 @@ def clean_text(text: str, *, multiline: bool = False) -> str:
     """
     if not text:
         return ""
+    if text.isprintable():  # the usual title: no Cc/Cf/Zl/Zp, no tab, no line break
+        return text if multiline or ("  " not in text and text.strip() == text) else _BLANKS.sub(" ", text).strip()
     text = _LINE_BREAKS.sub("\n", text)
     kept = []
     for ch in text:
