@@ -28,6 +28,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 import torf
 from torf import _flatbencode as bencode

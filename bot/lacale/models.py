@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 # Re-exported: the one detector of secrets in URLs lives in bot.urls.
 from bot.urls import url_carries_secret as url_carries_secret
 
-
 #: Letters that neither NFKD nor case folding turn into plain ones: ligatures written as
 #: one letter (``Cœur``, ``Ægypte``) and letters with a stroke. Applied after
 #: ``casefold`` (which already makes ``ß`` ``ss`` and ``Œ`` ``œ``).
@@ -36,8 +35,6 @@ def normalize_text(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)  # ﬁ → fi, ĳ → ij, é → e + accent
     plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
     return plain.translate(_FOLD_LETTERS)
-
-
 
 
 class _Lenient(BaseModel):
