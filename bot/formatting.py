@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 _SIZE_RE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*([kmgtp]?)(i?)(b|o)?\s*$", re.IGNORECASE)
@@ -39,3 +40,39 @@ def parse_size(text: str) -> int | None:
         return None
     base = 1024 if binary else 1000
     return int(number * base ** _FACTORS[prefix])
+
+
+#: Line breaks of every kind (\r\n, \r, \v, \f, NEL, U+2028/2029...), as ``str.splitlines``
+#: knows them.
+_LINE_BREAKS = re.compile(r"\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+_BLANKS = re.compile(r"[^\S\n]+")
+
+
+def clean_text(text: str, *, multiline: bool = False) -> str:
+    """Untrusted text (a title, a query, a label) reduced to what it visibly says.
+
+    Removes control characters (Unicode ``Cc``) and format characters (``Cf``: bidi
+    overrides and isolates such as U+202E, zero-width spaces and joiners, the BOM, soft
+    hyphens...), so ``Dune\u202eexe.4pm`` cannot read as ``Dune mp4.exe``, and surrogates.
+    Line breaks and tabs become spaces and runs of blanks one space (``multiline``: line
+    breaks are kept, as ``\n``, for verbatim text such as an NFO in a code block; tabs too).
+    No Markdown escaping here (no Discord in this module): ``bot.ui.text.escape`` adds it.
+    """
+    if not text:
+        return ""
+    if text.isprintable():  # the usual title: no Cc/Cf/Zl/Zp, no tab, no line break
+        return text if multiline or ("  " not in text and text.strip() == text) else _BLANKS.sub(" ", text).strip()
+    text = _LINE_BREAKS.sub("\n", text)
+    kept = []
+    for ch in text:
+        if ch == "\n" or ch == "\t":
+            kept.append(ch if multiline else " ")
+            continue
+        category = unicodedata.category(ch)
+        if category in ("Cc", "Cf", "Cs"):
+            continue
+        kept.append(ch)
+    out = "".join(kept)
+    if multiline:
+        return out
+    return _BLANKS.sub(" ", out.replace("\n", " ")).strip()

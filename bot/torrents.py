@@ -33,6 +33,8 @@ from urllib.parse import unquote
 import torf
 from torf import _flatbencode as bencode
 
+from bot.urls import redact_secrets
+
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "LACALE_SOURCE",
@@ -500,51 +502,15 @@ def clean_title(name: str) -> str:
     return title[:TITLE_MAX_LENGTH].rstrip()
 
 
-_SECRET_PARAMS = frozenset(
-    {
-        "passkey", "pk", "apikey", "api_key", "api-key", "token", "access_token",
-        "api_token", "authkey", "auth", "key", "torrent_pass", "secret", "sig",
-    }
-)
-_HEX_SECRET = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{32,}(?![0-9A-Za-z])")
-_LONG_TOKEN = re.compile(r"(?<![0-9A-Za-z_\-])(?=[0-9A-Za-z_\-]*[0-9])[0-9A-Za-z_\-]{32,}(?![0-9A-Za-z_\-])")
-REDACTED = "***"
-
-
-def _redact_param(param: str) -> str:
-    key, sep, value = param.partition("=")
-    if not sep or not value:
-        return _HEX_SECRET.sub(REDACTED, param)
-    if unquote(key).strip().lower() in _SECRET_PARAMS:
-        return f"{key}={REDACTED}"
-    return f"{key}={_HEX_SECRET.sub(REDACTED, value)}"
-
-
 def redact_announce(url: str) -> str:
     """The announce URL with its secrets replaced by ``***``.
 
-    Redacts: values of passkey-like query parameters (``passkey``, ``apikey``, ``token``,
-    ``authkey``, ``torrent_pass``...), any run of 32+ hex digits in the path or query
-    (``/announce/<passkey>``, ``/<passkey>/announce``), path segments of 32+ token
-    characters containing a digit, and ``user:password@`` credentials. The rest of the URL
-    is kept character for character. Never raises for a string.
+    The rules are :mod:`bot.urls`'s, shared with the public link builder: values of
+    passkey-like parameters (``passkey``, ``pk``, ``apikey``, ``token``, ``authkey``,
+    ``torrent_pass``...), runs of 32+ hex digits (``/announce/<passkey>``,
+    ``/<passkey>/announce``), UUIDs, path tokens of 32+ characters with a digit, and
+    ``user:password@`` credentials. The rest of the URL is kept character for character.
+    Never raises for a string.
     """
     url = _text(url) if not isinstance(url, str) else url
-    if not url:
-        return ""
-    rest, hash_sep, fragment = url.partition("#")
-    base, q_sep, query = rest.partition("?")
-    scheme, scheme_sep, after = base.partition("://")
-    if scheme_sep:
-        netloc, slash, path = after.partition("/")
-        if "@" in netloc:
-            netloc = REDACTED + "@" + netloc.rpartition("@")[2]
-        path = _LONG_TOKEN.sub(REDACTED, _HEX_SECRET.sub(REDACTED, path))
-        base = f"{scheme}://{netloc}{slash}{path}"
-    else:
-        base = _LONG_TOKEN.sub(REDACTED, _HEX_SECRET.sub(REDACTED, base))
-    if q_sep:
-        query = "&".join(_redact_param(p) for p in query.split("&"))
-    if hash_sep:
-        fragment = _HEX_SECRET.sub(REDACTED, fragment)
-    return f"{base}{q_sep}{query}{hash_sep}{fragment}"
+    return redact_secrets(url or "")

@@ -38,7 +38,7 @@ from bot.ui.alert_posts import DiscordAlertPoster
 from bot.ui.checks import may_manage_guild, require_manage_guild
 from bot.ui.embeds import COLOUR, release_card
 from bot.ui.replies import defer, reply
-from bot.ui.text import escape, shorten
+from bot.ui.text import escape, plain, shorten
 from cogs.search import category_choices
 
 log = logging.getLogger("vigie.alerts")
@@ -166,7 +166,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         if interaction.guild_id is None or not may_manage_guild(interaction):
             return []
         names = await self.alerts.names(interaction.guild_id, current)
-        return [Choice(name=shorten(n, 100), value=n) for n in names]
+        return [Choice(name=plain(n, 100) or n[:100], value=n) for n in names]
 
     async def _category_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
         if not may_manage_guild(interaction):

@@ -27,11 +27,13 @@ SORT_CHOICES = [
 
 
 def heading(query: SearchQuery, locale: object) -> str:
+    """The results' title, shown publicly: the member's words are escaped (no Markdown,
+    no mention, no bidi override or line break), like every untrusted text."""
     parts = []
     if query.text:
-        parts.append(f"« {query.text} »")
+        parts.append(f"« {escape(query.text)} »")
     if query.categories:
-        parts.append(", ".join(query.categories))
+        parts.append(escape(", ".join(query.categories)))
     if query.tmdb_id:
         parts.append(f"TMDB {query.tmdb_id}")
     return shorten(i18n.t(locale, "search.heading", what=" · ".join(parts) or i18n.t(locale, "search.heading.latest")), 256)
@@ -69,7 +71,7 @@ class Search(commands.Cog):
         results = await services.search.search(key.api_key, prepared, member_id=interaction.user.id)
         title = heading(prepared, interaction.locale)
         if not results:
-            await reply(interaction, i18n.t(interaction.locale, "search.empty", what=escape(title)), ephemeral=private)
+            await reply(interaction, i18n.t(interaction.locale, "search.empty", what=title), ephemeral=private)
             return
         view = SearchResultsView(
             author_id=interaction.user.id,

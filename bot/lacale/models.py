@@ -12,30 +12,29 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+# Re-exported: the one detector of secrets in URLs lives in bot.urls.
+from bot.urls import url_carries_secret as url_carries_secret
+
+#: Letters that neither NFKD nor case folding turn into plain ones: ligatures written as
+#: one letter (``Cœur``, ``Ægypte``) and letters with a stroke. Applied after
+#: ``casefold`` (which already makes ``ß`` ``ss`` and ``Œ`` ``œ``).
+_FOLD_LETTERS = str.maketrans({"œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ħ": "h", "ŧ": "t"})
+
 
 def normalize_text(text: str) -> str:
-    """Lower case, accents removed: the normalisation La Cale applies to ``q``.
+    """Lower case, accents removed, ligatures spelt out: the normalisation La Cale applies
+    to ``q``, as members type (``coeur`` finds ``Cœur``, ``ae`` ``Æ``, ``fi`` ``ﬁ``).
 
-    Used for matching slugs/labels in autocomplete and titles in alerts.
+    Used for matching slugs/labels in autocomplete and titles in alerts: one function,
+    so /search, /alert and autocomplete agree.
     """
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-
-
-_SECRET_QUERY_KEYS = frozenset({"apikey", "api_key", "passkey", "token", "key", "auth", "sig", "signature"})
-
-
-def url_carries_secret(url: str) -> bool:
-    """True when a URL has a query parameter that may be a credential (key, passkey, token)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return True
-    return any(name.lower() in _SECRET_QUERY_KEYS for name, _ in parse_qsl(parts.query, keep_blank_values=True))
+    decomposed = unicodedata.normalize("NFKD", text)  # ﬁ → fi, ĳ → ij, é → e + accent
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return plain.translate(_FOLD_LETTERS)
 
 
 class _Lenient(BaseModel):
@@ -82,16 +81,21 @@ class Torrent(_Lenient):
         """A link safe to post in a channel.
 
         The API's ``link`` is used when it points at the configured site and carries no
-        credential (it has been the download URL, then the torrent page, and once
-        ``http://localhost:3000``); otherwise the documented download URL is rebuilt from
-        the base URL and the info hash: it carries no key and works in a browser where the
-        member is logged in.
+        credential by :func:`bot.urls.url_carries_secret` (the detector that masks announce
+        URLs: ``pk``, ``torrent_pass``, a passkey in the path...; the link has been the
+        download URL, then the torrent page, and once ``http://localhost:3000``); otherwise
+        the documented download URL is rebuilt from the base URL and the info hash: it
+        carries no key and works in a browser where the member is logged in.
         """
         base = base_url.rstrip("/")
         link = self.link or ""
-        if link.startswith(base + "/") and not url_carries_secret(link):
+        public = (self.info_hash,)
+        if link.startswith(base + "/") and not url_carries_secret(link, public=public):
             return link
-        return base + self.download_path()
+        # The info hash comes from La Cale too: quoted, a malformed one cannot add a path
+        # or a query; one that looks like a secret leaves only the site's address.
+        rebuilt = f"{base}/api/torrents/download/{quote(self.info_hash, safe='')}"
+        return rebuilt if not url_carries_secret(rebuilt) else base + "/"
 
     def download_path(self) -> str:
         """Path of the .torrent download (to be fetched with the member's own key)."""

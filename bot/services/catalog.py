@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.formatting import clean_text
 from bot.lacale.models import Meta, Tag, normalize_text
 
 MAX_CHOICES = 25
@@ -17,6 +18,9 @@ class Suggestion:
 
 
 def _fits(text: str, limit: int = 100) -> str:
+    """A label from La Cale as a choice name: no control/format character (a bidi
+    override would reorder what the member reads), at most ``limit`` characters."""
+    text = clean_text(text) or "?"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

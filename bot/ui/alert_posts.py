@@ -2,8 +2,11 @@
 
 Posts through ``get_partial_messageable`` (one REST call, no channel fetch, works for any
 channel id). Discord's answers become the pipeline's errors: 403/404 → the channel is
-unavailable (the alerts pause, admins are told); 429 beyond discord.py's own retries,
-5xx and network failures → retry later with the same nonce; anything else → rejected.
+unavailable (the alerts pause, admins are told); a definite refusal (400, 413...: the
+message was not posted) → rejected; anything ambiguous (429 beyond discord.py's own
+retries, 408 or 5xx, which a REST proxy may answer after Discord posted, a timeout, a
+network failure) → retry later with the same nonce, so a message that did go through is
+not posted a second time.
 """
 
 from __future__ import annotations
@@ -121,7 +124,18 @@ def _post_error(exc: discord.HTTPException) -> Exception:
         return ChannelUnavailable(missing=False, detail=detail)
     if isinstance(exc, discord.NotFound):
         return ChannelUnavailable(missing=True, detail=detail)
-    if exc.status == 429 or exc.status >= 500:
-        retry_after = getattr(exc, "retry_after", None)
-        return RetryLater(detail, retry_after=retry_after if isinstance(retry_after, (int, float)) else None)
-    return PostRejected(detail)
+    if definitely_refused(exc.status):
+        return PostRejected(detail)
+    retry_after = getattr(exc, "retry_after", None)
+    return RetryLater(detail, retry_after=retry_after if isinstance(retry_after, (int, float)) else None)
+
+
+#: 4xx answers that do not say the message was refused: 408 (a proxy's own timeout: the
+#: request may have reached Discord), 425 Too Early, 429, and 499 (nginx: client closed).
+_AMBIGUOUS_4XX = frozenset({408, 425, 429, 499})
+
+
+def definitely_refused(status: int) -> bool:
+    """Discord (not a proxy on the way) said no: the message does not exist, and releasing
+    its nonce is safe. Only then may it be re-sent under another nonce."""
+    return 400 <= status < 500 and status not in _AMBIGUOUS_4XX

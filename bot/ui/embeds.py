@@ -9,7 +9,7 @@ import discord
 from bot import i18n
 from bot.formatting import format_size
 from bot.lacale.models import Torrent
-from bot.ui.text import escape, safe_title, shorten
+from bot.ui.text import escape, inline_code, safe_title, shorten
 
 COLOUR = discord.Colour.from_rgb(0x1F, 0x6F, 0xB5)
 
@@ -44,9 +44,9 @@ def release_card(
     )
     embed.add_field(name=t(locale, "card.published"), value=discord.utils.format_dt(torrent.pub_date, "f") + " · " + timestamp(torrent), inline=False)
     if details:
-        embed.add_field(name=t(locale, "card.info_hash"), value=f"`{torrent.info_hash}`", inline=False)
+        embed.add_field(name=t(locale, "card.info_hash"), value=inline_code(torrent.info_hash, 100), inline=False)
         if torrent.guid:
-            embed.add_field(name=t(locale, "card.guid"), value=f"`{escape(torrent.guid)[:100]}`", inline=False)
+            embed.add_field(name=t(locale, "card.guid"), value=inline_code(torrent.guid, 100), inline=False)
     if alert_names:
         names = ", ".join(escape(n) for n in alert_names)
         embed.set_footer(text=shorten(t(locale, "card.alerts", names=names), 2048))

@@ -50,13 +50,32 @@ def unwrap(error: BaseException) -> BaseException:
     return error
 
 
+#: Values of a :class:`UserError` that services pass as the member typed them (services do
+#: not import Discord, so they cannot escape): escaped here. Other values are numbers,
+#: mentions built by the bot, or already quoted (``code_span``, ``escape``).
+_RAW_VALUES = {
+    "search.unknown_category": ("category",),
+    "alert.error.exists": ("name",),
+    "alert.error.unknown": ("name",),
+    "alert.error.bad_size": ("value",),
+}
+
+
+def _escaped_values(error: UserError) -> dict[str, object]:
+    values = dict(error.values)
+    for name in _RAW_VALUES.get(error.key, ()):
+        if isinstance(values.get(name), str):
+            values[name] = escape(values[name])
+    return values
+
+
 def describe_error(error: BaseException, locale: object, *, context: str = "") -> ErrorMessage:
     """A short message in the member's language; unexpected errors are logged with an id."""
     error = unwrap(error)
     t = i18n.t
     match error:
         case UserError():
-            return ErrorMessage(t(locale, error.key, **error.values))
+            return ErrorMessage(t(locale, error.key, **_escaped_values(error)))
         case lc.InvalidRequest():
             field = {"q": "query", "cat": "category", "tmdbId": "tmdb"}.get(error.field, error.field)
             if error.limit is not None:
@@ -89,7 +108,7 @@ def describe_error(error: BaseException, locale: object, *, context: str = "") -
         case app_commands.CommandOnCooldown():
             return ErrorMessage(t(locale, "error.cooldown", seconds=max(1, round(error.retry_after))))
         case app_commands.TransformerError():
-            return ErrorMessage(t(locale, "error.invalid_value", field=str(getattr(error, "value", ""))[:50]))
+            return ErrorMessage(t(locale, "error.invalid_value", field=escape(str(getattr(error, "value", ""))[:50])))
         case app_commands.CheckFailure():
             return ErrorMessage(t(locale, "error.check_failed"))
         case discord.NotFound() if getattr(error, "code", None) in (10062, 10015):

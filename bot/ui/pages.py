@@ -10,7 +10,7 @@ import discord
 from bot import i18n
 from bot.services.catalog import CategoryRow, TagGroupRows
 from bot.ui.embeds import COLOUR
-from bot.ui.text import escape
+from bot.ui.text import escape, inline_code
 from bot.ui.views import AuthorView
 
 PAGE_CHARS = 3800  # under the 4096 of an embed description
@@ -33,7 +33,7 @@ def chunk_lines(lines: Sequence[str], limit: int = PAGE_CHARS, max_lines: int = 
 
 
 def category_page_lines(rows: Sequence[CategoryRow]) -> list[str]:
-    return [EM_SPACE * row.depth + f"**{escape(row.name)}** · `{row.slug}` · `{row.id}`" for row in rows]
+    return [EM_SPACE * row.depth + f"**{escape(row.name)}** · {inline_code(row.slug)} · {inline_code(row.id)}" for row in rows]
 
 
 def tag_page_lines(groups: Sequence[TagGroupRows], locale: object) -> list[str]:
@@ -43,7 +43,7 @@ def tag_page_lines(groups: Sequence[TagGroupRows], locale: object) -> list[str]:
         lines.append(f"__**{title}**__")
         if not group.tags:
             lines.append("\u2003" + i18n.t(locale, "meta.tags.empty_group"))
-        lines.extend(f"\u2003{escape(tag.name)} · `{tag.id}`" for tag in group.tags)
+        lines.extend(f"\u2003{escape(tag.name)} · {inline_code(tag.id)}" for tag in group.tags)
     return lines
 
 

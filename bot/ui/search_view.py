@@ -13,7 +13,7 @@ from bot.lacale.models import Torrent
 from bot.services.search import SortOrder, sort_results
 from bot.ui.embeds import release_card, results_page
 from bot.ui.replies import NO_MENTIONS, reply
-from bot.ui.text import shorten
+from bot.ui.text import plain
 from bot.ui.views import AuthorView
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ class _SortSelect(discord.ui.Select["SearchResultsView"]):
 class _DetailsSelect(discord.ui.Select["SearchResultsView"]):
     def __init__(self, items: Sequence[Torrent], offset: int, locale: object) -> None:
         options = [
-            discord.SelectOption(label=shorten(f"{offset + i + 1}. {t.title}", 100), value=str(offset + i))
+            discord.SelectOption(label=plain(f"{offset + i + 1}. {t.title}", 100) or str(offset + i + 1), value=str(offset + i))
             for i, t in enumerate(items)
         ]
         super().__init__(custom_id="search:details", options=options, row=2, placeholder=i18n.t(locale, "search.details.placeholder"))

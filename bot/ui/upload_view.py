@@ -11,6 +11,7 @@ import asyncio
 import io
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -32,8 +33,10 @@ from bot.services.uploads import (
 from bot.services.uploads.drafts import without_files
 from bot.ui.embeds import release_card
 from bot.ui.replies import NO_MENTIONS
-from bot.ui.text import escape, safe_title, shorten
+from bot.formatting import clean_text
+from bot.ui.text import escape, inline_code, plain, safe_title, shorten
 from bot.ui.views import AuthorView
+from bot.urls import url_carries_secret
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +85,17 @@ _OUTCOME_LABEL_KEYS = {
 }
 
 
+_BACKTICK_PAIR = re.compile(r"`(?=`)")
+
+
 def code_block(text: str, limit: int = 1000) -> str:
     """Text shown verbatim (NFO art): inside a code block Markdown and mentions do not
-    render, so the only escape needed is for the fence itself."""
-    body = text.replace("```", "`\u200b`\u200b`")
+    render, so the only escape needed is for the fence itself. Control and format
+    characters go first (a bidi override still reorders text inside a code block, and a
+    zero-width space removed later could rejoin a fence); line breaks stay."""
+    # No two backticks side by side: a fence cannot form from any run (a plain
+    # replace of "```" left "`\u200b`\u200b```" from five).
+    body = _BACKTICK_PAIR.sub("`\u200b", clean_text(text, multiline=True))
     if len(body) > limit - 8:
         body = body[: limit - 9] + "…"
     return f"```\n{body}\n```"
@@ -93,7 +103,7 @@ def code_block(text: str, limit: int = 1000) -> str:
 
 def _inline(text: str, limit: int = 200) -> str:
     """Untrusted text (a tracker URL) as inline code: shown as is, never a link or a ping."""
-    return "`" + shorten(text.replace("`", "'"), limit) + "`"
+    return inline_code(text, limit)
 
 
 def _tmdb(draft: UploadDraft, locale: object) -> str:
@@ -165,7 +175,7 @@ def preview_embed(
         inline=True,
     )
     embed.add_field(name=t(locale, "upload.preview.source"), value=_source(draft, locale), inline=True)
-    embed.add_field(name=t(locale, "upload.preview.info_hash"), value=f"`{draft.torrent.info_hash}`", inline=False)
+    embed.add_field(name=t(locale, "upload.preview.info_hash"), value=inline_code(draft.torrent.info_hash), inline=False)
     trackers = "\n".join(_inline(url, 150) for url in draft.announce_redacted[:3]) or "—"
     if len(draft.announce_redacted) > 3:
         trackers += "\n" + t(locale, "upload.preview.trackers.more", count=len(draft.announce_redacted) - 3)
@@ -245,11 +255,12 @@ def uploads_embed(records: Sequence[UploadSummary], locale: object) -> discord.E
         when = discord.utils.format_dt(record.created_at, "R")
         outcome = t(locale, _OUTCOME_LABEL_KEYS.get(record.outcome, "uploads.outcome.failed"))
         title = safe_title(record.title, 90)
-        if record.link:
+        # Stored links were checked when made; checked again (records from older versions).
+        if record.link and not url_carries_secret(record.link, public=(record.info_hash,)):
             url = record.link.replace("(", "%28").replace(")", "%29")
             title = f"[{title}]({url})"
         line = f"{when} · **{title}** · {outcome}"
-        extras = [f"`{record.info_hash[:12]}…`"]
+        extras = [inline_code(record.info_hash[:12] + "…")]
         if record.key_fingerprint:
             extras.append(t(locale, "uploads.key", fingerprint=record.key_fingerprint))
         if record.source_fixed:
@@ -310,7 +321,7 @@ class UploadPreviewView(AuthorView):
                 min_values=0,
                 max_values=len(options),
                 options=[
-                    discord.SelectOption(label=shorten(tag.name, 100) or tag.id[:100], value=tag.id, default=tag.id in chosen)
+                    discord.SelectOption(label=plain(tag.name, 100) or tag.id[:100], value=tag.id, default=tag.id in chosen)
                     for tag in options
                 ],
                 disabled=disabled,

@@ -275,3 +275,67 @@ async def test_restart_with_pending_deliveries_delivers_once(ready: VigieWorld) 
     await cycle(w)
     assert len(alert_posts(w, w.channel)) == 1
     assert db(w).execute("select count(*) from deliveries where status = 'delivered'").fetchone()[0] == 2
+
+
+async def test_ambiguous_408_after_posting_is_retried_with_the_same_nonce(ready: VigieWorld) -> None:
+    """A REST proxy answers 408 on its own timeout after Discord created the message: the
+    retry must reuse the nonce (Discord answers it with the existing message), never
+    re-send the releases under new nonces (two posts)."""
+    w = ready
+    await final(w, "alert add", name="dune", query="dune")
+    await cycle(w)
+    w.lacale.add_torrent("Dune.One")
+    w.lacale.add_torrent("Dune.Two")
+    route = f"POST /channels/{w.channel.id}/messages"
+    w.discord.fail_next(route, 408, message="Request Timeout", after_handling=True)
+    await cycle(w)
+    assert len(alert_posts(w, w.channel)) == 1  # posted, though the answer was a 408
+    pending = db(w).execute("select count(*), count(distinct batch_nonce) from deliveries where status = 'pending'").fetchone()
+    assert pending == (2, 1)  # still claimed under one nonce
+    await cog(w).sender.flush()
+    (message,) = alert_posts(w, w.channel)
+    assert titles(message) == ["Dune.One", "Dune.Two"]
+    assert w.discord.nonce_dedup_hits == 1
+    assert db(w).execute("select count(*) from deliveries where status = 'delivered'").fetchone()[0] == 2
+
+
+async def test_alert_card_link_carrying_a_secret_is_rebuilt(ready: VigieWorld) -> None:
+    w = ready
+    await final(w, "alert add", name="dune", query="dune")
+    await cycle(w)
+    passkey = "0123456789abcdef0123456789abcdef"
+    one = w.lacale.add_torrent("Dune.One", link="{base}/torrents/dune-one?authkey=SECRETAK")
+    two = w.lacale.add_torrent("Dune.Two", link="{base}/announce/" + passkey)
+    await cycle(w)
+    (message,) = alert_posts(w, w.channel)
+    base = w.lacale.base_url
+    assert [e["url"] for e in message["embeds"]] == [f"{base}/api/torrents/download/{t['infoHash']}" for t in (one, two)]
+    sent = "\n".join(w.discord.all_sent_text())
+    assert "SECRETAK" not in sent and passkey not in sent
+
+
+async def test_alert_names_queries_and_cards_are_clean(ready: VigieWorld) -> None:
+    """/alert list and the alert card show names, queries and titles escaped, without
+    bidi overrides, zero-width characters or line breaks."""
+    import unicodedata
+
+    def hidden(text: str) -> list[str]:
+        text = text.replace("@\u200b", "@")
+        return [f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in ("Cc", "Cf")]
+
+    w = ready
+    await final(w, "alert add", name="**dune**\u202e\u200b", query="dune __x__\u2066")
+    body = (await final(w, "alert list"))["embeds"][0]["description"]
+    first = body.split("\n", 1)[0]
+    assert first.startswith("**\\*\\*dune\\*\\***") and hidden(body.replace("\n", " ")) == []
+    assert "dune \\_\\_x\\_\\_" in body
+    choices = await w.discord.autocomplete("alert remove", "name", "", by=w.admin, in_channel=w.channel)
+    assert [c["name"] for c in choices] == ["**dune**"]  # no Markdown renders there; no bidi override either
+    await cycle(w)
+    w.lacale.add_torrent("Dune.X\u202eexe.4pm\u200b\n**Bold** @everyone")
+    await cycle(w)
+    (message,) = alert_posts(w, w.channel)
+    embed = message["embeds"][0]
+    assert embed["title"] == "Dune.Xexe.4pm \\*\\*Bold\\*\\* @\u200beveryone"
+    assert hidden(embed["title"]) == [] and hidden(embed["footer"]["text"]) == []
+    assert message["mention_everyone"] is False

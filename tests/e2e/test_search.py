@@ -232,3 +232,68 @@ async def test_buttons_disappear_when_the_view_times_out(ready: VigieWorld, monk
     assert msg["components"]
     await ready.discord.wait_until(lambda: rec.original is not None and not rec.original.get("components"), timeout=5)
     assert rec.original["embeds"], "the results stay, only the buttons go"
+
+
+async def test_links_carrying_a_secret_are_rebuilt_from_the_base_url(ready: VigieWorld) -> None:
+    """A result whose ``link`` carries ``pk=``, ``torrent_pass=`` or a passkey in its path
+    is shown with the link rebuilt from the base URL, in the results and in the details."""
+    passkey = "0123456789abcdef0123456789abcdef"
+    links = [
+        "{base}/torrents/x?pk=SECRETPK1",
+        "{base}/torrents/y?torrent_pass=SECRETTP2",
+        "{base}/" + passkey + "/announce",
+    ]
+    items = [ready.lacale.add_torrent(f"Leaky.Link.{i}", link=link) for i, link in enumerate(links)]
+    ready.lacale.add_torrent("Leaky.Clean.3", link="{base}/torrents/leaky-clean-3-abc123")
+    rec, msg = await search(ready, query="leaky")
+    description = msg["embeds"][0]["description"]
+    base = ready.lacale.base_url
+    for item in items:
+        assert f"({base}/api/torrents/download/{item['infoHash']})" in description
+    assert f"({base}/torrents/leaky-clean-3-abc123)" in description  # a clean page link is kept
+    urls = set()
+    for index in range(4):
+        details = await ready.discord.select(rec, "search:details", [str(index)])
+        urls.add((await details.wait_final())["embeds"][0]["url"])
+    assert urls == {f"{base}/api/torrents/download/{item['infoHash']}" for item in items} | {f"{base}/torrents/leaky-clean-3-abc123"}
+    sent = "\n".join(ready.discord.all_sent_text())
+    for secret in ("SECRETPK1", "SECRETTP2", passkey):
+        assert secret not in sent
+
+
+def _hidden(text: str) -> list[str]:
+    """Control/format characters left in text Vigie posted (its own mention breaker,
+    ``@\\u200beveryone``, aside)."""
+    import unicodedata
+
+    text = text.replace("@\u200b", "@")
+    return [f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")]
+
+
+async def test_public_search_shows_query_and_titles_cleaned_and_escaped(ready: VigieWorld) -> None:
+    """The member's query in the public title and La Cale's titles carry no bidi override,
+    zero-width character or line break, and no Markdown or mention renders."""
+    ready.lacale.add_torrent("Bold.Release\u202eexe.4pm\u200b\nEVERYONE **LINE** <@&123>")
+    rec, msg = await search(ready, query="**bold** @everyone \u202e")
+    assert not rec.ephemeral
+    embed = msg["embeds"][0]
+    title = embed["title"]
+    assert "\\*\\*bold\\*\\*" in title and "@\u200beveryone" in title
+    assert _hidden(title) == [] and "\n" not in title
+    line = embed["description"].split("\n", 1)[0]  # "**1.** [title](link)"
+    shown = line.split("[", 1)[1].rsplit("](", 1)[0]
+    assert shown == "Bold.Releaseexe.4pm EVERYONE \\*\\*LINE\\*\\* \\<@&123>"
+    assert _hidden(embed["description"].replace("\n", " ")) == []
+    assert msg["mention_everyone"] is False and msg["mention_roles"] == []
+    # The details card and the select's labels too.
+    labels = [o["label"] for row in msg["components"] for c in row["components"] for o in c.get("options", [])]
+    assert all(_hidden(label) == [] and "\n" not in label for label in labels)
+    details = await ready.discord.select(rec, "search:details", ["0"])
+    card = (await details.wait_final())["embeds"][0]
+    assert card["title"] == "Bold.Releaseexe.4pm EVERYONE \\*\\*LINE\\*\\* \\<@&123>"
+
+
+async def test_empty_search_names_the_query_escaped(ready: VigieWorld) -> None:
+    _, msg = await search(ready, query="__nothing__\u202e matches")
+    assert "No release found" in msg["content"] and "\\_\\_nothing\\_\\_ matches" in msg["content"]
+    assert _hidden(msg["content"]) == []

@@ -352,3 +352,30 @@ async def test_autocomplete_of_category_ids_and_several_tags(ready: VigieWorld) 
     tags = await world.discord.autocomplete("upload", "tags", "1080p, v", by=world.admin, in_channel=world.channel)
     values = [c["value"] for c in tags]
     assert "1080p, VFF" in values and "1080p, VOSTFR" in values and all(v.startswith("1080p, ") for v in values)
+
+
+async def test_hostile_title_and_nfo_stay_clean_text(ready: VigieWorld) -> None:
+    """The title a member types and the NFO shown verbatim: no bidi override, no
+    zero-width character, no Markdown, and the NFO cannot close its code block."""
+    import unicodedata
+
+    def hidden(text: str) -> list[str]:
+        text = text.replace("@\u200b", "@").replace("`\u200b", "`")  # Vigie's own breakers
+        return [f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in ("Cc", "Cf") and c != "\n"]
+
+    world = ready
+    await (await world.invoke("setup upload-channel", channel=world.channel)).wait_final()
+    title = "Dune\u202eexe.4pm\u200b **Bold** @everyone"
+    nfo = ("Dune.Part.Two NFO\n" + "`" * 5 + "\n# heading\u202e @everyone\n" + "padding " * 10).encode()
+    rec, preview = await open_preview(world, title=title, nfo=nfo)
+    shown = fields(preview)
+    assert shown["Title"] == "Duneexe.4pm \\*\\*Bold\\*\\* @\u200beveryone"
+    block = shown["NFO"]
+    assert block.startswith("```\n") and block.endswith("\n```") and "``" not in block[4:-4]
+    assert hidden(preview["embeds"][0]["title"]) == [] and hidden(block) == []
+    _, done = await confirm(world, rec, "Uploaded to La Cale")
+    posted = await world.discord.wait_for_channel_message(world.channel.id, lambda m: bool(m.get("embeds")))
+    assert posted["embeds"][0]["title"] == "Duneexe.4pm \\*\\*Bold\\*\\* @\u200beveryone"
+    assert posted["mention_everyone"] is False
+    listed = await (await world.invoke("uploads")).wait_final()
+    assert "Duneexe.4pm \\*\\*Bold\\*\\*" in embed_text(listed) and hidden(embed_text(listed)) == []

@@ -2025,11 +2025,15 @@ class FakeDiscord:
                              "times": times, "scope": scope})
 
     def fail_next(self, route: str, status: int = 500, *, code: int = 0, message: str | None = None,
-                  times: int = 1) -> None:
+                  times: int = 1, after_handling: bool = False) -> None:
         """The next ``times`` requests whose "METHOD /path" contains ``route`` fail with ``status``.
-        (discord.py retries 500/502/504 itself after sleeping 1 s, 3 s...)."""
+        (discord.py retries 500/502/504 itself after sleeping 1 s, 3 s...).
+
+        ``after_handling``: the request is carried out first (the message is created),
+        then answered with the failure, as a REST proxy that times out (408) or a gateway
+        that drops the answer (502) after Discord did the work."""
         self._faults.append({"route": route, "kind": "fail", "status": status, "code": code,
-                             "message": message, "times": times})
+                             "message": message, "times": times, "after": after_handling})
 
     def _take_fault(self, key: str) -> dict[str, Any] | None:
         for fault in self._faults:
@@ -2106,7 +2110,7 @@ class FakeDiscord:
                 self._outgoing.append(payload)
             self._outgoing.extend(f.filename for f in files)
             fault = self._take_fault(key)
-            if fault is not None:
+            if fault is not None and not fault.get("after"):
                 response = self._fault_response(fault, key)
                 record.status = response.status
                 return response
@@ -2123,6 +2127,9 @@ class FakeDiscord:
                 self.unhandled.append(key)
                 self._bump()
                 raise _ApiError(404, 0, "404: Not Found")
+            if fault is not None:  # done, but the answer is lost
+                response = self._fault_response(fault, key)
+                self._bump()
         except _ApiError as exc:
             record.status = exc.status
             if exc.status != 404 or key not in self.unhandled:

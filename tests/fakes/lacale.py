@@ -535,11 +535,13 @@ class FakeLaCale:
         info_hash: str | None = None,
         approved: bool = True,
         guid: str | None = None,
+        link: str | None = None,
     ) -> dict[str, Any]:
         """Add a torrent; returns the item as the API lists it (documented shape).
 
         Category by label (as results show it) or slug; default "Films". Without a
-        ``pub_date`` each torrent is newer than the previous one."""
+        ``pub_date`` each torrent is newer than the previous one. ``link``: the ``link``
+        results give for it (``{base}`` is the fake's address), e.g. one carrying a key."""
         slug = self._category_slug(category_label, category_slug)
         info: dict[str, Any] = {
             "name": title,
@@ -563,6 +565,8 @@ class FakeLaCale:
             info_raw=raw,
             guid=guid,
         )
+        if link is not None:
+            entry.extra["link"] = link
         return self._item(entry, drift=False)
 
     def torrents(self) -> list[dict[str, Any]]:
@@ -809,6 +813,8 @@ class FakeLaCale:
             item["uploader"] = "Anonyme"
             item["freeleech"] = entry.seq % 3 == 0
             item["tags"] = None
+        if "link" in entry.extra:
+            item["link"] = entry.extra["link"].replace("{base}", base)
         return item
 
     async def _download(self, request: web.Request) -> web.Response:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.lacale.models import Torrent
 from bot.services.alerts.deliver import (
     MAX_EMBEDS,
@@ -91,3 +93,15 @@ def test_shard_filter_is_discords_rule() -> None:
     owns = shard_filter([1], 2)
     assert owns is not None
     assert owns(1 << 22) and not owns(2 << 22)
+
+
+@pytest.mark.parametrize(
+    ("status", "refused"),
+    [(400, True), (403, True), (404, True), (413, True), (408, False), (425, False), (429, False), (499, False),
+     (500, False), (502, False), (504, False), (302, False)],
+)
+def test_only_a_definite_refusal_releases_the_nonce(status: int, refused: bool) -> None:
+    """A 408 or 5xx may come from a proxy after Discord posted: retried with the same nonce."""
+    from bot.ui.alert_posts import definitely_refused
+
+    assert definitely_refused(status) is refused

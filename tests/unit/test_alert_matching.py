@@ -66,6 +66,29 @@ def test_normalize_words_like_la_cale() -> None:
     assert normalize_words("Спектакль.2024") == ("спектакль", "2024")  # other scripts keep their words
 
 
+def test_ligatures_are_spelt_out() -> None:
+    """Members type ``coeur`` and ``ae``; titles say ``Cœur`` and ``Æ``."""
+    assert normalize_words("Le.Cœur.a.ses.raisons") == ("le", "coeur", "a", "ses", "raisons")
+    assert normalize_words("ŒUVRE Æon ægis Straße ﬁn ﬂeur ĳs Ørsted Łódź") == (
+        "oeuvre", "aeon", "aegis", "strasse", "fin", "fleur", "ijs", "orsted", "lodz",
+    )
+    assert ok(alert(query="coeur"), torrent("Le.Cœur.des.hommes.2003"))
+    assert ok(alert(query="ae"), torrent("Æ.Flux.S01"))
+    assert ok(alert(query="aeon flux"), torrent("ÆON.FLUX.2005"))
+    assert ok(alert(query="cœur"), torrent("Coeur.Battant"))  # typed with the ligature too
+    assert ok(alert(query="strasse"), torrent("Die.Straße.1080p"))
+    assert not ok(alert(query="coeur", exclude=["oeuvre"]), torrent("Cœur.Œuvre.Complete"))
+
+
+def test_search_autocomplete_and_alerts_share_the_normalisation() -> None:
+    """/search's category labels, autocomplete and alert titles use one function."""
+    from bot.lacale.models import normalize_text
+    from bot.services.alerts.matching import normalize_label
+
+    assert normalize_text("Cœur") == "coeur" == normalize_label("CŒUR")
+    assert normalize_words("Cœur") == (normalize_text("Coeur"),)
+
+
 def test_every_query_word_must_start_a_title_word() -> None:
     release = torrent("One.Piece.S01E01.1080p.WEB.x264")
     assert ok(alert(query="one piece"), release)

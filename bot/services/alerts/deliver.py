@@ -123,8 +123,9 @@ class ChannelUnavailable(PostError):
 
 
 class RetryLater(PostError):
-    """429 after discord.py's own retries, a 5xx, a timeout, a network error: the message
-    may or may not exist; it is re-sent later with the same nonce."""
+    """429 after discord.py's own retries, a 408 or 5xx (a proxy may answer them after
+    Discord posted), a timeout, a network error: the message may or may not exist; it is
+    re-sent later with the same nonce, never under a new one."""
 
     def __init__(self, detail: str = "", *, retry_after: float | None = None) -> None:
         super().__init__(detail)
@@ -132,7 +133,8 @@ class RetryLater(PostError):
 
 
 class PostRejected(PostError):
-    """Any other refusal (400...): the same message would be refused again."""
+    """A definite refusal (400, 413...): the message was not posted, and the same message
+    would be refused again; only then is its nonce released."""
 
 
 class AlertPoster(Protocol):

@@ -187,10 +187,13 @@ def upload_link(result: UploadResult, base_url: str, info_hash: str) -> str:
     the page built from the slug, else the download route (no key in it)."""
     base = base_url.rstrip("/")
     link = (result.link or "").strip()
-    if link.startswith(base + "/") and not url_carries_secret(link):
+    public = (info_hash,)
+    if link.startswith(base + "/") and not url_carries_secret(link, public=public):
         return link
     if result.slug and _SLUG.fullmatch(result.slug):
-        return f"{base}/torrents/{result.slug}"
+        page = f"{base}/torrents/{result.slug}"
+        if not url_carries_secret(page, public=public):
+            return page
     return f"{base}/api/torrents/download/{info_hash}"
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from bot.errors import UserError
+from bot.formatting import clean_text
 from bot.lacale.models import (
     FlatCategory,
     Meta,
@@ -53,7 +54,7 @@ def code_span(text: str, limit: int = 60) -> str:
     """Member-typed text quoted in a message: inline code renders no Markdown and no
     mention, so it shows exactly as typed (backticks, the one thing that would close it,
     are swapped)."""
-    text = " ".join(text.split())
+    text = clean_text(text)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return "`" + (text.replace("`", "'") or " ") + "`"
