@@ -4,6 +4,7 @@ error row, and the live-service drift."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import logging
 import socket
@@ -47,6 +48,7 @@ from tests.fakes.lacale import (
     SEARCH,
     UPLOAD,
     FakeLaCale,
+    Fault,
     decode_torrent,
     make_torrent,
 )
@@ -634,6 +636,22 @@ async def test_oversize_answer_is_refused_without_being_read(
     await asyncio.wait_for(_until(lambda: fake.streams_finished == 1), timeout=30)
     assert fake.streamed_bytes < cap + 16 * MIB, f"{fake.streamed_bytes} bytes written"
     assert peak < cap * 1.5 + 8 * MIB, f"peak {peak / MIB:.0f} MiB traced"
+
+
+async def test_small_gzip_answer_that_inflates_past_the_cap(fake: FakeLaCale, client: LaCaleClient) -> None:
+    """Content-Length counts compressed bytes: the cap applies to what decompression yields."""
+    bomb = gzip.compress(b"[" + b" " * (100 * MIB), 9)
+    assert len(bomb) < MAX_JSON_BYTES // 10
+    fake.inject(SEARCH, Fault(200, bomb, "application/json", {"Content-Encoding": "gzip"}))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ResponseTooLarge) as caught:
+            await client.search("dune")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert caught.value.declared == len(bomb) and caught.value.received > MAX_JSON_BYTES
+    assert peak < MAX_JSON_BYTES * 1.5 + 8 * MIB, f"peak {peak / MIB:.0f} MiB traced"
 
 
 async def _until(predicate: Any) -> None:
