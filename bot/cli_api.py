@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +27,7 @@ from bot.lacale.errors import (
     LaCaleError,
     NotFound,
     RateLimited,
+    ResponseTooLarge,
     Unavailable,
 )
 from bot.lacale.models import (
@@ -50,6 +53,7 @@ EXIT_CODES: tuple[tuple[type[LaCaleError], int], ...] = (
     (NotFound, EXIT_USAGE),
     (AuthError, EXIT_AUTH),
     (RateLimited, EXIT_RATE_LIMITED),
+    (ResponseTooLarge, EXIT_UNAVAILABLE),  # explicit: an unusable answer, like any other
     (Unavailable, EXIT_UNAVAILABLE),
     (Duplicate, EXIT_DUPLICATE),
 )
@@ -167,6 +171,8 @@ def describe_error(exc: LaCaleError) -> str:
     if isinstance(exc, AuthError):
         hint = " (the key may lack the upload:write scope)" if getattr(exc, "upload", False) else ""
         return f"key refused{hint}: {message}" if exc.status == 403 else f"key missing: {message}"
+    if isinstance(exc, ResponseTooLarge):
+        return f"answer refused, too large: {message}"
     if isinstance(exc, Unavailable):
         return f"La Cale unavailable: {message}"
     if isinstance(exc, Duplicate):
@@ -252,18 +258,64 @@ def _read_file(path: str, what: str) -> UploadFile:
 
 
 def _write_torrent(data: bytes, output: str, info_hash: str) -> dict[str, Any] | None:
-    """Owner-only permissions: the file embeds the account's passkey."""
+    """Owner-only permissions: the file embeds the account's passkey.
+
+    A new file is always created (``O_CREAT|O_EXCL``, mode 0600) beside the target, written,
+    synced, then renamed over it: an existing file's mode (0644) is not kept, and a symlink
+    at ``output`` is replaced, never written through (its target stays untouched). A failure
+    leaves the previous file as it was and no temporary file behind.
+    """
     if output == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return None
+    target = Path(output)
+    if target.is_dir() and not target.is_symlink():
+        raise _UsageError(f"cannot write {output}: it is a directory")
+    directory = target.parent
+    temp: Path | None = None
     try:
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd, temp = _create_private(directory, target.name)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, target)
+        temp = None
+        _fsync_directory(directory)
     except OSError as exc:
         raise _UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+    finally:
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                temp.unlink()
     return {"info_hash": info_hash.strip().lower(), "path": output, "size": len(data)}
+
+
+def _create_private(directory: Path, name: str) -> tuple[int, Path]:
+    """A new, empty 0600 file in ``directory``: exclusive creation never opens an existing
+    file or follows a link planted under the chosen name."""
+    for _ in range(100):
+        candidate = directory / f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600), candidate
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {directory}")
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable; best effort (not every platform can open a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _scrub(text: str, key: str) -> str:

@@ -18,6 +18,7 @@ import pytest
 from bot import cli, cli_api
 from bot.lacale.models import url_carries_secret
 from tests.fakes.lacale import (
+    DOWNLOAD,
     META,
     SEARCH,
     UPLOAD,
@@ -142,6 +143,57 @@ async def test_download(fake: FakeLaCale, vigie: Any, tmp_path: Path) -> None:
     top, _ = decode_torrent(out.read_bytes())
     assert fake.passkey_of(KEY) in top[b"announce"].decode()
     assert stat.S_IMODE(out.stat().st_mode) == 0o600  # it embeds the passkey
+
+
+async def test_download_over_an_existing_world_readable_file(fake: FakeLaCale, vigie: Any, tmp_path: Path) -> None:
+    """A file left 0644 by an earlier tool gets the passkey only through a new 0600 file."""
+    item = fake.add_torrent("Download.Me.Again")
+    out = tmp_path / "dl.torrent"
+    out.write_bytes(b"old content")
+    out.chmod(0o644)
+    old_inode = out.stat().st_ino
+    r = await vigie("api", "download", item["infoHash"], "-o", str(out))
+    assert r.code == 0, r.err
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert out.read_bytes().startswith(b"d") and fake.passkey_of(KEY).encode() in out.read_bytes()
+    assert out.stat().st_ino != old_inode, "a new file renamed into place, not the old one rewritten"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dl.torrent"], "no temporary file left behind"
+
+
+async def test_download_replaces_a_symlink_instead_of_following_it(fake: FakeLaCale, vigie: Any, tmp_path: Path) -> None:
+    item = fake.add_torrent("Download.Through.A.Link")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    victim = elsewhere / "authorized_keys"
+    victim.write_bytes(b"ssh-ed25519 AAAA... operator\n")
+    victim.chmod(0o644)
+    out = tmp_path / "dl.torrent"
+    out.symlink_to(victim)
+    r = await vigie("api", "download", item["infoHash"], "-o", str(out))
+    assert r.code == 0, r.err
+    assert victim.read_bytes() == b"ssh-ed25519 AAAA... operator\n" and stat.S_IMODE(victim.stat().st_mode) == 0o644
+    assert not out.is_symlink() and out.is_file()
+    assert stat.S_IMODE(out.lstat().st_mode) == 0o600
+    assert fake.passkey_of(KEY).encode() in out.read_bytes()
+
+
+async def test_download_failure_leaves_the_existing_file(fake: FakeLaCale, vigie: Any, tmp_path: Path) -> None:
+    """An answer far too large to be a .torrent: refused while it streams (exit 5, one line),
+    and the file already there is left as it was."""
+    out = tmp_path / "dl.torrent"
+    out.write_bytes(b"previous download")
+    fake.oversize_next(DOWNLOAD, 200 * 1024 * 1024, chunked=True, start=b"d8:announce", content_type="application/x-bittorrent")
+    r = await vigie("api", "download", "d" * 40, "-o", str(out))
+    assert r.code == 5 and "too large" in r.err, r.err
+    assert out.read_bytes() == b"previous download"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dl.torrent"]
+    assert fake.streamed_bytes < 64 * 1024 * 1024
+
+
+async def test_download_into_a_missing_directory_is_a_usage_error(fake: FakeLaCale, vigie: Any, tmp_path: Path) -> None:
+    item = fake.add_torrent("Nowhere.To.Go")
+    r = await vigie("api", "download", item["infoHash"], "-o", str(tmp_path / "missing" / "dl.torrent"))
+    assert r.code == 2 and "cannot write" in r.err
 
 
 async def test_upload(fake: FakeLaCale, vigie: Any, tmp_path: Path) -> None:

@@ -4,10 +4,12 @@ error row, and the live-service drift."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import logging
 import socket
 import time
+import tracemalloc
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -30,6 +32,7 @@ from bot.lacale import (
     MissingKey,
     NotFound,
     RateLimited,
+    ResponseTooLarge,
     ServerError,
     Timeout,
     UploadFile,
@@ -37,6 +40,7 @@ from bot.lacale import (
     key_fingerprint,
     parse_retry_after,
 )
+from bot.lacale.client import MAX_JSON_BYTES, MAX_TORRENT_BYTES
 from bot.lacale.models import url_carries_secret
 from tests.fakes.lacale import (
     DOWNLOAD,
@@ -44,6 +48,7 @@ from tests.fakes.lacale import (
     SEARCH,
     UPLOAD,
     FakeLaCale,
+    Fault,
     decode_torrent,
     make_torrent,
 )
@@ -576,6 +581,100 @@ async def test_download_retried_on_5xx(fake: FakeLaCale, client: LaCaleClient) -
     item = fake.add_torrent("Retry.Me")
     fake.fail_next(DOWNLOAD, 503)
     assert (await client.download_torrent(item["infoHash"])).startswith(b"d")
+
+
+# -- answers of any size ------------------------------------------------------------------
+MIB = 1024 * 1024
+#: What a hostile or broken server may send; generated lazily by the fake.
+HUGE = 200 * MIB
+
+
+async def _search(client: LaCaleClient) -> Any:
+    return await client.search("dune")
+
+
+async def _meta(client: LaCaleClient) -> Any:
+    return await client.meta()
+
+
+async def _download(client: LaCaleClient) -> Any:
+    return await client.download_torrent("a" * 40)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+@pytest.mark.parametrize(
+    ("call", "path", "cap", "start", "content_type"),
+    [
+        (_search, SEARCH, MAX_JSON_BYTES, b'[{"title": "', "application/json"),
+        (_meta, META, MAX_JSON_BYTES, b'{"categories": [{"name": "', "application/json"),
+        (_download, DOWNLOAD, MAX_TORRENT_BYTES, b"d8:announce", "application/x-bittorrent"),
+    ],
+    ids=["search", "meta", "download"],
+)
+async def test_oversize_answer_is_refused_without_being_read(
+    fake: FakeLaCale, client: LaCaleClient, call: Any, path: str, cap: int, start: bytes, content_type: str, chunked: bool
+) -> None:
+    """200 MiB streamed: refused from Content-Length before reading, or once the chunks
+    pass the cap; the fake counts what it could write, memory stays near the cap."""
+    fake.oversize_next(path, HUGE, chunked=chunked, start=start, content_type=content_type)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ResponseTooLarge) as caught:
+            await call(client)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    error = caught.value
+    assert isinstance(error, MalformedResponse)  # callers handling "unusable answer" still do
+    assert error.limit == cap
+    if chunked:
+        assert error.declared is None and cap < error.received <= cap + 64 * 1024
+    else:
+        assert error.declared == HUGE and error.received == 0
+    assert fake.count(path) == 1, "not retried: the same request gets the same answer"
+    # The fake's writer stops once the client closed the connection.
+    await asyncio.wait_for(_until(lambda: fake.streams_finished == 1), timeout=30)
+    assert fake.streamed_bytes < cap + 16 * MIB, f"{fake.streamed_bytes} bytes written"
+    assert peak < cap * 1.5 + 8 * MIB, f"peak {peak / MIB:.0f} MiB traced"
+
+
+async def test_small_gzip_answer_that_inflates_past_the_cap(fake: FakeLaCale, client: LaCaleClient) -> None:
+    """Content-Length counts compressed bytes: the cap applies to what decompression yields."""
+    bomb = gzip.compress(b"[" + b" " * (100 * MIB), 9)
+    assert len(bomb) < MAX_JSON_BYTES // 10
+    fake.inject(SEARCH, Fault(200, bomb, "application/json", {"Content-Encoding": "gzip"}))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ResponseTooLarge) as caught:
+            await client.search("dune")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert caught.value.declared == len(bomb) and caught.value.received > MAX_JSON_BYTES
+    assert peak < MAX_JSON_BYTES * 1.5 + 8 * MIB, f"peak {peak / MIB:.0f} MiB traced"
+
+
+async def _until(predicate: Any) -> None:
+    while not predicate():
+        await asyncio.sleep(0.01)
+
+
+async def test_answer_at_the_cap_is_read_and_error_bodies_are_cut(fake: FakeLaCale) -> None:
+    async with make_client(fake, max_torrent_bytes=64 * 1024, max_json_bytes=64 * 1024) as small:
+        # A body exactly at the cap is read whole; one byte more is refused.
+        fake.oversize_next(DOWNLOAD, 64 * 1024, chunked=True, start=b"d8:announce", content_type="application/x-bittorrent")
+        assert len(await small.download_torrent("a" * 40)) == 64 * 1024
+        fake.oversize_next(DOWNLOAD, 64 * 1024 + 1, chunked=True, start=b"d8:announce", content_type="application/x-bittorrent")
+        with pytest.raises(ResponseTooLarge):
+            await small.download_torrent("a" * 40)
+    # An endless error body: only its start is read, the status decides the error.
+    fake.oversize_next(SEARCH, HUGE, status=400, start=b'{"error": "q too long', chunked=True)
+    async with make_client(fake) as client:
+        with pytest.raises(BadRequest) as refused:
+            await client.search("dune")
+    assert refused.value.message.startswith("{\"error\": \"q too long") and len(refused.value.message) <= 301
+    await asyncio.wait_for(_until(lambda: fake.streams_finished == 3), timeout=30)
+    assert fake.streamed_bytes < 2 * 64 * 1024 + 2 + 16 * MIB
 
 
 # -- secrets ------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from bot.lacale.errors import (
     MissingKey,
     NotFound,
     RateLimited,
+    ResponseTooLarge,
     ServerError,
     Timeout,
 )
@@ -59,8 +60,17 @@ MAX_CATEGORY = 64
 MAX_TMDB_ID = 64
 #: Used when a 429 carries no usable Retry-After.
 DEFAULT_RETRY_AFTER = 5.0
+#: Largest answers read, by kind. An answer is read in chunks up to its cap and never
+#: whole first: a hostile or broken server streaming hundreds of MiB must not grow the
+#: bot's memory by as much (a 200 MiB answer once cost 411 MiB).
 #: A .torrent is a few hundred KB at most; anything far bigger is not one.
 MAX_TORRENT_BYTES = 20 * 1024 * 1024
+#: A search page (50 results) is ~50 KB and the metadata a few KB; 8 MiB leaves room
+#: for growth without letting one answer weigh on the process.
+MAX_JSON_BYTES = 8 * 1024 * 1024
+#: Of an error answer only the message is used: the rest is not read.
+MAX_ERROR_BYTES = 64 * 1024
+_READ_CHUNK = 64 * 1024
 #: Server text is quoted in errors; keep it to one readable line.
 MAX_MESSAGE = 300
 
@@ -122,6 +132,8 @@ class LaCaleClient:
         max_retry_after: float = 60.0,
         backoff_base: float = 0.5,
         backoff_max: float = 10.0,
+        max_json_bytes: int = MAX_JSON_BYTES,
+        max_torrent_bytes: int = MAX_TORRENT_BYTES,
     ) -> None:
         _check_key(api_key)
         if not base_url.startswith(("http://", "https://")):
@@ -136,6 +148,8 @@ class LaCaleClient:
         self._max_retry_after = max_retry_after
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
+        self._max_json_bytes = max_json_bytes
+        self._max_torrent_bytes = max_torrent_bytes
 
     def __repr__(self) -> str:  # the default repr would be harmless, but say it: no key here
         return f"<LaCaleClient base_url={self._base_url!r}>"
@@ -325,10 +339,13 @@ class LaCaleClient:
                 timeout=self._timeout,
                 allow_redirects=False,
             ) as resp:
-                body = await resp.read()
                 status = resp.status
                 content_type = resp.content_type
                 retry_after = resp.headers.get("Retry-After")
+                if 200 <= status < 300:
+                    body = await _read_capped(resp, self._max_torrent_bytes if expect == "torrent" else self._max_json_bytes, expect)
+                else:
+                    body = await _read_capped(resp, MAX_ERROR_BYTES, None)
         except (asyncio.TimeoutError, TimeoutError):
             raise Timeout(_timeout_message(upload)) from None
         except aiohttp.ClientConnectionError as exc:
@@ -439,7 +456,38 @@ def _upload_form(req: UploadRequest) -> aiohttp.FormData:
     return form
 
 
-# -- answer decoding ----------------------------------------------------------------------
+# -- answer reading and decoding ----------------------------------------------------------
+async def _read_capped(resp: aiohttp.ClientResponse, limit: int, expect: Expect | None) -> bytes:
+    """The body, read chunk by chunk up to ``limit`` bytes.
+
+    A success larger than ``limit`` is refused: from its ``Content-Length`` before a byte
+    is read, or as soon as the chunks pass the limit (chunked, absent or lying length;
+    aiohttp decompresses as it reads, so a small gzip bomb is caught too). Leaving the
+    ``async with`` with the body unread closes the connection instead of draining it.
+    An error answer (``expect`` None) is cut at ``limit`` instead: only its message is used.
+    """
+    declared = resp.content_length
+    what = "a .torrent file" if expect == "torrent" else "an answer"
+    if expect is not None and declared is not None and declared > limit:
+        raise ResponseTooLarge(
+            f"La Cale announced {what} of {declared} bytes, more than the {limit} accepted",
+            limit=limit, declared=declared,
+        )
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(_READ_CHUNK):
+        room = limit - len(body)
+        if len(chunk) > room:
+            if expect is None:
+                body += chunk[:room]
+                break
+            raise ResponseTooLarge(
+                f"La Cale sent {what} larger than the {limit} bytes accepted; stopped reading",
+                limit=limit, declared=declared, received=len(body) + len(chunk),
+            )
+        body += chunk
+    return bytes(body)
+
+
 def _looks_like_html(body: bytes, content_type: str) -> bool:
     if content_type in ("text/html", "application/xhtml+xml"):
         return True
@@ -450,8 +498,6 @@ def _decode(body: bytes, content_type: str, expect: Expect) -> Any:
     if expect == "torrent":
         if not body.startswith(b"d") or _looks_like_html(body, content_type):
             raise MalformedResponse("La Cale did not send a .torrent file")
-        if len(body) > MAX_TORRENT_BYTES:
-            raise MalformedResponse("La Cale sent a file far too big to be a .torrent")
         return body
     if _looks_like_html(body, content_type):
         raise MalformedResponse("La Cale answered with a web page instead of the API (Cloudflare?)")

@@ -98,6 +98,23 @@ class MalformedResponse(Unavailable):
     """The answer was not the JSON shape the API documents (HTML challenge, bad JSON)."""
 
 
+class ResponseTooLarge(MalformedResponse):
+    """The answer is larger than the client accepts for its kind (a JSON answer, a
+    .torrent, an error body): refused from its ``Content-Length`` before reading, or as
+    soon as more than ``limit`` bytes arrived. Not retried: the same request would get
+    the same answer.
+
+    ``declared`` is the announced ``Content-Length`` (None when chunked or absent);
+    ``received`` counts the body bytes actually read before stopping (0 when refused
+    from the header)."""
+
+    def __init__(self, message: str, *, limit: int, declared: int | None = None, received: int = 0) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.declared = declared
+        self.received = received
+
+
 class NotFound(LaCaleError):
     """404: e.g. a torrent download for an unknown info hash."""
 

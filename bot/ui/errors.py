@@ -91,6 +91,8 @@ def describe_error(error: BaseException, locale: object, *, context: str = "") -
             return ErrorMessage(t(locale, "error.rate_limited", seconds=max(1, round(error.retry_after))))
         case lc.Duplicate():
             return ErrorMessage(t(locale, "error.duplicate"))
+        case lc.ResponseTooLarge():
+            return ErrorMessage(t(locale, "error.response_too_large"))
         case lc.Unavailable():
             return ErrorMessage(t(locale, "error.unavailable"))
         case lc.BadRequest():

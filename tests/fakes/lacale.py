@@ -282,7 +282,9 @@ class Fault:
 
     ``status`` set: answer that instead of handling (after ``delay``). ``late`` set: handle
     normally (an upload IS stored) and hold the answer ``late`` seconds. ``drop``: close the
-    connection without an answer.
+    connection without an answer. ``stream`` > 0 (with ``status``): a body of that many
+    bytes, ``body`` first then filler, generated lazily chunk by chunk while the client
+    reads (never held whole), with a ``Content-Length`` or chunked (``chunked``).
     """
 
     status: int | None = None
@@ -292,6 +294,8 @@ class Fault:
     delay: float = 0.0
     late: float = 0.0
     drop: bool = False
+    stream: int = 0
+    chunked: bool = False
 
 
 class _Refusal(Exception):
@@ -357,6 +361,10 @@ class FakeLaCale:
         self.path_counts: Counter[str] = Counter()
         self.key_counts: Counter[str] = Counter()
         self.uploads: list[UploadRecord] = []
+        #: Bytes of :meth:`oversize_next` bodies written to clients so far.
+        self.streamed_bytes = 0
+        #: Oversize bodies whose stream ended (written whole or cut by the client).
+        self.streams_finished = 0
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._upload_times: dict[str, deque[float]] = defaultdict(deque)
         self._cache: dict[tuple[str, str, tuple[str, ...], str], tuple[float, bytes]] = {}
@@ -477,6 +485,52 @@ class FakeLaCale:
     def drop_next(self, path: str, *, times: int = 1) -> None:
         """Close the connection without answering."""
         self.inject(path, Fault(drop=True), times=times)
+
+    def oversize_next(
+        self,
+        path: str,
+        size: int,
+        *,
+        chunked: bool = False,
+        status: int = 200,
+        start: bytes = b'[{"title": "',
+        content_type: str = "application/json",
+        times: int = 1,
+    ) -> None:
+        """Answer ``size`` bytes (``start``, then filler), streamed lazily: with a truthful
+        ``Content-Length``, or ``chunked`` without one. :attr:`streamed_bytes` counts what
+        was actually written to the client, to tell how early it stopped reading."""
+        self.inject(path, Fault(status, start, content_type, stream=size, chunked=chunked), times=times)
+
+    async def _stream_body(self, request: web.Request, fault: Fault) -> web.StreamResponse:
+        response = web.StreamResponse(status=fault.status or 200, headers=fault.headers)
+        response.content_type = fault.content_type
+        if fault.chunked:
+            response.enable_chunked_encoding()
+        else:
+            response.content_length = fault.stream
+        await response.prepare(request)
+        filler = b"x" * (64 * 1024)
+        remaining = fault.stream
+        first = fault.body[: fault.stream]
+        try:
+            if first:
+                await response.write(first)
+                self.streamed_bytes += len(first)
+                remaining -= len(first)
+            while remaining > 0:
+                chunk = filler[:remaining]
+                # write() waits for the client to drain its buffer: a client that stops
+                # reading stops the stream, and the count says where.
+                await response.write(chunk)
+                self.streamed_bytes += len(chunk)
+                remaining -= len(chunk)
+            await response.write_eof()
+        except (ConnectionError, RuntimeError):
+            pass  # the client closed the connection: what it read is counted
+        finally:
+            self.streams_finished += 1
+        return response
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -683,6 +737,8 @@ class FakeLaCale:
             if request.transport is not None:
                 request.transport.close()
             return web.Response(status=500)
+        if fault is not None and fault.status is not None and fault.stream:
+            return await self._stream_body(request, fault)
         if fault is not None and fault.status is not None:
             return web.Response(status=fault.status, body=fault.body, content_type=fault.content_type, headers=fault.headers)
         try:

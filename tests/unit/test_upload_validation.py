@@ -4,6 +4,7 @@ message key, and what is accepted is normalised once."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -97,6 +98,25 @@ async def test_torrent_over_cap_after_download() -> None:
     with refused("upload.torrent.too_large") as exc:
         await read_torrent_file(data, 4096)
     assert exc.value.values["limit"]
+
+
+async def test_refused_torrent_log_line_masks_a_passkey_in_the_tracker_path(caplog: pytest.LogCaptureFixture) -> None:
+    """The call site masks the URL itself: checked with the plain LogRecord factory, so the
+    process-wide redaction filter cannot be what hides the passkey."""
+    from torf import _flatbencode as bencode
+
+    passkey = "5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b"
+    metainfo = bencode.decode(make_torrent("Refused.Release", source="lacale"))
+    metainfo[b"announce"] = f"https://tracker.example:99999/{passkey}/announce".encode()
+    previous = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(logging.LogRecord)
+    try:
+        with caplog.at_level(logging.INFO, logger="bot.services.uploads.validation"), refused("upload.torrent.invalid"):
+            await read_torrent_file(bencode.encode(metainfo), 10 * MIB)
+    finally:
+        logging.setLogRecordFactory(previous)
+    assert "refused .torrent" in caplog.text and "tracker.example:99999/***/announce" in caplog.text
+    assert passkey not in caplog.text
 
 
 async def test_valid_torrent_is_read() -> None:

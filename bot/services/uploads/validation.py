@@ -21,6 +21,7 @@ from bot.lacale.models import (
     normalize_text,
     url_carries_secret,
 )
+from bot.redaction import redact_urls
 from bot.services.catalog import resolve_tags
 from bot.services.uploads.hosts import judge_host
 from bot.services.uploads.limits import (
@@ -103,7 +104,9 @@ async def read_torrent_file(data: bytes, max_bytes: int) -> TorrentInfo:
     try:
         return await asyncio.to_thread(read_torrent, data, max_bytes=max_bytes)
     except TorrentFileError as exc:
-        log.info("refused .torrent: %s", exc)
+        # torf's message may quote a tracker URL, passkey and all: masked here, not only
+        # by the log filter, so the line is safe whatever handler it reaches.
+        log.info("refused .torrent: %s", redact_urls(str(exc)))
         raise UserError(_TORRENT_REASON_KEYS[exc.reason], limit=_mib(exc.limit or max_bytes)) from None
 
 
