@@ -9,6 +9,7 @@ from discord.ext import commands
 
 from bot import i18n
 from bot.app import VigieBot
+from bot.errors import KeyUnreadable
 from bot.ui.modals import answer_stale_key_form, open_key_form
 from bot.ui.replies import reply
 
@@ -43,7 +44,11 @@ class Keys(commands.GroupCog, group_name="key", group_description="Your personal
 
     @app_commands.command(name="status", description="Show whether you registered a personal key")
     async def status(self, interaction: discord.Interaction) -> None:
-        key = await self.bot.services.guilds.member_key(interaction.user.id)
+        try:
+            key = await self.bot.services.guilds.member_key(interaction.user.id)
+        except KeyUnreadable as exc:
+            await reply(interaction, i18n.t(interaction.locale, "key.status.unreadable", **exc.values))
+            return
         if key is None:
             await reply(interaction, i18n.t(interaction.locale, "key.status.none"))
         else:
