@@ -300,7 +300,8 @@ class GuildService:
         try:
             api_key = self._vault.decrypt(row.api_key_encrypted)
         except KeyDecryptError:
-            await self.mark_key_unreadable(guild_id, row.api_key_encrypted)
+            if row.key_status != KeyStatus.UNREADABLE:
+                await self.mark_key_unreadable(guild_id, row.api_key_encrypted)
             raise KeyUnreadable("error.key_unreadable_guild", fingerprint=row.key_fingerprint or "?") from None
         return ResolvedKey(api_key, row.key_fingerprint or self._vault.fingerprint(api_key), "guild")
 
