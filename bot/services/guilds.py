@@ -205,7 +205,7 @@ class GuildService:
                 .where(Alert.guild_id == guild_id, Alert.paused.is_(False))
                 .values(paused=True, pause_reason=PAUSE_KEY_UNREADABLE)
             )
-        log.error(
+        log.warning(
             "guild %s: its stored La Cale key cannot be decrypted with SECRET_KEY (nor SECRET_KEY_OLD); "
             "its alerts are paused until the key is registered again or the previous SECRET_KEY is set as SECRET_KEY_OLD",
             guild_id,

@@ -115,3 +115,18 @@ async def test_a_form_acts_only_for_the_member_who_opened_it(world: VigieWorld) 
     mine = await world.discord.submit_modal(form, {SECRET_INPUT: world.key}, by=world.member)
     await mine.wait_final()
     assert _member_fingerprint(world, world.member.id) == world.bot.services.vault.fingerprint(world.key)  # type: ignore[union-attr]
+
+
+async def test_form_submitted_after_its_timeout_is_answered(world: VigieWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    import bot.ui.modals
+
+    monkeypatch.setattr(bot.ui.modals, "KEY_FORM_TIMEOUT", 0.2)
+    form = await world.invoke("setup key", by=world.admin)
+    await form.wait_response()
+    await asyncio.sleep(0.6)
+    rec = await world.discord.submit_modal(form, {SECRET_INPUT: world.key}, by=world.admin)
+    final = await rec.wait_final()
+    assert rec.ephemeral and "nothing was saved" in final["content"]
+    assert _guild_fingerprint(world, world.guild.id) is None
