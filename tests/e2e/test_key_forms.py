@@ -126,7 +126,7 @@ async def test_form_submitted_after_its_timeout_is_answered(world: VigieWorld, m
     form = await world.invoke("setup key", by=world.admin)
     await form.wait_response()
     await asyncio.sleep(0.6)
-    rec = await world.discord.submit_modal(form, {SECRET_INPUT: world.key}, by=world.admin)
+    rec = await world.discord.submit_modal(form, {SECRET_INPUT: world.key}, by=world.admin, locale="en-US")
     final = await rec.wait_final()
     assert rec.ephemeral and "nothing was saved" in final["content"]
     assert _guild_fingerprint(world, world.guild.id) is None
