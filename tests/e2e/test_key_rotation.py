@@ -59,9 +59,18 @@ async def setup_keys_and_alert(world: VigieWorld) -> str:
     return personal
 
 
-async def test_changed_secret_key_shows_keys_unreadable_and_pauses_alerts(world: VigieWorld, tmp_path: Path) -> None:
+async def test_changed_secret_key_shows_keys_unreadable_and_pauses_alerts(
+    world: VigieWorld, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
     await setup_keys_and_alert(world)
     await restart_with(world, tmp_path, secret_key=NEW_SECRET)
+    # The operator, who alone can fix SECRET_KEY, is told at start.
+    assert any(
+        r.levelno == logging.ERROR and "1 server keys and 1 personal keys cannot be decrypted" in r.getMessage()
+        and "SECRET_KEY_OLD" in r.getMessage()
+        for r in caplog.records
+    )
 
     # Paused at start, with the reason, before anyone asks.
     assert alert_rows(world) == [(1, "key_unreadable")]
