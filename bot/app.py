@@ -74,6 +74,26 @@ def log_command(interaction: discord.Interaction, *, outcome: str) -> None:
         outcome,
     )
 
+async def check_stored_keys(guilds: GuildService, *, rotation_enabled: bool) -> None:
+    """Before serving anything: keys written under SECRET_KEY_OLD are re-encrypted, and
+    servers whose key no secret reads have their alerts paused (told to the operator,
+    who alone can fix SECRET_KEY)."""
+    report = await guilds.check_stored_keys()
+    if report.rotated:
+        log.info("re-encrypted %d stored La Cale keys under the current SECRET_KEY", report.rotated)
+    if report.restored_guilds:
+        log.info("%d servers' keys are readable again (SECRET_KEY_OLD): their alerts resume", len(report.restored_guilds))
+    if report.unreadable_guilds or report.unreadable_members:
+        log.error(
+            "%d server keys and %d personal keys cannot be decrypted with SECRET_KEY%s: set the previous SECRET_KEY "
+            "as SECRET_KEY_OLD and restart, or have them registered again (/setup key, /key set); "
+            "those servers' alerts are paused",
+            len(report.unreadable_guilds), report.unreadable_members, " nor SECRET_KEY_OLD" if rotation_enabled else "",
+        )
+    elif rotation_enabled:
+        log.info("every stored key is now encrypted under SECRET_KEY: SECRET_KEY_OLD can be removed")
+
+
 class VigieBot(commands.AutoShardedBot):
     services: Services
 
@@ -93,7 +113,7 @@ class VigieBot(commands.AutoShardedBot):
         self.background_tasks: set[asyncio.Task[object]] = set()
         # Redaction is installed by the bot itself, whoever configured logging.
         install_redaction()
-        secrets.add(settings.discord_token.get_secret_value(), settings.secret_key.get_secret_value())
+        secrets.add(settings.discord_token.get_secret_value(), settings.secret_key.get_secret_value(), *settings.old_secret_keys)
 
     async def setup_hook(self) -> None:
         settings = self.settings
@@ -103,7 +123,7 @@ class VigieBot(commands.AutoShardedBot):
             log.info("database migrated from %s to %s", before or "empty", after)
         sessions = create_sessionmaker(engine)
         http = aiohttp.ClientSession(headers={"User-Agent": "Vigie (Discord bot for La Cale)"})
-        vault = KeyVault(settings.fernet_key)
+        vault = KeyVault(settings.fernet_key, settings.old_fernet_keys)
         access = LaCaleAccess(
             http,
             settings.lacale_base_url,
@@ -125,6 +145,7 @@ class VigieBot(commands.AutoShardedBot):
             search=search,
             uploads=UploadService(sessions, guilds, access, meta, search, max_torrent_bytes=settings.upload_max_bytes, preview_budget_bytes=settings.upload_preview_budget_bytes),
         )
+        await check_stored_keys(guilds, rotation_enabled=bool(settings.old_fernet_keys))
         await self.tree.set_translator(CatalogueTranslator())
         for name in self.extension_names:
             try:

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
 
     discord_token: SecretStr = Field(min_length=1)
     secret_key: SecretStr = Field(min_length=16)
+    # Previous SECRET_KEY value(s), comma-separated: stored keys written under them stay
+    # readable and are re-encrypted under SECRET_KEY at start (see ``old_fernet_keys``).
+    secret_key_old: SecretStr | None = None
     database_url: str = "sqlite+aiosqlite:///data/vigie.sqlite3"
     lacale_base_url: str = "https://la-cale.space"
     poll_interval_seconds: int = 60
@@ -84,8 +87,27 @@ class Settings(BaseSettings):
     @cached_property
     def fernet_key(self) -> bytes:
         """A Fernet key derived from SECRET_KEY, so any long random string works as SECRET_KEY."""
-        digest = hashlib.sha256(b"vigie-fernet-v1:" + self.secret_key.get_secret_value().encode()).digest()
-        return base64.urlsafe_b64encode(digest)
+        return _derive_fernet_key(self.secret_key.get_secret_value())
+
+    @property
+    def old_secret_keys(self) -> list[str]:
+        """The SECRET_KEY_OLD values: each comma-separated part, and the whole value too
+        (a secret may itself contain a comma; one more candidate key costs nothing)."""
+        raw = self.secret_key_old.get_secret_value().strip() if self.secret_key_old else ""
+        if not raw:
+            return []
+        parts = [p.strip() for p in raw.split(",") if p.strip()]
+        return list(dict.fromkeys([*parts, raw]))
+
+    @property
+    def old_fernet_keys(self) -> list[bytes]:
+        """Fernet keys of the previous SECRET_KEY values, tried after the current one."""
+        return [_derive_fernet_key(old) for old in self.old_secret_keys]
+
+
+def _derive_fernet_key(secret: str) -> bytes:
+    digest = hashlib.sha256(b"vigie-fernet-v1:" + secret.encode()).digest()
+    return base64.urlsafe_b64encode(digest)
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -24,3 +24,8 @@ class NoKey(UserError):
 
     def __init__(self, key: str = "error.no_key", /, **values: Any) -> None:
         super().__init__(key, **values)
+
+
+class KeyUnreadable(UserError):
+    """A key is stored but cannot be decrypted (Vigie's SECRET_KEY changed): not the same
+    as no key, and not fixed the same way."""

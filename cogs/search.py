@@ -9,7 +9,7 @@ from discord.ext import commands
 
 from bot import i18n
 from bot.app import VigieBot
-from bot.errors import UserError
+from bot.errors import KeyUnreadable, UserError
 from bot.lacale.errors import LaCaleError
 from bot.services.catalog import suggest_categories
 from bot.services.guilds import ResolvedKey
@@ -94,7 +94,10 @@ class Search(commands.Cog):
         return await category_choices(self.bot, interaction, current)
 
     async def has_personal_key(self, user_id: int) -> bool:
-        return await self.bot.services.guilds.member_key(user_id) is not None
+        try:
+            return await self.bot.services.guilds.member_key(user_id) is not None
+        except KeyUnreadable:
+            return True  # the download button then says why the key cannot be used
 
     async def download_for(self, user_id: int, info_hash: str) -> bytes | None:
         """The .torrent with the member's *own* key (it embeds their passkey); never the

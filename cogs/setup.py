@@ -9,7 +9,7 @@ from discord.ext import commands
 from bot import i18n
 from bot.app import VigieBot
 from bot.ui.checks import require_manage_guild
-from bot.ui.modals import KeyModal
+from bot.ui.modals import open_key_form
 from bot.ui.replies import reply
 from bot.ui.status import guild_status_embed
 
@@ -29,16 +29,18 @@ class Setup(commands.GroupCog, group_name="setup", group_description="Configure 
 
     @app_commands.command(name="key", description="Register this server's La Cale API key (typed in a private form)")
     async def key(self, interaction: discord.Interaction) -> None:
+        # The form acts for this server and this admin, whatever else is open meanwhile.
+        assert interaction.guild_id is not None
+        guild_id, user_id = interaction.guild_id, interaction.user.id
+
         async def on_key(modal_interaction: discord.Interaction, raw_key: str) -> None:
+            # Manage Server again: it may have been withdrawn while the form was open.
             require_manage_guild(modal_interaction)
             await modal_interaction.response.defer(ephemeral=True, thinking=True)
-            assert modal_interaction.guild_id is not None
-            fingerprint = await self.bot.services.guilds.register_guild_key(
-                modal_interaction.guild_id, raw_key, modal_interaction.user.id
-            )
+            fingerprint = await self.bot.services.guilds.register_guild_key(guild_id, raw_key, user_id)
             await reply(modal_interaction, i18n.t(modal_interaction.locale, "setup.key.saved", fingerprint=fingerprint))
 
-        await interaction.response.send_modal(KeyModal(interaction.locale, title_key="modal.key.title_guild", on_key=on_key))
+        await open_key_form(interaction, title_key="modal.key.title_guild", on_key=on_key)
 
     @app_commands.command(name="status", description="Show the key, the alerts and the last poll of this server")
     async def status(self, interaction: discord.Interaction) -> None:

@@ -58,3 +58,51 @@ async def test_guild_service_on_postgres(pg_engine: AsyncEngine) -> None:
         assert status.registered_at.tzinfo is not None
         await service.forget_guild(big_id)
         assert await service.guild_key(big_id) is None
+
+
+async def test_stored_keys_rotation_and_unreadable_on_postgres(pg_engine: AsyncEngine) -> None:
+    """The start-up pass on PostgreSQL: keys under SECRET_KEY_OLD re-encrypted (guarded
+    updates), keys nobody can read marked and their alerts paused, then restored."""
+    from sqlalchemy import select
+
+    from bot.db.models import Alert, GuildSettings, KeyStatus, MemberKey
+    from bot.errors import KeyUnreadable
+
+    await upgrade_database(pg_engine)
+    sessions = create_sessionmaker(pg_engine)
+    old = load_settings(discord_token="t", secret_key="o" * 32)
+    new = load_settings(discord_token="t", secret_key="n" * 32)
+    rotating = load_settings(discord_token="t", secret_key="n" * 32, secret_key_old="o" * 32)
+    async with FakeLaCale() as lacale, aiohttp.ClientSession() as session:
+        access = LaCaleAccess(session, lacale.base_url)
+
+        def service(settings) -> GuildService:  # type: ignore[no-untyped-def]
+            return GuildService(sessions, KeyVault(settings.fernet_key, settings.old_fernet_keys), access, MetaCache(access))
+
+        guild_id, user_id = 1_234_567_890_123_456_789, 987_654_321_987_654_321
+        personal = lacale.add_key()
+        await service(old).register_guild_key(guild_id, lacale.default_key, 1)
+        await service(old).set_member_key(user_id, personal, guild_id)
+        async with sessions.begin() as s:
+            s.add(Alert(guild_id=guild_id, name="dune", query="dune", channel_id=5))
+
+        # SECRET_KEY changed, no SECRET_KEY_OLD: unreadable, alerts paused.
+        report = await service(new).check_stored_keys()
+        assert report.unreadable_guilds == (guild_id,) and report.unreadable_members == 1 and report.rotated == 0
+        with pytest.raises(KeyUnreadable):
+            await service(new).resolve_key(guild_id, 42)
+        async with sessions() as s:
+            assert (await s.get(GuildSettings, guild_id)).key_status == KeyStatus.UNREADABLE  # type: ignore[union-attr]
+            assert (await s.execute(select(Alert.paused, Alert.pause_reason))).one() == (True, "key_unreadable")
+
+        # SECRET_KEY_OLD given: readable, re-encrypted, alerts resumed.
+        report = await service(rotating).check_stored_keys()
+        assert report.rotated == 2 and report.restored_guilds == (guild_id,) and not report.unreadable_guilds
+        async with sessions() as s:
+            assert (await s.execute(select(Alert.paused, Alert.pause_reason))).one() == (False, None)
+            member_token = (await s.get(MemberKey, user_id)).api_key_encrypted  # type: ignore[union-attr]
+        assert KeyVault(new.fernet_key).decrypt(member_token) == personal
+        assert (await service(new).resolve_key(guild_id, 42)).api_key == lacale.default_key
+        assert (await service(new).resolve_key(guild_id, user_id)).api_key == personal
+        # A second start has nothing left to do.
+        assert await service(rotating).check_stored_keys() == type(report)(0, (), 0, ())

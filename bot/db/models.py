@@ -35,6 +35,8 @@ class KeyStatus:
     UNCHECKED = "unchecked"
     VALID = "valid"
     REFUSED = "refused"
+    #: The stored key cannot be decrypted (SECRET_KEY changed without SECRET_KEY_OLD).
+    UNREADABLE = "unreadable"
 
 
 class GuildSettings(Base):

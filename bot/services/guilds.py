@@ -15,17 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.locks import insert_missing
 from bot.db.models import Alert, GuildSettings, KeyStatus, MemberKey
 from bot.db.types import utcnow
-from bot.errors import NoKey, UserError
+from bot.errors import KeyUnreadable, NoKey, UserError
 from bot.lacale.errors import AuthError
 from bot.lacale.models import Meta
 from bot.services.keys import KeyDecryptError, KeyVault, normalize_api_key
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 
-#: Why alerts are paused when the server's key is missing or refused.
+log = logging.getLogger(__name__)
+
+#: Why alerts are paused when the server's key is missing, refused or unreadable.
 PAUSE_NO_KEY = "no_key"
 PAUSE_KEY_REFUSED = "key_refused"
-
-log = logging.getLogger(__name__)
+PAUSE_KEY_UNREADABLE = "key_unreadable"
+#: Pauses that a newly registered server key lifts.
+KEY_PAUSE_REASONS = (PAUSE_NO_KEY, PAUSE_KEY_REFUSED, PAUSE_KEY_UNREADABLE)
 
 #: Told ``(guild_id, change)`` after a server's key stops being usable as it was:
 #: "key_removed", "key_replaced", or "guild_left" (Vigie left the server). Whatever holds
@@ -40,6 +43,20 @@ class ResolvedKey:
     api_key: str
     fingerprint: str
     owner: Literal["member", "guild"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredKeysReport:
+    """What :meth:`GuildService.check_stored_keys` found at start."""
+
+    #: Rows written under a SECRET_KEY_OLD value, now re-encrypted under SECRET_KEY.
+    rotated: int
+    #: Servers whose key no secret reads (their alerts are paused).
+    unreadable_guilds: tuple[int, ...]
+    #: Personal keys no secret reads (their owners are told when they use them).
+    unreadable_members: int
+    #: Servers marked unreadable before that are readable again (SECRET_KEY_OLD added).
+    restored_guilds: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +157,7 @@ class GuildService:
             # Alerts paused for want of a (valid) key resume with the new one.
             await session.execute(
                 update(Alert)
-                .where(Alert.guild_id == guild_id, Alert.pause_reason.in_([PAUSE_NO_KEY, PAUSE_KEY_REFUSED]))
+                .where(Alert.guild_id == guild_id, Alert.pause_reason.in_(KEY_PAUSE_REASONS))
                 .values(paused=False, pause_reason=None)
             )
             fingerprint = row.key_fingerprint
@@ -186,6 +203,106 @@ class GuildService:
                 .values(paused=True, pause_reason=PAUSE_KEY_REFUSED)
             )
 
+    async def mark_key_unreadable(self, guild_id: int, token: str) -> bool:
+        """The stored key ``token`` cannot be decrypted: say so in the status and pause
+        the server's alerts until a key is registered again (or SECRET_KEY_OLD restores
+        it). Only if the row still holds ``token`` (a new key may have just arrived).
+        Returns whether the row was marked now (False: already marked, or replaced)."""
+        async with self._sessions.begin() as session:
+            marked = await session.execute(
+                update(GuildSettings)
+                .where(
+                    GuildSettings.guild_id == guild_id,
+                    GuildSettings.api_key_encrypted == token,
+                    GuildSettings.key_status != KeyStatus.UNREADABLE,
+                )
+                .values(key_status=KeyStatus.UNREADABLE, key_status_reason="KeyDecryptError", key_checked_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            if not marked.rowcount:
+                return False
+            await session.execute(
+                update(Alert)
+                .where(Alert.guild_id == guild_id, Alert.paused.is_(False))
+                .values(paused=True, pause_reason=PAUSE_KEY_UNREADABLE)
+            )
+        log.warning(
+            "guild %s: its stored La Cale key cannot be decrypted with SECRET_KEY (nor SECRET_KEY_OLD); "
+            "its alerts are paused until the key is registered again or the previous SECRET_KEY is set as SECRET_KEY_OLD",
+            guild_id,
+        )
+        return True
+
+    async def check_stored_keys(self) -> StoredKeysReport:
+        """At start: re-encrypt under SECRET_KEY every key still written under a
+        SECRET_KEY_OLD value, and mark every server key that no secret reads.
+
+        Done once at start rather than on read: a key that is rarely read (a member who
+        no longer searches) would otherwise stay under the old secret for ever, and
+        SECRET_KEY_OLD could never be dropped; after one start, it can. Each row is
+        written only if it still holds what was read (another process may be rotating
+        it, or a member registering a new key, at the same moment)."""
+        async with self._sessions() as session:
+            guild_rows = (
+                await session.execute(
+                    select(GuildSettings.guild_id, GuildSettings.api_key_encrypted, GuildSettings.key_status).where(
+                        GuildSettings.api_key_encrypted.is_not(None)
+                    )
+                )
+            ).all()
+            member_rows = (await session.execute(select(MemberKey.user_id, MemberKey.api_key_encrypted))).all()
+        rotated = 0
+        unreadable_guilds: list[int] = []
+        restored: list[int] = []
+        for guild_id, token, key_status in guild_rows:
+            try:
+                new_token = self._vault.rotate(token)
+            except KeyDecryptError:
+                unreadable_guilds.append(guild_id)
+                await self.mark_key_unreadable(guild_id, token)
+                continue
+            if new_token is None and key_status != KeyStatus.UNREADABLE:
+                continue
+            values: dict[str, object] = {}
+            if new_token is not None:
+                values.update(api_key_encrypted=new_token, key_fingerprint=self._vault.fingerprint(self._vault.decrypt(new_token)))
+            if key_status == KeyStatus.UNREADABLE:
+                # Readable again: La Cale's opinion of it is unknown until the next use.
+                values.update(key_status=KeyStatus.UNCHECKED, key_status_reason=None)
+            async with self._sessions.begin() as session:
+                done = await session.execute(
+                    update(GuildSettings)
+                    .where(GuildSettings.guild_id == guild_id, GuildSettings.api_key_encrypted == token)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+                if done.rowcount and key_status == KeyStatus.UNREADABLE:
+                    await session.execute(
+                        update(Alert)
+                        .where(Alert.guild_id == guild_id, Alert.pause_reason == PAUSE_KEY_UNREADABLE)
+                        .values(paused=False, pause_reason=None)
+                    )
+                    restored.append(guild_id)
+            rotated += bool(done.rowcount and new_token is not None)
+        unreadable_members = 0
+        for user_id, token in member_rows:
+            try:
+                new_token = self._vault.rotate(token)
+            except KeyDecryptError:
+                unreadable_members += 1
+                continue
+            if new_token is None:
+                continue
+            async with self._sessions.begin() as session:
+                done = await session.execute(
+                    update(MemberKey)
+                    .where(MemberKey.user_id == user_id, MemberKey.api_key_encrypted == token)
+                    .values(api_key_encrypted=new_token, key_fingerprint=self._vault.fingerprint(self._vault.decrypt(new_token)))
+                    .execution_options(synchronize_session=False)
+                )
+            rotated += bool(done.rowcount)
+        return StoredKeysReport(rotated, tuple(unreadable_guilds), unreadable_members, tuple(restored))
+
     async def forget_guild(self, guild_id: int) -> None:
         """Vigie left the server: erase its key at once and pause its alerts."""
         self._key_changed(guild_id, "guild_left")
@@ -196,27 +313,37 @@ class GuildService:
                 row.active = False
 
     async def guild_key(self, guild_id: int) -> ResolvedKey | None:
+        """The server's usable key; ``None`` when it has none (or La Cale refused it).
+        Raises :class:`KeyUnreadable` when one is stored but cannot be decrypted."""
         async with self._sessions() as session:
             row = await session.get(GuildSettings, guild_id)
         if row is None or not row.api_key_encrypted or row.key_status == KeyStatus.REFUSED:
             return None
-        api_key = self._decrypt_or_none(row.api_key_encrypted)
-        if api_key is None:
-            return None
+        try:
+            api_key = self._vault.decrypt(row.api_key_encrypted)
+        except KeyDecryptError:
+            if row.key_status != KeyStatus.UNREADABLE:
+                await self.mark_key_unreadable(guild_id, row.api_key_encrypted)
+            raise KeyUnreadable("error.key_unreadable_guild", fingerprint=row.key_fingerprint or "?") from None
         return ResolvedKey(api_key, row.key_fingerprint or self._vault.fingerprint(api_key), "guild")
 
     async def member_key(self, user_id: int) -> ResolvedKey | None:
+        """The member's personal key; ``None`` when they registered none. Raises
+        :class:`KeyUnreadable` when one is stored but cannot be decrypted: their actions
+        must not silently fall back on the server's key (another account)."""
         async with self._sessions() as session:
             row = await session.get(MemberKey, user_id)
         if row is None:
             return None
-        api_key = self._decrypt_or_none(row.api_key_encrypted)
-        if api_key is None:
-            return None
+        try:
+            api_key = self._vault.decrypt(row.api_key_encrypted)
+        except KeyDecryptError:
+            raise KeyUnreadable("error.key_unreadable_member", fingerprint=row.key_fingerprint or "?") from None
         return ResolvedKey(api_key, row.key_fingerprint, "member")
 
     async def resolve_key(self, guild_id: int | None, user_id: int) -> ResolvedKey:
-        """The member's personal key first, then the server's; ``NoKey`` when neither."""
+        """The member's personal key first, then the server's; ``NoKey`` when neither,
+        ``KeyUnreadable`` when the one to use is stored but cannot be decrypted."""
         key = await self.member_key(user_id)
         if key is None and guild_id is not None:
             key = await self.guild_key(guild_id)
@@ -314,9 +441,15 @@ class GuildService:
 
     async def recheck_guild_key(self, guild_id: int) -> str:
         """Call ``/meta`` with the stored key and record the outcome (for /setup status)."""
-        key = await self._stored_guild_key(guild_id)
-        if key is None:
+        async with self._sessions() as session:
+            row = await session.get(GuildSettings, guild_id)
+        if row is None or not row.api_key_encrypted:
             return KeyStatus.UNCHECKED
+        try:
+            key = self._vault.decrypt(row.api_key_encrypted)
+        except KeyDecryptError:
+            await self.mark_key_unreadable(guild_id, row.api_key_encrypted)
+            return KeyStatus.UNREADABLE
         try:
             meta = await self._access.client(key).meta()
         except AuthError as exc:
@@ -330,12 +463,7 @@ class GuildService:
             row.key_checked_at = utcnow()
             await session.execute(
                 update(Alert)
-                .where(Alert.guild_id == guild_id, Alert.pause_reason == PAUSE_KEY_REFUSED)
+                .where(Alert.guild_id == guild_id, Alert.pause_reason.in_((PAUSE_KEY_REFUSED, PAUSE_KEY_UNREADABLE)))
                 .values(paused=False, pause_reason=None)
             )
         return KeyStatus.VALID
-
-    async def _stored_guild_key(self, guild_id: int) -> str | None:
-        async with self._sessions() as session:
-            row = await session.get(GuildSettings, guild_id)
-        return self._decrypt_or_none(row.api_key_encrypted if row else None)

@@ -89,7 +89,7 @@ async def due_guilds(session: AsyncSession) -> list[DueGuild]:
         .where(
             GuildSettings.active.is_(True),
             GuildSettings.api_key_encrypted.is_not(None),
-            GuildSettings.key_status != KeyStatus.REFUSED,
+            GuildSettings.key_status.not_in((KeyStatus.REFUSED, KeyStatus.UNREADABLE)),
         )
         .group_by(GuildSettings.guild_id, GuildSettings.api_key_encrypted, GuildSettings.locale, GuildSettings.log_channel_id)
         .order_by(GuildSettings.guild_id)

@@ -39,7 +39,7 @@ from bot.services.alerts.matching import (
     normalize_words,
 )
 from bot.services.alerts.record import NewDelivery, insert_deliveries, insert_seen
-from bot.services.guilds import PAUSE_KEY_REFUSED, PAUSE_NO_KEY, GuildService
+from bot.services.guilds import PAUSE_KEY_REFUSED, PAUSE_KEY_UNREADABLE, PAUSE_NO_KEY, GuildService
 from bot.services.lacale_access import LaCaleAccess
 from bot.services.search import build_query
 
@@ -54,8 +54,8 @@ INTERACTIVE_RETRY_AFTER = 5.0
 
 #: ``Alert.pause_reason`` when a member paused it.
 PAUSE_BY_USER = "user"
-PAUSE_REASONS = (PAUSE_BY_USER, PAUSE_CHANNEL_FORBIDDEN, PAUSE_CHANNEL_MISSING, PAUSE_KEY_REFUSED, PAUSE_NO_KEY)
-_KEY_REASONS = (PAUSE_KEY_REFUSED, PAUSE_NO_KEY)
+PAUSE_REASONS = (PAUSE_BY_USER, PAUSE_CHANNEL_FORBIDDEN, PAUSE_CHANNEL_MISSING, PAUSE_KEY_REFUSED, PAUSE_NO_KEY, PAUSE_KEY_UNREADABLE)
+_KEY_REASONS = (PAUSE_KEY_REFUSED, PAUSE_NO_KEY, PAUSE_KEY_UNREADABLE)
 _CHANNEL_REASONS = (PAUSE_CHANNEL_FORBIDDEN, PAUSE_CHANNEL_MISSING)
 
 
@@ -390,8 +390,11 @@ class AlertService:
         channel: resumed (the admin says it is fixed; if not, it pauses again)."""
         async with self._sessions.begin() as session:
             alert = await self._find(session, guild_id, name)
+            settings = await session.get(GuildSettings, guild_id)
+            if alert.paused and settings is not None and settings.api_key_encrypted and settings.key_status == KeyStatus.UNREADABLE:
+                # Whatever paused it: it could not run on a key nobody can decrypt.
+                raise UserError("alert.error.resume_key_unreadable")
             if alert.paused and alert.pause_reason in _KEY_REASONS:
-                settings = await session.get(GuildSettings, guild_id)
                 if settings is None or not settings.api_key_encrypted or settings.key_status == KeyStatus.REFUSED:
                     raise UserError("alert.error.resume_key")
             alert.paused, alert.pause_reason = False, None
