@@ -85,13 +85,13 @@ async def check_stored_keys(guilds: GuildService, *, rotation_enabled: bool) -> 
         log.info("%d servers' keys are readable again (SECRET_KEY_OLD): their alerts resume", len(report.restored_guilds))
     if report.unreadable_guilds or report.unreadable_members:
         log.error(
-            "%d server keys and %d personal keys cannot be decrypted with SECRET_KEY%s: set the previous SECRET_KEY "
+            "%d server keys and %d personal keys cannot be decrypted with SECRET_KEY%s; set the previous SECRET_KEY "
             "as SECRET_KEY_OLD and restart, or have them registered again (/setup key, /key set); "
             "those servers' alerts are paused",
             len(report.unreadable_guilds), report.unreadable_members, " nor SECRET_KEY_OLD" if rotation_enabled else "",
         )
     elif rotation_enabled:
-        log.info("every stored key is now encrypted under SECRET_KEY: SECRET_KEY_OLD can be removed")
+        log.info("every stored key is now encrypted under SECRET_KEY, so SECRET_KEY_OLD can be removed")
 
 
 class VigieBot(commands.AutoShardedBot):
