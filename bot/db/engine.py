@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,10 @@ def describe_database_error(exc: BaseException, database_url: str) -> str:
         return f"SQLite file {path}: {text}"
     if isinstance(orig, OSError):  # connection refused, unknown host...
         host = f"{url.host}:{url.port or 5432}" if url is not None and url.host else where
-        return f"cannot reach the database server {host}: {orig.strerror or text}"
+        reason = orig.strerror or text
+        if orig.errno and not isinstance(orig, socket.gaierror):  # asyncio words ECONNREFUSED "Connect call failed"
+            reason = os.strerror(orig.errno)
+        return f"cannot reach the database server {host}: {reason.lower()}"
     if isinstance(orig, TimeoutError):
         return f"the database server of {where} did not answer in time"
     return f"{where}: {type(orig).__name__}: {text}"

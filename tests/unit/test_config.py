@@ -59,8 +59,9 @@ GENERATE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 def vigie(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """``python -m bot`` with only the environment given (no DISCORD_TOKEN from the shell)."""
-    base = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "PYTHONPATH": str(ROOT)}
+    """``python -m bot`` with only the environment given (no DISCORD_TOKEN from the shell);
+    Discord is a closed loopback port, should a setting be accepted that must not be."""
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "PYTHONPATH": str(ROOT), "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10"}
     return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env={**base, **env}, capture_output=True, text=True, timeout=60)
 
 
