@@ -208,6 +208,9 @@ class VigieBot(commands.AutoShardedBot):
         await asyncio.shield(self._vigie_close)
 
     async def __aexit__(self, *exc_info: object) -> None:
+        caller = asyncio.current_task()
+        if caller is not None:
+            caller._vigie_keep = True  # type: ignore[attr-defined]  # `async with bot:` leaving
         await asyncio.wait({asyncio.ensure_future(self.close())}, timeout=SHUTDOWN_DEADLINE)
 
     async def _close_everything(self) -> None:
