@@ -161,6 +161,14 @@ def test_vigie_and_check_refuse_credentials_and_plain_http_in_one_line(tmp_path:
     api = vigie(["api", "search", "x", "--api-key", "k" * 32, "--base-url", "http://la-cale.space"], tmp_path)
     assert api.returncode == 2 and "http:// would send" in api.stderr and len(api.stderr.strip().splitlines()) == 1
 
+    # Opted in: accepted, and `vigie check` says what it costs (then fails on the closed Discord port).
+    check = vigie(["check"], tmp_path, **env, LACALE_BASE_URL="http://la-cale.space", LACALE_ALLOW_INSECURE_HTTP="true")
+    assert check.returncode == 5, check.stdout + check.stderr
+    assert check.stdout.splitlines()[:2] == [
+        "[ok] settings",
+        "[warn] LACALE_BASE_URL is plain http:// (LACALE_ALLOW_INSECURE_HTTP=true): members' API keys travel unencrypted",
+    ]
+
 
 def test_version_and_exit_status_table_in_help(tmp_path: Path) -> None:
     from bot.cli import version
