@@ -20,6 +20,7 @@ from bot.exit_codes import ExitCode
 from tests.e2e.test_process import ROOT, env_for, run
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.lacale import FakeLaCale
+from tests.postgres import postgres_url  # noqa: F401  (fixture)
 
 
 def one_line(err: str) -> str:
@@ -131,3 +132,26 @@ async def test_normal_start_prints_no_alembic_chatter_nor_voice_warning(tmp_path
         assert "alembic" not in err, err
         assert "voice will NOT be supported" not in err and "PyNaCl" not in err and "davey" not in err, err
         assert " WARNING " not in err and "Traceback" not in err, err
+
+
+async def test_missing_postgres_database_is_one_line_and_status_7(tmp_path: Path, postgres_url: str) -> None:  # noqa: F811
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
+           "DATABASE_URL": postgres_url.rsplit("/", 1)[0].replace("vigie@", "vigie:pw-not-shown@") + "/no_such_db"}
+    code, out, err = await run(["db", "upgrade"], env, tmp_path)
+    assert code == ExitCode.DATABASE, out + err
+    line = one_line(err)
+    assert line.startswith("vigie: database: postgresql+asyncpg://vigie:***@127.0.0.1:") and 'database "no_such_db" does not exist' in line, line
+    assert "pw-not-shown" not in err
+
+    # The same server with a database that exists, in the plain form people paste.
+    import asyncpg
+
+    admin = await asyncpg.connect(postgres_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await admin.execute("DROP DATABASE IF EXISTS vigie_cli")
+        await admin.execute("CREATE DATABASE vigie_cli")
+    finally:
+        await admin.close()
+    plain = postgres_url.replace("postgresql+asyncpg://", "postgresql://").rsplit("/", 1)[0] + "/vigie_cli"
+    code, out, err = await run(["db", "upgrade"], {**env, "DATABASE_URL": plain}, tmp_path)
+    assert code == 0 and "upgraded from empty" in out, err
