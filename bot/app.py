@@ -38,11 +38,12 @@ command_log = logging.getLogger("vigie.commands")
 
 EXTENSIONS: tuple[str, ...] = ("cogs.setup", "cogs.keys", "cogs.search", "cogs.meta", "cogs.upload", "cogs.alerts")
 
-#: A supervisor kills a process that outlives its grace period after SIGTERM (Docker,
-#: systemd: 10 s by default, 90 s for systemd). Each step of closing has its own bound
-#: so that the whole stays under SHUTDOWN_DEADLINE whatever Discord or La Cale do...
-STOP_TASKS_TIMEOUT = 2.0
-CLOSE_DISCORD_TIMEOUT = 2.0
+#: A supervisor kills a process that outlives its grace period after SIGTERM (Docker's
+#: default: 10 s). Each step of closing has its own bound (tasks get STOP_TASKS_TIMEOUT
+#: to end once cancelled, Discord CLOSE_DISCORD_TIMEOUT to acknowledge the close), and
+#: the whole stops waiting at SHUTDOWN_DEADLINE whatever Discord or La Cale do...
+STOP_TASKS_TIMEOUT = 1.5
+CLOSE_DISCORD_TIMEOUT = 1.5
 SHUTDOWN_DEADLINE = 8.0
 #: ...and if something still holds the process (a thread blocked in a DNS lookup keeps
 #: the interpreter from exiting), it exits anyway, with a line saying so.
@@ -107,6 +108,7 @@ class VigieBot(commands.AutoShardedBot):
         self.extension_names = extensions
         self.background_tasks: set[asyncio.Task[object]] = set()
         self._vigie_close: asyncio.Future[None] | None = None
+        self._vigie_close_deadline = 0.0
         # Redaction is installed by the bot itself, whoever configured logging.
         install_redaction()
         secrets.add(settings.discord_token.get_secret_value(), settings.secret_key.get_secret_value())
@@ -200,18 +202,25 @@ class VigieBot(commands.AutoShardedBot):
     async def close(self) -> None:
         """Idempotent and bounded: every caller (the signal handler, ``async with``,
         discord.py itself) waits for the same close, which no caller's cancellation stops."""
-        caller = asyncio.current_task()
-        if caller is not None:
-            caller._vigie_keep = True  # type: ignore[attr-defined]  # not a stray to cancel
+        _keep_current_task()
+        await asyncio.shield(self._begin_close())
+
+    def _begin_close(self) -> asyncio.Future[None]:
         if self._vigie_close is None:
+            self._vigie_close_deadline = time.monotonic() + SHUTDOWN_DEADLINE
             self._vigie_close = asyncio.ensure_future(self._close_everything())
-        await asyncio.shield(self._vigie_close)
+        return self._vigie_close
+
+    async def wait_closed(self) -> bool:
+        """Close, waiting no later than SHUTDOWN_DEADLINE after the close began; False if
+        it was still running then (the process leaves anyway)."""
+        _keep_current_task()
+        closing = self._begin_close()
+        _, late = await asyncio.wait({closing}, timeout=max(0.0, self._vigie_close_deadline - time.monotonic()))
+        return not late
 
     async def __aexit__(self, *exc_info: object) -> None:
-        caller = asyncio.current_task()
-        if caller is not None:
-            caller._vigie_keep = True  # type: ignore[attr-defined]  # `async with bot:` leaving
-        await asyncio.wait({asyncio.ensure_future(self.close())}, timeout=SHUTDOWN_DEADLINE)
+        await self.wait_closed()
 
     async def _close_everything(self) -> None:
         # Order matters: everything that uses the HTTP sessions and the engine stops first
@@ -224,9 +233,10 @@ class VigieBot(commands.AutoShardedBot):
         if self.background_tasks:
             await _wait_stopped(set(self.background_tasks), "background tasks")
         # Cogs stop their loops in cog_unload.
+        unload_until = time.monotonic() + STOP_TASKS_TIMEOUT
         for name in list(self.extensions):
             try:
-                await asyncio.wait_for(self.unload_extension(name), STOP_TASKS_TIMEOUT)
+                await asyncio.wait_for(self.unload_extension(name), max(0.1, unload_until - time.monotonic()))
             except Exception:
                 log.exception("extension %s failed to unload", name)
         strays = _tasks_running_our_code()
@@ -264,6 +274,14 @@ async def _wait_stopped(tasks: set[asyncio.Task[object]], what: str) -> None:
     if pending:
         log.warning("%d %s still running %.0f s after being cancelled: %s", len(pending), what, STOP_TASKS_TIMEOUT,
                     ", ".join(sorted(t.get_name() for t in pending)))
+
+
+def _keep_current_task() -> None:
+    """A task waiting for the close (the signal handler, ``async with bot:`` leaving, a
+    test) is not a stray for the close to cancel."""
+    task = asyncio.current_task()
+    if task is not None:
+        task._vigie_keep = True  # type: ignore[attr-defined]
 
 
 def _tasks_running_our_code() -> set[asyncio.Task[object]]:
@@ -315,9 +333,7 @@ async def run_bot(settings: Settings) -> None:
         except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
             pass
     started = time.monotonic()
-    main_task = asyncio.current_task()
-    if main_task is not None:
-        main_task._vigie_keep = True  # type: ignore[attr-defined]
+    _keep_current_task()
     async with bot:
         runner = asyncio.create_task(bot.start(settings.discord_token.get_secret_value()), name="discord")
         stopper = asyncio.create_task(stop.wait(), name="signals")
@@ -325,9 +341,7 @@ async def run_bot(settings: Settings) -> None:
         if stopper in done:
             log.info("signal received, shutting down after %.0f s", time.monotonic() - started)
             _exit_after(HARD_EXIT_AFTER)
-            closing = asyncio.ensure_future(bot.close())
-            _, late = await asyncio.wait({closing}, timeout=SHUTDOWN_DEADLINE)
-            if late:
+            if not await bot.wait_closed():
                 log.warning("shutdown still running after %.0f s; stopping anyway", SHUTDOWN_DEADLINE)
             # discord.py may be sleeping in its reconnect back-off (minutes after a long
             # outage) or waiting on a connection: nothing left to wait for.
