@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
@@ -91,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.warning(
                 "LACALE_BASE_URL is plain http:// (%s=true): members' API keys travel unencrypted", INSECURE_HTTP_SETTING
             )
+        # Until run_bot installs its handlers, SIGTERM stops the start-up like Ctrl-C: status 0.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         asyncio.run(run_bot(settings))
         return ExitCode.OK
     except KeyboardInterrupt:
