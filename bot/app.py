@@ -6,8 +6,11 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
+import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import discord
@@ -16,7 +19,7 @@ from discord.ext import commands
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.db.engine import create_engine, create_sessionmaker
+from bot.db.engine import DatabaseUnavailable, create_engine, create_sessionmaker, describe_database_error
 from bot.db.migrate import upgrade_database
 from bot.db.models import BotState
 from bot.i18n.translator import CatalogueTranslator
@@ -34,6 +37,19 @@ log = logging.getLogger("vigie")
 command_log = logging.getLogger("vigie.commands")
 
 EXTENSIONS: tuple[str, ...] = ("cogs.setup", "cogs.keys", "cogs.search", "cogs.meta", "cogs.upload", "cogs.alerts")
+
+#: A supervisor kills a process that outlives its grace period after SIGTERM (Docker's
+#: default: 10 s). Each step of closing has its own bound (tasks get STOP_TASKS_TIMEOUT
+#: to end once cancelled, Discord CLOSE_DISCORD_TIMEOUT to acknowledge the close), and
+#: the whole stops waiting at SHUTDOWN_DEADLINE whatever Discord or La Cale do...
+STOP_TASKS_TIMEOUT = 1.5
+CLOSE_DISCORD_TIMEOUT = 1.5
+SHUTDOWN_DEADLINE = 8.0
+#: ...and if something still holds the process (a thread blocked in a DNS lookup keeps
+#: the interpreter from exiting), it exits anyway, with a line saying so.
+HARD_EXIT_AFTER = 9.5
+#: Where our code lives: a task running it is ours to stop before the sessions it uses close.
+_OWN_CODE = tuple(str(Path(__file__).resolve().parents[1] / pkg) + os.sep for pkg in ("bot", "cogs"))
 
 @dataclass(slots=True)
 class Services:
@@ -111,14 +127,20 @@ class VigieBot(commands.AutoShardedBot):
         self.settings = settings
         self.extension_names = extensions
         self.background_tasks: set[asyncio.Task[object]] = set()
+        self._vigie_close: asyncio.Future[None] | None = None
+        self._vigie_close_deadline = 0.0
         # Redaction is installed by the bot itself, whoever configured logging.
         install_redaction()
         secrets.add(settings.discord_token.get_secret_value(), settings.secret_key.get_secret_value(), *settings.old_secret_keys)
 
     async def setup_hook(self) -> None:
         settings = self.settings
-        engine = create_engine(settings.database_url)
-        before, after = await upgrade_database(engine)
+        engine = create_engine_or_fail(settings.database_url)
+        try:
+            before, after = await upgrade_database(engine)
+        except Exception as exc:
+            await engine.dispose()
+            raise DatabaseUnavailable(describe_database_error(exc, settings.database_url)) from exc
         if before != after:
             log.info("database migrated from %s to %s", before or "empty", after)
         sessions = create_sessionmaker(engine)
@@ -199,25 +221,123 @@ class VigieBot(commands.AutoShardedBot):
         log_command(interaction, outcome="ok")
 
     async def close(self) -> None:
+        """Idempotent and bounded: every caller (the signal handler, ``async with``,
+        discord.py itself) waits for the same close, which no caller's cancellation stops."""
+        _keep_current_task()
+        await asyncio.shield(self._begin_close())
+
+    def _begin_close(self) -> asyncio.Future[None]:
+        if self._vigie_close is None:
+            self._vigie_close_deadline = time.monotonic() + SHUTDOWN_DEADLINE
+            self._vigie_close = asyncio.ensure_future(self._close_everything())
+        return self._vigie_close
+
+    async def wait_closed(self) -> bool:
+        """Close, waiting no later than SHUTDOWN_DEADLINE after the close began; False if
+        it was still running then (the process leaves anyway)."""
+        _keep_current_task()
+        closing = self._begin_close()
+        _, late = await asyncio.wait({closing}, timeout=max(0.0, self._vigie_close_deadline - time.monotonic()))
+        return not late
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.wait_closed()
+
+    async def _close_everything(self) -> None:
+        # Order matters: everything that uses the HTTP sessions and the engine stops first
+        # (background tasks, cogs, then any other task still running our code: a poll the
+        # scheduler had started, a search), and every step is bounded, so that a stop is
+        # prompt whatever discord.py is doing (e.g. sleeping minutes in its reconnect
+        # back-off) and nothing fails afterwards with "Session is closed".
         for task in list(self.background_tasks):
             task.cancel()
         if self.background_tasks:
-            await asyncio.gather(*self.background_tasks, return_exceptions=True)
+            await _wait_stopped(set(self.background_tasks), "background tasks")
         # Cogs stop their loops in cog_unload.
+        unload_until = time.monotonic() + STOP_TASKS_TIMEOUT
         for name in list(self.extensions):
             try:
-                await self.unload_extension(name)
+                await asyncio.wait_for(self.unload_extension(name), max(0.1, unload_until - time.monotonic()))
             except Exception:
                 log.exception("extension %s failed to unload", name)
-        await super().close()
+        strays = _tasks_running_our_code()
+        for task in strays:
+            task.cancel()
+        if strays:
+            await _wait_stopped(strays, "tasks")
+        if self._closing_task is None:
+            # discord.py closes its gateway sockets politely and waits up to 30 s for the
+            # peer's answer; an unreachable Discord never answers. Past the bound, closing
+            # its HTTP session drops the sockets (the gateway's too), which ends the wait.
+            closing = asyncio.ensure_future(super().close())
+            done, _ = await asyncio.wait({closing}, timeout=CLOSE_DISCORD_TIMEOUT)
+            if not done:
+                log.warning("Discord did not acknowledge the close in %.0f s; dropping the connection", CLOSE_DISCORD_TIMEOUT)
+                await self.http.close()
+                await asyncio.wait({closing}, timeout=CLOSE_DISCORD_TIMEOUT)
+        else:
+            await super().close()
         services = getattr(self, "services", None)
         if services is not None:
             if not services.http.closed:
                 await services.http.close()
             await services.engine.dispose()
 
+def create_engine_or_fail(database_url: str) -> AsyncEngine:
+    try:
+        return create_engine(database_url)
+    except Exception as exc:  # the SQLite folder cannot be created, a driver is missing...
+        raise DatabaseUnavailable(describe_database_error(exc, database_url)) from exc
+
+
+async def _wait_stopped(tasks: set[asyncio.Task[object]], what: str) -> None:
+    _, pending = await asyncio.wait(tasks, timeout=STOP_TASKS_TIMEOUT)
+    if pending:
+        log.warning("%d %s still running %.0f s after being cancelled: %s", len(pending), what, STOP_TASKS_TIMEOUT,
+                    ", ".join(sorted(t.get_name() for t in pending)))
+
+
+def _keep_current_task() -> None:
+    """A task waiting for the close (the signal handler, ``async with bot:`` leaving, a
+    test) is not a stray for the close to cancel."""
+    task = asyncio.current_task()
+    if task is not None:
+        task._vigie_keep = True  # type: ignore[attr-defined]
+
+
+def _tasks_running_our_code() -> set[asyncio.Task[object]]:
+    """Tasks, other than this one, that run Vigie's code or an event handler: a poll the
+    scheduler started, a meta refresh, a command still answering."""
+    current = asyncio.current_task()
+    found: set[asyncio.Task[object]] = set()
+    for task in asyncio.all_tasks():
+        if task is current or task.done() or getattr(task, "_vigie_keep", False):
+            continue
+        code = getattr(task.get_coro(), "cr_code", None)
+        if task.get_name().startswith(("discord.py: on_", "discord-ui-")) or (
+            code is not None and os.path.realpath(code.co_filename).startswith(_OWN_CODE)
+        ):
+            found.add(task)
+    return found
+
+
+def _exit_after(seconds: float) -> threading.Timer:
+    """Last resort after SIGTERM: if the process is still there after ``seconds`` (a thread
+    stuck in a DNS lookup, a driver call that never returns), leave anyway, status 0."""
+
+    def hard_exit() -> None:
+        log.warning("still stopping %.1f s after the signal; exiting now", seconds)
+        logging.shutdown()
+        os._exit(0)
+
+    timer = threading.Timer(seconds, hard_exit)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 async def run_bot(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM, then close everything cleanly."""
+    """Run until SIGINT/SIGTERM, then close everything cleanly within SHUTDOWN_DEADLINE."""
     import signal
 
     if settings.discord_api_base:
@@ -234,14 +354,20 @@ async def run_bot(settings: Settings) -> None:
         except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
             pass
     started = time.monotonic()
+    _keep_current_task()
     async with bot:
         runner = asyncio.create_task(bot.start(settings.discord_token.get_secret_value()), name="discord")
         stopper = asyncio.create_task(stop.wait(), name="signals")
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if stopper in done:
             log.info("signal received, shutting down after %.0f s", time.monotonic() - started)
-            await bot.close()
-            await asyncio.gather(runner, return_exceptions=True)
+            _exit_after(HARD_EXIT_AFTER)
+            if not await bot.wait_closed():
+                log.warning("shutdown still running after %.0f s; stopping anyway", SHUTDOWN_DEADLINE)
+            # discord.py may be sleeping in its reconnect back-off (minutes after a long
+            # outage) or waiting on a connection: nothing left to wait for.
+            runner.cancel()
+            await asyncio.wait({runner}, timeout=1.0)
         else:
             stopper.cancel()
             runner.result()

@@ -1,7 +1,7 @@
 """``vigie api ...``: La Cale from a shell, for operators and scripts.
 
 JSON on stdout, one line on stderr on failure, and an exit status a script can branch on
-(see :data:`EXIT_CODES`). These commands need only a La Cale key: no Discord token, no
+(see :data:`EXIT_CODES`; the same table as every ``vigie`` command, :class:`ExitCode`). These commands need only a La Cale key: no Discord token, no
 database, no ``SECRET_KEY``, so they also work to check a key or a server in isolation.
 """
 
@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.config import INSECURE_HTTP_SETTING, check_lacale_base_url
+from bot.exit_codes import EXIT_STATUS_HELP, ExitCode
 from bot.lacale.client import DEFAULT_BASE_URL, LaCaleClient
 from bot.lacale.errors import (
     AuthError,
@@ -38,13 +40,13 @@ from bot.lacale.models import (
     url_carries_secret,
 )
 
-EXIT_OK = 0
-EXIT_OTHER = 1
-EXIT_USAGE = 2
-EXIT_AUTH = 3
-EXIT_RATE_LIMITED = 4
-EXIT_UNAVAILABLE = 5
-EXIT_DUPLICATE = 6
+EXIT_OK = ExitCode.OK
+EXIT_OTHER = ExitCode.FAILURE
+EXIT_USAGE = ExitCode.USAGE
+EXIT_AUTH = ExitCode.AUTH
+EXIT_RATE_LIMITED = ExitCode.RATE_LIMITED
+EXIT_UNAVAILABLE = ExitCode.UNAVAILABLE
+EXIT_DUPLICATE = ExitCode.DUPLICATE
 
 #: Error class → exit status; first match wins (subclasses before bases).
 EXIT_CODES: tuple[tuple[type[LaCaleError], int], ...] = (
@@ -79,6 +81,8 @@ def add_api_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ign
             f"or {ENV_KEY}; server from --base-url or {ENV_BASE_URL}. Exit status: 0 ok, 2 usage or "
             "refused request, 3 key missing/refused, 4 rate limited, 5 service unavailable, 6 duplicate."
         ),
+        epilog=EXIT_STATUS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_common(api, default=None)
     sub = api.add_subparsers(dest="api_command", metavar="{search,meta,download,upload}")
@@ -141,7 +145,7 @@ def run_api(args: argparse.Namespace) -> int:
         _error(command, _scrub(describe_error(exc), key))
         return exit_code_for(exc)
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
     if result is not None:
         json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
@@ -183,8 +187,12 @@ def describe_error(exc: LaCaleError) -> str:
 # -- commands -----------------------------------------------------------------------------
 async def _dispatch(command: str, args: argparse.Namespace, key: str) -> Any:
     base_url = (getattr(args, "base_url", None) or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL).strip()
-    if not base_url.startswith(("http://", "https://")):
-        raise _UsageError(f"{ENV_BASE_URL} must start with http:// or https://")
+    # The same rules as the bot's LACALE_BASE_URL: the key travels to this address.
+    insecure_ok = os.environ.get(INSECURE_HTTP_SETTING, "").strip().lower() in ("1", "true", "yes", "on")
+    try:
+        base_url = check_lacale_base_url(base_url, allow_insecure_http=insecure_ok)
+    except ValueError as exc:
+        raise _UsageError(f"{ENV_BASE_URL} (or --base-url) {exc}") from None
     upload_req = _upload_request(args) if command == "upload" else None  # read files before connecting
     timeout = getattr(args, "timeout", None) or 20.0
     retries = getattr(args, "retries", None)

@@ -1,29 +1,46 @@
 """Settings read from the environment and ``.env`` (pydantic-settings).
 
-A bad or missing setting must stop the process with one line naming it (exit status 2),
-never a traceback: ``load_settings`` turns pydantic's error into :class:`ConfigError`.
+Bad or missing settings stop the process with one line per problem, all of them at once, in
+plain words (exit status 2), never a traceback: ``load_settings`` turns pydantic's error into
+:class:`ConfigError`. An empty value (``DISCORD_TOKEN=`` as copied from ``.env.example``)
+counts as missing.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The La Cale server caches each search ~30 s: polling faster only burns requests.
 MIN_POLL_INTERVAL = 30
 
 
+#: How to make a SECRET_KEY, quoted in the messages about it.
+GENERATE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+#: The opt-in that lets LACALE_BASE_URL be plain http:// to another machine.
+INSECURE_HTTP_SETTING = "LACALE_ALLOW_INSECURE_HTTP"
+
+
 class ConfigError(Exception):
-    """A setting is missing or invalid. ``str()`` is the one line to print."""
+    """Settings are missing or invalid. ``problems`` holds one line per setting;
+    ``str()`` is those lines, to print as they are."""
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # env_ignore_empty: ``NAME=`` (as in .env.example) means "not set", so a required
+    # setting is reported missing and an optional one keeps its default.
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     discord_token: SecretStr = Field(min_length=1)
     secret_key: SecretStr = Field(min_length=16)
@@ -31,6 +48,10 @@ class Settings(BaseSettings):
     # readable and are re-encrypted under SECRET_KEY at start (see ``old_fernet_keys``).
     secret_key_old: SecretStr | None = None
     database_url: str = "sqlite+aiosqlite:///data/vigie.sqlite3"
+    # Plain http:// to La Cale sends every member's key readable on the way; allowed to a
+    # loopback address (a local proxy or the test fake) or with this explicit opt-in.
+    # Declared before lacale_base_url, whose validator reads it.
+    lacale_allow_insecure_http: bool = False
     lacale_base_url: str = "https://la-cale.space"
     poll_interval_seconds: int = 60
     dev_guild_id: int | None = None
@@ -61,7 +82,12 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("lacale_base_url", "discord_api_base")
+    @field_validator("lacale_base_url")
+    @classmethod
+    def _lacale_url(cls, value: str, info: ValidationInfo) -> str:
+        return check_lacale_base_url(value, allow_insecure_http=bool(info.data.get("lacale_allow_insecure_http")))
+
+    @field_validator("discord_api_base")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None or value == "":
@@ -73,16 +99,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _db_url(cls, value: str) -> str:
-        # Accept the plain forms people paste and pick the async driver ourselves.
-        if value.startswith("postgres://"):
-            value = "postgresql+asyncpg://" + value[len("postgres://") :]
-        elif value.startswith("postgresql://"):
-            value = "postgresql+asyncpg://" + value[len("postgresql://") :]
-        elif value.startswith("sqlite:///"):
-            value = "sqlite+aiosqlite:///" + value[len("sqlite:///") :]
-        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError("use sqlite+aiosqlite:///path or postgresql+asyncpg://user:pass@host/db")
-        return value
+        return normalize_database_url(value)
 
     @cached_property
     def fernet_key(self) -> bytes:
@@ -110,15 +127,121 @@ def _derive_fernet_key(secret: str) -> bytes:
     return base64.urlsafe_b64encode(digest)
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """The first problem as one line: ``DISCORD_TOKEN: missing``."""
-    first = exc.errors()[0]
-    name = str(first["loc"][0]).upper() if first.get("loc") else "configuration"
-    if first.get("type") == "missing":
-        return f"{name}: missing (set it in the environment or in .env)"
-    msg = str(first.get("msg", "invalid value"))
-    msg = msg.removeprefix("Value error, ")
-    return f"{name}: {msg}"
+class DatabaseSettings(BaseSettings):
+    """What ``vigie db upgrade`` needs: DATABASE_URL (and LOG_LEVEL), no token, no secret,
+    so the database can be prepared before the bot is registered with Discord."""
+
+    model_config = Settings.model_config
+
+    database_url: str = Settings.model_fields["database_url"].default
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+
+def normalize_database_url(value: str) -> str:
+    """Accept the plain forms people paste and pick the async driver ourselves."""
+    if value.startswith("postgres://"):
+        value = "postgresql+asyncpg://" + value[len("postgres://") :]
+    elif value.startswith("postgresql://"):
+        value = "postgresql+asyncpg://" + value[len("postgresql://") :]
+    elif value.startswith("sqlite:///"):
+        value = "sqlite+aiosqlite:///" + value[len("sqlite:///") :]
+    if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ValueError("use sqlite+aiosqlite:///path/to/file.sqlite3 or postgresql+asyncpg://user:pass@host/db")
+    return value
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8 or ::1: traffic that never leaves the machine."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_lacale_base_url(value: str, *, allow_insecure_http: bool = False) -> str:
+    """LACALE_BASE_URL normalised (no trailing slash), or ValueError saying what is wrong.
+
+    The address goes into every link Vigie posts publicly and every key travels to it, so:
+    no ``user:pass@`` (it would be in every link), no ``?query``/``#fragment`` (links are
+    built by appending paths), and https unless the server is on this machine or the
+    operator opted in with LACALE_ALLOW_INSECURE_HTTP=true.
+    """
+    value = value.strip()
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise ValueError("is not a valid address (expected e.g. https://la-cale.space)") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError("must start with https:// (e.g. https://la-cale.space)")
+    if "@" in parts.netloc:
+        raise ValueError(
+            "must not contain a user name or password (user:pass@...): Vigie puts this address in every link it posts"
+        )
+    if not parts.hostname:
+        raise ValueError("has no host name (expected e.g. https://la-cale.space)")
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ValueError("must not contain a ?query or #fragment: Vigie appends paths to it")
+    if parts.scheme.lower() == "http" and not allow_insecure_http and not is_loopback_host(parts.hostname):
+        raise ValueError(
+            "http:// would send members' API keys unencrypted; use https://, or set "
+            f"{INSECURE_HTTP_SETTING}=true if this server is on a network you trust"
+        )
+    return value.rstrip("/")
+
+
+def describe_validation_error(exc: ValidationError, model: type[BaseSettings] = Settings) -> list[str]:
+    """One plain line per setting: ``SECRET_KEY: must be at least 16 characters; ...``."""
+    lines: list[str] = []
+    seen: set[str] = set()
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error.get("loc") else ""
+        if field in seen:
+            continue
+        seen.add(field)
+        lines.append(f"{field.upper() or 'configuration'}: {_plain(error, field, model)}")
+    return lines
+
+
+_MISSING_HINTS = {
+    "discord_token": "the bot's token: Discord Developer Portal → your application → Bot → Reset Token",
+    "secret_key": f"generate one with `{GENERATE_SECRET}`",
+}
+
+
+def _plain(error: Any, field: str, model: type[BaseSettings]) -> str:
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    annotation = str(getattr(model.model_fields.get(field), "annotation", ""))
+    secret = "Secret" in annotation or "token" in field or "secret" in field or "url" in field
+    shown = "" if secret else f", not {str(error.get('input'))[:40]!r}"
+    if kind == "missing":
+        hint = _MISSING_HINTS.get(field)
+        return "missing or empty; set it in .env or in the environment" + (f" ({hint})" if hint else "")
+    if kind in ("string_too_short", "too_short"):
+        extra = f"; generate one with `{GENERATE_SECRET}`" if field.startswith("secret_key") else ""
+        return f"must be at least {ctx.get('min_length')} characters{extra}"
+    if kind == "int_parsing":
+        return f"must be a whole number{shown}"
+    if kind in ("float_parsing", "float_type"):
+        return f"must be a number{shown}"
+    if kind == "bool_parsing":
+        return f"must be true or false{shown}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', '').replace(chr(39), '')}{shown}"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}"
+    if kind == "greater_than":
+        return f"must be more than {ctx.get('gt')}"
+    return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -126,3 +249,10 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
+
+
+def load_database_settings(**overrides: object) -> DatabaseSettings:
+    try:
+        return DatabaseSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, DatabaseSettings)) from None

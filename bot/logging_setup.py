@@ -21,3 +21,17 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("discord").setLevel(level)
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLevelName(level)))
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    # Alembic narrates every start at INFO ("Context impl SQLiteImpl.", "setup plugin ...");
+    # the bot logs one line of its own when it migrates. Its details only at DEBUG.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if level == "DEBUG" else max(logging.WARNING, logging.getLevelName(level)))
+    voice = logging.getLogger("discord.client")
+    if not any(isinstance(f, _NoVoiceWarnings) for f in voice.filters):
+        voice.addFilter(_NoVoiceWarnings())
+
+
+class _NoVoiceWarnings(logging.Filter):
+    """discord.py warns at every start that PyNaCl/davey are missing "so voice will NOT be
+    supported": Vigie never joins a voice channel, so the warning only worries operators."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.WARNING and "voice will NOT be supported" in record.getMessage())

@@ -43,3 +43,21 @@ async def upgrade_database(engine: AsyncEngine) -> tuple[str | None, str | None]
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _pending(connection: Connection) -> tuple[str | None, list[str]]:
+    current = _current(connection)
+    return current, pending_after(current)
+
+
+def pending_after(current: str | None) -> list[str]:
+    """Revision ids an upgrade from ``current`` would apply, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return [rev.revision for rev in reversed(list(script.iterate_revisions("heads", current)))]
+
+
+async def pending_migrations(engine: AsyncEngine) -> tuple[str | None, list[str]]:
+    """(current revision, migrations not applied yet) without changing anything:
+    ``vigie check`` reports them, the bot's start or ``vigie db upgrade`` applies them."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(_pending)

@@ -1,5 +1,7 @@
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -42,9 +44,140 @@ def test_fernet_key_depends_on_secret() -> None:
 
 
 def test_vigie_without_token_prints_one_line_and_exits_2(tmp_path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    # SECRET_KEY set: every missing setting now gets its own line, and only the token is missing.
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SECRET_KEY": "s" * 32}
     proc = subprocess.run([sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "DISCORD_TOKEN" in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+# -- every problem at once, in plain words (issue 9, item 17) --------------------------------
+ROOT = Path(__file__).resolve().parents[2]
+GENERATE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def vigie(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m bot`` with only the environment given (no DISCORD_TOKEN from the shell);
+    Discord is a closed loopback port, should a setting be accepted that must not be."""
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "PYTHONPATH": str(ROOT), "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10"}
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env={**base, **env}, capture_output=True, text=True, timeout=60)
+
+
+def test_copied_env_example_lists_each_missing_setting_in_plain_words(tmp_path: Path) -> None:
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+    proc = vigie([], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 2, proc.stderr
+    assert lines[0].startswith("vigie: DISCORD_TOKEN: missing") and "Reset Token" in lines[0]
+    assert lines[1].startswith("vigie: SECRET_KEY: missing") and GENERATE in lines[1]
+    assert "after validation" not in proc.stderr and "Traceback" not in proc.stderr
+
+    check = vigie(["check"], tmp_path)
+    assert check.returncode == 2
+    assert [line.split(":")[1].strip() for line in check.stdout.splitlines()] == ["DISCORD_TOKEN", "SECRET_KEY"], check.stdout
+    assert all(line.startswith("[FAIL] settings: ") for line in check.stdout.splitlines())
+
+
+def test_every_invalid_setting_gets_one_plain_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    with pytest.raises(ConfigError) as exc:
+        load_settings(secret_key="short", poll_interval_seconds="often", log_level="LOUD", sync_commands="maybe")
+    problems = exc.value.problems
+    assert str(exc.value) == "\n".join(problems)
+    by_name = {p.split(":", 1)[0]: p.split(":", 1)[1].strip() for p in problems}
+    assert set(by_name) == {"DISCORD_TOKEN", "SECRET_KEY", "POLL_INTERVAL_SECONDS", "LOG_LEVEL", "SYNC_COMMANDS"}
+    assert by_name["SECRET_KEY"] == f"must be at least 16 characters; generate one with `{GENERATE}`"
+    assert by_name["POLL_INTERVAL_SECONDS"] == "must be a whole number, not 'often'"
+    assert by_name["LOG_LEVEL"].startswith("must be one of DEBUG, INFO")
+    assert by_name["SYNC_COMMANDS"] == "must be true or false, not 'maybe'"
+    assert "short" not in str(exc.value), "a secret's value was echoed"
+
+
+def test_empty_optional_settings_keep_their_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("DISCORD_TOKEN=t\nSECRET_KEY=" + "s" * 32 + "\nDEV_GUILD_ID=\nDATABASE_URL=\nPOLL_INTERVAL_SECONDS=\n")
+    for name in ("DISCORD_TOKEN", "SECRET_KEY", "DEV_GUILD_ID", "DATABASE_URL", "POLL_INTERVAL_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.dev_guild_id is None and settings.poll_interval_seconds == 60
+    assert settings.database_url == "sqlite+aiosqlite:///data/vigie.sqlite3"
+
+
+# -- LACALE_BASE_URL: no plain HTTP off this machine, no credentials (item 15) ---------------
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8080", "http://127.9.9.9/", "http://localhost:3000", "http://[::1]:9", "https://la-cale.space/"],
+)
+def test_base_url_https_or_loopback_http_is_accepted(url: str) -> None:
+    assert load_settings(**BASE, lacale_base_url=url).lacale_base_url == url.rstrip("/")
+
+
+@pytest.mark.parametrize("url", ["http://la-cale.space", "http://10.0.0.5:8080", "http://127.1", "http://[::ffff:8.8.8.8]"])
+def test_plain_http_off_this_machine_is_refused_unless_opted_in(url: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_settings(**BASE, lacale_base_url=url)
+    assert str(exc.value).startswith("LACALE_BASE_URL: http:// would send members' API keys unencrypted")
+    assert "LACALE_ALLOW_INSECURE_HTTP=true" in str(exc.value)
+    assert load_settings(**BASE, lacale_base_url=url, lacale_allow_insecure_http=True).lacale_base_url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://user:secret@la-cale.space", "must not contain a user name or password"),
+        ("https://user@la-cale.space", "must not contain a user name or password"),
+        ("http://u:p@127.0.0.1:9", "must not contain a user name or password"),
+        ("https://la-cale.space/?apikey=k", "must not contain a ?query or #fragment"),
+        ("https://la-cale.space/#top", "must not contain a ?query or #fragment"),
+        ("https://", "has no host name"),
+        ("https://la-cale.space:port", "is not a valid address"),
+    ],
+)
+def test_base_url_with_credentials_query_or_fragment_is_refused(url: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_settings(**BASE, lacale_base_url=url, lacale_allow_insecure_http=True)
+    assert str(exc.value).startswith(f"LACALE_BASE_URL: {reason}")
+    assert "secret" not in str(exc.value)
+
+
+def test_vigie_and_check_refuse_credentials_and_plain_http_in_one_line(tmp_path: Path) -> None:
+    env = {"DISCORD_TOKEN": "t", "SECRET_KEY": "s" * 32}
+    proc = vigie([], tmp_path, **env, LACALE_BASE_URL="https://vigie:hunter2@la-cale.space")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "vigie: LACALE_BASE_URL: must not contain a user name or password (user:pass@...): "
+        "Vigie puts this address in every link it posts"
+    ]
+    check = vigie(["check"], tmp_path, **env, LACALE_BASE_URL="http://la-cale.space")
+    assert check.returncode == 2
+    assert check.stdout.strip().splitlines() == [
+        "[FAIL] settings: LACALE_BASE_URL: http:// would send members' API keys unencrypted; use https://, "
+        "or set LACALE_ALLOW_INSECURE_HTTP=true if this server is on a network you trust"
+    ]
+    api = vigie(["api", "search", "x", "--api-key", "k" * 32, "--base-url", "http://la-cale.space"], tmp_path)
+    assert api.returncode == 2 and "http:// would send" in api.stderr and len(api.stderr.strip().splitlines()) == 1
+
+    # Opted in: accepted, and `vigie check` says what it costs (then fails on the closed Discord port).
+    check = vigie(["check"], tmp_path, **env, LACALE_BASE_URL="http://la-cale.space", LACALE_ALLOW_INSECURE_HTTP="true")
+    assert check.returncode == 5, check.stdout + check.stderr
+    assert check.stdout.splitlines()[:2] == [
+        "[ok] settings",
+        "[warn] LACALE_BASE_URL is plain http:// (LACALE_ALLOW_INSECURE_HTTP=true): members' API keys travel unencrypted",
+    ]
+
+
+def test_version_and_exit_status_table_in_help(tmp_path: Path) -> None:
+    from bot.cli import version
+
+    proc = vigie(["--version"], tmp_path)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"vigie {version()}" and version() != "unknown"
+    help_text = vigie(["--help"], tmp_path).stdout + vigie(["check", "--help"], tmp_path).stdout
+    help_text += vigie(["api", "--help"], tmp_path).stdout
+    from bot.exit_codes import ExitCode
+
+    for code in ExitCode:
+        assert help_text.count(f"\n  {int(code):<4} ") == 3, (code, help_text)
