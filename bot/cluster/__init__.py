@@ -1,0 +1,1 @@
+"""Running Vigie as several processes with PostgreSQL as the only coordinator."""
