@@ -125,9 +125,12 @@ def describe_failure(exc: BaseException, settings: Settings) -> tuple[ExitCode, 
     import discord
 
     from bot.db.engine import DatabaseUnavailable
+    from bot.observability.health import HealthServerError
 
     if isinstance(exc, DatabaseUnavailable):
         return ExitCode.DATABASE, f"database: {exc}"
+    if isinstance(exc, HealthServerError):
+        return ExitCode.USAGE, str(exc)
     if isinstance(exc, discord.LoginFailure):
         return ExitCode.AUTH, (
             "Discord refused DISCORD_TOKEN (401 Unauthorized): copy it again from the Discord Developer Portal "

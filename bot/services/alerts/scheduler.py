@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.types import utcnow
+from bot.observability.metrics import Metrics
 from bot.services.alerts import queries
 from bot.services.alerts.deliver import DeliverySender
 from bot.services.alerts.fetch import CycleFetcher, key_id
@@ -76,6 +77,7 @@ class AlertScheduler:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         now: Callable[[], datetime] = utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self._sessions = sessions
         self._vault = vault
@@ -93,6 +95,7 @@ class AlertScheduler:
         self._now = now
         self._last_prune: float | None = None
         self.last_report: CycleReport | None = None
+        self._metrics = metrics or Metrics()
 
     async def run(self) -> None:
         """Cycles forever, one every ``interval`` (an overrunning cycle is followed at once
@@ -162,6 +165,7 @@ class AlertScheduler:
         report.requests = fetcher.requests
         report.finished = self._clock()
         self.last_report = report
+        self._metrics.cycle_done(report, results)
         log.info(
             "alert cycle: %d servers, %d La Cale requests, %d new deliveries, %.1f s, %s",
             report.guilds, report.requests, report.new_deliveries, report.finished - report.started, report.outcomes,
