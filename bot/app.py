@@ -296,7 +296,10 @@ class VigieBot(commands.AutoShardedBot):
             await super().close()
         if self.health is not None:
             # Before the engine goes: a probe must not find a half-closed database.
-            await self.health.stop()
+            try:
+                await asyncio.wait_for(self.health.stop(), STOP_TASKS_TIMEOUT)
+            except Exception:
+                log.warning("the health endpoint did not stop cleanly", exc_info=True)
             self.health = None
         services = getattr(self, "services", None)
         if services is not None:

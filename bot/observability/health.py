@@ -21,8 +21,11 @@ discord code.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
+import os
+import socket
 from typing import Any
 
 from aiohttp import web
@@ -67,9 +70,14 @@ class HealthServer:
             await site.start()
         except OSError as exc:
             await runner.cleanup()
+            # asyncio rewrites strerror into a long sentence; the errno's own words suffice.
+            if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+                raise HealthServerError(
+                    f"HEALTH_HOST: {self.host} is not an address of this machine; use 127.0.0.1 (the default) or 0.0.0.0"
+                ) from None
+            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
             raise HealthServerError(
-                f"HEALTH_PORT: cannot listen on {self.host}:{self.port} ({(exc.strerror or str(exc)).lower()}); "
-                "choose a free port or unset HEALTH_PORT"
+                f"HEALTH_PORT: cannot listen on {self.host}:{self.port} ({reason}); choose a free port or unset HEALTH_PORT"
             ) from None
         self._runner = runner
         sockets = getattr(site._server, "sockets", None) or ()

@@ -8,6 +8,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -338,3 +339,22 @@ async def test_bot_process_serves_health_on_loopback_by_default(tmp_path: Path, 
         assert code == 0, log[-3000:]
         assert f"health endpoint on http://127.0.0.1:{port}" in log
         assert listening_addresses(port) == set()
+
+
+async def test_health_port_already_taken_is_one_line_and_status_2(tmp_path: Path, fake_discord: FakeDiscord) -> None:
+    guild = fake_discord.add_guild(name="Process")
+    async with FakeLaCale() as lacale:
+        env = env_for(tmp_path, fake_discord, lacale, guild.id)
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            env.update(HEALTH_PORT=str(port), LOG_LEVEL="WARNING")
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            )
+            out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2
+    lines = [line for line in err.decode().splitlines() if line.startswith("vigie:")]
+    assert lines == [f"vigie: HEALTH_PORT: cannot listen on 127.0.0.1:{port} (address already in use); choose a free port or unset HEALTH_PORT"]
+    assert "Traceback" not in err.decode()
