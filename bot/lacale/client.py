@@ -122,7 +122,13 @@ class LaCaleClient:
         max_retry_after: float = 60.0,
         backoff_base: float = 0.5,
         backoff_max: float = 10.0,
+        search_priority: bool = False,
+        search_max_wait: float | None = None,
     ) -> None:
+        """``search_priority`` (alert polls): searches take the key's next slot ahead of
+        queued ordinary ones. ``search_max_wait`` (members): a search whose slot is further
+        away raises :class:`~bot.lacale.errors.KeyBusy` at once instead of queueing. Both
+        keep the key's spacing (see :class:`~bot.lacale.limits.KeyLimiter`)."""
         _check_key(api_key)
         if not base_url.startswith(("http://", "https://")):
             raise InvalidRequest("base URL must start with http:// or https://", field="base_url")
@@ -136,6 +142,8 @@ class LaCaleClient:
         self._max_retry_after = max_retry_after
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
+        self._search_priority = search_priority
+        self._search_max_wait = search_max_wait
 
     def __repr__(self) -> str:  # the default repr would be harmless, but say it: no key here
         return f"<LaCaleClient base_url={self._base_url!r}>"
@@ -270,7 +278,9 @@ class LaCaleClient:
             if attempt:
                 await self._wait_pause()
             if pace:
-                await self._limiter.acquire_search(check_pause=not attempt)
+                await self._limiter.acquire_search(
+                    check_pause=not attempt, priority=self._search_priority, max_wait=self._search_max_wait
+                )
             try:
                 return await self._attempt(method, path, expect=expect, params=params, form=form, upload=upload)
             except RateLimited as exc:
