@@ -59,7 +59,6 @@ async def test_a_poll_past_its_deadline_is_abandoned_then_retried_losing_and_dou
     assert await seen(p, GUILD) == before  # nothing marked seen...
     assert await p.deliveries() == []  # ...nor recorded to post
     assert (await p.settings(GUILD)).last_poll_outcome == "timeout"
-    await asyncio.sleep(3.0)  # the abandoned request ends on its own
     p.fake.clear_faults()
     assert (await s.run_cycle(spread=0)).outcomes == {"ok": 1}
     await p.sender.flush()
@@ -117,3 +116,23 @@ async def test_a_hung_poll_never_delays_another_servers_alerts(p: Pipeline) -> N
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     assert sorted(p.poster.posted_titles()) == ["Dune.Two.2160p", "Dune.Two.2160p"]
+
+
+async def test_stopping_the_scheduler_stops_its_polls(p: Pipeline) -> None:
+    """Polls left running by the timer are still the scheduler's: stopping it stops them
+    (none would be left using the HTTP session the bot closes next)."""
+    await p.add_alert(GUILD, "dune", CHANNEL, query="dune")
+    await p.cycle()
+    p.fake.delay_next(SEARCH, 4.0)
+    s = scheduler(p, interval=0.3, poll_deadline=3.0)
+    task = asyncio.create_task(s.run())
+    await asyncio.sleep(0.8)  # the hung poll outlived its cycle: the timer went on
+    assert any(t.get_name().startswith("alert-poll-") for t in asyncio.all_tasks())
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await asyncio.sleep(0)
+    left = [
+        t for t in asyncio.all_tasks()
+        if not t.done() and (t.get_name().startswith("alert-poll-") or getattr(t.get_coro(), "__qualname__", "") == "CycleFetcher._request")
+    ]
+    assert not left

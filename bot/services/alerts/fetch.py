@@ -150,9 +150,11 @@ class CycleFetcher:
         return await client.search(query.text, tmdb_id=query.tmdb_id, categories=query.categories)
 
     def close(self) -> None:
-        """Forget the cycle's requests; one still running (its poll was abandoned) ends
-        on its own, its outcome dropped."""
+        """Forget the cycle's requests. One still running is cancelled: the cycle is over,
+        so only abandoned polls were waiting for it."""
         for task in self._tasks.values():
+            if not task.done():
+                task.cancel()
             task.add_done_callback(_retrieve)
         self._tasks.clear()
 

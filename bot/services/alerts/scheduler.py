@@ -293,7 +293,9 @@ class AlertScheduler:
                 self._sender.wake()
             return result
         except asyncio.CancelledError:
+            # The bot stops: the poll stops too, before the session it uses is closed.
             poll.cancel()
+            await asyncio.gather(poll, return_exceptions=True)
             raise
         except Exception:
             log.exception("guild %s: poll crashed", job.guild_id)
