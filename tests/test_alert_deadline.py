@@ -136,3 +136,31 @@ async def test_stopping_the_scheduler_stops_its_polls(p: Pipeline) -> None:
         if not t.done() and (t.get_name().startswith("alert-poll-") or getattr(t.get_coro(), "__qualname__", "") == "CycleFetcher._request")
     ]
     assert not left
+
+
+async def test_a_poll_still_writing_when_the_next_cycle_begins_is_polled_at_its_turn(p: Pipeline) -> None:
+    """The timer does not wait for the last polls of a cycle; a server whose poll is
+    still finishing when the next cycle begins is polled at its turn all the same."""
+    guilds = [GUILD] + [GUILD + (i << 22) for i in range(1, 4)]
+    for gid in guilds[1:]:
+        await p.add_guild(gid)
+    for gid in guilds:
+        await p.add_alert(gid, "dune", CHANNEL, query="dune")
+    await p.cycle()
+    starts: dict[int, int] = dict.fromkeys(guilds, 0)
+    original = p.poller.poll
+
+    async def poll(job, fetcher, **kw):  # type: ignore[no-untyped-def]
+        starts[job.guild_id] += 1
+        result = await original(job, fetcher, **kw)
+        await asyncio.sleep(0.15)  # e.g. waiting for its batch to be written
+        return result
+
+    p.poller.poll = poll  # type: ignore[method-assign]
+    s = AlertScheduler(p.sessions, p.vault, p.access, p.poller, p.sender, interval=0.4, concurrency=4, tick=0.01)
+    task = asyncio.create_task(s.run())
+    await asyncio.sleep(2.1)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    counts = list(starts.values())
+    assert min(counts) >= 4 and max(counts) - min(counts) <= 1, starts

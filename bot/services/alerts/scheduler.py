@@ -195,10 +195,6 @@ class AlertScheduler:
         report.guilds = len(due)
         jobs: list[GuildJob] = []
         for guild in due:
-            if guild.guild_id in self._polling:
-                # Its previous poll is still running (a long gap being filled): it goes on.
-                report.outcomes[STILL_POLLING] = report.outcomes.get(STILL_POLLING, 0) + 1
-                continue
             try:
                 api_key = self._vault.decrypt(guild.api_key_encrypted)
             except KeyDecryptError:
@@ -224,6 +220,12 @@ class AlertScheduler:
                 if delay > 0:
                     await self._sleep(delay)
                 await self._slots.acquire()
+                if job.guild_id in self._polling:
+                    # Its previous poll is still running at its turn (a long gap being
+                    # filled): that one goes on, this one is not started.
+                    self._slots.release()
+                    report.outcomes[STILL_POLLING] = report.outcomes.get(STILL_POLLING, 0) + 1
+                    continue
                 slot = _PollSlot(self._slots)
                 self._polling.add(job.guild_id)
                 poll, progress = self._start_poll(job, fetcher, slot)
