@@ -8,12 +8,14 @@ deliver (``GuildPoller.poll`` then ``DeliverySender.wake``) on a timetable.
   a pause after a 429) is kept by its limiter, so a slow or throttled key only delays
   its own server; polls search with priority over members' queued searches of the key;
 - one slow poll never holds the others: each poll has a deadline (``poll_deadline``,
-  half the interval by default) counted from its start and moved on by each answer La
-  Cale gives it, so a poll waiting for La Cale is abandoned (nothing recorded, retried at
-  the next cycle, see :meth:`GuildPoller.poll`) while a gap's many targeted queries,
-  answered one after the other, go on; and the timer does not wait for a cycle's slowest
-  polls: the next cycle starts on time, skipping a server whose poll is still running;
-- clock and sleep are injectable: tests and the benchmark run cycles without waiting.
+  half the interval and 10 s at least by default) counted from its start and moved on
+  by each answer La Cale gives it, so a poll waiting for La Cale is abandoned (nothing
+  recorded, retried at the next cycle, see :meth:`GuildPoller.poll`) while a gap's many
+  targeted queries, answered one after the other, go on; and the timer does not wait for
+  a cycle's slowest polls: the next cycle starts on time, skipping a server whose poll is
+  still running at its turn;
+- clock and sleep are injectable: tests and the benchmark run cycles without waiting
+  (deadlines are real time: they are about La Cale keeping a poll waiting).
 """
 
 from __future__ import annotations
