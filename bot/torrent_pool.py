@@ -54,9 +54,10 @@ T = TypeVar("T")
 #: hostile one, and no more (each is a Python interpreter with torf, ~25 MiB).
 WORKERS = 2
 
-#: Seconds a job may run once it has a worker. The caps keep any file under a second of
-#: CPU; the first job also pays the worker's start (~0.3 s, more on a loaded machine).
-TIME_LIMIT = 10.0
+#: Seconds a job may run once it has a worker. The caps keep any file around half a second
+#: of CPU (a second for the source-flag rewrite); the first job also pays the worker's start
+#: (~0.3 s), and a niced worker on a busy machine gets the CPU last: wide margin.
+TIME_LIMIT = 15.0
 
 #: Scheduling priority of the workers: below the bot, which answers everyone else.
 WORKER_NICE = 10
@@ -78,7 +79,8 @@ def source_fix_job(info: TorrentInfo) -> TorrentInfo:
     if has_lacale_source(info):
         return info
     cap = max(DEFAULT_MAX_BYTES, len(info.raw) + 4096)
-    return read_torrent(set_source(info.raw, LACALE_SOURCE, max_bytes=cap), max_bytes=cap)
+    # ``info`` was read (and checked) already: set_source need not read it again.
+    return read_torrent(set_source(info, LACALE_SOURCE, max_bytes=cap), max_bytes=cap)
 
 
 def site_hash_job(info: TorrentInfo) -> str:

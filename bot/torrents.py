@@ -548,11 +548,12 @@ def read_torrent(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> TorrentI
 
 
 def set_source(
-    data: bytes, source: str = LACALE_SOURCE, *, max_bytes: int = DEFAULT_MAX_BYTES
+    data: bytes | TorrentInfo, source: str = LACALE_SOURCE, *, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> bytes:
     """Return the torrent ``data`` with ``info.source`` set to ``source``.
 
-    The torrent is validated first (same errors as :func:`read_torrent`). If it already
+    The torrent is validated first (same errors as :func:`read_torrent`), unless ``data``
+    is the :class:`TorrentInfo` :func:`read_torrent` already made of it. If it already
     carries exactly this source, ``data`` is returned unchanged. Otherwise the metainfo is
     decoded with torf's bencode codec *as raw bytes* and re-encoded with only
     ``info.source`` changed: every other value (private flag, unknown keys, non-UTF-8
@@ -567,7 +568,7 @@ def set_source(
     """
     if not isinstance(source, str) or not source:
         raise ValueError(f"source must be a non-empty string, not {source!r}")
-    info = read_torrent(data, max_bytes=max_bytes)
+    info = data if isinstance(data, TorrentInfo) else read_torrent(data, max_bytes=max_bytes)
     if info.source == source:
         return info.raw
     try:
