@@ -154,7 +154,14 @@ class TorrentPool:
         executor = self._idle.pop() or self._start()
         healthy = False
         try:
-            future = asyncio.wrap_future(executor.submit(fn, *args))
+            try:
+                submitted = executor.submit(fn, *args)
+            except BrokenProcessPool:
+                # Its worker died while idle (killed from outside): use a fresh one.
+                self._kill(executor)
+                executor = self._start()
+                submitted = executor.submit(fn, *args)
+            future = asyncio.wrap_future(submitted)
             done, _ = await asyncio.wait({future}, timeout=self.time_limit)
             if not done:
                 future.cancel()

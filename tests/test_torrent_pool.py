@@ -134,6 +134,17 @@ async def test_the_event_loops_default_executor_is_never_used(pool: TorrentPool)
         executor.shutdown(wait=True)
 
 
+async def test_a_worker_killed_while_idle_is_replaced(pool: TorrentPool) -> None:
+    first = await pool.run(os.getpid, owner=1)
+    os.kill(first, 9)  # the OOM killer, an operator...
+    for _ in range(500):
+        if gone(first):
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)  # the pool's manager thread notices
+    assert (await pool.run(read_job, make_torrent("Again"), 10 << 20, owner=1)).name == "Again"
+
+
 async def test_close_kills_the_workers(pool: TorrentPool) -> None:
     await pool.run(read_job, make_torrent("One"), 10 << 20, owner=1)
     pids = pool.worker_pids()
