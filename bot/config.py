@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     upload_preview_budget_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
     delivery_retention_days: int = Field(default=90, ge=1)
     poll_concurrency: int = Field(default=8, ge=1)
+    # The operators' endpoint (/healthz, /readyz, /metrics): off unless HEALTH_PORT is set
+    # (0: any free port, logged), on loopback unless HEALTH_HOST opens it (0.0.0.0 in a container).
+    health_port: int | None = Field(default=None, ge=0, le=65535)
+    health_host: str = "127.0.0.1"
 
     @field_validator("poll_interval_seconds")
     @classmethod

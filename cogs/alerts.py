@@ -109,7 +109,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         settings = services.settings
         self.site_meta = SiteMeta(services.meta, ttl=float(settings.meta_cache_seconds))
         self.poster = DiscordAlertPoster(bot, base_url=settings.lacale_base_url)
-        self.sender = DeliverySender(services.sessions, self.poster, owns_guild=self.owns_guild)
+        self.sender = DeliverySender(services.sessions, self.poster, owns_guild=self.owns_guild, metrics=bot.metrics)
         self.poller = GuildPoller(
             services.sessions,
             self.site_meta,
@@ -128,6 +128,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
             concurrency=settings.poll_concurrency,
             owns_guild=self.owns_guild,
             retention_days=settings.delivery_retention_days,
+            metrics=bot.metrics,
         )
         self.alerts = AlertService(services.sessions, services.guilds, services.lacale, self.site_meta, on_pending=self.sender.wake)
         self._tasks: list[asyncio.Task[object]] = []
