@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # (0: any free port, logged), on loopback unless HEALTH_HOST opens it (0.0.0.0 in a container).
     health_port: int | None = Field(default=None, ge=0, le=65535)
     health_host: str = "127.0.0.1"
+    # Discord requests per second for alert posts, for the whole bot: each of the
+    # CLUSTER_COUNT processes paces its posts at an equal share (Discord's global limit
+    # is 50/s per bot, across processes; the rest is left to commands).
+    discord_rest_rate: float = Field(default=40.0, gt=0)
 
     @field_validator("poll_interval_seconds")
     @classmethod

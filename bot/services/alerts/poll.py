@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cluster.ownership import Ownership
 from bot.db.types import utcnow
 from bot.lacale.errors import (
     AuthError,
@@ -84,6 +85,8 @@ OUTCOME_KEY_REFUSED = "key_refused"
 OUTCOME_ERROR = "error"
 #: Abandoned by the scheduler after waiting too long for La Cale (nothing recorded).
 OUTCOME_TIMEOUT = "timeout"
+#: The server is not on this process's shards (another process polls it): not polled.
+OUTCOME_NOT_OWNED = "not_owned"
 
 #: A TMDB result published this long before its alert existed still counts as new (clock
 #: skew between La Cale and us); the baseline recorded at creation excludes older ones.
@@ -137,9 +140,12 @@ class GuildPoller:
         mark_key_refused: Callable[[int, str | None], object],
         recorder: Recorder | None = None,
         retention_days: int = 90,
+        ownership: Ownership = Ownership(),
         now: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
+        #: The scheduler only hands this process's servers; this is the last guard.
+        self.ownership = ownership
         self._meta = site_meta
         self._poster = poster
         self._mark_key_refused = mark_key_refused
@@ -184,6 +190,9 @@ class GuildPoller:
         transaction) or not at all, and this process's memory of the page is left as it
         was: the next poll may match those releases again, and the unique (alert, release)
         key makes recording them a second time a no-op."""
+        if not self.ownership.owns(job.guild_id):
+            log.warning("guild %s: not on this process's shards; not polled", job.guild_id)
+            return PollResult(job.guild_id, OUTCOME_NOT_OWNED)
         memory = self._memory.get(job.guild_id)
         rechecks = dict(memory.tmdb_due) if memory is not None and memory.tmdb_due else None
         fetched = fetched or _nothing
@@ -236,7 +245,7 @@ class GuildPoller:
         await self.recorder.flush()
         self._memory.pop(job.guild_id, None)
         try:
-            await self._poster.notify_admins(AdminNotice(job.guild_id, job.log_channel_id, job.locale, NOTICE_KEY_REFUSED, tuple(names)))
+            await self._poster.notify_admins(AdminNotice(job.guild_id, job.log_channel_id, job.locale, NOTICE_KEY_REFUSED, tuple(names), at=self._now()))
         except Exception:
             log.warning("guild %s: could not tell the admins the key was refused", job.guild_id, exc_info=True)
 

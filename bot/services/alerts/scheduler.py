@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cluster.ownership import Ownership
 from bot.db.types import utcnow
 from bot.observability.metrics import Metrics
 from bot.services.alerts import queries
@@ -62,6 +63,22 @@ def shard_filter(shard_ids: list[int] | tuple[int, ...] | None, shard_count: int
         return None
     owned = frozenset(shard_ids)
     return lambda guild_id: ((guild_id >> 22) % shard_count) in owned
+
+
+def ownership_of_shards(shard_ids: list[int] | tuple[int, ...] | None, shard_count: int | None) -> Ownership:
+    """The :class:`Ownership` of a process running ``shard_ids`` of ``shard_count``
+    (discord.py's ``shard_ids``/``shard_count``; ``None`` means every shard). Without a
+    cluster layout, the shards must be one cluster's share (``s % n == k``); any other
+    subset cannot be told in SQL and is refused."""
+    if shard_ids is None or not shard_count:
+        return Ownership()
+    wanted = tuple(sorted(set(shard_ids)))
+    for clusters in range(1, shard_count + 1):
+        for slot in range(clusters):
+            candidate = Ownership(shard_count, clusters, slot)
+            if candidate.shard_ids == wanted:
+                return candidate
+    raise ValueError(f"shards {list(wanted)} of {shard_count} are not one cluster's share (s % n == k)")
 
 
 @dataclass(slots=True)
@@ -113,7 +130,7 @@ class AlertScheduler:
         *,
         interval: float,
         concurrency: int = 8,
-        owns_guild: Callable[[int], bool] | None = None,
+        ownership: Ownership = Ownership(),
         retention_days: int = 90,
         prune_every: float = 3600.0,
         tick: float = TICK,
@@ -130,7 +147,8 @@ class AlertScheduler:
         self._sender = sender
         self.interval = interval
         self._concurrency = max(1, concurrency)
-        self._owns_guild = owns_guild
+        #: This process's servers (set before :meth:`run` starts if learnt later).
+        self.ownership = ownership
         self._retention = timedelta(days=retention_days)
         self._prune_every = prune_every
         self._tick = tick
@@ -194,9 +212,7 @@ class AlertScheduler:
         one is started."""
         report = CycleReport(started=self._clock())
         async with self._sessions() as session:
-            due = await queries.due_guilds(session)
-        if self._owns_guild is not None:
-            due = [g for g in due if self._owns_guild(g.guild_id)]
+            due = await queries.due_guilds(session, ownership=self.ownership)
         report.guilds = len(due)
         jobs: list[GuildJob] = []
         for guild in due:
