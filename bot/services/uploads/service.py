@@ -516,7 +516,10 @@ class UploadService:
             if has_lacale_source(draft.torrent):
                 site = draft.torrent.info_hash
             else:
-                site = await self.torrent_pool.run(site_hash_job, draft.torrent, owner=draft.user_id)
+                # Its own owner, not the member: their one-file limit is for the files they
+                # attach, and must not make this check fail (the upload's fate unknown)
+                # while their next .torrent is being read.
+                site = await self.torrent_pool.run(site_hash_job, draft.torrent, owner=("site-hash", draft.id))
             self._remember_site_hash(draft.original_info_hash, site)
         return {draft.original_info_hash, draft.torrent.info_hash, site}
 
