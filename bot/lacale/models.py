@@ -97,10 +97,6 @@ class Torrent(_Lenient):
         rebuilt = f"{base}/api/torrents/download/{quote(self.info_hash, safe='')}"
         return rebuilt if not url_carries_secret(rebuilt) else base + "/"
 
-    def download_path(self) -> str:
-        """Path of the .torrent download (to be fetched with the member's own key)."""
-        return f"/api/torrents/download/{self.info_hash}"
-
 
 class Category(_Lenient):
     id: str
