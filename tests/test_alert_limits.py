@@ -90,6 +90,31 @@ async def test_names_stay_unique_under_concurrent_adds_on_postgres(postgres_url:
         await check_names_stay_unique(p)
 
 
+async def check_names_unique_whatever_the_letters(p: Pipeline) -> None:
+    """Accented capitals are a case too: the same on SQLite (whose ``lower()`` folds ASCII
+    only) as on PostgreSQL."""
+    await p.alerts.create(GUILD, AlertSpec(name="Été", channel_id=CHANNEL, query="ete"), created_by=1)
+    with pytest.raises(UserError) as exc:
+        await p.alerts.create(GUILD, AlertSpec(name="ÉTÉ", channel_id=CHANNEL, query="ete"), created_by=1)
+    assert exc.value.key == "alert.error.exists"
+    assert (await p.alerts.get(GUILD, "été")).name == "Été"
+    await p.alerts.create(GUILD, AlertSpec(name="Œuvre", channel_id=CHANNEL, query="oeuvre"), created_by=1)
+    with pytest.raises(UserError) as renamed:
+        await p.alerts.edit(GUILD, "été", new_name="œuvre")
+    assert renamed.value.key == "alert.error.exists"
+    assert sorted(await alert_names(p)) == ["Été", "Œuvre"]
+
+
+async def test_names_unique_whatever_the_letters_on_sqlite(tmp_path, lacale: FakeLaCale) -> None:  # type: ignore[no-untyped-def]
+    async with sqlite_pipeline(tmp_path, lacale, GUILD) as p:
+        await check_names_unique_whatever_the_letters(p)
+
+
+async def test_names_unique_whatever_the_letters_on_postgres(postgres_url: str, lacale: FakeLaCale) -> None:  # noqa: F811
+    async with postgres_pipeline(postgres_url, lacale, GUILD) as p:
+        await check_names_unique_whatever_the_letters(p)
+
+
 async def check_rows_created_once(p: Pipeline) -> None:
     keys = [p.fake.add_key() for _ in range(6)]
     fingerprints = await asyncio.gather(*(p.guilds.set_member_key(42, key, GUILD) for key in keys))
