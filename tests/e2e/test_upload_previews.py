@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import VigieWorld
-from tests.e2e.test_upload import attachment_reads, component_ids, confirm, embed_text, has, open_preview
+from tests.e2e.test_upload import (  # noqa: F401  (ready: fixture)
+    attachment_reads,
+    component_ids,
+    confirm,
+    embed_text,
+    has,
+    open_preview,
+    ready,
+)
 from tests.fakes.lacale import UPLOAD
 
 pytestmark = pytest.mark.asyncio
@@ -22,14 +30,6 @@ pytestmark = pytest.mark.asyncio
 ROLE_CLEARED = "you may no longer upload with this server's key"
 KEY_REMOVED = "an admin removed this server's La Cale key"
 NFO_TEXT = ("Release notes\n" + "x" * 70 + "\n").encode()
-
-
-@pytest.fixture
-async def ready(world: VigieWorld) -> VigieWorld:
-    await world.register_key()
-    assert world.bot is not None
-    world.bot.services.uploads.verify_delay = 0.0
-    return world
 
 
 def previews(world: VigieWorld) -> Any:
