@@ -31,6 +31,7 @@ from bot.services.uploads import (
     UploadSummary,
 )
 from bot.services.uploads.drafts import without_files
+from bot.ui.checks import may_manage_guild
 from bot.ui.embeds import release_card
 from bot.ui.replies import NO_MENTIONS
 from bot.ui.text import escape, inline_code, plain, safe_title, shorten
@@ -63,11 +64,10 @@ _closing: set[asyncio.Task[None]] = set()
 def uploader_of(interaction: discord.Interaction) -> Uploader:
     """What the upload rules look at, read from this interaction: ``/upload`` and each
     Confirm are authorised with the member's roles and permissions *at that moment*."""
-    guild_id = interaction.guild_id
     return Uploader(
-        guild_id=guild_id,
+        guild_id=interaction.guild_id,
         user_id=interaction.user.id,
-        can_manage_guild=guild_id is not None and interaction.permissions.manage_guild,
+        can_manage_guild=may_manage_guild(interaction),
         role_ids=frozenset(role.id for role in getattr(interaction.user, "roles", ())),
     )
 
