@@ -51,6 +51,7 @@ from bot.lacale.models import (
     Meta,
     UploadFile,
     UploadRequest,
+    download_url,
 )
 from bot.services.guilds import GuildService, ResolvedKey
 from bot.services.lacale_access import LaCaleAccess, MetaCache
@@ -568,7 +569,7 @@ class UploadService:
                 log.info("download check failed: %s", type(exc).__name__)
                 unknown = True
                 break
-            return True, f"{self.base_url}/api/torrents/download/{info_hash}"
+            return True, download_url(self.base_url, info_hash)
         return (None if unknown else False), None
 
     async def _existing_link(self, draft: UploadDraft) -> str | None:
