@@ -16,17 +16,22 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
-from bot.config import INSECURE_HTTP_SETTING, ConfigError, Settings, is_loopback_host, load_database_settings, load_settings
+from bot.config import (
+    INSECURE_HTTP_SETTING,
+    ConfigError,
+    DatabaseSettings,
+    Settings,
+    is_loopback_host,
+    load_database_settings,
+    load_settings,
+)
 from bot.exit_codes import EXIT_STATUS_HELP, ExitCode
 from bot.logging_setup import configure_logging
 
 log = logging.getLogger("vigie")
 
-# Kept for callers of the old names; the table is ExitCode.
-EXIT_OK = ExitCode.OK
-EXIT_FAILURE = ExitCode.FAILURE
-EXIT_USAGE = ExitCode.USAGE
 
 
 def version() -> str:
@@ -85,21 +90,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_check())
     if command == "db":
         return _db_command(args)
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        _print_problems(exc.problems)
+    settings = _load(load_settings)
+    if settings is None:
         return ExitCode.USAGE
-    configure_logging(settings.log_level)
     try:
         if command == "sync":
             return asyncio.run(_sync(settings))
         from bot.app import run_bot
 
-        if settings.lacale_base_url.startswith("http://") and not _loopback(settings.lacale_base_url):
-            log.warning(
-                "LACALE_BASE_URL is plain http:// (%s=true): members' API keys travel unencrypted", INSECURE_HTTP_SETTING
-            )
+        if _insecure_http(settings):
+            log.warning("%s", INSECURE_HTTP_WARNING)
         # Until run_bot installs its handlers, SIGTERM stops the start-up like Ctrl-C: status 0.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         asyncio.run(run_bot(settings))
@@ -114,6 +114,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         code, message = known
         _print_problems([message])
         return code
+
+
+S = TypeVar("S", Settings, DatabaseSettings)
+
+#: Said by the run (a log line) and by ``vigie check`` (a "warn" line).
+INSECURE_HTTP_WARNING = f"LACALE_BASE_URL is plain http:// ({INSECURE_HTTP_SETTING}=true): members' API keys travel unencrypted"
+
+
+def _load(loader: Callable[[], S]) -> S | None:
+    """Settings from ``loader`` with logging configured; None once every problem is
+    printed (the caller exits with ExitCode.USAGE)."""
+    try:
+        settings = loader()
+    except ConfigError as exc:
+        _print_problems(exc.problems)
+        return None
+    configure_logging(settings.log_level)
+    return settings
+
+
+def _insecure_http(settings: Settings) -> bool:
+    """LACALE_BASE_URL is plain http:// to another machine (the operator opted in)."""
+    return settings.lacale_base_url.startswith("http://") and not _loopback(settings.lacale_base_url)
 
 
 def _print_problems(problems: Sequence[str]) -> None:
@@ -178,12 +201,9 @@ def _network_reason(exc: BaseException) -> str:
 
 def _db_command(args: argparse.Namespace | None = None) -> int:
     """``vigie db upgrade`` and ``vigie db backup FILE``: DATABASE_URL is all they need."""
-    try:
-        settings = load_database_settings()
-    except ConfigError as exc:
-        _print_problems(exc.problems)
+    settings = _load(load_database_settings)
+    if settings is None:
         return ExitCode.USAGE
-    configure_logging(settings.log_level)
     if args is not None and args.db_command == "backup":
         return _db_backup(settings.database_url, args.file)
     try:
@@ -266,8 +286,8 @@ async def _check() -> int:
         return ExitCode.USAGE
     line("ok", "settings")
     configure_logging("WARNING")
-    if settings.lacale_base_url.startswith("http://") and not _loopback(settings.lacale_base_url):
-        line("warn", f"LACALE_BASE_URL is plain http:// ({INSECURE_HTTP_SETTING}=true): members' API keys travel unencrypted")
+    if _insecure_http(settings):
+        line("warn", INSECURE_HTTP_WARNING)
 
     code = await _check_database(settings.database_url, line)
     if code != ExitCode.OK:

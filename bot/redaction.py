@@ -11,7 +11,8 @@ Four layers, because a secret can reach a log line by several roads:
 3. secrets *inside URLs* whose place, not name, gives them away: the interaction or
    webhook token in discord.py's ``/interactions/{id}/{token}/callback`` and
    ``/webhooks/{app_id}/{token}`` (usable 15 minutes to post as the bot), a passkey as a
-   path segment of a tracker's announce URL, ``user:password@``;
+   path segment of a tracker's announce URL, ``user:password@`` (:mod:`bot.urls`'s
+   detector, the one public links use, with a stricter passkey rule for tracker URLs);
 4. discord.py's DEBUG logging prints raw gateway payloads, including the values typed
    in modals *before* Vigie knows them to be keys: text inputs whose ``custom_id`` starts
    with :data:`SECRET_INPUT_PREFIX` are blanked in structured log arguments and by
@@ -30,6 +31,8 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from bot.urls import redact_secrets
 
 #: Prefix of the custom_id of every modal text input that holds a secret.
 SECRET_INPUT_PREFIX = "vigie:secret:"
@@ -66,7 +69,6 @@ _DISCORD_URL_TOKEN = re.compile(r"(?i)(/(?:interactions|webhooks)/\d+/)([^/\s?#'
 _URL = re.compile(r"""(?i)\b([a-z][a-z0-9+.-]{1,15})://([^\s'"<>]+)""")
 #: A path segment that can only be a credential: long, one token, not a word.
 _PASSKEY_SEGMENT = re.compile(r"(?<=/)(?=[A-Za-z0-9_-]*[0-9])[A-Za-z0-9_-]{16,}(?=/|$)")
-_HEX_RUN = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{32,}(?![0-9A-Za-z])")
 _TRACKER_PATH = re.compile(r"(?i)/(?:announce|scrape)")
 # Line breaks a secret may be split by: real ones, and their escaped form in a repr/JSON.
 _LINE_BREAK = r"(?:[ \t]*(?:\r\n|\r|\n|\\r\\n|\\n|\\r)[ \t]*)"
@@ -74,20 +76,20 @@ _LINE_BREAKS = re.compile(_LINE_BREAK)
 
 
 def redact_url(url: str) -> str:
-    """``url`` (``scheme://rest``) with what a URL's place reveals masked: credentials in
-    ``user:password@``, and in a tracker's announce/scrape URL (or any ``udp://``) every
-    path segment that looks like a passkey (16+ token characters with a digit, or a run
-    of 32+ hex digits). Named query parameters are left to the name patterns."""
+    """``url`` (``scheme://rest``) with what a URL reveals masked, by :mod:`bot.urls`'s
+    detector (the one the announce-URL masking and the public links use: ``user:password@``,
+    credential-named parameters, runs of 32+ hex digits, UUIDs, long path tokens), and, in
+    logs only, more strictly still: in a tracker's announce/scrape URL (or any ``udp://``)
+    every path segment that looks like a passkey (16+ token characters with a digit)."""
     match = _URL.match(url)
     if match is None:
         return url
-    scheme, rest = match.group(1), match.group(2)
+    url = redact_secrets(url)
+    scheme, rest = url.split("://", 1)
     netloc, slash, path = rest.partition("/")
-    if "@" in netloc:
-        netloc = MASK + "@" + netloc.rpartition("@")[2]
     if slash and (scheme.lower() == "udp" or _TRACKER_PATH.search("/" + path)):
         path_only, sep, query = path.partition("?")
-        path_only = _PASSKEY_SEGMENT.sub(MASK, _HEX_RUN.sub(MASK, "/" + path_only))[1:]
+        path_only = _PASSKEY_SEGMENT.sub(MASK, "/" + path_only)[1:]
         path = path_only + sep + query
     return f"{scheme}://{netloc}{slash}{path}"
 

@@ -33,7 +33,6 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import unquote
 
 import torf
 from torf import _flatbencode as bencode
@@ -150,7 +149,7 @@ class TorrentFileError(Exception):
         self.limit = limit
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
-        # Raised in a worker process (bot/services/uploads/parsing.py) and pickled back:
+        # Raised in a worker process (bot/torrent_pool.py) and pickled back:
         # the default (``cls(*self.args)``) would lose ``reason`` and ``limit``.
         return (_rebuild_error, (self.reason, self.detail, self.limit))
 

@@ -113,14 +113,8 @@ class Upload(commands.Cog):
         """The key /upload would use for this member, or ``None`` when they may not upload:
         discord.py runs no check before an autocomplete, and suggestions fetched with the
         server's key are for those the server lends it to."""
-        member = interaction.user
         try:
-            return await self.bot.services.uploads.authorize(
-                interaction.guild_id,
-                member.id,
-                can_manage_guild=interaction.guild_id is not None and interaction.permissions.manage_guild,
-                role_ids={role.id for role in getattr(member, "roles", ())},
-            )
+            return await self.bot.services.uploads.authorize_uploader(uploader_of(interaction))
         except UserError:
             return None
 

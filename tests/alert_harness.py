@@ -10,10 +10,12 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db.engine import create_engine, create_sessionmaker
@@ -189,3 +191,32 @@ async def pipeline(database_url: str, fake: FakeLaCale, *, migrate: bool = True)
     finally:
         await http.close()
         await engine.dispose()
+
+
+@pytest.fixture
+async def lacale() -> AsyncIterator[FakeLaCale]:
+    """The fake La Cale (import it into a test module to use it as a fixture)."""
+    async with FakeLaCale() as fake:
+        yield fake
+
+
+@asynccontextmanager
+async def sqlite_pipeline(tmp_path: Path, fake: FakeLaCale, guild_id: int) -> AsyncIterator[Pipeline]:
+    """A pipeline on a new SQLite file in ``tmp_path``, with the server ``guild_id``."""
+    async with pipeline(f"sqlite+aiosqlite:///{tmp_path / 'vigie.sqlite3'}", fake) as built:
+        await built.add_guild(guild_id)
+        yield built
+
+
+@asynccontextmanager
+async def postgres_pipeline(url: str, fake: FakeLaCale, guild_id: int) -> AsyncIterator[Pipeline]:
+    """A pipeline on the tests' PostgreSQL (its schema emptied first), with the server
+    ``guild_id``."""
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+    async with pipeline(url, fake) as built:
+        await built.add_guild(guild_id)
+        yield built

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.db.models import SeenRelease
 from bot.services.alerts.fetch import key_id
 from bot.services.alerts.scheduler import AlertScheduler
-from tests.alert_harness import Pipeline, pipeline
+from tests.alert_harness import Pipeline, lacale, sqlite_pipeline  # noqa: F401  (lacale: fixture)
 from tests.fakes.lacale import SEARCH, FakeLaCale
 
 GUILD = 111_111_111_111_111_111
@@ -24,15 +24,8 @@ OTHER_CHANNEL = 333_333_333_333_333_333
 
 
 @pytest.fixture
-async def lacale() -> AsyncIterator[FakeLaCale]:
-    async with FakeLaCale() as fake:
-        yield fake
-
-
-@pytest.fixture
 async def p(tmp_path, lacale: FakeLaCale) -> AsyncIterator[Pipeline]:  # type: ignore[no-untyped-def]
-    async with pipeline(f"sqlite+aiosqlite:///{tmp_path / 'vigie.sqlite3'}", lacale) as built:
-        await built.add_guild(GUILD)
+    async with sqlite_pipeline(tmp_path, lacale, GUILD) as built:
         yield built
 
 

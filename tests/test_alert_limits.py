@@ -7,47 +7,19 @@ once and neither request fails."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from bot.db.engine import create_engine
 from bot.db.models import Alert
 from bot.errors import UserError
 from bot.services.alerts.service import MAX_ALERTS_PER_GUILD, AlertSpec
-from tests.alert_harness import Pipeline, pipeline
+from tests.alert_harness import Pipeline, lacale, postgres_pipeline, sqlite_pipeline  # noqa: F401  (lacale: fixture)
 from tests.fakes.lacale import FakeLaCale
 from tests.postgres import postgres_url  # noqa: F401  (fixture)
 
 GUILD = 111_111_111_111_111_111
 CHANNEL = 222_222_222_222_222_222
-
-
-@pytest.fixture
-async def lacale() -> AsyncIterator[FakeLaCale]:
-    async with FakeLaCale() as fake:
-        yield fake
-
-
-@asynccontextmanager
-async def sqlite_pipeline(tmp_path, lacale: FakeLaCale) -> AsyncIterator[Pipeline]:  # type: ignore[no-untyped-def]
-    async with pipeline(f"sqlite+aiosqlite:///{tmp_path / 'vigie.sqlite3'}", lacale) as built:
-        await built.add_guild(GUILD)
-        yield built
-
-
-@asynccontextmanager
-async def postgres_pipeline(url: str, lacale: FakeLaCale) -> AsyncIterator[Pipeline]:
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-    async with pipeline(url, lacale) as built:
-        await built.add_guild(GUILD)
-        yield built
 
 
 async def fill(p: Pipeline, count: int) -> None:
@@ -99,23 +71,48 @@ async def check_names_stay_unique(p: Pipeline) -> None:
 
 
 async def test_cap_holds_under_concurrent_adds_on_sqlite(tmp_path, lacale: FakeLaCale) -> None:  # type: ignore[no-untyped-def]
-    async with sqlite_pipeline(tmp_path, lacale) as p:
+    async with sqlite_pipeline(tmp_path, lacale, GUILD) as p:
         await check_cap_holds(p)
 
 
 async def test_cap_holds_under_concurrent_adds_on_postgres(postgres_url: str, lacale: FakeLaCale) -> None:  # noqa: F811
-    async with postgres_pipeline(postgres_url, lacale) as p:
+    async with postgres_pipeline(postgres_url, lacale, GUILD) as p:
         await check_cap_holds(p)
 
 
 async def test_names_stay_unique_under_concurrent_adds_on_sqlite(tmp_path, lacale: FakeLaCale) -> None:  # type: ignore[no-untyped-def]
-    async with sqlite_pipeline(tmp_path, lacale) as p:
+    async with sqlite_pipeline(tmp_path, lacale, GUILD) as p:
         await check_names_stay_unique(p)
 
 
 async def test_names_stay_unique_under_concurrent_adds_on_postgres(postgres_url: str, lacale: FakeLaCale) -> None:  # noqa: F811
-    async with postgres_pipeline(postgres_url, lacale) as p:
+    async with postgres_pipeline(postgres_url, lacale, GUILD) as p:
         await check_names_stay_unique(p)
+
+
+async def check_names_unique_whatever_the_letters(p: Pipeline) -> None:
+    """Accented capitals are a case too: the same on SQLite (whose ``lower()`` folds ASCII
+    only) as on PostgreSQL."""
+    await p.alerts.create(GUILD, AlertSpec(name="Été", channel_id=CHANNEL, query="ete"), created_by=1)
+    with pytest.raises(UserError) as exc:
+        await p.alerts.create(GUILD, AlertSpec(name="ÉTÉ", channel_id=CHANNEL, query="ete"), created_by=1)
+    assert exc.value.key == "alert.error.exists"
+    assert (await p.alerts.get(GUILD, "été")).name == "Été"
+    await p.alerts.create(GUILD, AlertSpec(name="Œuvre", channel_id=CHANNEL, query="oeuvre"), created_by=1)
+    with pytest.raises(UserError) as renamed:
+        await p.alerts.edit(GUILD, "été", new_name="œuvre")
+    assert renamed.value.key == "alert.error.exists"
+    assert sorted(await alert_names(p)) == ["Été", "Œuvre"]
+
+
+async def test_names_unique_whatever_the_letters_on_sqlite(tmp_path, lacale: FakeLaCale) -> None:  # type: ignore[no-untyped-def]
+    async with sqlite_pipeline(tmp_path, lacale, GUILD) as p:
+        await check_names_unique_whatever_the_letters(p)
+
+
+async def test_names_unique_whatever_the_letters_on_postgres(postgres_url: str, lacale: FakeLaCale) -> None:  # noqa: F811
+    async with postgres_pipeline(postgres_url, lacale, GUILD) as p:
+        await check_names_unique_whatever_the_letters(p)
 
 
 async def check_rows_created_once(p: Pipeline) -> None:
@@ -133,11 +130,11 @@ async def check_rows_created_once(p: Pipeline) -> None:
 
 
 async def test_member_key_and_guild_row_created_once_on_sqlite(tmp_path, lacale: FakeLaCale) -> None:  # type: ignore[no-untyped-def]
-    async with sqlite_pipeline(tmp_path, lacale) as p:
+    async with sqlite_pipeline(tmp_path, lacale, GUILD) as p:
         await check_rows_created_once(p)
 
 
 async def test_member_key_and_guild_row_created_once_on_postgres(postgres_url: str, lacale: FakeLaCale) -> None:  # noqa: F811
-    async with postgres_pipeline(postgres_url, lacale) as p:
+    async with postgres_pipeline(postgres_url, lacale, GUILD) as p:
         await check_rows_created_once(p)
 

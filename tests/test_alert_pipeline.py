@@ -25,7 +25,7 @@ from bot.services.alerts.deliver import (
 from bot.services.alerts.fetch import key_id
 from bot.services.alerts.scheduler import AlertScheduler
 from bot.services.guilds import PAUSE_KEY_REFUSED
-from tests.alert_harness import Pipeline, forbid, pipeline
+from tests.alert_harness import Pipeline, forbid, lacale, postgres_pipeline, sqlite_pipeline  # noqa: F401  (lacale: fixture)
 from tests.fakes.lacale import SEARCH, FakeLaCale
 from tests.postgres import postgres_url  # noqa: F401  (fixture)
 
@@ -36,15 +36,8 @@ ROLE = 444_444_444_444_444_444
 
 
 @pytest.fixture
-async def lacale() -> AsyncIterator[FakeLaCale]:
-    async with FakeLaCale() as fake:
-        yield fake
-
-
-@pytest.fixture
 async def p(tmp_path, lacale: FakeLaCale) -> AsyncIterator[Pipeline]:  # type: ignore[no-untyped-def]
-    async with pipeline(f"sqlite+aiosqlite:///{tmp_path / 'vigie.sqlite3'}", lacale) as built:
-        await built.add_guild(GUILD)
+    async with sqlite_pipeline(tmp_path, lacale, GUILD) as built:
         yield built
 
 
@@ -452,17 +445,7 @@ async def test_prune_keeps_pending_and_forgets_old_rows(p: Pipeline) -> None:
 
 
 async def test_pipeline_on_postgres(postgres_url: str, lacale: FakeLaCale) -> None:  # noqa: F811
-    from sqlalchemy import text
-
-    from bot.db.engine import create_engine
-
-    engine = create_engine(postgres_url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-    async with pipeline(postgres_url, lacale) as pg:
-        await pg.add_guild(GUILD)
+    async with postgres_pipeline(postgres_url, lacale, GUILD) as pg:
         await pg.add_alert(GUILD, "dune", CHANNEL, query="dune", mention_role_id=ROLE)
         await pg.add_alert(GUILD, "films", CHANNEL, categories=("films",))
         await pg.cycle()

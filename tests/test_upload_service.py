@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,6 +284,26 @@ async def test_server_error_then_not_on_la_cale_may_be_sent_again(env: Env) -> N
     again = await env.service.send(draft)
     assert again.status is UploadStatus.UPLOADED and env.fake.count(UPLOAD) == 2
     assert [r.outcome for r in await env.records()] == ["not_stored", "uploaded"]
+
+
+async def test_the_check_after_a_timeout_is_not_refused_by_the_members_next_file(env: Env) -> None:
+    """One file per member in the torrent pool is for the files they attach: checking La
+    Cale after a timed-out upload (which computes the site's hash in the pool) goes on while
+    the same member's next .torrent is being read."""
+    draft = await env.draft(make_torrent("Unflagged.Release.2024", source="other"))  # its site hash is computed
+    env.access.timeout = 0.3
+    env.fake.answer_late_next(UPLOAD, 1.5)
+    # The member's next /upload, still being read in the pool.
+    reading = asyncio.create_task(env.service.torrent_pool.run(time.sleep, 5.0, owner=ADMIN))
+    await asyncio.sleep(0)
+    assert env.service.torrent_pool.busy(ADMIN)
+    try:
+        outcome = await env.service.send(draft)
+    finally:
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
+    assert outcome.status is UploadStatus.UPLOADED and outcome.after_timeout and outcome.final
+    assert env.fake.count(UPLOAD) == 1
 
 
 async def test_timeout_that_cannot_be_checked_is_checked_before_any_resend(env: Env) -> None:

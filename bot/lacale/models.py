@@ -94,12 +94,15 @@ class Torrent(_Lenient):
             return link
         # The info hash comes from La Cale too: quoted, a malformed one cannot add a path
         # or a query; one that looks like a secret leaves only the site's address.
-        rebuilt = f"{base}/api/torrents/download/{quote(self.info_hash, safe='')}"
+        rebuilt = download_url(base, self.info_hash)
         return rebuilt if not url_carries_secret(rebuilt) else base + "/"
 
-    def download_path(self) -> str:
-        """Path of the .torrent download (to be fetched with the member's own key)."""
-        return f"/api/torrents/download/{self.info_hash}"
+
+def download_url(base_url: str, info_hash: str) -> str:
+    """La Cale's documented download route for ``info_hash``: no key in it (the site asks
+    the browser's session). The hash is quoted: one from an answer cannot add a path or a
+    query."""
+    return f"{base_url.rstrip('/')}/api/torrents/download/{quote(info_hash, safe='')}"
 
 
 class Category(_Lenient):

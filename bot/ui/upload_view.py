@@ -19,7 +19,7 @@ import discord
 
 from bot import i18n
 from bot.db.types import utcnow
-from bot.formatting import format_size
+from bot.formatting import clean_text, format_size
 from bot.lacale.models import Torrent
 from bot.services.uploads import (
     PreviewClosed,
@@ -31,9 +31,9 @@ from bot.services.uploads import (
     UploadSummary,
 )
 from bot.services.uploads.drafts import without_files
+from bot.ui.checks import may_manage_guild
 from bot.ui.embeds import release_card
 from bot.ui.replies import NO_MENTIONS
-from bot.formatting import clean_text
 from bot.ui.text import escape, inline_code, plain, safe_title, shorten
 from bot.ui.views import AuthorView
 from bot.urls import url_carries_secret
@@ -64,13 +64,13 @@ _closing: set[asyncio.Task[None]] = set()
 def uploader_of(interaction: discord.Interaction) -> Uploader:
     """What the upload rules look at, read from this interaction: ``/upload`` and each
     Confirm are authorised with the member's roles and permissions *at that moment*."""
-    guild_id = interaction.guild_id
     return Uploader(
-        guild_id=guild_id,
+        guild_id=interaction.guild_id,
         user_id=interaction.user.id,
-        can_manage_guild=guild_id is not None and interaction.permissions.manage_guild,
+        can_manage_guild=may_manage_guild(interaction),
         role_ids=frozenset(role.id for role in getattr(interaction.user, "roles", ())),
     )
+
 
 _OUTCOME_LABEL_KEYS = {
     "sending": "uploads.outcome.sending",
@@ -99,11 +99,6 @@ def code_block(text: str, limit: int = 1000) -> str:
     if len(body) > limit - 8:
         body = body[: limit - 9] + "…"
     return f"```\n{body}\n```"
-
-
-def _inline(text: str, limit: int = 200) -> str:
-    """Untrusted text (a tracker URL) as inline code: shown as is, never a link or a ping."""
-    return inline_code(text, limit)
 
 
 def _tmdb(draft: UploadDraft, locale: object) -> str:
@@ -168,7 +163,7 @@ def preview_embed(
     embed.add_field(name=t(locale, "upload.preview.tags"), value=shorten(tags, 1024), inline=True)
     embed.add_field(name=t(locale, "upload.preview.tmdb"), value=_tmdb(draft, locale), inline=True)
     if draft.cover_url:
-        embed.add_field(name=t(locale, "upload.preview.cover"), value=_inline(draft.cover_url, 1000), inline=False)
+        embed.add_field(name=t(locale, "upload.preview.cover"), value=inline_code(draft.cover_url, 1000), inline=False)
     embed.add_field(
         name=t(locale, "upload.preview.files"),
         value=t(locale, "upload.preview.files.value", count=draft.torrent.file_count, size=format_size(draft.torrent.total_size, lang)),
@@ -176,7 +171,7 @@ def preview_embed(
     )
     embed.add_field(name=t(locale, "upload.preview.source"), value=_source(draft, locale), inline=True)
     embed.add_field(name=t(locale, "upload.preview.info_hash"), value=inline_code(draft.torrent.info_hash), inline=False)
-    trackers = "\n".join(_inline(url, 150) for url in draft.announce_redacted[:3]) or "—"
+    trackers = "\n".join(inline_code(url, 150) for url in draft.announce_redacted[:3]) or "—"
     if len(draft.announce_redacted) > 3:
         trackers += "\n" + t(locale, "upload.preview.trackers.more", count=len(draft.announce_redacted) - 3)
     embed.add_field(name=t(locale, "upload.preview.trackers"), value=trackers[:1024], inline=False)

@@ -117,15 +117,22 @@ async def test_add_refuses_a_role_the_member_could_not_ping(ready: VigieWorld) -
     assert ("staff", secret.id) in alert_rows(w)
 
 
-async def test_add_checks_mention_everyone_in_the_alerts_channel(ready: VigieWorld) -> None:
-    w = ready
-    secret = w.discord.add_role(w.guild, "Staff", mentionable=False)
+async def pinger_but_not_in_news(w: VigieWorld) -> tuple[Any, Any]:
+    """A member who may mention every role, except in a new channel #news (an overwrite
+    denies it there), once the bot has seen that overwrite."""
     pingers = w.discord.add_role(w.guild, "Pingers", permissions=MANAGE_GUILD | VIEW_SEND | MENTION_EVERYONE)
     pinger = w.discord.add_member(w.guild, name="pinger", roles=[pingers], locale="en-US")
     news = w.discord.add_channel(w.guild, "news")
     w.discord.set_overwrite(news, pingers, deny=MENTION_EVERYONE)
     assert w.bot is not None
     await w.discord.wait_until(lambda: getattr(w.bot.get_channel(news.id), "overwrites", None), what="the overwrite reaches the bot")  # type: ignore[union-attr]
+    return pinger, news
+
+
+async def test_add_checks_mention_everyone_in_the_alerts_channel(ready: VigieWorld) -> None:
+    w = ready
+    secret = w.discord.add_role(w.guild, "Staff", mentionable=False)
+    pinger, news = await pinger_but_not_in_news(w)
     text = (await final(w, "alert add", by=pinger, name="news", query="x", channel=news, mention=secret))["content"]
     assert "Vigie will not ping" in text and f"<#{news.id}>" in text
     assert alert_rows(w) == []
@@ -146,12 +153,7 @@ async def test_edit_refuses_a_role_the_member_could_not_ping(ready: VigieWorld) 
     assert alert_rows(w) == [("dune", open_role.id)]
 
     # Checked in the channel the alert posts to (its own, or the new one).
-    pingers = w.discord.add_role(w.guild, "Pingers", permissions=MANAGE_GUILD | VIEW_SEND | MENTION_EVERYONE)
-    pinger = w.discord.add_member(w.guild, name="pinger", roles=[pingers], locale="en-US")
-    news = w.discord.add_channel(w.guild, "news")
-    w.discord.set_overwrite(news, pingers, deny=MENTION_EVERYONE)
-    assert w.bot is not None
-    await w.discord.wait_until(lambda: getattr(w.bot.get_channel(news.id), "overwrites", None), what="the overwrite reaches the bot")  # type: ignore[union-attr]
+    pinger, news = await pinger_but_not_in_news(w)
     moved = (await final(w, "alert edit", by=pinger, name="dune", channel=news, mention=secret))["content"]
     assert "Vigie will not ping" in moved and f"<#{news.id}>" in moved
     assert alert_rows(w) == [("dune", open_role.id)]

@@ -80,6 +80,8 @@ async def test_changed_secret_key_shows_keys_unreadable_and_pauses_alerts(
     assert "1 paused" in alerts_field(status) and "dune — the server's La Cale key can no longer be read" in alerts_field(status)
     status_fr = await final(world, "setup status", locale="fr")
     assert "Illisible" in key_field(status_fr)
+    # A French member's client shows the commands under their French names.
+    assert "/configuration clé" in key_field(status_fr) and "/setup key" not in key_field(status_fr)
     assert "can no longer be read" in (await final(world, "alert list"))["embeds"][0]["description"]
     assert "can no longer be read" in (await final(world, "alert resume", name="dune"))["content"]
     assert alert_rows(world) == [(1, "key_unreadable")]
@@ -92,7 +94,8 @@ async def test_changed_secret_key_shows_keys_unreadable_and_pauses_alerts(
     assert "Your personal La Cale key" in mine and "/key set" in mine
     personal_status = (await final(world, "key status", by=world.member))["content"]
     assert "can no longer be read" in personal_status and "/key set" in personal_status
-    assert "ne peut plus être lue" in (await final(world, "key status", by=world.member, locale="fr"))["content"]
+    personal_fr = (await final(world, "key status", by=world.member, locale="fr"))["content"]
+    assert "ne peut plus être lue" in personal_fr and "/clé définir" in personal_fr and "/key set" not in personal_fr
     refused_add = (await final(world, "alert add", name="arcane", query="arcane"))["content"]
     assert "can no longer be read" in refused_add
 

@@ -83,6 +83,19 @@ async def open_preview(
     return rec, await rec.wait_final()
 
 
+def attachment_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the attachments Vigie downloads from now on, in order."""
+    reads: list[str] = []
+    original_read = discord.Attachment.read
+
+    async def counting_read(self: discord.Attachment, **kwargs: Any) -> bytes:
+        reads.append(self.filename)
+        return await original_read(self, **kwargs)
+
+    monkeypatch.setattr(discord.Attachment, "read", counting_read)
+    return reads
+
+
 async def confirm(world: VigieWorld, rec: InteractionRecord, done: str) -> tuple[InteractionRecord, dict[str, Any]]:
     click = await world.discord.click(rec, "upload:confirm")
     message = await rec.wait_final(predicate=has(done))
@@ -212,14 +225,7 @@ async def test_refusals_in_french(ready: VigieWorld) -> None:
 async def test_oversized_torrent_is_refused_before_download(ready: VigieWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     world = ready
     await world.restart(upload_max_bytes=4096)
-    reads: list[str] = []
-    original_read = discord.Attachment.read
-
-    async def counting_read(self: discord.Attachment, **kwargs: Any) -> bytes:
-        reads.append(self.filename)
-        return await original_read(self, **kwargs)
-
-    monkeypatch.setattr(discord.Attachment, "read", counting_read)
+    reads = attachment_reads(monkeypatch)
     big = make_torrent("Huge.Pack", size=16384 * 400, piece_size=16384)
     assert len(big) > 4096
     _, message = await open_preview(world, torrent=big, filename="Huge.Pack.torrent")

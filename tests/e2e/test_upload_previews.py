@@ -11,11 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import discord
 import pytest
 
 from tests.e2e.conftest import VigieWorld
-from tests.e2e.test_upload import component_ids, confirm, embed_text, has, open_preview
+from tests.e2e.test_upload import (  # noqa: F401  (ready: fixture)
+    attachment_reads,
+    component_ids,
+    confirm,
+    embed_text,
+    has,
+    open_preview,
+    ready,
+)
 from tests.fakes.lacale import UPLOAD
 
 pytestmark = pytest.mark.asyncio
@@ -23,14 +30,6 @@ pytestmark = pytest.mark.asyncio
 ROLE_CLEARED = "you may no longer upload with this server's key"
 KEY_REMOVED = "an admin removed this server's La Cale key"
 NFO_TEXT = ("Release notes\n" + "x" * 70 + "\n").encode()
-
-
-@pytest.fixture
-async def ready(world: VigieWorld) -> VigieWorld:
-    await world.register_key()
-    assert world.bot is not None
-    world.bot.services.uploads.verify_delay = 0.0
-    return world
 
 
 def previews(world: VigieWorld) -> Any:
@@ -151,14 +150,7 @@ async def test_a_full_budget_refuses_a_new_preview_before_downloading(ready: Vig
         assert "upload:confirm" in component_ids(preview)
     own_key = world.lacale.add_key("member-own-key-1234567890abcdef")
     await world.register_member_key(world.member, own_key)
-    reads: list[str] = []
-    original_read = discord.Attachment.read
-
-    async def counting_read(self: discord.Attachment, **kwargs: Any) -> bytes:
-        reads.append(self.filename)
-        return await original_read(self, **kwargs)
-
-    monkeypatch.setattr(discord.Attachment, "read", counting_read)
+    reads = attachment_reads(monkeypatch)
     _, refused = await open_preview(world, by=world.member, nfo=big_nfo)
     assert "Too many uploads are being prepared right now: retry in a few minutes" in refused["content"]
     assert not refused.get("components")

@@ -215,3 +215,17 @@ def test_urls_without_secrets_stay_readable() -> None:
 def test_ordinary_words_are_not_masked() -> None:
     line = "the token was refused; token_type bearer; key saved; passkeys are personal"
     assert secrets.redact(line) == line
+
+
+def test_logs_hide_whatever_the_public_link_detector_finds() -> None:
+    """One detector (issue 9 item 8): a URL a public link would refuse for its secret is
+    never logged with that secret either (a UUID feed token, a passkey as a sub-domain or
+    as a query value under a harmless name...)."""
+    from bot.urls import url_carries_secret
+    from tests.unit.test_urls import SECRET as URLS_WITH_SECRETS
+
+    for url in URLS_WITH_SECRETS:
+        masked = redact_url(url)
+        assert "***" in masked, url
+        assert not url_carries_secret(masked), (url, masked)
+        assert secrets.redact(f"GET {url} -> 200") == f"GET {masked} -> 200"

@@ -450,9 +450,12 @@ class AlertService:
         wanted = name.strip()
         alert = await session.scalar(select(Alert).where(Alert.guild_id == guild_id, Alert.name == wanted))
         if alert is None:
-            alert = await session.scalar(
-                select(Alert).where(Alert.guild_id == guild_id, func.lower(Alert.name) == wanted.lower())
-            )
+            # Compared here, not with SQL ``lower()``: SQLite's folds ASCII only, so "ÉTÉ"
+            # would miss "Été" there (and make a second alert) while PostgreSQL finds it.
+            # A server has at most MAX_ALERTS_PER_GUILD alerts.
+            folded = wanted.lower()
+            alerts = await session.scalars(select(Alert).where(Alert.guild_id == guild_id).order_by(Alert.id))
+            alert = next((a for a in alerts if a.name.lower() == folded), None)
         if alert is None and required:
             raise UserError("alert.error.unknown", name=wanted[:MAX_NAME])
         return alert  # type: ignore[return-value]

@@ -12,6 +12,7 @@ from bot.lacale.models import (
     Tag,
     TmdbType,
     UploadResult,
+    download_url,
     url_carries_secret,
 )
 from bot.torrents import (
@@ -167,7 +168,7 @@ def upload_link(result: UploadResult, base_url: str, info_hash: str) -> str:
         page = f"{base}/torrents/{result.slug}"
         if not url_carries_secret(page, public=public):
             return page
-    return f"{base}/api/torrents/download/{info_hash}"
+    return download_url(base, info_hash)
 
 
 def _torrent_filename(name: str) -> str:

@@ -51,6 +51,7 @@ from bot.lacale.models import (
     Meta,
     UploadFile,
     UploadRequest,
+    download_url,
 )
 from bot.services.guilds import GuildService, ResolvedKey
 from bot.services.lacale_access import LaCaleAccess, MetaCache
@@ -516,7 +517,10 @@ class UploadService:
             if has_lacale_source(draft.torrent):
                 site = draft.torrent.info_hash
             else:
-                site = await self.torrent_pool.run(site_hash_job, draft.torrent, owner=draft.user_id)
+                # Its own owner, not the member: their one-file limit is for the files they
+                # attach, and must not make this check fail (the upload's fate unknown)
+                # while their next .torrent is being read.
+                site = await self.torrent_pool.run(site_hash_job, draft.torrent, owner=("site-hash", draft.id))
             self._remember_site_hash(draft.original_info_hash, site)
         return {draft.original_info_hash, draft.torrent.info_hash, site}
 
@@ -565,7 +569,7 @@ class UploadService:
                 log.info("download check failed: %s", type(exc).__name__)
                 unknown = True
                 break
-            return True, f"{self.base_url}/api/torrents/download/{info_hash}"
+            return True, download_url(self.base_url, info_hash)
         return (None if unknown else False), None
 
     async def _existing_link(self, draft: UploadDraft) -> str | None:
