@@ -53,7 +53,7 @@ def _when(value: object) -> str:
 
 
 def pause_reason_text(locale: object, reason: str | None) -> str:
-    key = f"alerts.pause_reason.{reason if reason in PAUSE_REASONS else 'user'}"
+    key = f"alert.pause_reason.{reason if reason in PAUSE_REASONS else 'user'}"
     return i18n.t(locale, key)
 
 

@@ -141,7 +141,7 @@ class Upload(commands.Cog):
         await defer(interaction, ephemeral=True)
         records = await self.bot.services.uploads.recent(interaction.user.id)
         if not records:
-            await reply(interaction, i18n.t(interaction.locale, "uploads.none"))
+            await reply(interaction, i18n.t(interaction.locale, "upload.list.none"))
             return
         await reply(interaction, embed=uploads_embed(records, interaction.locale))
 
