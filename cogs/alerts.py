@@ -374,7 +374,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         lines = [
             t(locale, "alert.test.heading", name=escape(alert.name), criteria=criteria_text(alert, locale)),
             t(locale, "alert.test.rule"),
-            t(locale, "alert.test.summary", checked=preview.checked, matched=len(preview.matches)),
+            t(locale, "alert.test.summary", count=preview.checked, matched=t(locale, "alert.test.matched", count=len(preview.matches))),
         ]
         drops = [t(locale, f"alert.test.drop.{kind}", count=count) for kind, count in preview.drops.most_common() if kind]
         if drops:

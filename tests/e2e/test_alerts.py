@@ -62,7 +62,7 @@ async def test_commands_add_list_test_edit_pause_resume_remove(ready: VigieWorld
 
     text = (await final(w, "alert add", name="dune", query="dune", category="films", mention=role, exclude="cam"))["content"]
     assert "« dune » created" in text and f"<#{w.channel.id}>" in text
-    assert "1 releases already on La Cale match it" in text
+    assert "1 release already on La Cale matches it: it is not posted" in text
 
     listed = await final(w, "alert list")
     body = listed["embeds"][0]["description"]

@@ -57,7 +57,7 @@ async def test_query_category_tmdb_sort_private(ready: VigieWorld) -> None:
     assert "Prophecy" not in embed_text(msg) and embed_text(msg).count("Dune") == 2
 
     _, msg = await search(ready, tmdb="693134")
-    assert "Part.Two" in embed_text(msg) and "1 results" in embed_text(msg)
+    assert "Part.Two" in embed_text(msg) and "1 result" in embed_text(msg) and "1 results" not in embed_text(msg)
 
     _, msg = await search(ready, query="dune", sort="seeders")
     first = embed_text(msg).split("**1.**", 1)[1].split("\n", 1)[0]
