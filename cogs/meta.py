@@ -9,7 +9,7 @@ from discord.ext import commands
 
 from bot import i18n
 from bot.app import VigieBot
-from bot.services.catalog import category_rows, tag_groups
+from bot.services.metadata import category_rows, tag_groups
 from bot.ui.pages import PagesView, category_page_lines, chunk_lines, tag_page_lines
 from bot.ui.replies import defer, reply
 

@@ -11,7 +11,7 @@ from bot import i18n
 from bot.app import VigieBot
 from bot.errors import KeyUnreadable, UserError
 from bot.lacale.errors import LaCaleError
-from bot.services.catalog import suggest_categories
+from bot.services.metadata import suggest_categories
 from bot.services.guilds import ResolvedKey
 from bot.services.search import MAX_QUERY, SortOrder, SearchQuery, sort_results
 from bot.ui.replies import defer, reply

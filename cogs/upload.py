@@ -14,7 +14,7 @@ from discord.ext import commands
 from bot import i18n
 from bot.app import VigieBot
 from bot.errors import UserError
-from bot.services.catalog import suggest_tags
+from bot.services.metadata import suggest_tags
 from bot.services.guilds import ResolvedKey
 from bot.services.uploads import (
     UploadOutcome,

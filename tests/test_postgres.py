@@ -16,7 +16,7 @@ from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import head_revision, upgrade_database
 from bot.db.models import Base
 from bot.services.guilds import GuildService
-from bot.services.keys import KeyVault
+from bot.services.vault import KeyVault
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 from tests.fakes.lacale import FakeLaCale
 from tests.postgres import postgres_url  # noqa: F401  (fixture)

@@ -22,7 +22,7 @@ from bot.db.models import UploadRecord
 from bot.errors import UserError
 from bot.lacale import LaCaleClient, UploadFile, UploadRequest
 from bot.services.guilds import GuildService, ResolvedKey
-from bot.services.keys import KeyVault
+from bot.services.vault import KeyVault
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 from bot.services.search import MemberCooldown, SearchService
 from bot.services.uploads import UploadDraft, UploadOutcome, UploadService, UploadStatus

@@ -18,7 +18,7 @@ from bot.db.types import utcnow
 from bot.errors import KeyUnreadable, NoKey, UserError
 from bot.lacale.errors import AuthError
 from bot.lacale.models import Meta
-from bot.services.keys import KeyDecryptError, KeyVault, normalize_api_key
+from bot.services.vault import KeyDecryptError, KeyVault, normalize_api_key
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 
 log = logging.getLogger(__name__)

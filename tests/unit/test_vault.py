@@ -1,7 +1,7 @@
 import pytest
 
 from bot.config import load_settings
-from bot.services.keys import KeyDecryptError, KeyVault, normalize_api_key
+from bot.services.vault import KeyDecryptError, KeyVault, normalize_api_key
 
 
 def vault(secret: str = "s" * 32, old: str | None = None) -> KeyVault:
