@@ -36,11 +36,11 @@ from bot.services.alerts.service import (
     parse_size_option,
 )
 from bot.ui.alert_posts import DiscordAlertPoster
+from bot.ui.autocomplete import category_choices
 from bot.ui.checks import may_manage_guild, require_manage_guild
 from bot.ui.embeds import COLOUR, release_card
 from bot.ui.replies import defer, reply
 from bot.ui.text import escape, plain, shorten
-from cogs.search import category_choices
 
 log = logging.getLogger("vigie.alerts")
 

@@ -46,6 +46,16 @@ class KeyVault:
         secrets.add(api_key)
         return api_key
 
+    def decrypt_or_none(self, token: str | None) -> str | None:
+        """The key in ``token``, or ``None`` when there is none or it cannot be read (a key
+        being replaced or removed: only its caches need it, to drop them)."""
+        if not token:
+            return None
+        try:
+            return self.decrypt(token)
+        except KeyDecryptError:
+            return None
+
     def is_current(self, token: str) -> bool:
         """Whether ``token`` was written under the current key (nothing to rotate)."""
         try:
