@@ -21,7 +21,7 @@ import json
 import logging
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from babel import Locale
 
@@ -41,8 +41,13 @@ def lang_of(locale: object) -> Lang:
 Message = str | dict[str, str]
 
 
+class Catalogue(TypedDict):
+    messages: dict[str, Message]
+    commands: dict[str, str]
+
+
 @cache
-def _catalogue(lang: Lang) -> dict[str, dict[str, Any]]:
+def _catalogue(lang: Lang) -> Catalogue:
     text = resources.files(__package__).joinpath(f"{lang}.json").read_text(encoding="utf-8")
     data = json.loads(text)
     return {"messages": data.get("messages", {}), "commands": data.get("commands", {})}
@@ -84,7 +89,7 @@ def t(locale: object, key: str, /, **values: Any) -> str:
     (and logs), so a forgotten string is visible but never crashes a command.
     """
     lang = lang_of(locale)
-    message: Message | None = _catalogue(lang)["messages"].get(key)
+    message = _catalogue(lang)["messages"].get(key)
     if not message:
         lang, message = "en", _catalogue("en")["messages"].get(key)
     if message is None:
@@ -111,8 +116,7 @@ def all_message_keys(lang: Lang) -> set[str]:
 
 def message(lang: Lang, key: str) -> Message | None:
     """The raw catalogue entry (a template, or a dict of plural forms)."""
-    found: Message | None = _catalogue(lang)["messages"].get(key)
-    return found
+    return _catalogue(lang)["messages"].get(key)
 
 
 def all_command_sources(lang: Lang) -> dict[str, str]:
