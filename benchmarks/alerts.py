@@ -277,7 +277,7 @@ async def build_world(tmp: Path, http: aiohttp.ClientSession, fakes: Fakes, *, s
     from bot.services.alerts.record import Recorder
     from bot.services.alerts.scheduler import AlertScheduler
     from bot.services.guilds import GuildService
-    from bot.services.keys import KeyVault
+    from bot.services.vault import KeyVault
     from bot.services.lacale_access import LaCaleAccess, MetaCache
     from bot.ui.alert_posts import DiscordAlertPoster
 

@@ -109,7 +109,7 @@ async def slot_child(args: argparse.Namespace) -> None:
     from bot.services.alerts.record import Recorder
     from bot.services.alerts.scheduler import AlertScheduler
     from bot.services.guilds import GuildService
-    from bot.services.keys import KeyVault
+    from bot.services.vault import KeyVault
     from bot.services.lacale_access import LaCaleAccess, MetaCache
     from bot.ui.alert_posts import DiscordAlertPoster
 
@@ -234,7 +234,7 @@ async def run(args: argparse.Namespace, db: str) -> dict[str, Any]:
     from bot.db.engine import create_engine, create_sessionmaker
     from bot.db.migrate import upgrade_database
     from bot.db.models import Alert, Delivery
-    from bot.services.keys import KeyVault
+    from bot.services.vault import KeyVault
 
     rng = random.Random(10)
     engine = create_engine(db)

@@ -29,10 +29,10 @@ from bot.observability.metrics import Metrics
 from bot.redaction import install_redaction, secrets
 from bot.runtime import tune_gc
 from bot.services.guilds import GuildService
-from bot.services.keys import KeyVault
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 from bot.services.search import MemberCooldown, SearchService
 from bot.services.uploads import UploadService
+from bot.services.vault import KeyVault
 from bot.ui.errors import describe_error, unwrap
 from bot.ui.replies import reply
 

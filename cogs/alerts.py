@@ -36,11 +36,11 @@ from bot.services.alerts.service import (
     parse_size_option,
 )
 from bot.ui.alert_posts import DiscordAlertPoster
+from bot.ui.autocomplete import category_choices
 from bot.ui.checks import may_manage_guild, require_manage_guild
 from bot.ui.embeds import COLOUR, release_card
 from bot.ui.replies import defer, reply
 from bot.ui.text import escape, plain, shorten
-from cogs.search import category_choices
 
 log = logging.getLogger("vigie.alerts")
 
@@ -53,7 +53,7 @@ def _when(value: object) -> str:
 
 
 def pause_reason_text(locale: object, reason: str | None) -> str:
-    key = f"alerts.pause_reason.{reason if reason in PAUSE_REASONS else 'user'}"
+    key = f"alert.pause_reason.{reason if reason in PAUSE_REASONS else 'user'}"
     return i18n.t(locale, key)
 
 
@@ -374,7 +374,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         lines = [
             t(locale, "alert.test.heading", name=escape(alert.name), criteria=criteria_text(alert, locale)),
             t(locale, "alert.test.rule"),
-            t(locale, "alert.test.summary", checked=preview.checked, matched=len(preview.matches)),
+            t(locale, "alert.test.summary", count=preview.checked, matched=t(locale, "alert.test.matched", count=len(preview.matches))),
         ]
         drops = [t(locale, f"alert.test.drop.{kind}", count=count) for kind, count in preview.drops.most_common() if kind]
         if drops:

@@ -26,7 +26,7 @@ class Keys(commands.GroupCog, group_name="key", group_description="Your personal
 
         async def on_key(modal_interaction: discord.Interaction, raw_key: str) -> None:
             await modal_interaction.response.defer(ephemeral=True, thinking=True)
-            fingerprint = await self.bot.services.guilds.set_member_key(user_id, raw_key, guild_id)
+            fingerprint = await self.bot.services.guilds.keys.set_member_key(user_id, raw_key, guild_id)
             await reply(modal_interaction, i18n.t(modal_interaction.locale, "key.set.saved", fingerprint=fingerprint))
 
         await open_key_form(interaction, title_key="modal.key.title_member", on_key=on_key)
@@ -39,13 +39,13 @@ class Keys(commands.GroupCog, group_name="key", group_description="Your personal
 
     @app_commands.command(name="remove", description="Forget your personal La Cale key")
     async def remove_key(self, interaction: discord.Interaction) -> None:
-        removed = await self.bot.services.guilds.remove_member_key(interaction.user.id)
+        removed = await self.bot.services.guilds.keys.remove_member_key(interaction.user.id)
         await reply(interaction, i18n.t(interaction.locale, "key.remove.done" if removed else "key.remove.none"))
 
     @app_commands.command(name="status", description="Show whether you registered a personal key")
     async def status(self, interaction: discord.Interaction) -> None:
         try:
-            key = await self.bot.services.guilds.member_key(interaction.user.id)
+            key = await self.bot.services.guilds.keys.member_key(interaction.user.id)
         except KeyUnreadable as exc:
             await reply(interaction, i18n.t(interaction.locale, "key.status.unreadable", **exc.values))
             return

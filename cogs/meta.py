@@ -9,7 +9,7 @@ from discord.ext import commands
 
 from bot import i18n
 from bot.app import VigieBot
-from bot.services.catalog import category_rows, tag_groups
+from bot.services.metadata import category_rows, tag_groups
 from bot.ui.pages import PagesView, category_page_lines, chunk_lines, tag_page_lines
 from bot.ui.replies import defer, reply
 
@@ -31,7 +31,7 @@ class MetaCog(commands.GroupCog, group_name="meta", group_description="La Cale's
     @app_commands.describe(filter="Show only categories whose name contains this")
     async def categories(self, interaction: discord.Interaction, filter: str | None = None) -> None:
         await defer(interaction, ephemeral=True)
-        key = await self.bot.services.guilds.resolve_key(interaction.guild_id, interaction.user.id)
+        key = await self.bot.services.guilds.keys.resolve_key(interaction.guild_id, interaction.user.id)
         meta = await self.bot.services.meta.get(key.api_key)
         lines = category_page_lines(category_rows(meta, filter))
         await self._send(interaction, i18n.t(interaction.locale, "meta.categories.title"), lines, i18n.t(interaction.locale, "meta.categories.footer"))
@@ -40,7 +40,7 @@ class MetaCog(commands.GroupCog, group_name="meta", group_description="La Cale's
     @app_commands.describe(filter="Show only tags whose name contains this")
     async def tags(self, interaction: discord.Interaction, filter: str | None = None) -> None:
         await defer(interaction, ephemeral=True)
-        key = await self.bot.services.guilds.resolve_key(interaction.guild_id, interaction.user.id)
+        key = await self.bot.services.guilds.keys.resolve_key(interaction.guild_id, interaction.user.id)
         meta = await self.bot.services.meta.get(key.api_key)
         lines = tag_page_lines(tag_groups(meta, filter), interaction.locale)
         await self._send(interaction, i18n.t(interaction.locale, "meta.tags.title"), lines, i18n.t(interaction.locale, "meta.tags.footer"))

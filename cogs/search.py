@@ -11,9 +11,8 @@ from bot import i18n
 from bot.app import VigieBot
 from bot.errors import KeyUnreadable, UserError
 from bot.lacale.errors import LaCaleError
-from bot.services.catalog import suggest_categories
-from bot.services.guilds import ResolvedKey
 from bot.services.search import MAX_QUERY, SortOrder, SearchQuery, sort_results
+from bot.ui.autocomplete import category_choices
 from bot.ui.replies import defer, reply
 from bot.ui.search_view import SearchResultsView
 from bot.ui.text import escape, shorten
@@ -66,7 +65,7 @@ class Search(commands.Cog):
             raise UserError("error.too_long", field="query", limit=MAX_QUERY)
         await defer(interaction, ephemeral=private)
         services = self.bot.services
-        key = await services.guilds.resolve_key(interaction.guild_id, interaction.user.id)
+        key = await services.guilds.keys.resolve_key(interaction.guild_id, interaction.user.id)
         prepared = await services.search.prepare(key.api_key, query, [category] if category else [], tmdb)
         results = await services.search.search(key.api_key, prepared, member_id=interaction.user.id)
         title = heading(prepared, interaction.locale)
@@ -95,36 +94,17 @@ class Search(commands.Cog):
 
     async def has_personal_key(self, user_id: int) -> bool:
         try:
-            return await self.bot.services.guilds.member_key(user_id) is not None
+            return await self.bot.services.guilds.keys.member_key(user_id) is not None
         except KeyUnreadable:
             return True  # the download button then says why the key cannot be used
 
     async def download_for(self, user_id: int, info_hash: str) -> bytes | None:
         """The .torrent with the member's *own* key (it embeds their passkey); never the
         server's key, whose passkey would be handed to whoever clicked."""
-        key = await self.bot.services.guilds.member_key(user_id)
+        key = await self.bot.services.guilds.keys.member_key(user_id)
         if key is None:
             return None
         return await self.bot.services.lacale.client(key.api_key).download_torrent(info_hash)
-
-
-async def category_choices(
-    bot: VigieBot, interaction: discord.Interaction, current: str, *, value: str = "slug", key: ResolvedKey | None = None
-) -> list[Choice[str]]:
-    """Autocomplete from the metadata cache only: a keystroke never waits for La Cale
-    (a cold cache answers nothing and starts a fetch for the next keystroke; after a
-    failed fetch, none for a minute). ``key``: the one the command would use, when it is
-    not the member's own or else the server's (``/upload`` lends the server's key only
-    to some members)."""
-    if key is None:
-        try:
-            key = await bot.services.guilds.resolve_key(interaction.guild_id, interaction.user.id)
-        except UserError:
-            return []
-    meta = bot.services.meta.peek(key.api_key)
-    if meta is None:
-        return []
-    return [Choice(name=s.label, value=s.value) for s in suggest_categories(meta, current, value=value)]
 
 
 async def setup(bot: VigieBot) -> None:

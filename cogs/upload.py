@@ -14,16 +14,15 @@ from discord.ext import commands
 from bot import i18n
 from bot.app import VigieBot
 from bot.errors import UserError
-from bot.services.catalog import suggest_tags
-from bot.services.guilds import ResolvedKey
+from bot.services.keys import ResolvedKey
 from bot.services.uploads import (
     UploadOutcome,
     check_nfo_attachment,
     check_torrent_attachment,
 )
+from bot.ui.autocomplete import category_choices, tag_choices
 from bot.ui.replies import NO_MENTIONS, defer, reply
 from bot.ui.upload_view import UploadPreviewView, announcement_embed, uploader_of, uploads_embed
-from cogs.search import category_choices
 
 log = logging.getLogger(__name__)
 
@@ -127,21 +126,17 @@ class Upload(commands.Cog):
 
     @upload.autocomplete("tags")
     async def tags_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
-        """From the metadata cache only: a keystroke never waits for La Cale."""
         key = await self._upload_key(interaction)
         if key is None:
             return []
-        meta = self.bot.services.meta.peek(key.api_key)
-        if meta is None:
-            return []
-        return [Choice(name=s.label, value=s.value) for s in suggest_tags(meta, current)]
+        return tag_choices(self.bot, key, current)
 
     @app_commands.command(name="uploads", description="Your recent uploads through Vigie")
     async def uploads(self, interaction: discord.Interaction) -> None:
         await defer(interaction, ephemeral=True)
         records = await self.bot.services.uploads.recent(interaction.user.id)
         if not records:
-            await reply(interaction, i18n.t(interaction.locale, "uploads.none"))
+            await reply(interaction, i18n.t(interaction.locale, "upload.list.none"))
             return
         await reply(interaction, embed=uploads_embed(records, interaction.locale))
 

@@ -35,7 +35,7 @@ from bot.services.alerts.record import Recorder
 from bot.services.alerts.scheduler import AlertScheduler
 from bot.services.alerts.service import AlertService, AlertSpec
 from bot.services.guilds import GuildService
-from bot.services.keys import KeyVault
+from bot.services.vault import KeyVault
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 from tests.fakes.lacale import FakeLaCale
 

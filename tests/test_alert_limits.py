@@ -117,9 +117,9 @@ async def test_names_unique_whatever_the_letters_on_postgres(postgres_url: str, 
 
 async def check_rows_created_once(p: Pipeline) -> None:
     keys = [p.fake.add_key() for _ in range(6)]
-    fingerprints = await asyncio.gather(*(p.guilds.set_member_key(42, key, GUILD) for key in keys))
+    fingerprints = await asyncio.gather(*(p.guilds.keys.set_member_key(42, key, GUILD) for key in keys))
     assert len(set(fingerprints)) == 6  # every submission answered, none failed
-    stored = await p.guilds.member_key(42)
+    stored = await p.guilds.keys.member_key(42)
     assert stored is not None and stored.api_key in keys
     new_guild = GUILD + 1
     await asyncio.gather(*(p.guilds.ensure_guild(new_guild, "fr") for _ in range(6)))

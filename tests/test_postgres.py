@@ -16,7 +16,7 @@ from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import head_revision, upgrade_database
 from bot.db.models import Base
 from bot.services.guilds import GuildService
-from bot.services.keys import KeyVault
+from bot.services.vault import KeyVault
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 from tests.fakes.lacale import FakeLaCale
 from tests.postgres import postgres_url  # noqa: F401  (fixture)
@@ -51,7 +51,7 @@ async def test_guild_service_on_postgres(pg_engine: AsyncEngine) -> None:
         service = GuildService(create_sessionmaker(pg_engine), KeyVault(settings.fernet_key), access, MetaCache(access))
         big_id = 1_234_567_890_123_456_789  # Discord ids need 64 bits
         fingerprint = await service.register_guild_key(big_id, lacale.default_key, big_id + 1)
-        key = await service.resolve_key(big_id, 42)
+        key = await service.keys.resolve_key(big_id, 42)
         assert key.api_key == lacale.default_key and key.fingerprint == fingerprint and key.owner == "guild"
         status = await service.status(big_id)
         assert status.has_key and status.registered_by == big_id + 1 and status.registered_at is not None
@@ -82,7 +82,7 @@ async def test_stored_keys_rotation_and_unreadable_on_postgres(pg_engine: AsyncE
         guild_id, user_id = 1_234_567_890_123_456_789, 987_654_321_987_654_321
         personal = lacale.add_key()
         await service(old).register_guild_key(guild_id, lacale.default_key, 1)
-        await service(old).set_member_key(user_id, personal, guild_id)
+        await service(old).keys.set_member_key(user_id, personal, guild_id)
         async with sessions.begin() as s:
             s.add(Alert(guild_id=guild_id, name="dune", query="dune", channel_id=5))
 
@@ -90,7 +90,7 @@ async def test_stored_keys_rotation_and_unreadable_on_postgres(pg_engine: AsyncE
         report = await service(new).check_stored_keys()
         assert report.unreadable_guilds == (guild_id,) and report.unreadable_members == 1 and report.rotated == 0
         with pytest.raises(KeyUnreadable):
-            await service(new).resolve_key(guild_id, 42)
+            await service(new).keys.resolve_key(guild_id, 42)
         async with sessions() as s:
             assert (await s.get(GuildSettings, guild_id)).key_status == KeyStatus.UNREADABLE  # type: ignore[union-attr]
             assert (await s.execute(select(Alert.paused, Alert.pause_reason))).one() == (True, "key_unreadable")
@@ -102,7 +102,7 @@ async def test_stored_keys_rotation_and_unreadable_on_postgres(pg_engine: AsyncE
             assert (await s.execute(select(Alert.paused, Alert.pause_reason))).one() == (False, None)
             member_token = (await s.get(MemberKey, user_id)).api_key_encrypted  # type: ignore[union-attr]
         assert KeyVault(new.fernet_key).decrypt(member_token) == personal
-        assert (await service(new).resolve_key(guild_id, 42)).api_key == lacale.default_key
-        assert (await service(new).resolve_key(guild_id, user_id)).api_key == personal
+        assert (await service(new).keys.resolve_key(guild_id, 42)).api_key == lacale.default_key
+        assert (await service(new).keys.resolve_key(guild_id, user_id)).api_key == personal
         # A second start has nothing left to do.
         assert await service(rotating).check_stored_keys() == type(report)(0, (), 0, ())

@@ -73,7 +73,7 @@ async def test_confirm_with_another_key_than_the_preview_named_sends_nothing(env
     await env.guilds.register_guild_key(GUILD, KEY, ADMIN)
     draft = await preview(env, ADMIN_RIGHTS)
     # A personal key registered meanwhile would now come first: not the account shown.
-    await env.guilds.set_member_key(ADMIN, MEMBER_KEY, GUILD)
+    await env.guilds.keys.set_member_key(ADMIN, MEMBER_KEY, GUILD)
     closed = await refused_at_confirm(env, draft, ADMIN_RIGHTS)
     assert closed.key == "upload.closed.key_changed"
     assert closed.values == {"fingerprint": draft.key_fingerprint, "current": env.guilds._vault.fingerprint(MEMBER_KEY)}
@@ -81,10 +81,10 @@ async def test_confirm_with_another_key_than_the_preview_named_sends_nothing(env
 
 async def test_confirm_after_the_personal_key_was_removed_sends_nothing(env: Env) -> None:
     await env.guilds.register_guild_key(GUILD, KEY, ADMIN)
-    await env.guilds.set_member_key(ADMIN, MEMBER_KEY, GUILD)
+    await env.guilds.keys.set_member_key(ADMIN, MEMBER_KEY, GUILD)
     draft = await preview(env, ADMIN_RIGHTS)
     assert draft.key_owner == "member"
-    await env.guilds.remove_member_key(ADMIN)
+    await env.guilds.keys.remove_member_key(ADMIN)
     closed = await refused_at_confirm(env, draft, ADMIN_RIGHTS)
     assert closed.key == "upload.closed.no_personal_key"
 
@@ -101,7 +101,7 @@ async def test_confirm_when_nothing_changed_uploads_and_releases(env: Env) -> No
 
 async def test_leaving_the_server_closes_every_preview_there(env: Env) -> None:
     await env.guilds.register_guild_key(GUILD, KEY, ADMIN)
-    await env.guilds.set_member_key(MEMBER, MEMBER_KEY, GUILD)
+    await env.guilds.keys.set_member_key(MEMBER, MEMBER_KEY, GUILD)
     server = await preview(env, ADMIN_RIGHTS)
     personal = await preview(env, Uploader(GUILD, MEMBER, can_manage_guild=False, role_ids=frozenset()), "Other.Release")
     heard: list[str] = []
@@ -129,7 +129,7 @@ async def test_a_member_opening_twelve_previews_holds_three(env: Env) -> None:
 
 async def test_budget_full_refuses_a_new_preview(env: Env) -> None:
     await env.guilds.register_guild_key(GUILD, KEY, ADMIN)
-    await env.guilds.set_member_key(MEMBER, MEMBER_KEY, GUILD)
+    await env.guilds.keys.set_member_key(MEMBER, MEMBER_KEY, GUILD)
     member = Uploader(GUILD, MEMBER, can_manage_guild=False, role_ids=frozenset())
     nfo = b"A" * 1000 + b"\n" + b"B" * (NFO_MAX_BYTES - 2000)
     drafts = [await preview(env, ADMIN_RIGHTS, f"Admin.{i}", nfo=nfo) for i in range(2)]

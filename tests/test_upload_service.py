@@ -21,8 +21,9 @@ from bot.db.migrate import upgrade_database
 from bot.db.models import UploadRecord
 from bot.errors import UserError
 from bot.lacale import LaCaleClient, UploadFile, UploadRequest
-from bot.services.guilds import GuildService, ResolvedKey
-from bot.services.keys import KeyVault
+from bot.services.guilds import GuildService
+from bot.services.keys import ResolvedKey
+from bot.services.vault import KeyVault
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 from bot.services.search import MemberCooldown, SearchService
 from bot.services.uploads import UploadDraft, UploadOutcome, UploadService, UploadStatus
@@ -367,14 +368,14 @@ async def test_authorize(env: Env) -> None:
     with pytest.raises(UserError, match="upload.not_allowed_dm"):
         await service.authorize(None, MEMBER, can_manage_guild=False, role_ids=set())
     # A personal key: no role needed, their own account, in a server or in DMs.
-    await guilds.set_member_key(MEMBER, MEMBER_KEY, GUILD)
+    await guilds.keys.set_member_key(MEMBER, MEMBER_KEY, GUILD)
     for guild_id in (GUILD, None):
         mine = await service.authorize(guild_id, MEMBER, can_manage_guild=False, role_ids=set())
         assert mine.owner == "member" and mine.api_key == MEMBER_KEY
 
 
 async def test_personal_key_upload_goes_out_under_that_key(env: Env) -> None:
-    await env.guilds.set_member_key(MEMBER, MEMBER_KEY, GUILD)
+    await env.guilds.keys.set_member_key(MEMBER, MEMBER_KEY, GUILD)
     key = await env.service.authorize(GUILD, MEMBER, can_manage_guild=False, role_ids=set())
     outcome = await env.service.send(await env.draft(key=key, user_id=MEMBER))
     assert outcome.status is UploadStatus.UPLOADED

@@ -1,7 +1,7 @@
 """The schema, as typed ORM models.
 
 Discord ids are 64-bit: ``BigInteger`` everywhere (PostgreSQL's ``integer`` would
-overflow). Secrets are stored only as Fernet tokens (see ``bot.services.keys``).
+overflow). Secrets are stored only as Fernet tokens (see ``bot.services.vault``).
 """
 
 from __future__ import annotations

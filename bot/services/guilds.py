@@ -1,5 +1,7 @@
-"""Server settings and keys: registration (checked against La Cale first), removal,
-status, personal member keys, and forgetting a server Vigie left."""
+"""Server settings (``/setup``): the server's key (registered after La Cale accepts it,
+removed, marked refused or unreadable), the upload role and channels, ``/setup status``,
+and forgetting a server Vigie left. Members' personal keys (``/key``) and the choice of
+key for an action are in :mod:`bot.services.keys`, reached as :attr:`GuildService.keys`."""
 
 from __future__ import annotations
 
@@ -7,19 +9,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.locks import insert_missing
-from bot.db.models import Alert, GuildSettings, KeyStatus, MemberKey
+from bot.db.models import Alert, GuildSettings, KeyStatus
 from bot.db.types import utcnow
-from bot.errors import KeyUnreadable, NoKey, UserError
+from bot.errors import KeyUnreadable
 from bot.lacale.errors import AuthError
-from bot.lacale.models import Meta
-from bot.services.keys import KeyDecryptError, KeyVault, normalize_api_key
+from bot.services.keys import KeyService, ResolvedKey
 from bot.services.lacale_access import LaCaleAccess, MetaCache
+from bot.services.vault import KeyDecryptError, KeyVault
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +35,6 @@ KEY_PAUSE_REASONS = (PAUSE_NO_KEY, PAUSE_KEY_REFUSED, PAUSE_KEY_UNREADABLE)
 #: "key_removed", "key_replaced", or "guild_left" (Vigie left the server). Whatever holds
 #: something granted under the old key (open upload previews) drops it.
 KeyListener = Callable[[int, str], None]
-
-
-@dataclass(frozen=True, slots=True)
-class ResolvedKey:
-    """A usable key and whose it is. ``api_key`` must never be shown; ``fingerprint`` may."""
-
-    api_key: str
-    fingerprint: str
-    owner: Literal["member", "guild"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +84,8 @@ class GuildService:
         self._access = access
         self._meta = meta_cache
         self._key_listeners: list[KeyListener] = []
+        #: Personal keys (``/key``) and which key an action uses: the member's, else ours.
+        self.keys = KeyService(sessions, vault, access, meta_cache, guild_key=self.guild_key)
 
     def add_key_listener(self, listener: KeyListener) -> None:
         self._key_listeners.append(listener)
@@ -128,24 +122,12 @@ class GuildService:
             return row.locale if row else "fr"
 
     # -- keys -------------------------------------------------------------------------------
-    async def check_key(self, raw_key: str) -> tuple[str, Meta]:
-        """Normalise a typed key and prove La Cale accepts it (``/meta``).
-
-        Raises ``UserError`` for a malformed key and the client's typed errors otherwise
-        (a refused key is ``KeyRefused``): nothing is saved unless this returns.
-        """
-        api_key = normalize_api_key(raw_key)
-        if api_key is None:
-            raise UserError("error.key_malformed")
-        meta = await self._access.client(api_key).meta()
-        return api_key, meta
-
     async def register_guild_key(self, guild_id: int, raw_key: str, user_id: int) -> str:
-        api_key, meta = await self.check_key(raw_key)
+        api_key, meta = await self.keys.check_key(raw_key)
         now = utcnow()
         async with self._sessions.begin() as session:
             row = await self._settings(session, guild_id)
-            old = self._decrypt_or_none(row.api_key_encrypted)
+            old = self._vault.decrypt_or_none(row.api_key_encrypted)
             row.api_key_encrypted = self._vault.encrypt(api_key)
             row.key_fingerprint = self._vault.fingerprint(api_key)
             row.key_registered_by = user_id
@@ -161,11 +143,9 @@ class GuildService:
                 .values(paused=False, pause_reason=None)
             )
             fingerprint = row.key_fingerprint
+        self.keys.replaced(old, api_key, meta)
         if old and old != api_key:
-            self._meta.drop(old)
-            self._access.limiters.forget(old)
             self._key_changed(guild_id, "key_replaced")
-        self._meta.put(api_key, meta)
         return fingerprint
 
     async def remove_guild_key(self, guild_id: int, *, reason: str = PAUSE_NO_KEY) -> bool:
@@ -174,7 +154,7 @@ class GuildService:
             row = await session.get(GuildSettings, guild_id)
             if row is None or row.api_key_encrypted is None:
                 return False
-            old = self._decrypt_or_none(row.api_key_encrypted)
+            old = self._vault.decrypt_or_none(row.api_key_encrypted)
             row.api_key_encrypted = None
             row.key_fingerprint = None
             row.key_status = KeyStatus.UNCHECKED
@@ -182,9 +162,7 @@ class GuildService:
             await session.execute(
                 update(Alert).where(Alert.guild_id == guild_id, Alert.paused.is_(False)).values(paused=True, pause_reason=reason)
             )
-        if old:
-            self._meta.drop(old)
-            self._access.limiters.forget(old)
+        self.keys.replaced(old)
         self._key_changed(guild_id, "key_removed")
         return True
 
@@ -250,7 +228,6 @@ class GuildService:
                     )
                 )
             ).all()
-            member_rows = (await session.execute(select(MemberKey.user_id, MemberKey.api_key_encrypted))).all()
         rotated = 0
         unreadable_guilds: list[int] = []
         restored: list[int] = []
@@ -284,24 +261,8 @@ class GuildService:
                     )
                     restored.append(guild_id)
             rotated += bool(done.rowcount and new_token is not None)
-        unreadable_members = 0
-        for user_id, token in member_rows:
-            try:
-                new_token = self._vault.rotate(token)
-            except KeyDecryptError:
-                unreadable_members += 1
-                continue
-            if new_token is None:
-                continue
-            async with self._sessions.begin() as session:
-                done = await session.execute(
-                    update(MemberKey)
-                    .where(MemberKey.user_id == user_id, MemberKey.api_key_encrypted == token)
-                    .values(api_key_encrypted=new_token, key_fingerprint=self._vault.fingerprint(self._vault.decrypt(new_token)))
-                    .execution_options(synchronize_session=False)
-                )
-            rotated += bool(done.rowcount)
-        return StoredKeysReport(rotated, tuple(unreadable_guilds), unreadable_members, tuple(restored))
+        members = await self.keys.rotate_member_keys()
+        return StoredKeysReport(rotated + members.rotated, tuple(unreadable_guilds), members.unreadable, tuple(restored))
 
     async def forget_guild(self, guild_id: int) -> None:
         """Vigie left the server: erase its key at once and pause its alerts."""
@@ -326,71 +287,6 @@ class GuildService:
                 await self.mark_key_unreadable(guild_id, row.api_key_encrypted)
             raise KeyUnreadable("error.key_unreadable_guild", fingerprint=row.key_fingerprint or "?") from None
         return ResolvedKey(api_key, row.key_fingerprint or self._vault.fingerprint(api_key), "guild")
-
-    async def member_key(self, user_id: int) -> ResolvedKey | None:
-        """The member's personal key; ``None`` when they registered none. Raises
-        :class:`KeyUnreadable` when one is stored but cannot be decrypted: their actions
-        must not silently fall back on the server's key (another account)."""
-        async with self._sessions() as session:
-            row = await session.get(MemberKey, user_id)
-        if row is None:
-            return None
-        try:
-            api_key = self._vault.decrypt(row.api_key_encrypted)
-        except KeyDecryptError:
-            raise KeyUnreadable("error.key_unreadable_member", fingerprint=row.key_fingerprint or "?") from None
-        return ResolvedKey(api_key, row.key_fingerprint, "member")
-
-    async def resolve_key(self, guild_id: int | None, user_id: int) -> ResolvedKey:
-        """The member's personal key first, then the server's; ``NoKey`` when neither,
-        ``KeyUnreadable`` when the one to use is stored but cannot be decrypted."""
-        key = await self.member_key(user_id)
-        if key is None and guild_id is not None:
-            key = await self.guild_key(guild_id)
-        if key is None:
-            raise NoKey("error.no_key" if guild_id is not None else "error.no_key_dm")
-        return key
-
-    async def set_member_key(self, user_id: int, raw_key: str, guild_id: int | None) -> str:
-        api_key, meta = await self.check_key(raw_key)
-        async with self._sessions.begin() as session:
-            # Two submissions of one member at once both find no row: the insert that does
-            # nothing when the row exists (and the row lock on PostgreSQL) makes the second
-            # one replace the first's key instead of failing.
-            await insert_missing(session, MemberKey, user_id=user_id, api_key_encrypted="", key_fingerprint="")
-            row = await session.get(MemberKey, user_id, with_for_update=True)
-            assert row is not None
-            old = self._decrypt_or_none(row.api_key_encrypted)
-            row.api_key_encrypted = self._vault.encrypt(api_key)
-            row.key_fingerprint = self._vault.fingerprint(api_key)
-            row.registered_at = utcnow()
-            row.registered_in_guild = guild_id
-            fingerprint = row.key_fingerprint
-        if old and old != api_key:
-            self._meta.drop(old)
-            self._access.limiters.forget(old)
-        self._meta.put(api_key, meta)
-        return fingerprint
-
-    async def remove_member_key(self, user_id: int) -> bool:
-        async with self._sessions.begin() as session:
-            row = await session.get(MemberKey, user_id)
-            if row is None:
-                return False
-            old = self._decrypt_or_none(row.api_key_encrypted)
-            await session.delete(row)
-        if old:
-            self._meta.drop(old)
-            self._access.limiters.forget(old)
-        return True
-
-    def _decrypt_or_none(self, token: str | None) -> str | None:
-        if not token:
-            return None
-        try:
-            return self._vault.decrypt(token)
-        except KeyDecryptError:
-            return None
 
     # -- other settings ---------------------------------------------------------------------
     async def set_upload_role(self, guild_id: int, role_id: int | None) -> None:

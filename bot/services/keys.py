@@ -1,83 +1,166 @@
-"""API keys at rest: Fernet encryption and a fingerprint that reveals nothing.
+"""Personal La Cale keys (``/key``) and which key an action runs with.
 
-The one place keys are encrypted or decrypted. Every key that passes through here is
-registered with the log redaction, so no log line can show it afterwards.
+A member's own key comes first for everything they do (search, download, upload, /meta);
+the server's key (``/setup key``, :mod:`bot.services.guilds`) otherwise. Keys are
+checked with La Cale before anything is stored, stored only through the vault
+(:mod:`bot.services.vault`) and shown only as a fingerprint.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.redaction import secrets
+from bot.db.locks import insert_missing
+from bot.db.models import MemberKey
+from bot.db.types import utcnow
+from bot.errors import KeyUnreadable, NoKey, UserError
+from bot.lacale.models import Meta
+from bot.services.lacale_access import LaCaleAccess, MetaCache
+from bot.services.vault import KeyDecryptError, KeyVault, normalize_api_key
 
 
-class KeyDecryptError(Exception):
-    """The stored token cannot be decrypted (SECRET_KEY changed or the row was altered)."""
+@dataclass(frozen=True, slots=True)
+class ResolvedKey:
+    """A usable key and whose it is. ``api_key`` must never be shown; ``fingerprint`` may."""
+
+    api_key: str
+    fingerprint: str
+    owner: Literal["member", "guild"]
 
 
-class KeyVault:
-    """Encrypts with the current key; decrypts with it or any previous one.
+#: The server's usable key, or ``None`` (:meth:`bot.services.guilds.GuildService.guild_key`).
+GuildKeyLookup = Callable[[int], Awaitable[ResolvedKey | None]]
 
-    ``old_keys`` are the Fernet keys of earlier ``SECRET_KEY`` values (``SECRET_KEY_OLD``):
-    tokens written under them stay readable, and :meth:`rotate` re-encrypts them under the
-    current key so that the old secret can eventually be dropped.
-    """
 
-    def __init__(self, fernet_key: bytes, old_keys: Sequence[bytes] = ()) -> None:
-        self._current = Fernet(fernet_key)
-        self._fernet = MultiFernet([self._current, *(Fernet(k) for k in old_keys if k != fernet_key)])
-        # A separate HMAC key: the fingerprint must not help an attacker test guesses
-        # against the database unless they also hold SECRET_KEY.
-        self._fingerprint_key = hashlib.sha256(b"vigie-fingerprint-v1:" + fernet_key).digest()
+@dataclass(frozen=True, slots=True)
+class MemberKeysRotation:
+    """What :meth:`KeyService.rotate_member_keys` did at start."""
 
-    def encrypt(self, api_key: str) -> str:
-        secrets.add(api_key)
-        return self._current.encrypt(api_key.encode()).decode("ascii")
+    #: Personal keys written under a SECRET_KEY_OLD value, now under SECRET_KEY.
+    rotated: int
+    #: Personal keys no secret reads (their owners are told when they use them).
+    unreadable: int
 
-    def decrypt(self, token: str) -> str:
-        try:
-            api_key = self._fernet.decrypt(token.encode("ascii")).decode()
-        except (InvalidToken, ValueError) as exc:
-            raise KeyDecryptError("stored key cannot be decrypted with SECRET_KEY nor SECRET_KEY_OLD") from exc
-        secrets.add(api_key)
-        return api_key
 
-    def is_current(self, token: str) -> bool:
-        """Whether ``token`` was written under the current key (nothing to rotate)."""
-        try:
-            self._current.decrypt(token.encode("ascii"))
-        except (InvalidToken, ValueError):
-            return False
-        return True
+class KeyService:
+    """Members' personal keys, and the choice between theirs and the server's."""
 
-    def rotate(self, token: str) -> str | None:
-        """``token`` re-encrypted under the current key, or ``None`` when it already is
-        (no write needed: rotating every row at every start would rewrite the table).
-        Raises :class:`KeyDecryptError` when no key, current or old, reads it."""
-        if self.is_current(token):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        vault: KeyVault,
+        access: LaCaleAccess,
+        meta_cache: MetaCache,
+        guild_key: GuildKeyLookup,
+    ) -> None:
+        self._sessions = sessions
+        self._vault = vault
+        self._access = access
+        self._meta = meta_cache
+        self._guild_key = guild_key
+
+    async def check_key(self, raw_key: str) -> tuple[str, Meta]:
+        """Normalise a typed key and prove La Cale accepts it (``/meta``).
+
+        Raises ``UserError`` for a malformed key and the client's typed errors otherwise
+        (a refused key is ``KeyRefused``): nothing is saved unless this returns.
+        """
+        api_key = normalize_api_key(raw_key)
+        if api_key is None:
+            raise UserError("error.key_malformed")
+        meta = await self._access.client(api_key).meta()
+        return api_key, meta
+
+    def replaced(self, old: str | None, new: str | None = None, new_meta: Meta | None = None) -> None:
+        """A stored key changed from ``old`` to ``new`` (``None``: removed): what was
+        cached or paced under the old one goes, the new one starts with its ``/meta``."""
+        if old and old != new:
+            self._meta.drop(old)
+            self._access.limiters.forget(old)
+        if new and new_meta is not None:
+            self._meta.put(new, new_meta)
+
+    async def member_key(self, user_id: int) -> ResolvedKey | None:
+        """The member's personal key; ``None`` when they registered none. Raises
+        :class:`KeyUnreadable` when one is stored but cannot be decrypted: their actions
+        must not silently fall back on the server's key (another account)."""
+        async with self._sessions() as session:
+            row = await session.get(MemberKey, user_id)
+        if row is None:
             return None
         try:
-            rotated = self._fernet.rotate(token.encode("ascii")).decode("ascii")
-        except (InvalidToken, ValueError) as exc:
-            raise KeyDecryptError("stored key cannot be decrypted with SECRET_KEY nor SECRET_KEY_OLD") from exc
-        # Register the key with the log redaction, as every decryption does.
-        self.decrypt(rotated)
-        return rotated
+            api_key = self._vault.decrypt(row.api_key_encrypted)
+        except KeyDecryptError:
+            raise KeyUnreadable("error.key_unreadable_member", fingerprint=row.key_fingerprint or "?") from None
+        return ResolvedKey(api_key, row.key_fingerprint, "member")
 
-    def fingerprint(self, api_key: str) -> str:
-        """Short, stable, non-reversible: ``a1b2-c3d4``. Shown instead of the key."""
-        digest = hmac.new(self._fingerprint_key, api_key.encode(), hashlib.sha256).hexdigest()
-        return f"{digest[:4]}-{digest[4:8]}"
+    async def resolve_key(self, guild_id: int | None, user_id: int) -> ResolvedKey:
+        """The member's personal key first, then the server's; ``NoKey`` when neither,
+        ``KeyUnreadable`` when the one to use is stored but cannot be decrypted."""
+        key = await self.member_key(user_id)
+        if key is None and guild_id is not None:
+            key = await self._guild_key(guild_id)
+        if key is None:
+            raise NoKey("error.no_key" if guild_id is not None else "error.no_key_dm")
+        return key
 
+    async def set_member_key(self, user_id: int, raw_key: str, guild_id: int | None) -> str:
+        """``/key set``: check the key with La Cale, store it encrypted; its fingerprint."""
+        api_key, meta = await self.check_key(raw_key)
+        async with self._sessions.begin() as session:
+            # Two submissions of one member at once both find no row: the insert that does
+            # nothing when the row exists (and the row lock on PostgreSQL) makes the second
+            # one replace the first's key instead of failing.
+            await insert_missing(session, MemberKey, user_id=user_id, api_key_encrypted="", key_fingerprint="")
+            row = await session.get(MemberKey, user_id, with_for_update=True)
+            assert row is not None
+            old = self._vault.decrypt_or_none(row.api_key_encrypted)
+            row.api_key_encrypted = self._vault.encrypt(api_key)
+            row.key_fingerprint = self._vault.fingerprint(api_key)
+            row.registered_at = utcnow()
+            row.registered_in_guild = guild_id
+            fingerprint = row.key_fingerprint
+        self.replaced(old, api_key, meta)
+        return fingerprint
 
-def normalize_api_key(raw: str) -> str | None:
-    """The key as typed in a modal: spaces and quotes people paste around it removed.
-    ``None`` when what remains cannot be a key (empty, inner spaces, too long)."""
-    key = raw.strip().strip("\"'`").strip()
-    if not key or len(key) > 256 or any(c.isspace() for c in key) or not key.isprintable():
-        return None
-    return key
+    async def remove_member_key(self, user_id: int) -> bool:
+        """``/key remove``: whether there was a key to forget."""
+        async with self._sessions.begin() as session:
+            row = await session.get(MemberKey, user_id)
+            if row is None:
+                return False
+            old = self._vault.decrypt_or_none(row.api_key_encrypted)
+            await session.delete(row)
+        self.replaced(old)
+        return True
+
+    async def rotate_member_keys(self) -> MemberKeysRotation:
+        """At start (with the servers' keys, :meth:`GuildService.check_stored_keys`):
+        re-encrypt under SECRET_KEY every personal key still under a SECRET_KEY_OLD value.
+        A row is written only if it still holds what was read (its owner may be
+        registering a new key at the same moment)."""
+        async with self._sessions() as session:
+            member_rows = (await session.execute(select(MemberKey.user_id, MemberKey.api_key_encrypted))).all()
+        rotated = unreadable = 0
+        for user_id, token in member_rows:
+            try:
+                new_token = self._vault.rotate(token)
+            except KeyDecryptError:
+                unreadable += 1
+                continue
+            if new_token is None:
+                continue
+            async with self._sessions.begin() as session:
+                done = await session.execute(
+                    update(MemberKey)
+                    .where(MemberKey.user_id == user_id, MemberKey.api_key_encrypted == token)
+                    .values(api_key_encrypted=new_token, key_fingerprint=self._vault.fingerprint(self._vault.decrypt(new_token)))
+                    .execution_options(synchronize_session=False)
+                )
+            rotated += bool(done.rowcount)
+        return MemberKeysRotation(rotated, unreadable)

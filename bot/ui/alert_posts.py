@@ -98,6 +98,7 @@ class DiscordAlertPoster:
         text = i18n.t(
             notice.locale,
             _ADMIN_KEYS.get(notice.kind, "alert.admin.channel_forbidden"),
+            count=len(notice.alert_names),
             names=names_list(notice.alert_names) or "—",
             channel=f"<#{notice.channel_id}>" if notice.channel_id else "—",
         )

@@ -49,7 +49,7 @@ def release_card(
             embed.add_field(name=t(locale, "card.guid"), value=inline_code(torrent.guid, 100), inline=False)
     if alert_names:
         names = ", ".join(escape(n) for n in alert_names)
-        embed.set_footer(text=shorten(t(locale, "card.alerts", names=names), 2048))
+        embed.set_footer(text=shorten(t(locale, "card.alerts", count=len(alert_names), names=names), 2048))
     return embed
 
 

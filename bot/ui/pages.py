@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import discord
 
 from bot import i18n
-from bot.services.catalog import CategoryRow, TagGroupRows
+from bot.services.metadata import CategoryRow, TagGroupRows
 from bot.ui.embeds import COLOUR
 from bot.ui.text import escape, inline_code
 from bot.ui.views import AuthorView

@@ -73,15 +73,15 @@ def uploader_of(interaction: discord.Interaction) -> Uploader:
 
 
 _OUTCOME_LABEL_KEYS = {
-    "sending": "uploads.outcome.sending",
-    "uploaded": "uploads.outcome.uploaded",
-    "duplicate": "uploads.outcome.duplicate",
-    "rate_limited": "uploads.outcome.rate_limited",
-    "key_refused": "uploads.outcome.key_refused",
-    "refused": "uploads.outcome.refused",
-    "not_stored": "uploads.outcome.not_stored",
-    "unverified": "uploads.outcome.unverified",
-    "failed": "uploads.outcome.failed",
+    "sending": "upload.list.outcome.sending",
+    "uploaded": "upload.list.outcome.uploaded",
+    "duplicate": "upload.list.outcome.duplicate",
+    "rate_limited": "upload.list.outcome.rate_limited",
+    "key_refused": "upload.list.outcome.key_refused",
+    "refused": "upload.list.outcome.refused",
+    "not_stored": "upload.list.outcome.not_stored",
+    "unverified": "upload.list.outcome.unverified",
+    "failed": "upload.list.outcome.failed",
 }
 
 
@@ -248,7 +248,7 @@ def uploads_embed(records: Sequence[UploadSummary], locale: object) -> discord.E
     lines: list[str] = []
     for record in records:
         when = discord.utils.format_dt(record.created_at, "R")
-        outcome = t(locale, _OUTCOME_LABEL_KEYS.get(record.outcome, "uploads.outcome.failed"))
+        outcome = t(locale, _OUTCOME_LABEL_KEYS.get(record.outcome, "upload.list.outcome.failed"))
         title = safe_title(record.title, 90)
         # Stored links were checked when made; checked again (records from older versions).
         if record.link and not url_carries_secret(record.link, public=(record.info_hash,)):
@@ -257,12 +257,12 @@ def uploads_embed(records: Sequence[UploadSummary], locale: object) -> discord.E
         line = f"{when} · **{title}** · {outcome}"
         extras = [inline_code(record.info_hash[:12] + "…")]
         if record.key_fingerprint:
-            extras.append(t(locale, "uploads.key", fingerprint=record.key_fingerprint))
+            extras.append(t(locale, "upload.list.key", fingerprint=record.key_fingerprint))
         if record.source_fixed:
-            extras.append(t(locale, "uploads.source_fixed"))
+            extras.append(t(locale, "upload.list.source_fixed"))
         lines.append(line + "\n" + " · ".join(extras))
-    embed = discord.Embed(title=t(locale, "uploads.title"), description="\n\n".join(lines)[:4096], colour=COLOUR_PREVIEW)
-    embed.set_footer(text=t(locale, "uploads.footer", count=len(records)))
+    embed = discord.Embed(title=t(locale, "upload.list.title"), description="\n\n".join(lines)[:4096], colour=COLOUR_PREVIEW)
+    embed.set_footer(text=t(locale, "upload.list.footer", count=len(records)))
     return embed
 
 

@@ -62,7 +62,7 @@ async def test_commands_add_list_test_edit_pause_resume_remove(ready: VigieWorld
 
     text = (await final(w, "alert add", name="dune", query="dune", category="films", mention=role, exclude="cam"))["content"]
     assert "« dune » created" in text and f"<#{w.channel.id}>" in text
-    assert "1 releases already on La Cale match it" in text
+    assert "1 release already on La Cale matches it: it is not posted" in text
 
     listed = await final(w, "alert list")
     body = listed["embeds"][0]["description"]
@@ -95,7 +95,10 @@ async def test_commands_add_list_test_edit_pause_resume_remove(ready: VigieWorld
 async def test_commands_in_french_and_for_admins_only(ready: VigieWorld) -> None:
     w = ready
     rec = await w.invoke("alert add", name="dune", query="dune", locale="fr")
-    assert "Alerte « dune » créée" in (await rec.wait_final())["content"]
+    content = (await rec.wait_final())["content"]
+    assert "Alerte « dune » créée" in content
+    # Nothing on La Cale matches yet: said in words, not "0 sortie(s)".
+    assert content.endswith("Aucune sortie déjà sur La Cale n'y correspond.")
     with pytest.raises(FakeDiscordError):  # hidden from members (default_member_permissions)
         await w.invoke("alert list", by=w.member)
     rec = await w.discord.invoke("alert list", by=w.member, in_channel=w.channel, locale="en-US", enforce_permissions=False)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.services.keys import KeyDecryptError, KeyVault
+from bot.services.vault import KeyDecryptError, KeyVault
 from tests.e2e.conftest import SECRET_KEY, VigieWorld, vigie_settings
 
 NEW_SECRET = "a-new-secret-key-for-vigie-9876543210"

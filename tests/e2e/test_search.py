@@ -57,7 +57,7 @@ async def test_query_category_tmdb_sort_private(ready: VigieWorld) -> None:
     assert "Prophecy" not in embed_text(msg) and embed_text(msg).count("Dune") == 2
 
     _, msg = await search(ready, tmdb="693134")
-    assert "Part.Two" in embed_text(msg) and "1 results" in embed_text(msg)
+    assert "Part.Two" in embed_text(msg) and "1 result" in embed_text(msg) and "1 results" not in embed_text(msg)
 
     _, msg = await search(ready, query="dune", sort="seeders")
     first = embed_text(msg).split("**1.**", 1)[1].split("\n", 1)[0]
@@ -162,6 +162,22 @@ async def test_empty_result_and_limits(ready: VigieWorld) -> None:
     # the public "thinking" placeholder was replaced by a private answer
     assert rec.original is None and rec.followups[-1]["flags"] & 64
     assert ready.lacale.count("/api/external") == before
+
+
+async def test_result_count_in_each_language(ready: VigieWorld) -> None:
+    """Counts take the plural form of the member's language: French counts 0 and 1 as
+    singular ("1 résultat"), English only 1."""
+    lc = ready.lacale
+    lc.add_torrent("Arcane.S01.1080p", category_label="Séries HD", seeders=3)
+    lc.add_torrent("Dune.2021.2160p.UHD", category_label="Films HD", seeders=50)
+    lc.add_torrent("Dune.Part.Two.2024.1080p.WEB", category_label="Films HD", seeders=5)
+
+    _, msg = await search(ready, query="arcane", locale="fr")
+    assert "Page 1/1 · 1 résultat" in embed_text(msg) and "résultats" not in embed_text(msg)
+    _, msg = await search(ready, query="dune", locale="fr")
+    assert "Page 1/1 · 2 résultats" in embed_text(msg)
+    _, msg = await search(ready, query="arcane", locale="en-GB")
+    assert embed_text(msg).endswith("Page 1/1 · 1 result")
 
 
 async def test_refused_key_and_outage_messages(ready: VigieWorld) -> None:

@@ -118,7 +118,7 @@ async def test_good_upload_with_several_tags_and_an_nfo(ready: VigieWorld) -> No
     assert shown["Tags"] == "1080p, VFF"
     assert shown["TMDB"] == "693134 (movie)"
     assert "https://image.tmdb.org/t/p/w500/dune.jpg" in shown["Cover"]
-    assert shown["Content"] == "1 file(s) · 1.0\u00a0MiB"
+    assert shown["Content"] == "1 file · 1.0\u00a0MiB"
     assert "lacale" in shown["Source flag"]
     assert len(shown["Info hash (as sent)"].strip("`")) == 40
     assert "passkey=***" in shown["Trackers"] and "abc123" not in shown["Trackers"]

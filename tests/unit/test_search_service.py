@@ -7,7 +7,7 @@ import pytest
 
 from bot.errors import UserError
 from bot.lacale.models import Meta
-from bot.services.catalog import category_rows, resolve_tags, suggest_categories, suggest_tags, tag_groups
+from bot.services.metadata import category_rows, resolve_tags, suggest_categories, suggest_tags, tag_groups
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 from bot.services.search import MemberCooldown, SearchService, build_query
 from tests.fakes.lacale import FakeLaCale

@@ -8,7 +8,7 @@ import unicodedata
 import pytest
 
 from bot.formatting import clean_text
-from bot.services.catalog import Suggestion, _fits
+from bot.services.metadata import Suggestion, _fits
 from bot.services.uploads.validation import code_span
 from bot.ui.text import escape, inline_code, plain, safe_title
 from bot.ui.upload_view import code_block

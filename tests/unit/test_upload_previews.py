@@ -63,7 +63,7 @@ def test_previews_being_sent_are_never_closed_for_a_newer_one() -> None:
     sending.add("d")
     with pytest.raises(UserError) as caught:
         open_(reg, "e")
-    assert caught.value.key == "upload.preview.member_busy" and caught.value.values == {"limit": 3}
+    assert caught.value.key == "upload.preview.member_busy" and caught.value.values == {"count": 3}
     assert reg.of_member(1) == ["a", "b", "d"]
 
 

@@ -37,7 +37,7 @@ from bot.services.alerts.deliver import DeliverySender
 from bot.services.alerts.fetch import POLL_PROGRESS, CycleFetcher, PollProgress, key_id
 from bot.services.alerts.poll import GuildJob, GuildPoller, PollResult
 from bot.services.alerts.record import prune
-from bot.services.keys import KeyDecryptError, KeyVault
+from bot.services.vault import KeyDecryptError, KeyVault
 from bot.services.lacale_access import LaCaleAccess
 
 log = logging.getLogger("vigie.alerts.scheduler")

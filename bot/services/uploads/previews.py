@@ -117,7 +117,7 @@ class PreviewRegistry:
             return []
         closable = [p for p in mine if p.draft_id not in self._in_flight]
         if len(closable) < excess:
-            raise UserError("upload.preview.member_busy", limit=self.per_member)
+            raise UserError("upload.preview.member_busy", count=self.per_member)
         return closable[:excess]
 
     def check_room(self, user_id: int, size: int) -> None:

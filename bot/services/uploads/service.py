@@ -53,7 +53,8 @@ from bot.lacale.models import (
     UploadRequest,
     download_url,
 )
-from bot.services.guilds import GuildService, ResolvedKey
+from bot.services.guilds import GuildService
+from bot.services.keys import ResolvedKey
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 from bot.services.search import SearchService, build_query
 from bot.services.uploads.drafts import (
@@ -188,7 +189,7 @@ class UploadService:
         member's own account. The server's key (the server's account) is lent only to
         members with the server's upload role or Manage Server.
         """
-        personal = await self._guilds.member_key(user_id)
+        personal = await self._guilds.keys.member_key(user_id)
         if personal is not None:
             return personal
         if guild_id is None:

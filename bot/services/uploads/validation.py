@@ -22,7 +22,7 @@ from bot.lacale.models import (
     url_carries_secret,
 )
 from bot.redaction import redact_urls
-from bot.services.catalog import resolve_tags
+from bot.services.metadata import resolve_tags
 from bot.services.uploads.hosts import judge_host
 from bot.services.uploads.limits import (
     COVER_URL_MAX,

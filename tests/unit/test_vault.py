@@ -1,7 +1,7 @@
 import pytest
 
 from bot.config import load_settings
-from bot.services.keys import KeyDecryptError, KeyVault, normalize_api_key
+from bot.services.vault import KeyDecryptError, KeyVault, normalize_api_key
 
 
 def vault(secret: str = "s" * 32, old: str | None = None) -> KeyVault:
@@ -87,3 +87,11 @@ def test_secret_key_old_takes_several_secrets_and_one_with_a_comma() -> None:
 
 def test_fingerprint_follows_the_current_secret_only() -> None:
     assert vault(NEW, old=OLD).fingerprint("my-api-key-123456") == vault(NEW).fingerprint("my-api-key-123456")
+
+
+def test_decrypt_or_none() -> None:
+    """For keys being replaced or removed: nothing stored, or unreadable, is ``None``."""
+    current = vault()
+    assert current.decrypt_or_none(None) is None and current.decrypt_or_none("") is None
+    assert current.decrypt_or_none(current.encrypt("k" * 20)) == "k" * 20
+    assert current.decrypt_or_none(vault("o" * 32).encrypt("k" * 20)) is None
