@@ -1,0 +1,49 @@
+"""Jobs one process does for all: migrations, pruning (command sync: see test_processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import asyncpg
+
+from tests.cluster.pg import plain, postgres_url  # noqa: F401  (fixture)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def _db_upgrade(url: str, cwd: Path) -> tuple[int, str]:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd), "PYTHONPATH": str(ROOT), "DATABASE_URL": url}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "db", "upgrade", env=env, cwd=cwd,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 120)
+    return proc.returncode or 0, out.decode()
+
+
+async def test_simultaneous_first_start_migrates_once_and_all_succeed(postgres_url: str, tmp_path: Path) -> None:  # noqa: F811
+    """Processes starting at the same second on an empty database (``vigie db upgrade``
+    here; the bot's start runs the same function): one migrates, the others wait for it
+    and find the database at head. Without the lock, two ``CREATE TABLE`` race and one
+    fails on a unique violation (about one run in three)."""
+    admin = await asyncpg.connect(plain(postgres_url))
+    try:
+        for attempt in range(3):
+            name = f"vigie_mig_{secrets.token_hex(4)}"
+            await admin.execute(f"CREATE DATABASE {name}")
+            url = postgres_url.rsplit("/", 1)[0] + "/" + name
+            try:
+                results = await asyncio.gather(*(_db_upgrade(url, tmp_path) for _ in range(4)))
+            finally:
+                await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+            failed = [out for code, out in results if code != 0]
+            assert not failed, f"attempt {attempt}: {len(failed)} of 4 failed:\n" + "\n".join(failed)
+            outs = sorted(out.strip() for _, out in results)
+            assert sum("upgraded from empty" in out for out in outs) == 1, outs
+            assert sum("already at" in out for out in outs) == 3, outs
+    finally:
+        await admin.close()
