@@ -10,7 +10,7 @@ from pathlib import Path
 
 import asyncpg
 
-from tests.cluster.pg import plain, postgres_url  # noqa: F401  (fixture)
+from tests.cluster.pg import fresh_db, plain, postgres_url  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,3 +47,35 @@ async def test_simultaneous_first_start_migrates_once_and_all_succeed(postgres_u
             assert sum("already at" in out for out in outs) == 3, outs
     finally:
         await admin.close()
+
+
+async def test_one_process_prunes_at_a_time_the_others_skip_at_once(fresh_db: str) -> None:  # noqa: F811
+    """Two processes pruning together: the second does not queue behind the first's row
+    locks (it returns at once, the job being done); once the first committed, pruning
+    is anyone's again."""
+    from datetime import timedelta
+
+    from bot.db.engine import create_engine, create_sessionmaker
+    from bot.db.migrate import upgrade_database
+    from bot.db.models import SeenRelease, utcnow
+    from bot.services.alerts.record import prune
+
+    engines = [create_engine(fresh_db), create_engine(fresh_db)]
+    try:
+        await upgrade_database(engines[0])
+        first, second = (create_sessionmaker(e) for e in engines)
+        old = utcnow() - timedelta(days=200)
+        async with first.begin() as session:
+            session.add_all(SeenRelease(guild_id=g, info_hash=f"{g:040x}", seen_at=old) for g in range(1, 51))
+        cutoff = utcnow() - timedelta(days=90)
+        async with first.begin() as a:
+            assert await prune(a, cutoff=cutoff) == (0, 50)
+            async with second.begin() as b:
+                assert await asyncio.wait_for(prune(b, cutoff=cutoff), 3) == (0, 0)
+        async with first.begin() as session:
+            session.add(SeenRelease(guild_id=99, info_hash="f" * 40, seen_at=old))
+        async with second.begin() as b:
+            assert await prune(b, cutoff=cutoff) == (0, 1)
+    finally:
+        for engine in engines:
+            await engine.dispose()
