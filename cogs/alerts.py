@@ -24,7 +24,7 @@ from bot.services.alerts.fetch import SiteMeta
 from bot.services.alerts.matching import parse_exclude
 from bot.services.alerts.poll import GuildPoller
 from bot.services.alerts.record import Recorder
-from bot.services.alerts.scheduler import AlertScheduler, shard_filter
+from bot.services.alerts.scheduler import AlertScheduler
 from bot.services.alerts.service import (
     MAX_BACKFILL,
     PAUSE_REASONS,
@@ -134,11 +134,12 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         super().__init__()
 
     def owns_guild(self, guild_id: int) -> bool:
-        """Only the servers of this process's shards (all of them in one process)."""
-        check = shard_filter(self.bot.shard_ids, self.bot.shard_count)
-        return check is None or check(guild_id)
+        """Only the servers of this process's cluster slot (all of them in one process)."""
+        return self.bot.cluster.ownership.owns(guild_id)
 
     async def cog_load(self) -> None:
+        if not self.bot.cluster.slot_held:
+            return  # a one-shot tool (`vigie sync`): no polling, no posting
         # Pending deliveries of a previous run go out at once (only REST is needed); polls
         # wait for the gateway so that admin notices can find system channels.
         self._tasks = [

@@ -189,6 +189,7 @@ class SlotKeeper:
         self._conn: Any = None  # asyncpg.Connection
         self._use = asyncio.Lock()  # one query at a time on the connection
         self._watchdog: asyncio.Task[None] | None = None
+        self._waiting: asyncio.Task[Any] | None = None
         self._closing = False
         self._lost = False
         self.slot: int | None = None
@@ -240,6 +241,8 @@ class SlotKeeper:
     async def take_slot(self, wanted: int | None) -> int:
         """Slot ``wanted``, or the first free one when None; waits as a standby."""
         candidates = list(range(self.layout.cluster_count)) if wanted is None else [wanted]
+        # close() ends a standby's wait by cancelling it (the process is stopping).
+        self._waiting = asyncio.current_task()
         waiting_since: float | None = None
         loop = asyncio.get_running_loop()
         while True:
@@ -248,6 +251,7 @@ class SlotKeeper:
                     self._check_alive()
                     taken = await self._conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", NS_SLOT, slot, timeout=self._ping_timeout)
                 if taken:
+                    self._waiting = None
                     self.slot = slot
                     if waiting_since is not None:
                         log.info("took cluster slot %d after %.1f s as a standby", slot, loop.time() - waiting_since)
@@ -257,6 +261,12 @@ class SlotKeeper:
                 which = f"slot {wanted} is" if wanted is not None else f"all {self.layout.cluster_count} slots are"
                 log.info("%s held by other processes: waiting as a hot standby (retrying every %.1f s)", which, self._retry)
             await asyncio.sleep(self._retry)
+
+    def keep_running_at_close(self) -> None:
+        """The watchdog keeps fencing while the bot closes (the close cancels every other
+        task running Vigie's code first; see bot/app.py ``_keep_current_task``)."""
+        if self._watchdog is not None:
+            self._watchdog._vigie_keep = True  # type: ignore[attr-defined]
 
     def _check_alive(self) -> None:
         if self._lost or self._conn is None or self._conn.is_closed():
@@ -308,6 +318,9 @@ class SlotKeeper:
     async def close(self) -> None:
         """Release everything by closing the connection (the server frees its locks)."""
         self._closing = True
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None and waiting is not asyncio.current_task() and not waiting.done():
+            waiting.cancel()
         if self._watchdog is not None:
             self._watchdog.cancel()
             await asyncio.gather(self._watchdog, return_exceptions=True)

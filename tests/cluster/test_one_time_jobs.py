@@ -15,14 +15,35 @@ from tests.cluster.pg import fresh_db, plain, postgres_url  # noqa: F401  (fixtu
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def _db_upgrade(url: str, cwd: Path) -> tuple[int, str]:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd), "PYTHONPATH": str(ROOT), "DATABASE_URL": url}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "db", "upgrade", env=env, cwd=cwd,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+#: ``vigie db upgrade``'s own code, started once imports are done: the processes are
+#: released together (a line on stdin), so that their migrations overlap as they do when
+#: every replica starts at the same second (Python's start-up time would spread them).
+_UPGRADE = """
+import asyncio, sys
+from bot.cli import _db_upgrade
+from bot.logging_setup import configure_logging
+configure_logging("WARNING")
+sys.stdin.readline()
+sys.exit(asyncio.run(_db_upgrade(sys.argv[1])))
+"""
+
+
+async def _start_upgrade(url: str, cwd: Path) -> asyncio.subprocess.Process:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd), "PYTHONPATH": str(ROOT)}
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _UPGRADE, url, env=env, cwd=cwd,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
-    out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    return proc.returncode or 0, out.decode()
+
+
+async def _upgrade_together(url: str, cwd: Path, count: int) -> list[tuple[int, str]]:
+    procs = [await _start_upgrade(url, cwd) for _ in range(count)]
+    await asyncio.sleep(1.5)  # imports done
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(b"go\n")
+    outs = await asyncio.gather(*(asyncio.wait_for(p.communicate(), 120) for p in procs))
+    return [(p.returncode or 0, out.decode()) for p, (out, _) in zip(procs, outs)]
 
 
 async def test_simultaneous_first_start_migrates_once_and_all_succeed(postgres_url: str, tmp_path: Path) -> None:  # noqa: F811
@@ -37,7 +58,7 @@ async def test_simultaneous_first_start_migrates_once_and_all_succeed(postgres_u
             await admin.execute(f"CREATE DATABASE {name}")
             url = postgres_url.rsplit("/", 1)[0] + "/" + name
             try:
-                results = await asyncio.gather(*(_db_upgrade(url, tmp_path) for _ in range(4)))
+                results = await _upgrade_together(url, tmp_path, 4)
             finally:
                 await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
             failed = [out for code, out in results if code != 0]
