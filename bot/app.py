@@ -27,6 +27,9 @@ from bot.db.engine import DatabaseUnavailable, create_engine, create_sessionmake
 from bot.db.migrate import upgrade_database
 from bot.db.models import BotState
 from bot.i18n.translator import CatalogueTranslator
+from bot.observability.discord_http import rate_limit_trace
+from bot.observability.health import HealthServer
+from bot.observability.metrics import Metrics
 from bot.redaction import install_redaction, secrets
 from bot.runtime import tune_gc
 from bot.services.guilds import GuildService
@@ -85,6 +88,10 @@ def _root(error: BaseException) -> BaseException:
 def log_command(interaction: discord.Interaction, *, outcome: str) -> None:
     name = interaction.command.qualified_name if interaction.command else "?"
     latency_ms = (discord.utils.utcnow() - interaction.created_at).total_seconds() * 1000
+    metrics = getattr(interaction.client, "metrics", None)
+    if isinstance(metrics, Metrics):
+        # The label keeps the error's kind, not its id: one series per kind, not per error.
+        metrics.command_done(name, outcome.split(":")[1] if outcome.startswith("error:") else outcome, latency_ms / 1000)
     command_log.info(
         "command=/%s guild=%s user=%s latency_ms=%.0f outcome=%s",
         name,
@@ -131,7 +138,10 @@ class VigieBot(commands.AutoShardedBot):
         intents = discord.Intents.none()
         # Guilds: the guild cache, join/leave events and channel lookups. Nothing privileged.
         intents.guilds = True
+        #: Before super().__init__: discord.py's HTTP session gets the 429 counter.
+        self.metrics = Metrics()
         super().__init__(
+            http_trace=rate_limit_trace(self.metrics),
             command_prefix=commands.when_mentioned,
             intents=intents,
             tree_cls=VigieTree,
@@ -156,12 +166,18 @@ class VigieBot(commands.AutoShardedBot):
         self.background_tasks: set[asyncio.Task[object]] = set()
         self._vigie_close: asyncio.Future[None] | None = None
         self._vigie_close_deadline = 0.0
+        self.health: HealthServer | None = None
         # Redaction is installed by the bot itself, whoever configured logging.
         install_redaction()
         secrets.add(settings.discord_token.get_secret_value(), settings.secret_key.get_secret_value(), *settings.old_secret_keys)
 
     async def setup_hook(self) -> None:
         settings = self.settings
+        if settings.health_port is not None:
+            # First: /healthz answers during a long migration, /readyz says what is not ready.
+            health = HealthServer(self, self.metrics, host=settings.health_host, port=settings.health_port)
+            await health.start()
+            self.health = health
         engine = create_engine_or_fail(settings.database_url)
         if self._member:
             try:
@@ -194,6 +210,7 @@ class VigieBot(commands.AutoShardedBot):
             settings.lacale_base_url,
             timeout=settings.http_timeout_seconds,
             search_interval=settings.search_min_interval_seconds,
+            observe=self.metrics.lacale_request,
         )
         meta = MetaCache(access, ttl=settings.meta_cache_seconds)
         guilds = GuildService(sessions, vault, access, meta)
@@ -386,8 +403,16 @@ class VigieBot(commands.AutoShardedBot):
                 await asyncio.wait({closing}, timeout=CLOSE_DISCORD_TIMEOUT)
         else:
             await super().close()
+        if self.health is not None:
+            # Before the engine goes: a probe must not find a half-closed database.
+            try:
+                await asyncio.wait_for(self.health.stop(), STOP_TASKS_TIMEOUT)
+            except Exception:
+                log.warning("the health endpoint did not stop cleanly", exc_info=True)
+            self.health = None
         services = getattr(self, "services", None)
         if services is not None:
+            services.uploads.close()  # kills the torrent workers; never waits
             if not services.http.closed:
                 await services.http.close()
             await services.engine.dispose()

@@ -74,6 +74,14 @@ class Settings(BaseSettings):
     upload_preview_budget_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
     delivery_retention_days: int = Field(default=90, ge=1)
     poll_concurrency: int = Field(default=8, ge=1)
+    # The operators' endpoint (/healthz, /readyz, /metrics): off unless HEALTH_PORT is set
+    # (0: any free port, logged), on loopback unless HEALTH_HOST opens it (0.0.0.0 in a container).
+    health_port: int | None = Field(default=None, ge=0, le=65535)
+    health_host: str = "127.0.0.1"
+    # Discord requests per second for alert posts, for the whole bot: each of the
+    # CLUSTER_COUNT processes paces its posts at an equal share (Discord's global limit
+    # is 50/s per bot, across processes; the rest is left to commands).
+    discord_rest_rate: float = Field(default=40.0, gt=0)
 
     # Several processes (see bot/cluster). Declared after database_url, whose value the
     # cluster checks read, and in this order: each check reads the ones before it.
@@ -82,10 +90,6 @@ class Settings(BaseSettings):
     cluster_count: int = Field(default=1, ge=1, le=MAX_SHARD_COUNT)
     # Unset: take the first free slot, so that replicas can be identical.
     cluster_id: int | None = Field(default=None, ge=0)
-    # Discord requests per second for posts, for the whole bot (split across processes).
-    discord_rest_rate: float = Field(default=40.0, gt=0)
-    health_port: int | None = Field(default=None, ge=1, le=65535)
-    health_host: str = "127.0.0.1"
 
     @field_validator("poll_interval_seconds")
     @classmethod

@@ -83,6 +83,8 @@ _INFO_HASH = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _HTML_START = (b"<!doctype", b"<html", b"<head", b"<body", b"<!--")
 
 Params = list[tuple[str, str]]
+#: Told of every HTTP exchange with La Cale: (path, the typed error or None, seconds).
+RequestObserver = Callable[[str, "BaseException | None", float], None]
 Expect = Literal["json", "torrent", "search"]
 
 
@@ -134,7 +136,14 @@ class LaCaleClient:
         backoff_max: float = 10.0,
         max_json_bytes: int = MAX_JSON_BYTES,
         max_torrent_bytes: int = MAX_TORRENT_BYTES,
+        search_priority: bool = False,
+        search_max_wait: float | None = None,
+        observe: RequestObserver | None = None,
     ) -> None:
+        """``search_priority`` (alert polls): searches take the key's next slot ahead of
+        queued ordinary ones. ``search_max_wait`` (members): a search whose slot is further
+        away raises :class:`~bot.lacale.errors.KeyBusy` at once instead of queueing. Both
+        keep the key's spacing (see :class:`~bot.lacale.limits.KeyLimiter`)."""
         _check_key(api_key)
         if not base_url.startswith(("http://", "https://")):
             raise InvalidRequest("base URL must start with http:// or https://", field="base_url")
@@ -150,6 +159,9 @@ class LaCaleClient:
         self._backoff_max = backoff_max
         self._max_json_bytes = max_json_bytes
         self._max_torrent_bytes = max_torrent_bytes
+        self._search_priority = search_priority
+        self._search_max_wait = search_max_wait
+        self._observe = observe
 
     def __repr__(self) -> str:  # the default repr would be harmless, but say it: no key here
         return f"<LaCaleClient base_url={self._base_url!r}>"
@@ -284,7 +296,9 @@ class LaCaleClient:
             if attempt:
                 await self._wait_pause()
             if pace:
-                await self._limiter.acquire_search(check_pause=not attempt)
+                await self._limiter.acquire_search(
+                    check_pause=not attempt, priority=self._search_priority, max_wait=self._search_max_wait
+                )
             try:
                 return await self._attempt(method, path, expect=expect, params=params, form=form, upload=upload)
             except RateLimited as exc:
@@ -325,7 +339,31 @@ class LaCaleClient:
         form: Callable[[], aiohttp.FormData] | None,
         upload: bool,
     ) -> Any:
-        """One HTTP exchange, every failure turned into a typed error."""
+        """One HTTP exchange, every failure turned into a typed error; each one is told
+        to ``observe`` (the bot's metrics), whatever its outcome."""
+        if self._observe is None:
+            return await self._exchange(method, path, expect=expect, params=params, form=form, upload=upload)
+        started = time.monotonic()
+        error: BaseException | None = None
+        try:
+            return await self._exchange(method, path, expect=expect, params=params, form=form, upload=upload)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            if not isinstance(error, asyncio.CancelledError):
+                self._observe(path, error, time.monotonic() - started)
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        expect: Expect,
+        params: Params | None,
+        form: Callable[[], aiohttp.FormData] | None,
+        upload: bool,
+    ) -> Any:
         session = self._ensure_session()
         headers = {"X-Api-Key": self._key, "Accept": "application/x-bittorrent" if expect == "torrent" else "application/json"}
         started = time.monotonic()

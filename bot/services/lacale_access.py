@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from bot.lacale.client import LaCaleClient
+from bot.lacale.client import LaCaleClient, RequestObserver
 from bot.lacale.errors import LaCaleError
 from bot.lacale.limits import LimiterRegistry
 from bot.lacale.models import Meta
@@ -33,6 +33,7 @@ class LaCaleAccess:
         limiters: LimiterRegistry | None = None,
         backoff_base: float = 0.5,
         max_retries: int = 3,
+        observe: RequestObserver | None = None,
     ) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
@@ -40,10 +41,22 @@ class LaCaleAccess:
         self.limiters = limiters or LimiterRegistry(search_interval=search_interval)
         self.backoff_base = backoff_base
         self.max_retries = max_retries
+        #: Every client's exchanges are told to it (the bot's metrics).
+        self.observe = observe
 
-    def client(self, api_key: str, *, max_retry_after: float = 60.0) -> LaCaleClient:
+    def client(
+        self,
+        api_key: str,
+        *,
+        max_retry_after: float = 60.0,
+        search_priority: bool = False,
+        search_max_wait: float | None = None,
+    ) -> LaCaleClient:
         """``max_retry_after``: how long a 429 may be waited out before it is reported
-        (a member in Discord wants "retry in N s" rather than a long silence)."""
+        (a member in Discord wants "retry in N s" rather than a long silence).
+        ``search_priority`` (alert polls) and ``search_max_wait`` (member searches): how
+        this client's searches share the key's pacing with the others' (see
+        :class:`~bot.lacale.limits.KeyLimiter`)."""
         return LaCaleClient(
             api_key,
             base_url=self.base_url,
@@ -53,6 +66,9 @@ class LaCaleAccess:
             backoff_base=self.backoff_base,
             max_retries=self.max_retries,
             max_retry_after=max_retry_after,
+            search_priority=search_priority,
+            search_max_wait=search_max_wait,
+            observe=self.observe,
         )
 
 
