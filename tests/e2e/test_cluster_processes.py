@@ -27,6 +27,10 @@ SHARD0_GUILD = 4000 << 22
 SHARD1_GUILD = (4001 << 22) | 12345
 
 
+#: Never inherited from the shell running the tests.
+CLUSTER_SETTINGS = {"SHARD_COUNT", "CLUSTER_COUNT", "CLUSTER_ID", "DISCORD_REST_RATE", "HEALTH_PORT", "HEALTH_HOST"}
+
+
 def one_line(err: str) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
@@ -62,7 +66,8 @@ class Bot:
 
 class Cluster:
     def __init__(self, tmp_path: Path, fake: FakeDiscord, lacale: FakeLaCale, database_url: str) -> None:
-        self.env = {**env_for(tmp_path, fake, lacale), "DATABASE_URL": database_url, "LOG_LEVEL": "INFO"}
+        inherited = {k: v for k, v in env_for(tmp_path, fake, lacale).items() if k not in CLUSTER_SETTINGS}
+        self.env = {**inherited, "DATABASE_URL": database_url, "LOG_LEVEL": "INFO"}
         self.tmp_path = tmp_path
         self.bots: list[Bot] = []
 
@@ -182,8 +187,16 @@ async def test_a_second_instance_waits_as_standby_and_takes_over_when_the_first_
         assert fake_discord.sync_count == 1  # commands unchanged: not synced again
         rec = await fake_discord.invoke("search", in_channel=guild.system_channel, locale="en-US", query="dune")
         await rec.wait_final(timeout=15)
+
+        # A standby stopped while it waits leaves at once, cleanly.
+        spare = await group.start("spare")
+        await spare.wait_log("waiting as a hot standby")
+        stopping = time.monotonic()
+        assert await spare.stop() == 0, spare.text()[-3000:]
+        assert time.monotonic() - stopping < 5
         assert await standby.stop() == 0
-    assert "Traceback" not in standby.text(), standby.text()[-3000:]
+    for bot in (standby, spare):
+        assert "Traceback" not in bot.text() and "never retrieved" not in bot.text(), bot.text()[-3000:]
 
 
 async def test_losing_the_slot_connection_stops_the_process_with_the_database_status(
