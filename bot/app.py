@@ -163,6 +163,7 @@ class VigieBot(commands.AutoShardedBot):
         #: across processes (PostgreSQL only; one process keeps discord.py's own pacing).
         self.max_concurrency = 1
         self.identify_gate: IdentifyGate | None = None
+        self._engine: AsyncEngine | None = None
         self.background_tasks: set[asyncio.Task[object]] = set()
         self._vigie_close: asyncio.Future[None] | None = None
         self._vigie_close_deadline = 0.0
@@ -179,12 +180,12 @@ class VigieBot(commands.AutoShardedBot):
             await health.start()
             self.health = health
         engine = create_engine_or_fail(settings.database_url)
+        # Disposed by the close whatever stops the start-up (a refused layout, a standby
+        # stopped while it waits): disposing here, in a task the close then cancels,
+        # would be cut off halfway.
+        self._engine = engine
         if self._member:
-            try:
-                await self._join_cluster(engine)
-            except BaseException:
-                await engine.dispose()
-                raise
+            await self._join_cluster(engine)
         try:
             before, after = await upgrade_database(engine)
         except Exception as exc:
@@ -196,13 +197,9 @@ class VigieBot(commands.AutoShardedBot):
         if self._member:
             if self.cluster.fenced:
                 self.identify_gate = IdentifyGate(sessions)
-            try:
-                # A hot standby waits here: logged in, database migrated, no gateway.
-                await self.cluster.take_slot(settings.cluster_id)
-                await self._prepare_gateway()
-            except BaseException:
-                await engine.dispose()
-                raise
+            # A hot standby waits here: logged in, database migrated, no gateway.
+            await self.cluster.take_slot(settings.cluster_id)
+            await self._prepare_gateway()
         http = aiohttp.ClientSession(headers={"User-Agent": "Vigie (Discord bot for La Cale)"})
         vault = KeyVault(settings.fernet_key, settings.old_fernet_keys)
         access = LaCaleAccess(
@@ -416,6 +413,8 @@ class VigieBot(commands.AutoShardedBot):
             if not services.http.closed:
                 await services.http.close()
             await services.engine.dispose()
+        elif self._engine is not None:  # the start-up stopped before the services were built
+            await self._engine.dispose()
         # Last: the slot frees only once this process's work has stopped.
         await self.cluster.close()
 
