@@ -155,9 +155,12 @@ def describe_failure(exc: BaseException, settings: Settings) -> tuple[ExitCode, 
     import aiohttp
     import discord
 
+    from bot.cluster.membership import LayoutMismatch
     from bot.db.engine import DatabaseUnavailable
     from bot.observability.health import HealthServerError
 
+    if isinstance(exc, LayoutMismatch):
+        return ExitCode.USAGE, str(exc)
     if isinstance(exc, DatabaseUnavailable):
         return ExitCode.DATABASE, f"database: {exc}"
     if isinstance(exc, HealthServerError):
@@ -262,7 +265,8 @@ async def _sync(settings: Settings) -> int:
         from bot.discord_api_base import use_discord_api_base
 
         use_discord_api_base(settings.discord_api_base)
-    bot = VigieBot(settings.model_copy(update={"sync_commands": False}))
+    # Not a cluster member: no slot taken (all may be held), no background work.
+    bot = VigieBot(settings.model_copy(update={"sync_commands": False}), member=False)
     async with bot:
         await bot.login(settings.discord_token.get_secret_value())
         count = await bot.sync_commands(force=True)

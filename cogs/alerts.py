@@ -150,6 +150,8 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         self.sender.pacer = PostPacer(self.bot.services.settings.discord_rest_rate / ownership.cluster_count)
 
     async def cog_load(self) -> None:
+        if not self.bot.cluster.slot_held:
+            return  # a one-shot tool (`vigie sync`): no polling, no posting
         self._apply_ownership()  # the cluster slot may be known only now
         # Pending deliveries of a previous run go out at once (only REST is needed); polls
         # wait for the gateway so that admin notices can find system channels.
