@@ -27,7 +27,6 @@ from bot.services.alerts.poll import GuildPoller
 from bot.services.alerts.scheduler import AlertScheduler, ownership_of_shards
 from bot.services.alerts.service import (
     MAX_BACKFILL,
-    PAUSE_REASONS,
     AlertInfo,
     AlertService,
     AlertSpec,
@@ -38,6 +37,7 @@ from bot.ui.alert_posts import DiscordAlertPoster
 from bot.ui.checks import may_manage_guild, require_manage_guild
 from bot.ui.embeds import COLOUR, release_card
 from bot.ui.replies import defer, reply
+from bot.ui.status import pause_reason_text
 from bot.ui.text import escape, plain, shorten
 from cogs.search import category_choices
 
@@ -49,11 +49,6 @@ CLEARABLE = ("query", "category", "tmdb", "mention", "min_size", "max_size", "mi
 
 def _when(value: object) -> str:
     return discord.utils.format_dt(value, "R")  # type: ignore[arg-type]
-
-
-def pause_reason_text(locale: object, reason: str | None) -> str:
-    key = f"alerts.pause_reason.{reason if reason in PAUSE_REASONS else 'user'}"
-    return i18n.t(locale, key)
 
 
 def criteria_text(alert: AlertInfo, locale: object) -> str:

@@ -13,6 +13,11 @@ from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, Me
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.db.types import UTCDateTime, utcnow
+from bot.states import DeliveryStatus, KeyStatus
+
+__all__ = [
+    "Alert", "Base", "BotState", "Delivery", "DeliveryStatus", "GuildSettings", "KeyStatus", "MemberKey", "SeenRelease", "UploadRecord",
+]
 
 # Named constraints let Alembic's batch mode drop and recreate them on SQLite.
 NAMING_CONVENTION = {
@@ -27,16 +32,6 @@ NAMING_CONVENTION = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
-
-
-class KeyStatus:
-    """Values of ``GuildSettings.key_status``."""
-
-    UNCHECKED = "unchecked"
-    VALID = "valid"
-    REFUSED = "refused"
-    #: The stored key cannot be decrypted (SECRET_KEY changed without SECRET_KEY_OLD).
-    UNREADABLE = "unreadable"
 
 
 class GuildSettings(Base):
@@ -110,17 +105,6 @@ class Alert(Base):
     updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
 
     guild: Mapped[GuildSettings] = relationship(back_populates="alerts")
-
-
-class DeliveryStatus:
-    """Values of ``Delivery.status``."""
-
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    #: Existed when the alert was created: recorded so it is never posted.
-    BASELINE = "baseline"
-    #: Could not be posted and will not be (the alert was removed or its channel is gone).
-    DROPPED = "dropped"
 
 
 class Delivery(Base):

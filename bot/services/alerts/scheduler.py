@@ -39,6 +39,7 @@ from bot.services.alerts.poll import GuildJob, GuildPoller, PollResult
 from bot.services.alerts.record import prune
 from bot.services.keys import KeyDecryptError, KeyVault
 from bot.services.lacale_access import LaCaleAccess
+from bot.states import PollOutcome
 
 log = logging.getLogger("vigie.alerts.scheduler")
 
@@ -50,9 +51,6 @@ TICK = 1.0
 POLL_DEADLINE_FRACTION = 0.5
 #: ...but never less than this (a short interval must not cut a slow-but-working request).
 POLL_DEADLINE_MIN = 10.0
-#: Outcome counted (in the cycle's report only) for a server whose previous poll is still
-#: running when its next one is due.
-STILL_POLLING = "still_polling"
 Sleep = Callable[[float], Awaitable[object]]
 
 
@@ -245,7 +243,7 @@ class AlertScheduler:
                     # Its previous poll is still running at its turn (a long gap being
                     # filled): that one goes on, this one is not started.
                     self._slots.release()
-                    report.outcomes[STILL_POLLING] = report.outcomes.get(STILL_POLLING, 0) + 1
+                    report.outcomes[PollOutcome.STILL_POLLING] = report.outcomes.get(PollOutcome.STILL_POLLING, 0) + 1
                     continue
                 slot = _PollSlot(self._slots)
                 self._polling.add(job.guild_id)

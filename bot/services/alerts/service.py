@@ -27,7 +27,6 @@ from bot.formatting import parse_size
 from bot.lacale.errors import BadRequest
 from bot.lacale.models import Meta, Torrent
 from bot.services.alerts import queries
-from bot.services.alerts.deliver import PAUSE_CHANNEL_FORBIDDEN, PAUSE_CHANNEL_MISSING
 from bot.services.alerts.fetch import SiteMeta, TargetedQuery
 from bot.services.alerts.matching import (
     AlertFilter,
@@ -39,9 +38,10 @@ from bot.services.alerts.matching import (
     normalize_words,
 )
 from bot.services.alerts.record import NewDelivery, insert_deliveries, insert_seen
-from bot.services.guilds import PAUSE_KEY_REFUSED, PAUSE_KEY_UNREADABLE, PAUSE_NO_KEY, GuildService
+from bot.services.guilds import GuildService
 from bot.services.lacale_access import LaCaleAccess
 from bot.services.search import build_query
+from bot.states import PauseReason
 
 log = logging.getLogger("vigie.alerts")
 
@@ -52,11 +52,6 @@ MAX_EXCLUDE = 20
 #: A member waits for ``/alert add``: a long 429 is reported rather than waited out.
 INTERACTIVE_RETRY_AFTER = 5.0
 
-#: ``Alert.pause_reason`` when a member paused it.
-PAUSE_BY_USER = "user"
-PAUSE_REASONS = (PAUSE_BY_USER, PAUSE_CHANNEL_FORBIDDEN, PAUSE_CHANNEL_MISSING, PAUSE_KEY_REFUSED, PAUSE_NO_KEY, PAUSE_KEY_UNREADABLE)
-_KEY_REASONS = (PAUSE_KEY_REFUSED, PAUSE_NO_KEY, PAUSE_KEY_UNREADABLE)
-_CHANNEL_REASONS = (PAUSE_CHANNEL_FORBIDDEN, PAUSE_CHANNEL_MISSING)
 
 
 def parse_size_option(text: str | None, field_name: str) -> int | None:
@@ -196,7 +191,7 @@ class AlertService:
             rows = await session.execute(
                 select(Alert.name, Alert.pause_reason).where(Alert.guild_id == guild_id, Alert.paused.is_(True)).order_by(Alert.name)
             )
-        return [(n, r or PAUSE_BY_USER) for n, r in rows.all()]
+        return [(n, PauseReason.of(r)) for n, r in rows.all()]
 
     # -- creating --------------------------------------------------------------------------
     async def create(self, guild_id: int, spec: AlertSpec, *, created_by: int | None, backfill: int = 0) -> CreateResult:
@@ -357,7 +352,7 @@ class AlertService:
                     .values(channel_id=edited.channel_id)
                     .execution_options(synchronize_session=False)
                 )
-                if alert.paused and alert.pause_reason in _CHANNEL_REASONS:
+                if alert.paused and PauseReason.of(alert.pause_reason).about_channel:
                     alert.paused, alert.pause_reason = False, None
             if new_criteria:
                 # The TMDB rule counts results newer than the alert: the edit is a new start.
@@ -382,7 +377,7 @@ class AlertService:
         async with self._sessions.begin() as session:
             alert = await self._find(session, guild_id, name)
             if not alert.paused:
-                alert.paused, alert.pause_reason = True, PAUSE_BY_USER
+                alert.paused, alert.pause_reason = True, PauseReason.USER
             return AlertInfo.of(alert)
 
     async def resume(self, guild_id: int, name: str) -> AlertInfo:
@@ -394,7 +389,7 @@ class AlertService:
             if alert.paused and settings is not None and settings.api_key_encrypted and settings.key_status == KeyStatus.UNREADABLE:
                 # Whatever paused it: it could not run on a key nobody can decrypt.
                 raise UserError("alert.error.resume_key_unreadable")
-            if alert.paused and alert.pause_reason in _KEY_REASONS:
+            if alert.paused and PauseReason.of(alert.pause_reason).about_key:
                 if settings is None or not settings.api_key_encrypted or settings.key_status == KeyStatus.REFUSED:
                     raise UserError("alert.error.resume_key")
             alert.paused, alert.pause_reason = False, None
