@@ -19,6 +19,7 @@ from bot.app import VigieBot
 from bot.cluster.ownership import Ownership
 from bot.errors import UserError
 from bot.formatting import format_size
+from bot.limits import ALERT_NAME_MAX, BACKFILL_MAX, EXCLUDE_TEXT_MAX, MIN_SEEDERS_MAX, QUERY_MAX
 from bot.services.alerts.deliver import DeliverySender
 from bot.services.alerts.fetch import SiteMeta
 from bot.services.alerts.matching import parse_exclude
@@ -26,7 +27,6 @@ from bot.services.alerts.pipeline import AlertPipeline
 from bot.services.alerts.poll import GuildPoller
 from bot.services.alerts.scheduler import AlertScheduler, ownership_of_shards
 from bot.services.alerts.service import (
-    MAX_BACKFILL,
     AlertInfo,
     AlertService,
     AlertSpec,
@@ -193,17 +193,17 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
     async def add(
         self,
         interaction: discord.Interaction,
-        name: Range[str, 1, 100],
-        query: Range[str, 1, 200] | None = None,
+        name: Range[str, 1, ALERT_NAME_MAX],
+        query: Range[str, 1, QUERY_MAX] | None = None,
         category: str | None = None,
         tmdb: str | None = None,
         channel: discord.TextChannel | None = None,
         mention: discord.Role | None = None,
         min_size: str | None = None,
         max_size: str | None = None,
-        min_seeders: Range[int, 0, 1_000_000] | None = None,
-        exclude: Range[str, 1, 300] | None = None,
-        backfill: Range[int, 0, MAX_BACKFILL] = 0,
+        min_seeders: Range[int, 0, MIN_SEEDERS_MAX] | None = None,
+        exclude: Range[str, 1, EXCLUDE_TEXT_MAX] | None = None,
+        backfill: Range[int, 0, BACKFILL_MAX] = 0,
     ) -> None:
         assert interaction.guild_id is not None
         _check_mention(interaction, mention, channel)
@@ -280,16 +280,16 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         self,
         interaction: discord.Interaction,
         name: str,
-        new_name: Range[str, 1, 100] | None = None,
-        query: Range[str, 1, 200] | None = None,
+        new_name: Range[str, 1, ALERT_NAME_MAX] | None = None,
+        query: Range[str, 1, QUERY_MAX] | None = None,
         category: str | None = None,
         tmdb: str | None = None,
         channel: discord.TextChannel | None = None,
         mention: discord.Role | None = None,
         min_size: str | None = None,
         max_size: str | None = None,
-        min_seeders: Range[int, 0, 1_000_000] | None = None,
-        exclude: Range[str, 1, 300] | None = None,
+        min_seeders: Range[int, 0, MIN_SEEDERS_MAX] | None = None,
+        exclude: Range[str, 1, EXCLUDE_TEXT_MAX] | None = None,
         clear: str | None = None,
     ) -> None:
         assert interaction.guild_id is not None
