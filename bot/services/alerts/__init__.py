@@ -28,7 +28,7 @@ from bot.services.alerts.matching import (
     normalize_words,
 )
 from bot.services.alerts.poll import GuildPoller
-from bot.services.alerts.scheduler import AlertScheduler, shard_filter
+from bot.services.alerts.scheduler import AlertScheduler, ownership_of_shards
 from bot.services.alerts.service import AlertService, AlertSpec
 
 __all__ = [
@@ -49,5 +49,5 @@ __all__ = [
     "TargetedQuery",
     "match",
     "normalize_words",
-    "shard_filter",
+    "ownership_of_shards",
 ]

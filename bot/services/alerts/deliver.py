@@ -350,7 +350,7 @@ async def _stamp(session: AsyncSession, ids: Sequence[int], condition: Any, *, n
         .values(batch_nonce=nonce, claimed_by=slot, claimed_at=now or utcnow())
         .execution_options(synchronize_session=False)
     )
-    if cast("CursorResult[Any]", result).rowcount == len(set(ids)):
+    if cast(CursorResult[Any], result).rowcount == len(set(ids)):
         await savepoint.commit()
         return True
     await savepoint.rollback()
@@ -707,7 +707,7 @@ class DeliverySender:
                 .values(status=DeliveryStatus.DROPPED)
                 .execution_options(synchronize_session=False)
             )
-        dropped = cast("CursorResult[Any]", result).rowcount
+        dropped = cast(CursorResult[Any], result).rowcount
         if dropped:
             self._metrics.posts_gave_up(dropped)
             report.dropped += dropped

@@ -109,7 +109,7 @@ async def prune(session: AsyncSession, *, cutoff: datetime) -> tuple[int, int]:
     seen = await session.execute(
         delete(SeenRelease).where(SeenRelease.seen_at < cutoff).execution_options(synchronize_session=False)
     )
-    return cast("CursorResult[Any]", deliveries).rowcount or 0, cast("CursorResult[Any]", seen).rowcount or 0
+    return cast(CursorResult[Any], deliveries).rowcount or 0, cast(CursorResult[Any], seen).rowcount or 0
 
 
 @dataclass(slots=True)

@@ -54,15 +54,6 @@ POLL_DEADLINE_MIN = 10.0
 Sleep = Callable[[float], Awaitable[object]]
 
 
-def shard_filter(shard_ids: list[int] | tuple[int, ...] | None, shard_count: int | None) -> Callable[[int], bool] | None:
-    """Discord's rule for which shard carries a server; ``None`` when this process has
-    them all (no filtering needed)."""
-    if shard_ids is None or not shard_count:
-        return None
-    owned = frozenset(shard_ids)
-    return lambda guild_id: ((guild_id >> 22) % shard_count) in owned
-
-
 def ownership_of_shards(shard_ids: list[int] | tuple[int, ...] | None, shard_count: int | None) -> Ownership:
     """The :class:`Ownership` of a process running ``shard_ids`` of ``shard_count``
     (discord.py's ``shard_ids``/``shard_count``; ``None`` means every shard). Without a

@@ -182,14 +182,6 @@ class AlertService:
         contains = [n for n in names if wanted in n.casefold() and n not in starts]
         return (starts + contains)[:25]
 
-    async def paused(self, guild_id: int) -> list[tuple[str, str]]:
-        """(name, reason) of paused alerts, for ``/setup status``."""
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(Alert.name, Alert.pause_reason).where(Alert.guild_id == guild_id, Alert.paused.is_(True)).order_by(Alert.name)
-            )
-        return [(n, PauseReason.of(r)) for n, r in rows.all()]
-
     # -- creating --------------------------------------------------------------------------
     async def create(self, guild_id: int, spec: AlertSpec, *, created_by: int | None, backfill: int = 0) -> CreateResult:
         if not 0 <= backfill <= BACKFILL_MAX:
