@@ -75,9 +75,15 @@ class CycleReport:
     guilds: int = 0
     requests: int = 0
     new_deliveries: int = 0
+    #: Polls by outcome, keyed by the outcome's word (plain strings: logs and benchmark
+    #: reports print them as words, not as enum members).
     outcomes: dict[str, int] = field(default_factory=dict)
     started: float = 0.0
     finished: float = 0.0
+
+    def count(self, outcome: PollOutcome) -> None:
+        word = str(outcome)
+        self.outcomes[word] = self.outcomes.get(word, 0) + 1
 
 
 class _PollSlot:
@@ -234,7 +240,7 @@ class AlertScheduler:
                     # Its previous poll is still running at its turn (a long gap being
                     # filled): that one goes on, this one is not started.
                     self._slots.release()
-                    report.outcomes[PollOutcome.STILL_POLLING] = report.outcomes.get(PollOutcome.STILL_POLLING, 0) + 1
+                    report.count(PollOutcome.STILL_POLLING)
                     continue
                 slot = _PollSlot(self._slots)
                 self._polling.add(job.guild_id)
@@ -268,7 +274,7 @@ class AlertScheduler:
         for result in results:
             if result is None:
                 continue
-            report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
+            report.count(result.outcome)
             report.new_deliveries += result.new_deliveries
         report.requests = cycle.fetcher.requests
         report.finished = self._clock()
