@@ -258,6 +258,8 @@ class World:
     sender: Any
     scheduler: Any
     channels: list[int] = field(default_factory=list)
+    #: The :class:`AlertPipeline` the three parts above belong to.
+    pipeline: Any = None
 
     @property
     def database_url(self) -> str:
@@ -271,11 +273,8 @@ async def build_world(tmp: Path, http: aiohttp.ClientSession, fakes: Fakes, *, s
     from bot.db.engine import create_engine, create_sessionmaker
     from bot.db.migrate import upgrade_database
     from bot.discord_api_base import use_discord_api_base
-    from bot.services.alerts.deliver import DeliverySender
     from bot.services.alerts.fetch import SiteMeta
-    from bot.services.alerts.poll import GuildPoller
-    from bot.services.alerts.record import Recorder
-    from bot.services.alerts.scheduler import AlertScheduler
+    from bot.services.alerts.pipeline import AlertPipeline
     from bot.services.guilds import GuildService
     from bot.services.vault import KeyVault
     from bot.services.lacale_access import LaCaleAccess, MetaCache
@@ -294,14 +293,13 @@ async def build_world(tmp: Path, http: aiohttp.ClientSession, fakes: Fakes, *, s
     client = discord.Client(intents=discord.Intents.none())
     await client.login(fakes.discord_token)
     poster = DiscordAlertPoster(client, base_url=fakes.base_url)
-    sender = DeliverySender(sessions, poster, concurrency=8)
-    recorder = Recorder(sessions)
-    poller = GuildPoller(sessions, SiteMeta(meta), poster, mark_key_refused=guilds.mark_key_refused, recorder=recorder)
     # Starts grouped as in production (POLL_INTERVAL_SECONDS=60: groups one second apart),
     # scaled to the shorter spread used here, so that CPU figures are comparable.
     tick = (interval / 60.0) if interval else 1.0
-    scheduler = AlertScheduler(sessions, vault, access, poller, sender, interval=interval, concurrency=concurrency, tick=tick)
-    return World(folder, http, fakes, client, engine, sessions, access, vault, poller, sender, scheduler)
+    pipeline = AlertPipeline.build(sessions=sessions, vault=vault, access=access, guilds=guilds, site_meta=SiteMeta(meta), poster=poster,
+                                   interval=interval, concurrency=concurrency, tick=tick)
+    return World(folder, http, fakes, client, engine, sessions, access, vault, pipeline.poller, pipeline.sender, pipeline.scheduler,
+                 pipeline=pipeline)
 
 
 async def close_world(world: World) -> None:
@@ -689,7 +687,7 @@ async def bench_latency(args: argparse.Namespace, tmp: Path, http: aiohttp.Clien
         return await original(job, fetcher, **kw)
 
     world.poller.poll = traced  # type: ignore[method-assign]
-    tasks = [asyncio.create_task(world.scheduler.run()), asyncio.create_task(world.sender.run())]
+    world.pipeline.start()
     await asyncio.sleep(args.latency_interval * 1.5)
     latencies: list[float] = []
     overheads: list[float] = []
@@ -712,9 +710,7 @@ async def bench_latency(args: argparse.Namespace, tmp: Path, http: aiohttp.Clien
         polls_after = [t for t in poll_starts[gid] if t >= published]
         if polls_after:
             overheads.append(arrived - polls_after[0])
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await world.pipeline.stop()
     await close_world(world)
     return {"interval": args.latency_interval, "samples": len(latencies), "max": max(latencies), "mean": statistics.mean(latencies),
             "overhead_max": max(overheads) if overheads else float("nan"),

@@ -103,11 +103,8 @@ async def slot_child(args: argparse.Namespace) -> None:
     from bot.cluster.ownership import Ownership
     from bot.db.engine import create_engine, create_sessionmaker
     from bot.discord_api_base import use_discord_api_base
-    from bot.services.alerts.deliver import DeliverySender
     from bot.services.alerts.fetch import SiteMeta
-    from bot.services.alerts.poll import GuildPoller
-    from bot.services.alerts.record import Recorder
-    from bot.services.alerts.scheduler import AlertScheduler
+    from bot.services.alerts.pipeline import AlertPipeline
     from bot.services.guilds import GuildService
     from bot.services.vault import KeyVault
     from bot.services.lacale_access import LaCaleAccess, MetaCache
@@ -134,11 +131,11 @@ async def slot_child(args: argparse.Namespace) -> None:
             return await send(post)
 
         poster.send_releases = counted  # type: ignore[method-assign]
-        sender = DeliverySender(sessions, poster, ownership=ownership, rate=args.rest_rate / CLUSTERS, concurrency=8)
-        poller = GuildPoller(sessions, SiteMeta(meta), poster, mark_key_refused=guilds.mark_key_refused,
-                             recorder=Recorder(sessions), ownership=ownership)
-        scheduler = AlertScheduler(sessions, vault, access, poller, sender, interval=args.interval, concurrency=8,
-                                   ownership=ownership)
+        # As the cog builds it: ownership for every part, posts paced at the slot's share.
+        pipeline = AlertPipeline.build(sessions=sessions, vault=vault, access=access, guilds=guilds, site_meta=SiteMeta(meta),
+                                       poster=poster, interval=args.interval, concurrency=8, ownership=ownership,
+                                       rest_rate=args.rest_rate)
+        scheduler = pipeline.scheduler
 
         starts: list[float] = []
         indexes: dict[int, int] = {}
@@ -163,11 +160,9 @@ async def slot_child(args: argparse.Namespace) -> None:
         loop = asyncio.get_running_loop()
         emit(event="ready", slot=args.slot, shards=list(ownership.shard_ids))
         await loop.run_in_executor(None, sys.stdin.readline)  # "go": both slots start together
-        tasks = [asyncio.create_task(scheduler.run()), asyncio.create_task(sender.run())]
+        pipeline.start()
         await loop.run_in_executor(None, sys.stdin.readline)  # "stop"
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await pipeline.stop()
         emit(event="done", slot=args.slot, posts=posted["own"], foreign_posts=posted["foreign"], cycles_started=len(starts),
              max_rss_mb=__import__("resource").getrusage(__import__("resource").RUSAGE_SELF).ru_maxrss / 1024)
     await client.close()

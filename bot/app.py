@@ -82,9 +82,6 @@ class VigieTree(app_commands.CommandTree["VigieBot"]):
         log_command(interaction, outcome=f"error:{type(unwrap(error)).__name__}" + (f":{message.error_id}" if message.error_id else ""))
         await reply(interaction, message.text, ephemeral=True)
 
-def _root(error: BaseException) -> BaseException:
-    return getattr(error, "original", error)
-
 def log_command(interaction: discord.Interaction, *, outcome: str) -> None:
     name = interaction.command.qualified_name if interaction.command else "?"
     latency_ms = (discord.utils.utcnow() - interaction.created_at).total_seconds() * 1000

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import torf
 from torf import _flatbencode as bencode
 
+from bot.limits import TITLE_MAX
 from bot.urls import redact_secrets
 
 __all__ = [
@@ -103,7 +104,6 @@ _MAX_INT_CHARS = 4300
 #: A real torrent holds ~10-20 digits per file.
 MAX_INT_DIGITS = 1_000_000
 
-TITLE_MAX_LENGTH = 200
 
 REASONS = frozenset(
     {
@@ -608,7 +608,7 @@ def clean_title(name: str) -> str:
     title = _SPACES.sub(" ", title).strip()
     title = _TORRENT_SUFFIX.sub("", title).strip()
     title = _MEDIA_SUFFIX.sub("", title).strip()
-    return title[:TITLE_MAX_LENGTH].rstrip()
+    return title[:TITLE_MAX].rstrip()
 
 
 def redact_announce(url: str) -> str:

@@ -1,13 +1,12 @@
 """/alert: saved searches whose new matches are posted to a channel.
 
-Thin: options are parsed here, everything else is :class:`AlertService`; the scheduler and
-the sender run as background tasks started in ``cog_load`` (startup does not wait for
-them) and stopped in ``cog_unload``.
+Thin: options are parsed here, everything else is :class:`AlertService`; the pipeline
+(scheduler, poller, sender: :class:`AlertPipeline`) is built in the constructor, started in
+``cog_load`` (startup does not wait for it) and stopped in ``cog_unload``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import discord
@@ -17,18 +16,17 @@ from discord.ext import commands
 
 from bot import i18n
 from bot.app import VigieBot
+from bot.cluster.ownership import Ownership
 from bot.errors import UserError
 from bot.formatting import format_size
-from bot.services.alerts.deliver import DeliverySender, PostPacer
+from bot.limits import ALERT_NAME_MAX, BACKFILL_MAX, EXCLUDE_TEXT_MAX, MIN_SEEDERS_MAX, QUERY_MAX
+from bot.services.alerts.deliver import DeliverySender
 from bot.services.alerts.fetch import SiteMeta
 from bot.services.alerts.matching import parse_exclude
+from bot.services.alerts.pipeline import AlertPipeline
 from bot.services.alerts.poll import GuildPoller
-from bot.services.alerts.record import Recorder
-from bot.cluster.ownership import Ownership
 from bot.services.alerts.scheduler import AlertScheduler, ownership_of_shards
 from bot.services.alerts.service import (
-    MAX_BACKFILL,
-    PAUSE_REASONS,
     AlertInfo,
     AlertService,
     AlertSpec,
@@ -40,6 +38,7 @@ from bot.ui.autocomplete import category_choices
 from bot.ui.checks import may_manage_guild, require_manage_guild
 from bot.ui.embeds import COLOUR, release_card
 from bot.ui.replies import defer, reply
+from bot.ui.status import pause_reason_text
 from bot.ui.text import escape, plain, shorten
 
 log = logging.getLogger("vigie.alerts")
@@ -50,11 +49,6 @@ CLEARABLE = ("query", "category", "tmdb", "mention", "min_size", "max_size", "mi
 
 def _when(value: object) -> str:
     return discord.utils.format_dt(value, "R")  # type: ignore[arg-type]
-
-
-def pause_reason_text(locale: object, reason: str | None) -> str:
-    key = f"alert.pause_reason.{reason if reason in PAUSE_REASONS else 'user'}"
-    return i18n.t(locale, key)
 
 
 def criteria_text(alert: AlertInfo, locale: object) -> str:
@@ -106,34 +100,44 @@ def fit_embeds(embeds: list[discord.Embed], budget: int = 6000) -> list[discord.
 class Alerts(commands.GroupCog, group_name="alert", group_description="Saved searches posted to a channel"):
     def __init__(self, bot: VigieBot) -> None:
         self.bot = bot
-        services = bot.services
-        settings = services.settings
-        self.site_meta = SiteMeta(services.meta, ttl=float(settings.meta_cache_seconds))
+        settings = bot.services.settings
         self.poster = DiscordAlertPoster(bot, base_url=settings.lacale_base_url)
-        self.sender = DeliverySender(services.sessions, self.poster, metrics=bot.metrics)
-        self.poller = GuildPoller(
-            services.sessions,
-            self.site_meta,
-            self.poster,
-            mark_key_refused=services.guilds.mark_key_refused,
-            recorder=Recorder(services.sessions),
-            retention_days=settings.delivery_retention_days,
-        )
-        self.scheduler = AlertScheduler(
-            services.sessions,
-            services.vault,
-            services.lacale,
-            self.poller,
-            self.sender,
+        self.pipeline = AlertPipeline.build(
+            sessions=bot.services.sessions,
+            vault=bot.services.vault,
+            access=bot.services.lacale,
+            guilds=bot.services.guilds,
+            site_meta=SiteMeta(bot.services.meta, ttl=float(settings.meta_cache_seconds)),
+            poster=self.poster,
             interval=float(settings.poll_interval_seconds),
             concurrency=settings.poll_concurrency,
             retention_days=settings.delivery_retention_days,
+            rest_rate=settings.discord_rest_rate,
             metrics=bot.metrics,
         )
-        self.alerts = AlertService(services.sessions, services.guilds, services.lacale, self.site_meta, on_pending=self.sender.wake)
-        self._tasks: list[asyncio.Task[object]] = []
         self._apply_ownership()
         super().__init__()
+
+    # The parts, as tests and other cogs reach them.
+    @property
+    def site_meta(self) -> SiteMeta:
+        return self.pipeline.site_meta
+
+    @property
+    def sender(self) -> DeliverySender:
+        return self.pipeline.sender
+
+    @property
+    def poller(self) -> GuildPoller:
+        return self.pipeline.poller
+
+    @property
+    def scheduler(self) -> AlertScheduler:
+        return self.pipeline.scheduler
+
+    @property
+    def alerts(self) -> AlertService:
+        return self.pipeline.alerts
 
     def ownership(self) -> Ownership:
         """The servers of this process's shards: its cluster slot's when it has one
@@ -144,31 +148,16 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         return ownership_of_shards(self.bot.shard_ids, self.bot.shard_count)
 
     def _apply_ownership(self) -> None:
-        ownership = self.ownership()
-        self.sender.ownership = self.poller.ownership = self.scheduler.ownership = ownership
-        # This process's share of the whole bot's post budget (DISCORD_REST_RATE).
-        self.sender.pacer = PostPacer(self.bot.services.settings.discord_rest_rate / ownership.cluster_count)
+        self.pipeline.set_ownership(self.ownership())
 
     async def cog_load(self) -> None:
         if not self.bot.cluster.slot_held:
             return  # a one-shot tool (`vigie sync`): no polling, no posting
         self._apply_ownership()  # the cluster slot may be known only now
-        # Pending deliveries of a previous run go out at once (only REST is needed); polls
-        # wait for the gateway so that admin notices can find system channels.
-        self._tasks = [
-            self.bot.spawn(self.sender.run(), name="alert-sender"),
-            self.bot.spawn(self._run_scheduler(), name="alert-scheduler"),
-        ]
+        self.pipeline.start(spawn=self.bot.spawn, before_polls=self.bot.wait_until_ready)
 
     async def cog_unload(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
-
-    async def _run_scheduler(self) -> None:
-        await self.bot.wait_until_ready()
-        await self.scheduler.run()
+        await self.pipeline.stop()
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
         require_manage_guild(interaction)
@@ -206,17 +195,17 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
     async def add(
         self,
         interaction: discord.Interaction,
-        name: Range[str, 1, 100],
-        query: Range[str, 1, 200] | None = None,
+        name: Range[str, 1, ALERT_NAME_MAX],
+        query: Range[str, 1, QUERY_MAX] | None = None,
         category: str | None = None,
         tmdb: str | None = None,
         channel: discord.TextChannel | None = None,
         mention: discord.Role | None = None,
         min_size: str | None = None,
         max_size: str | None = None,
-        min_seeders: Range[int, 0, 1_000_000] | None = None,
-        exclude: Range[str, 1, 300] | None = None,
-        backfill: Range[int, 0, MAX_BACKFILL] = 0,
+        min_seeders: Range[int, 0, MIN_SEEDERS_MAX] | None = None,
+        exclude: Range[str, 1, EXCLUDE_TEXT_MAX] | None = None,
+        backfill: Range[int, 0, BACKFILL_MAX] = 0,
     ) -> None:
         assert interaction.guild_id is not None
         _check_mention(interaction, mention, channel)
@@ -293,16 +282,16 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         self,
         interaction: discord.Interaction,
         name: str,
-        new_name: Range[str, 1, 100] | None = None,
-        query: Range[str, 1, 200] | None = None,
+        new_name: Range[str, 1, ALERT_NAME_MAX] | None = None,
+        query: Range[str, 1, QUERY_MAX] | None = None,
         category: str | None = None,
         tmdb: str | None = None,
         channel: discord.TextChannel | None = None,
         mention: discord.Role | None = None,
         min_size: str | None = None,
         max_size: str | None = None,
-        min_seeders: Range[int, 0, 1_000_000] | None = None,
-        exclude: Range[str, 1, 300] | None = None,
+        min_seeders: Range[int, 0, MIN_SEEDERS_MAX] | None = None,
+        exclude: Range[str, 1, EXCLUDE_TEXT_MAX] | None = None,
         clear: str | None = None,
     ) -> None:
         assert interaction.guild_id is not None

@@ -11,7 +11,8 @@ from bot import i18n
 from bot.app import VigieBot
 from bot.errors import KeyUnreadable, UserError
 from bot.lacale.errors import LaCaleError
-from bot.services.search import MAX_QUERY, SortOrder, SearchQuery, sort_results
+from bot.limits import QUERY_MAX
+from bot.services.search import SortOrder, SearchQuery, sort_results
 from bot.ui.autocomplete import category_choices
 from bot.ui.replies import defer, reply
 from bot.ui.search_view import SearchResultsView
@@ -61,8 +62,8 @@ class Search(commands.Cog):
         private: bool = False,
     ) -> None:
         # Limits that need no network are refused before anything else, privately.
-        if query is not None and len(query.strip()) > MAX_QUERY:
-            raise UserError("error.too_long", field="query", limit=MAX_QUERY)
+        if query is not None and len(query.strip()) > QUERY_MAX:
+            raise UserError("error.too_long", field="query", limit=QUERY_MAX)
         await defer(interaction, ephemeral=private)
         services = self.bot.services
         key = await services.guilds.keys.resolve_key(interaction.guild_id, interaction.user.id)

@@ -30,8 +30,8 @@ from bot.services.alerts.deliver import (
     ReleasePost,
 )
 from bot.services.alerts.fetch import SiteMeta
+from bot.services.alerts.pipeline import AlertPipeline
 from bot.services.alerts.poll import GuildPoller
-from bot.services.alerts.record import Recorder
 from bot.services.alerts.scheduler import AlertScheduler
 from bot.services.alerts.service import AlertService, AlertSpec
 from bot.services.guilds import GuildService
@@ -114,19 +114,34 @@ class Pipeline:
     access: LaCaleAccess
     vault: KeyVault
     guilds: GuildService
-    site_meta: SiteMeta
     poster: RecordingPoster
-    poller: GuildPoller
-    sender: DeliverySender
-    scheduler: AlertScheduler
-    alerts: AlertService
+    built: AlertPipeline
+
+    @property
+    def site_meta(self) -> SiteMeta:
+        return self.built.site_meta
+
+    @property
+    def poller(self) -> GuildPoller:
+        return self.built.poller
+
+    @property
+    def sender(self) -> DeliverySender:
+        return self.built.sender
+
+    @property
+    def scheduler(self) -> AlertScheduler:
+        return self.built.scheduler
+
+    @property
+    def alerts(self) -> AlertService:
+        return self.built.alerts
 
     def restart(self) -> None:
         """A new process on the same database: fresh in-memory state everywhere."""
         meta = MetaCache(self.access)
-        self.site_meta = SiteMeta(meta)
         self.guilds = GuildService(self.sessions, self.vault, self.access, meta)
-        self.poller, self.sender, self.scheduler, self.alerts = _wire(self)
+        self.built = _build(self.sessions, self.vault, self.access, self.guilds, SiteMeta(meta), self.poster)
 
     async def add_guild(self, guild_id: int, key: str | None = None, *, locale: str = "en") -> None:
         await self.guilds.register_guild_key(guild_id, key or self.fake.default_key, 1)
@@ -162,13 +177,16 @@ class Pipeline:
             return row
 
 
-def _wire(p: Pipeline) -> tuple[GuildPoller, DeliverySender, AlertScheduler, AlertService]:
-    recorder = Recorder(p.sessions, max_delay=0.01, max_batch=4)
-    poller = GuildPoller(p.sessions, p.site_meta, p.poster, mark_key_refused=p.guilds.mark_key_refused, recorder=recorder)
-    sender = DeliverySender(p.sessions, p.poster)
-    scheduler = AlertScheduler(p.sessions, p.vault, p.access, poller, sender, interval=60.0, concurrency=4)
-    alerts = AlertService(p.sessions, p.guilds, p.access, p.site_meta, on_pending=sender.wake)
-    return poller, sender, scheduler, alerts
+def _build(
+    sessions: async_sessionmaker[AsyncSession], vault: KeyVault, access: LaCaleAccess, guilds: GuildService, site_meta: SiteMeta,
+    poster: RecordingPoster,
+) -> AlertPipeline:
+    """The production builder; only the recorder gathers writes for less long (tests run
+    cycles back to back) and the scheduler runs fewer polls at once."""
+    return AlertPipeline.build(
+        sessions=sessions, vault=vault, access=access, guilds=guilds, site_meta=site_meta, poster=poster,
+        interval=60.0, concurrency=4, record_delay=0.01, record_batch=4,
+    )
 
 
 @asynccontextmanager
@@ -182,12 +200,10 @@ async def pipeline(database_url: str, fake: FakeLaCale, *, migrate: bool = True)
         access = LaCaleAccess(http, fake.base_url, search_interval=0.0, backoff_base=0.001, max_retries=1, timeout=5.0)
         vault = KeyVault(__import__("base64").urlsafe_b64encode(SECRET))
         meta = MetaCache(access)
-        p = Pipeline(
-            fake, engine, sessions, access, vault, GuildService(sessions, vault, access, meta), SiteMeta(meta),
-            RecordingPoster(), None, None, None, None,  # type: ignore[arg-type]
-        )
-        p.poller, p.sender, p.scheduler, p.alerts = _wire(p)
-        yield p
+        guilds = GuildService(sessions, vault, access, meta)
+        poster = RecordingPoster()
+        built = _build(sessions, vault, access, guilds, SiteMeta(meta), poster)
+        yield Pipeline(fake, engine, sessions, access, vault, guilds, poster, built)
     finally:
         await http.close()
         await engine.dispose()

@@ -1,5 +1,5 @@
 """Limits hold when members act at once (issue 9, item 4), on SQLite and on PostgreSQL:
-the cap of ``MAX_ALERTS_PER_GUILD`` and the case-insensitive uniqueness of alert names
+the cap of ``ALERTS_PER_GUILD_MAX`` and the case-insensitive uniqueness of alert names
 are checked in the transaction that writes, under a lock on the server's row; a member's
 personal key and a server's settings row, created by two requests at once, are created
 once and neither request fails."""
@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from bot.db.models import Alert
 from bot.errors import UserError
-from bot.services.alerts.service import MAX_ALERTS_PER_GUILD, AlertSpec
+from bot.limits import ALERTS_PER_GUILD_MAX
+from bot.services.alerts.service import AlertSpec
 from tests.alert_harness import Pipeline, lacale, postgres_pipeline, sqlite_pipeline  # noqa: F401  (lacale: fixture)
 from tests.fakes.lacale import FakeLaCale
 from tests.postgres import postgres_url  # noqa: F401  (fixture)
@@ -43,14 +44,14 @@ async def create_many(p: Pipeline, names: list[str]) -> list[object]:
 
 
 async def check_cap_holds(p: Pipeline) -> None:
-    await fill(p, MAX_ALERTS_PER_GUILD - 1)
+    await fill(p, ALERTS_PER_GUILD_MAX - 1)
     outcomes = await create_many(p, [f"new {i}" for i in range(10)])
     errors = [o for o in outcomes if isinstance(o, BaseException)]
     assert all(isinstance(e, UserError) and e.key == "alert.error.too_many" for e in errors), errors
     assert len(errors) == 9
     async with p.sessions() as session:
         total = await session.scalar(select(func.count()).select_from(Alert).where(Alert.guild_id == GUILD))
-    assert total == MAX_ALERTS_PER_GUILD
+    assert total == ALERTS_PER_GUILD_MAX
 
 
 async def check_names_stay_unique(p: Pipeline) -> None:

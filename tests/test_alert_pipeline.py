@@ -24,7 +24,7 @@ from bot.services.alerts.deliver import (
 )
 from bot.services.alerts.fetch import key_id
 from bot.services.alerts.scheduler import AlertScheduler
-from bot.services.guilds import PAUSE_KEY_REFUSED
+from bot.states import PauseReason
 from tests.alert_harness import Pipeline, forbid, lacale, postgres_pipeline, sqlite_pipeline  # noqa: F401  (lacale: fixture)
 from tests.fakes.lacale import SEARCH, FakeLaCale
 from tests.postgres import postgres_url  # noqa: F401  (fixture)
@@ -217,7 +217,7 @@ async def test_la_cale_403_marks_the_key_refused_and_pauses_alerts(p: Pipeline) 
     settings = await p.settings(GUILD)
     assert settings.key_status == KeyStatus.REFUSED and settings.last_poll_outcome == "key_refused"
     alert = await p.alert(alert_id)
-    assert alert.paused and alert.pause_reason == PAUSE_KEY_REFUSED
+    assert alert.paused and alert.pause_reason == PauseReason.KEY_REFUSED
     (notice,) = p.poster.admin_notices
     assert notice.kind == "key_refused" and notice.alert_names == ("dune",)
     with pytest.raises(UserError):

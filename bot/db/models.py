@@ -13,6 +13,12 @@ from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, Me
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.db.types import UTCDateTime, utcnow
+from bot.limits import ALERT_NAME_MAX, INFO_HASH_MAX, QUERY_MAX, TMDB_ID_MAX
+from bot.states import DeliveryStatus, KeyStatus
+
+__all__ = [
+    "Alert", "Base", "BotState", "Delivery", "DeliveryStatus", "GuildSettings", "KeyStatus", "MemberKey", "SeenRelease", "UploadRecord",
+]
 
 # Named constraints let Alembic's batch mode drop and recreate them on SQLite.
 NAMING_CONVENTION = {
@@ -27,16 +33,6 @@ NAMING_CONVENTION = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
-
-
-class KeyStatus:
-    """Values of ``GuildSettings.key_status``."""
-
-    UNCHECKED = "unchecked"
-    VALID = "valid"
-    REFUSED = "refused"
-    #: The stored key cannot be decrypted (SECRET_KEY changed without SECRET_KEY_OLD).
-    UNREADABLE = "unreadable"
 
 
 class GuildSettings(Base):
@@ -87,11 +83,11 @@ class Alert(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     guild_id: Mapped[int] = mapped_column(ForeignKey("guild_settings.guild_id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
-    query: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(ALERT_NAME_MAX))
+    query: Mapped[str | None] = mapped_column(String(QUERY_MAX))
     #: Category slugs as the user chose them (a parent is expanded at match time).
     categories: Mapped[list[Any]] = mapped_column(default=list)
-    tmdb_id: Mapped[str | None] = mapped_column(String(64))
+    tmdb_id: Mapped[str | None] = mapped_column(String(TMDB_ID_MAX))
     channel_id: Mapped[int] = mapped_column(BigInteger)
     mention_role_id: Mapped[int | None] = mapped_column(BigInteger)
     min_size: Mapped[int | None] = mapped_column(BigInteger)
@@ -112,17 +108,6 @@ class Alert(Base):
     guild: Mapped[GuildSettings] = relationship(back_populates="alerts")
 
 
-class DeliveryStatus:
-    """Values of ``Delivery.status``."""
-
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    #: Existed when the alert was created: recorded so it is never posted.
-    BASELINE = "baseline"
-    #: Could not be posted and will not be (the alert was removed or its channel is gone).
-    DROPPED = "dropped"
-
-
 class Delivery(Base):
     """One release matched by one alert. The unique (alert, info hash) pair is what makes
     a second post of the same release to the same alert impossible."""
@@ -137,7 +122,7 @@ class Delivery(Base):
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
     guild_id: Mapped[int] = mapped_column(BigInteger, index=True)
     channel_id: Mapped[int] = mapped_column(BigInteger)
-    info_hash: Mapped[str] = mapped_column(String(64))
+    info_hash: Mapped[str] = mapped_column(String(INFO_HASH_MAX))
     #: The release as La Cale described it, to post it even after it left the newest page.
     release: Mapped[dict[str, Any]] = mapped_column(default=dict)
     pub_date: Mapped[datetime | None]
@@ -165,7 +150,7 @@ class SeenRelease(Base):
     __tablename__ = "seen_releases"
 
     guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    info_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    info_hash: Mapped[str] = mapped_column(String(INFO_HASH_MAX), primary_key=True)
     pub_date: Mapped[datetime | None]
     seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
@@ -190,7 +175,7 @@ class UploadRecord(Base):
     guild_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     user_id: Mapped[int] = mapped_column(BigInteger, index=True)
     key_fingerprint: Mapped[str | None] = mapped_column(String(32))
-    info_hash: Mapped[str] = mapped_column(String(64), index=True)
+    info_hash: Mapped[str] = mapped_column(String(INFO_HASH_MAX), index=True)
     title: Mapped[str] = mapped_column(String(300))
     category_id: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(32))

@@ -49,15 +49,12 @@ from bot.lacale.errors import (
 )
 from bot.lacale.limits import KeyLimiter
 from bot.lacale.models import Meta, Torrent, UploadRequest, UploadResult
+from bot.limits import CATEGORY_MAX, INFO_HASH_MAX, QUERY_MAX, TMDB_ID_MAX
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://la-cale.space"
 
-#: Documented request limits, checked before sending so the user learns which one.
-MAX_QUERY = 200
-MAX_CATEGORY = 64
-MAX_TMDB_ID = 64
 #: Used when a 429 carries no usable Retry-After.
 DEFAULT_RETRY_AFTER = 5.0
 #: Largest answers read, by kind. An answer is read in chunks up to its cap and never
@@ -180,7 +177,7 @@ class LaCaleClient:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self, _exc_type: type[BaseException] | None, _exc: BaseException | None, _tb: TracebackType | None
     ) -> None:
         await self.close()
 
@@ -252,7 +249,7 @@ class LaCaleClient:
         """
         h = info_hash.strip().lower()
         if not is_info_hash(h):
-            raise InvalidRequest("info hash must be 40 or 64 hexadecimal characters", field="info_hash", limit=64)
+            raise InvalidRequest("info hash must be 40 or 64 hexadecimal characters", field="info_hash", limit=INFO_HASH_MAX)
         body = await self._call("GET", DOWNLOAD_PATH + h, expect="torrent", retry=True)
         assert isinstance(body, bytes)
         return body
@@ -441,13 +438,13 @@ def _check_key(api_key: str) -> None:
 
 
 def _check_search(q: str, tmdb: str, cats: list[str]) -> None:
-    if len(q) > MAX_QUERY:
-        raise InvalidRequest(f"search text longer than {MAX_QUERY} characters", field="q", limit=MAX_QUERY)
-    if len(tmdb) > MAX_TMDB_ID:
-        raise InvalidRequest(f"TMDB id longer than {MAX_TMDB_ID} characters", field="tmdbId", limit=MAX_TMDB_ID)
+    if len(q) > QUERY_MAX:
+        raise InvalidRequest(f"search text longer than {QUERY_MAX} characters", field="q", limit=QUERY_MAX)
+    if len(tmdb) > TMDB_ID_MAX:
+        raise InvalidRequest(f"TMDB id longer than {TMDB_ID_MAX} characters", field="tmdbId", limit=TMDB_ID_MAX)
     for cat in cats:
-        if len(cat) > MAX_CATEGORY:
-            raise InvalidRequest(f"category longer than {MAX_CATEGORY} characters", field="cat", limit=MAX_CATEGORY)
+        if len(cat) > CATEGORY_MAX:
+            raise InvalidRequest(f"category longer than {CATEGORY_MAX} characters", field="cat", limit=CATEGORY_MAX)
 
 
 def _check_upload(req: UploadRequest) -> None:
@@ -461,8 +458,8 @@ def _check_upload(req: UploadRequest) -> None:
         raise InvalidRequest("the file is not a .torrent", field="file")
     if any(not t.strip() for t in req.tags):
         raise InvalidRequest("empty tag id", field="tags")
-    if req.tmdb_id is not None and len(str(req.tmdb_id)) > MAX_TMDB_ID:
-        raise InvalidRequest(f"TMDB id longer than {MAX_TMDB_ID} characters", field="tmdbId", limit=MAX_TMDB_ID)
+    if req.tmdb_id is not None and len(str(req.tmdb_id)) > TMDB_ID_MAX:
+        raise InvalidRequest(f"TMDB id longer than {TMDB_ID_MAX} characters", field="tmdbId", limit=TMDB_ID_MAX)
     if req.tmdb_type is not None and str(req.tmdb_type).upper() not in ("MOVIE", "TV"):
         raise InvalidRequest("TMDB type must be MOVIE or TV", field="tmdbType")
 

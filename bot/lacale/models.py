@@ -183,9 +183,6 @@ class Meta(_Lenient):
         wanted = slug.strip().lower()
         return next((f.category for f in self.walk_categories() if f.category.slug.lower() == wanted), None)
 
-    def category_by_id(self, category_id: str) -> Category | None:
-        return next((f.category for f in self.walk_categories() if f.category.id == category_id), None)
-
     def categories_by_label(self, label: str) -> list[Category]:
         wanted = normalize_text(label.strip())
         return [f.category for f in self.walk_categories() if normalize_text(f.category.name) == wanted]
@@ -235,9 +232,6 @@ class Meta(_Lenient):
                 seen.add(tag.id)
                 out.append(tag)
         return out
-
-    def tag_by_id(self, tag_id: str) -> Tag | None:
-        return next((t for t in self.all_tags() if t.id == tag_id), None)
 
     def find_tag(self, text: str) -> Tag | None:
         """A tag from its id, slug or label (case and accents ignored)."""

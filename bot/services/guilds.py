@@ -21,15 +21,10 @@ from bot.lacale.errors import AuthError
 from bot.services.keys import KeyService, ResolvedKey
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 from bot.services.vault import KeyDecryptError, KeyVault
+from bot.states import KEY_PAUSE_REASONS, PauseReason
 
 log = logging.getLogger(__name__)
 
-#: Why alerts are paused when the server's key is missing, refused or unreadable.
-PAUSE_NO_KEY = "no_key"
-PAUSE_KEY_REFUSED = "key_refused"
-PAUSE_KEY_UNREADABLE = "key_unreadable"
-#: Pauses that a newly registered server key lifts.
-KEY_PAUSE_REASONS = (PAUSE_NO_KEY, PAUSE_KEY_REFUSED, PAUSE_KEY_UNREADABLE)
 
 #: Told ``(guild_id, change)`` after a server's key stops being usable as it was:
 #: "key_removed", "key_replaced", or "guild_left" (Vigie left the server). Whatever holds
@@ -148,7 +143,7 @@ class GuildService:
             self._key_changed(guild_id, "key_replaced")
         return fingerprint
 
-    async def remove_guild_key(self, guild_id: int, *, reason: str = PAUSE_NO_KEY) -> bool:
+    async def remove_guild_key(self, guild_id: int, *, reason: PauseReason = PauseReason.NO_KEY) -> bool:
         """Forget the server's key; its alerts pause until a new key arrives."""
         async with self._sessions.begin() as session:
             row = await session.get(GuildSettings, guild_id)
@@ -178,7 +173,7 @@ class GuildService:
             await session.execute(
                 update(Alert)
                 .where(Alert.guild_id == guild_id, Alert.paused.is_(False))
-                .values(paused=True, pause_reason=PAUSE_KEY_REFUSED)
+                .values(paused=True, pause_reason=PauseReason.KEY_REFUSED)
             )
 
     async def mark_key_unreadable(self, guild_id: int, token: str) -> bool:
@@ -202,7 +197,7 @@ class GuildService:
             await session.execute(
                 update(Alert)
                 .where(Alert.guild_id == guild_id, Alert.paused.is_(False))
-                .values(paused=True, pause_reason=PAUSE_KEY_UNREADABLE)
+                .values(paused=True, pause_reason=PauseReason.KEY_UNREADABLE)
             )
         log.warning(
             "guild %s: its stored La Cale key cannot be decrypted with SECRET_KEY (nor SECRET_KEY_OLD); "
@@ -256,7 +251,7 @@ class GuildService:
                 if done.rowcount and key_status == KeyStatus.UNREADABLE:
                     await session.execute(
                         update(Alert)
-                        .where(Alert.guild_id == guild_id, Alert.pause_reason == PAUSE_KEY_UNREADABLE)
+                        .where(Alert.guild_id == guild_id, Alert.pause_reason == PauseReason.KEY_UNREADABLE)
                         .values(paused=False, pause_reason=None)
                     )
                     restored.append(guild_id)
@@ -359,7 +354,7 @@ class GuildService:
             row.key_checked_at = utcnow()
             await session.execute(
                 update(Alert)
-                .where(Alert.guild_id == guild_id, Alert.pause_reason.in_((PAUSE_KEY_REFUSED, PAUSE_KEY_UNREADABLE)))
+                .where(Alert.guild_id == guild_id, Alert.pause_reason.in_((PauseReason.KEY_REFUSED, PauseReason.KEY_UNREADABLE)))
                 .values(paused=False, pause_reason=None)
             )
         return KeyStatus.VALID

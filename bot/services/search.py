@@ -15,13 +15,12 @@ from bot.errors import UserError
 from bot.lacale.errors import KeyBusy
 from bot.lacale.limits import MEMBER_SEARCH_MAX_WAIT
 from bot.lacale.models import Meta, Torrent
+from bot.limits import CATEGORY_MAX, QUERY_MAX, TMDB_ID_MAX
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 
 #: La Cale caches each key + query + category answer about 30 s: asking again sooner
 #: returns the same list, so identical searches in that window share one request.
 SERVER_CACHE_SECONDS = 30.0
-MAX_QUERY = 200
-MAX_TMDB = 64
 #: How long a search may wait out a 429 before the member is told to come back.
 INTERACTIVE_RETRY_AFTER = 5.0
 
@@ -58,8 +57,8 @@ def validate_tmdb(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
     tmdb = value.strip()
-    if len(tmdb) > MAX_TMDB:
-        raise UserError("error.too_long", field="tmdb", limit=MAX_TMDB)
+    if len(tmdb) > TMDB_ID_MAX:
+        raise UserError("error.too_long", field="tmdb", limit=TMDB_ID_MAX)
     if not tmdb.isdigit():
         raise UserError("search.bad_tmdb")
     return tmdb
@@ -68,8 +67,8 @@ def validate_tmdb(value: str | None) -> str | None:
 def build_query(meta: Meta, text: str | None, category_slugs: Sequence[str], tmdb: str | None) -> SearchQuery:
     """Refuses bad input before anything is sent, naming the limit or the unknown slug."""
     clean = " ".join((text or "").split()) or None
-    if clean is not None and len(clean) > MAX_QUERY:
-        raise UserError("error.too_long", field="query", limit=MAX_QUERY)
+    if clean is not None and len(clean) > QUERY_MAX:
+        raise UserError("error.too_long", field="query", limit=QUERY_MAX)
     chosen: list[str] = []
     expanded: list[str] = []
     for raw in category_slugs:
@@ -81,7 +80,7 @@ def build_query(meta: Meta, text: str | None, category_slugs: Sequence[str], tmd
             # Members may type a label instead of picking a slug from autocomplete.
             by_label = meta.categories_by_label(slug)
             if len(by_label) != 1:
-                raise UserError("search.unknown_category", category=slug[:64])
+                raise UserError("search.unknown_category", category=slug[:CATEGORY_MAX])
             cat = by_label[0]
         chosen.append(cat.slug)
         for child in meta.expand_category(cat.slug):

@@ -20,9 +20,6 @@ import discord
 from bot import i18n
 from bot.lacale.models import Torrent
 from bot.services.alerts.deliver import (
-    NOTICE_CHANNEL_FORBIDDEN,
-    NOTICE_CHANNEL_MISSING,
-    NOTICE_KEY_REFUSED,
     AdminNotice,
     ChannelUnavailable,
     GapNotice,
@@ -30,15 +27,16 @@ from bot.services.alerts.deliver import (
     ReleasePost,
     RetryLater,
 )
+from bot.states import NoticeKind
 from bot.ui.embeds import release_card
 from bot.ui.text import escape, shorten
 
 log = logging.getLogger("vigie.alerts.discord")
 
 _ADMIN_KEYS = {
-    NOTICE_CHANNEL_FORBIDDEN: "alert.admin.channel_forbidden",
-    NOTICE_CHANNEL_MISSING: "alert.admin.channel_missing",
-    NOTICE_KEY_REFUSED: "alert.admin.key_refused",
+    NoticeKind.CHANNEL_FORBIDDEN: "alert.admin.channel_forbidden",
+    NoticeKind.CHANNEL_MISSING: "alert.admin.channel_missing",
+    NoticeKind.KEY_REFUSED: "alert.admin.key_refused",
 }
 
 
@@ -109,7 +107,7 @@ class DiscordAlertPoster:
         if guild is not None and guild.system_channel is not None:
             targets.append(guild.system_channel.id)
         for channel_id in dict.fromkeys(targets):
-            if channel_id == notice.channel_id and notice.kind != NOTICE_KEY_REFUSED:
+            if channel_id == notice.channel_id and notice.kind != NoticeKind.KEY_REFUSED:
                 continue  # the channel that failed cannot carry the news
             try:
                 # The same nonce in each channel tried: a refused channel created nothing.

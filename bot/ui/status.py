@@ -6,6 +6,7 @@ import discord
 
 from bot import i18n
 from bot.services.guilds import GuildStatus
+from bot.states import PauseReason, PollOutcome
 from bot.ui.text import escape
 
 
@@ -13,9 +14,15 @@ def _when(value: object) -> str:
     return discord.utils.format_dt(value, "R") if value is not None else "—"  # type: ignore[arg-type]
 
 
-def _reason(locale: object, reason: str) -> str:
-    key = f"alert.pause_reason.{reason}"
-    return i18n.t(locale, key) if i18n.has(key) else escape(reason)
+def pause_reason_text(locale: object, reason: str | None) -> str:
+    """Why an alert is paused, in words (``/alert list``, ``/setup status``)."""
+    return i18n.t(locale, f"alert.pause_reason.{PauseReason.of(reason)}")
+
+
+def poll_outcome_text(locale: object, outcome: str | None) -> str:
+    """How the last poll ended, in words; a word this version does not know is shown as is."""
+    key = f"alert.poll_outcome.{outcome or PollOutcome.OK}"
+    return i18n.t(locale, key) if i18n.has(key) else escape(outcome or "")
 
 
 def guild_status_embed(status: GuildStatus, locale: object) -> discord.Embed:
@@ -31,12 +38,10 @@ def guild_status_embed(status: GuildStatus, locale: object) -> discord.Embed:
     embed.add_field(name=t(locale, "setup.status.key"), value=key_line, inline=False)
     alerts = t(locale, "setup.status.alerts.value", total=status.alerts_total, paused=status.alerts_paused)
     for name, reason in status.paused_alerts[:10]:
-        alerts += f"\n• {escape(name)} — {_reason(locale, reason)}"
+        alerts += f"\n• {escape(name)} — {pause_reason_text(locale, reason)}"
     embed.add_field(name=t(locale, "setup.status.alerts"), value=alerts[:1024], inline=True)
-    outcome = status.last_poll_outcome or "ok"
-    outcome_key = f"alert.poll_outcome.{outcome}"
     poll = t(locale, "setup.status.poll.never") if status.last_poll_at is None else t(
-        locale, "setup.status.poll.value", when=_when(status.last_poll_at), outcome=t(locale, outcome_key) if i18n.has(outcome_key) else escape(outcome)
+        locale, "setup.status.poll.value", when=_when(status.last_poll_at), outcome=poll_outcome_text(locale, status.last_poll_outcome)
     )
     embed.add_field(name=t(locale, "setup.status.poll"), value=poll, inline=True)
     role = f"<@&{status.upload_role_id}>" if status.upload_role_id else t(locale, "setup.status.upload_role.default")

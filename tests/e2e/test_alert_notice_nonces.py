@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.services.alerts.deliver import NOTICE_CHANNEL_FORBIDDEN, NOTICE_KEY_REFUSED, AdminNotice, GapNotice
+from bot.services.alerts.deliver import AdminNotice, GapNotice
+from bot.states import NoticeKind
 from tests.e2e.conftest import VigieWorld
 
 pytestmark = pytest.mark.asyncio
@@ -40,12 +41,12 @@ async def test_an_admin_notice_sent_twice_is_posted_once(world: VigieWorld) -> N
     w = world
     log_channel = w.discord.add_channel(w.guild, "vigie-log")
     at = datetime(2026, 12, 1, 10, 5, tzinfo=timezone.utc)
-    refused = AdminNotice(w.guild.id, log_channel.id, "en", NOTICE_KEY_REFUSED, ("dune",), at=at)
+    refused = AdminNotice(w.guild.id, log_channel.id, "en", NoticeKind.KEY_REFUSED, ("dune",), at=at)
     await poster(w).notify_admins(refused)
-    await poster(w).notify_admins(AdminNotice(w.guild.id, log_channel.id, "en", NOTICE_KEY_REFUSED, ("dune",), at=at.replace(minute=9)))
+    await poster(w).notify_admins(AdminNotice(w.guild.id, log_channel.id, "en", NoticeKind.KEY_REFUSED, ("dune",), at=at.replace(minute=9)))
     (message,) = w.discord.channel_messages(log_channel)
     assert message["nonce"] == refused.nonce and message["enforce_nonce"] is True
-    forbidden = AdminNotice(w.guild.id, log_channel.id, "en", NOTICE_CHANNEL_FORBIDDEN, ("dune",), w.channel.id, at)
+    forbidden = AdminNotice(w.guild.id, log_channel.id, "en", NoticeKind.CHANNEL_FORBIDDEN, ("dune",), w.channel.id, at)
     await poster(w).notify_admins(forbidden)
     await poster(w).notify_admins(forbidden)
     assert len(w.discord.channel_messages(log_channel)) == 2

@@ -261,7 +261,7 @@ async def test_restart_with_pending_deliveries_delivers_once(ready: VigieWorld) 
     await final(w, "alert add", name="dune", query="dune")
     await cycle(w)
     # The sender dies; the poller records two matches; then the whole bot stops.
-    sender_task = next(t for t in cog(w)._tasks if t.get_name() == "alert-sender")
+    sender_task = next(t for t in cog(w).pipeline.tasks if t.get_name() == "alert-sender")
     sender_task.cancel()
     await asyncio.gather(sender_task, return_exceptions=True)
     w.lacale.add_torrent("Dune.One")

@@ -19,7 +19,7 @@ from bot.services.alerts.gaps import (
     newest_page_overflowed,
     page_unfilled,
 )
-from bot.services.alerts.scheduler import shard_filter
+from bot.services.alerts.scheduler import ownership_of_shards
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -88,11 +88,13 @@ def test_gap_rules() -> None:
     assert missed.since == since and missed.until == T0 + timedelta(minutes=51)
 
 
-def test_shard_filter_is_discords_rule() -> None:
-    assert shard_filter(None, 4) is None
-    owns = shard_filter([1], 2)
-    assert owns is not None
-    assert owns(1 << 22) and not owns(2 << 22)
+def test_ownership_of_shards_is_discords_rule() -> None:
+    assert ownership_of_shards(None, 4).everything  # every shard: no filtering needed
+    owns = ownership_of_shards([1], 2)
+    assert not owns.everything
+    assert owns.owns(1 << 22) and not owns.owns(2 << 22)
+    with pytest.raises(ValueError):
+        ownership_of_shards([0, 1], 3)  # not one cluster's share: cannot be told in SQL
 
 
 @pytest.mark.parametrize(

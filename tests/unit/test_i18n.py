@@ -82,16 +82,14 @@ def test_keys_built_from_values_exist() -> None:
     """Keys assembled at run time (``f"alert.pause_reason.{reason}"``…) escape the static
     scan above: every value they are built from has its message, so a renamed prefix or a
     new reason cannot silently show a raw key or an untranslated fallback."""
-    from bot.db.models import KeyStatus
-    from bot.services.alerts import poll
-    from bot.services.alerts.service import PAUSE_REASONS
     from bot.services.search import SortOrder
+    from bot.states import KeyStatus, PauseReason, PollOutcome
 
-    built = {f"alert.pause_reason.{reason}" for reason in PAUSE_REASONS}
-    built |= {f"setup.status.key.{value}" for name, value in vars(KeyStatus).items() if name.isupper()}
-    # Outcomes recorded as the server's last poll (``not_owned`` is never recorded: another
-    # process polls that server and records its own outcome).
-    built |= {f"alert.poll_outcome.{value}" for name, value in vars(poll).items() if name.startswith("OUTCOME_") and value != "not_owned"}
+    built = {f"alert.pause_reason.{reason}" for reason in PauseReason}
+    built |= {f"setup.status.key.{value}" for value in KeyStatus}
+    # Outcomes recorded as the server's last poll (``not_owned`` and ``still_polling`` are
+    # never recorded: another process, or the poll still running, records its own).
+    built |= {f"alert.poll_outcome.{outcome}" for outcome in PollOutcome if outcome.stored}
     built |= {f"search.sort.{order.value}" for order in SortOrder}
     built |= {f"alert.test.drop.{kind}" for kind in ("word", "category", "size", "seeders", "exclude", "tmdb")}
     missing = {key for key in built if not i18n.has(key)}

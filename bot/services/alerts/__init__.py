@@ -9,7 +9,12 @@ The pipeline is a chain of small steps, each testable alone and free of Discord:
 - :mod:`.poll` — one server's poll: fetch → match → record;
 - :mod:`.deliver` — the sender: claim, post with a nonce, mark (through :class:`AlertPoster`);
 - :mod:`.scheduler` — the timetable, with no logic of its own;
-- :mod:`.service` — what ``/alert`` commands do.
+- :mod:`.service` — what ``/alert`` commands do;
+- :mod:`.pipeline` — the one place the parts above are wired together (by the cog, the
+  tests' harness and the benchmarks alike), started and stopped.
+
+Pause reasons, poll outcomes and notice kinds are :mod:`bot.states`; shared limits are
+:mod:`bot.limits`.
 """
 
 from bot.services.alerts.deliver import (
@@ -27,13 +32,15 @@ from bot.services.alerts.matching import (
     match,
     normalize_words,
 )
+from bot.services.alerts.pipeline import AlertPipeline
 from bot.services.alerts.poll import GuildPoller
-from bot.services.alerts.scheduler import AlertScheduler, shard_filter
+from bot.services.alerts.scheduler import AlertScheduler, ownership_of_shards
 from bot.services.alerts.service import AlertService, AlertSpec
 
 __all__ = [
     "AdminNotice",
     "AlertFilter",
+    "AlertPipeline",
     "AlertPoster",
     "AlertScheduler",
     "AlertService",
@@ -49,5 +56,5 @@ __all__ = [
     "TargetedQuery",
     "match",
     "normalize_words",
-    "shard_filter",
+    "ownership_of_shards",
 ]

@@ -52,6 +52,7 @@ from bot.cluster.ownership import Ownership
 from bot.db.models import Alert, Delivery, DeliveryStatus, GuildSettings
 from bot.db.types import utcnow
 from bot.observability.metrics import Metrics
+from bot.states import NoticeKind, PauseReason
 
 log = logging.getLogger("vigie.alerts.deliver")
 
@@ -66,10 +67,6 @@ FLUSH_LIMIT = 5_000
 #: Seconds between two writes of "delivered" marks during a flush (a crash loses at most
 #: that many seconds of marks; those posts are re-sent with their nonce: no repeat).
 MARK_EVERY = 0.1
-
-#: Why an alert was paused by the sender (``Alert.pause_reason``).
-PAUSE_CHANNEL_FORBIDDEN = "channel_forbidden"
-PAUSE_CHANNEL_MISSING = "channel_missing"
 
 
 # -- what the sender hands to Discord --------------------------------------------------------
@@ -123,12 +120,6 @@ class GapNotice:
         )
 
 
-#: ``AdminNotice.kind`` values.
-NOTICE_CHANNEL_FORBIDDEN = PAUSE_CHANNEL_FORBIDDEN
-NOTICE_CHANNEL_MISSING = PAUSE_CHANNEL_MISSING
-NOTICE_KEY_REFUSED = "key_refused"
-
-
 @dataclass(frozen=True, slots=True)
 class AdminNotice:
     """Something the server's admins must act on, posted in the log channel set with
@@ -137,7 +128,7 @@ class AdminNotice:
     guild_id: int
     log_channel_id: int | None
     locale: str
-    kind: str
+    kind: NoticeKind
     alert_names: tuple[str, ...] = ()
     channel_id: int | None = None
     #: When the event happened; its UTC hour is the nonce's time window.
@@ -359,7 +350,7 @@ async def _stamp(session: AsyncSession, ids: Sequence[int], condition: Any, *, n
         .values(batch_nonce=nonce, claimed_by=slot, claimed_at=now or utcnow())
         .execution_options(synchronize_session=False)
     )
-    if cast("CursorResult[Any]", result).rowcount == len(set(ids)):
+    if cast(CursorResult[Any], result).rowcount == len(set(ids)):
         await savepoint.commit()
         return True
     await savepoint.rollback()
@@ -390,7 +381,7 @@ async def note_failure(session: AsyncSession, ids: Sequence[int], error: str, *,
     )
 
 
-async def pause_channel_alerts(session: AsyncSession, guild_id: int, channel_id: int, alert_ids: Sequence[int], reason: str) -> list[str]:
+async def pause_channel_alerts(session: AsyncSession, guild_id: int, channel_id: int, alert_ids: Sequence[int], reason: PauseReason) -> list[str]:
     """Pause the running alerts that post to the channel; returns their names."""
     result = await session.execute(
         select(Alert.id, Alert.name).where(
@@ -673,7 +664,7 @@ class DeliverySender:
         return True
 
     async def _channel_unavailable(self, batch: PlannedBatch, exc: ChannelUnavailable, report: FlushReport) -> None:
-        reason = PAUSE_CHANNEL_MISSING if exc.missing else PAUSE_CHANNEL_FORBIDDEN
+        reason = PauseReason.CHANNEL_MISSING if exc.missing else PauseReason.CHANNEL_FORBIDDEN
         alert_ids = sorted({r.alert_id for r in batch.rows})
         async with self._sessions.begin() as session:
             await note_failure(session, batch.ids, f"{reason}: {exc}", release_claim=True)
@@ -686,7 +677,7 @@ class DeliverySender:
                 if self.pacer is not None:
                     await self.pacer.acquire()
                 await self._poster.notify_admins(
-                    AdminNotice(batch.guild_id, batch.log_channel_id, batch.locale, reason, tuple(names), batch.channel_id, self._now())
+                    AdminNotice(batch.guild_id, batch.log_channel_id, batch.locale, NoticeKind(reason), tuple(names), batch.channel_id, self._now())
                 )
             except Exception:
                 log.warning("guild %s: could not tell the admins that alerts were paused", batch.guild_id, exc_info=True)
@@ -716,7 +707,7 @@ class DeliverySender:
                 .values(status=DeliveryStatus.DROPPED)
                 .execution_options(synchronize_session=False)
             )
-        dropped = cast("CursorResult[Any]", result).rowcount
+        dropped = cast(CursorResult[Any], result).rowcount
         if dropped:
             self._metrics.posts_gave_up(dropped)
             report.dropped += dropped

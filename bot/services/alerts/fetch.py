@@ -26,12 +26,10 @@ from dataclasses import dataclass
 
 from bot.lacale.models import Meta, Torrent
 from bot.services.alerts.matching import AlertFilter
+from bot.limits import PAGE_SIZE
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 
 log = logging.getLogger("vigie.alerts.fetch")
-
-#: La Cale answers 50 results at most, newest first.
-PAGE_SIZE = 50
 
 
 class PollProgress:

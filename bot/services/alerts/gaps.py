@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.lacale.models import Torrent
-from bot.services.alerts.fetch import PAGE_SIZE
+from bot.limits import PAGE_SIZE
 
 
 def newest_page_overflowed(page: Sequence[Torrent], seen: Collection[str], *, has_history: bool) -> bool:

@@ -26,7 +26,6 @@ import logging
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from bot.lacale.models import Meta, Torrent, normalize_text
@@ -198,14 +197,6 @@ class AlertFilter(NamedTuple):
             exclude=tuple(exclude),
         )
 
-    @property
-    def needs_meta(self) -> bool:
-        return bool(self.categories)
-
-    def matches_everything_new(self) -> bool:
-        """No words, no category, no TMDB id: the alert's own query is the newest page."""
-        return not self.words and not self.categories and not self.tmdb_id
-
 
 def match(alert: AlertFilter, release: ReleaseView, *, tmdb_hashes: Collection[str] | None = None) -> Decision:
     """The alert's verdict on one release, with the first reason it fails.
@@ -294,7 +285,3 @@ def dedupe(torrents: Iterable[Torrent]) -> list[Torrent]:
             seen.add(torrent.info_hash)
             out.append(torrent)
     return out
-
-
-def older_than(torrent: Torrent, cutoff: datetime | None) -> bool:
-    return cutoff is not None and torrent.pub_date <= cutoff

@@ -49,7 +49,6 @@ from bot.lacale.errors import (
 from bot.lacale.models import Meta, Torrent
 from bot.services.alerts import queries
 from bot.services.alerts.deliver import (
-    NOTICE_KEY_REFUSED,
     AdminNotice,
     AlertPoster,
     GapNotice,
@@ -72,21 +71,9 @@ from bot.services.alerts.matching import (
 )
 from bot.services.alerts.queries import AlertRow
 from bot.services.alerts.record import NewDelivery, RecordEntry, Recorder
+from bot.states import NoticeKind, PollOutcome
 
 log = logging.getLogger("vigie.alerts.poll")
-
-#: Outcomes written to ``GuildSettings.last_poll_outcome`` (``/setup status``).
-OUTCOME_OK = "ok"
-OUTCOME_GAP = "gap"
-OUTCOME_GAP_UNFILLED = "gap_unfilled"
-OUTCOME_UNAVAILABLE = "unavailable"
-OUTCOME_RATE_LIMITED = "rate_limited"
-OUTCOME_KEY_REFUSED = "key_refused"
-OUTCOME_ERROR = "error"
-#: Abandoned by the scheduler after waiting too long for La Cale (nothing recorded).
-OUTCOME_TIMEOUT = "timeout"
-#: The server is not on this process's shards (another process polls it): not polled.
-OUTCOME_NOT_OWNED = "not_owned"
 
 #: A TMDB result published this long before its alert existed still counts as new (clock
 #: skew between La Cale and us); the baseline recorded at creation excludes older ones.
@@ -111,7 +98,7 @@ class GuildJob:
 @dataclass(slots=True)
 class PollResult:
     guild_id: int
-    outcome: str
+    outcome: PollOutcome
     new_deliveries: int = 0
     gap_notices: list[GapNotice] = field(default_factory=list)
 
@@ -192,7 +179,7 @@ class GuildPoller:
         key makes recording them a second time a no-op."""
         if not self.ownership.owns(job.guild_id):
             log.warning("guild %s: not on this process's shards; not polled", job.guild_id)
-            return PollResult(job.guild_id, OUTCOME_NOT_OWNED)
+            return PollResult(job.guild_id, PollOutcome.NOT_OWNED)
         memory = self._memory.get(job.guild_id)
         rechecks = dict(memory.tmdb_due) if memory is not None and memory.tmdb_due else None
         fetched = fetched or _nothing
@@ -206,16 +193,16 @@ class GuildPoller:
         except AuthError as exc:
             fetched()  # La Cale is done with: pausing and telling the admins is not cut short
             await self._key_refused(job, exc)
-            return PollResult(job.guild_id, OUTCOME_KEY_REFUSED)
+            return PollResult(job.guild_id, PollOutcome.KEY_REFUSED)
         except RateLimited as exc:
             log.info("guild %s: La Cale asks this key to wait %.0f s", job.guild_id, exc.retry_after)
-            return self._failed(job, OUTCOME_RATE_LIMITED)
+            return self._failed(job, PollOutcome.RATE_LIMITED)
         except Unavailable as exc:
             log.info("guild %s: La Cale unavailable (%s), retried next cycle", job.guild_id, type(exc).__name__)
-            return self._failed(job, OUTCOME_UNAVAILABLE)
+            return self._failed(job, PollOutcome.UNAVAILABLE)
         except LaCaleError as exc:
             log.warning("guild %s: poll failed: %s: %s", job.guild_id, type(exc).__name__, exc.message)
-            return self._failed(job, OUTCOME_ERROR)
+            return self._failed(job, PollOutcome.ERROR)
         for notice in result.gap_notices:
             try:
                 await self._poster.send_gap_notice(notice)
@@ -228,9 +215,9 @@ class GuildPoller:
         """The scheduler cancelled this server's poll: La Cale gave it no answer for
         ``waited`` seconds. Retried at the next cycle."""
         log.info("guild %s: poll abandoned after %.1f s without an answer from La Cale; retried next cycle", job.guild_id, waited)
-        return self._failed(job, OUTCOME_TIMEOUT)
+        return self._failed(job, PollOutcome.TIMEOUT)
 
-    def _failed(self, job: GuildJob, outcome: str) -> PollResult:
+    def _failed(self, job: GuildJob, outcome: PollOutcome) -> PollResult:
         self.recorder.note_outcome(job.guild_id, self._now(), outcome)
         return PollResult(job.guild_id, outcome)
 
@@ -241,11 +228,11 @@ class GuildPoller:
         outcome = self._mark_key_refused(job.guild_id, type(exc).__name__)
         if asyncio.iscoroutine(outcome):
             await outcome
-        self.recorder.note_outcome(job.guild_id, self._now(), OUTCOME_KEY_REFUSED)
+        self.recorder.note_outcome(job.guild_id, self._now(), PollOutcome.KEY_REFUSED)
         await self.recorder.flush()
         self._memory.pop(job.guild_id, None)
         try:
-            await self._poster.notify_admins(AdminNotice(job.guild_id, job.log_channel_id, job.locale, NOTICE_KEY_REFUSED, tuple(names), at=self._now()))
+            await self._poster.notify_admins(AdminNotice(job.guild_id, job.log_channel_id, job.locale, NoticeKind.KEY_REFUSED, tuple(names), at=self._now()))
         except Exception:
             log.warning("guild %s: could not tell the admins the key was refused", job.guild_id, exc_info=True)
 
@@ -266,8 +253,8 @@ class GuildPoller:
         if newest_ok and known is not None and memory.started and not memory.tmdb_due and known.issuperset(hashes):
             # The common case: nothing new, no TMDB re-check due. No database, no matching.
             memory.page = frozenset(hashes)
-            self.recorder.note_outcome(guild_id, now, OUTCOME_OK)
-            return PollResult(guild_id, OUTCOME_OK)
+            self.recorder.note_outcome(guild_id, now, PollOutcome.OK)
+            return PollResult(guild_id, PollOutcome.OK)
 
         rows = await self._alerts(job, memory)
         seen: set[str] | frozenset[str]
@@ -279,8 +266,8 @@ class GuildPoller:
                 seen = await queries.seen_among(session, guild_id, hashes)
                 history = bool(seen) or await queries.has_history(session, guild_id)
         if not rows:
-            self.recorder.note_outcome(guild_id, now, OUTCOME_OK)
-            return PollResult(guild_id, OUTCOME_OK)
+            self.recorder.note_outcome(guild_id, now, PollOutcome.OK)
+            return PollResult(guild_id, PollOutcome.OK)
         cutoff = now - self._retention
         if not newest_ok or newest_page_overflowed(page, seen, has_history=history):
             async with self._sessions() as session:
@@ -347,8 +334,8 @@ class GuildPoller:
             views = []
         deliveries += await self._tmdb(job, memory, fetcher, rows, filters, views, force=not memory.started, cutoff=cutoff)
         deliveries.sort(key=lambda d: d.torrent.pub_date)
-        entry = RecordEntry.of(job.guild_id, seen=unseen, deliveries=deliveries, now=now, outcome=OUTCOME_OK)
-        return PollResult(job.guild_id, OUTCOME_OK, new_deliveries=len(deliveries)), entry
+        entry = RecordEntry.of(job.guild_id, seen=unseen, deliveries=deliveries, now=now, outcome=PollOutcome.OK)
+        return PollResult(job.guild_id, PollOutcome.OK, new_deliveries=len(deliveries)), entry
 
     async def _gap(
         self,
@@ -394,7 +381,7 @@ class GuildPoller:
         deliveries += await self._tmdb(job, memory, fetcher, rows, filters, views, force=True, cutoff=cutoff)
         deliveries.sort(key=lambda d: d.torrent.pub_date)
         notices = self._gap_notices(job, channels, by_query, answers, seen, since, newest_ok)
-        outcome = OUTCOME_GAP_UNFILLED if notices else OUTCOME_GAP
+        outcome = PollOutcome.GAP_UNFILLED if notices else PollOutcome.GAP
         log.info(
             "guild %s: gap (%d new on the newest page); %d targeted queries, %d new releases, %d deliveries, %d channels warned",
             guild_id, len(page), len(targeted), len(new), len(deliveries), len(notices),

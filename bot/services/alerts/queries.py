@@ -149,12 +149,6 @@ async def recent_seen_of(session: AsyncSession, guild_ids: Sequence[int], *, per
     return out
 
 
-async def alert_row(session: AsyncSession, alert_id: int) -> AlertRow | None:
-    result = await session.execute(select(*_ALERT_COLUMNS).where(Alert.id == alert_id))
-    row = result.first()
-    return _alert_row(row) if row is not None else None
-
-
 async def seen_among(session: AsyncSession, guild_id: int, info_hashes: Iterable[str]) -> set[str]:
     hashes = list(dict.fromkeys(info_hashes))
     if not hashes:

@@ -27,6 +27,7 @@ from sqlalchemy.sql.dml import Insert
 from bot.db.advisory import NS_PRUNE, try_xact_lock
 from bot.db.models import Alert, Delivery, DeliveryStatus, GuildSettings, SeenRelease
 from bot.lacale.models import Torrent
+from bot.states import PollOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,7 @@ async def mark_matched(session: AsyncSession, alert_ids: Sequence[int], now: dat
     )
 
 
-async def record_outcomes(session: AsyncSession, outcomes: Sequence[tuple[int, datetime, str]]) -> None:
+async def record_outcomes(session: AsyncSession, outcomes: Sequence[tuple[int, datetime, PollOutcome]]) -> None:
     """Many quiet polls' outcomes in one executemany."""
     table = GuildSettings.__table__
     await session.execute(
@@ -115,7 +116,7 @@ async def prune(session: AsyncSession, *, cutoff: datetime) -> tuple[int, int]:
     seen = await session.execute(
         delete(SeenRelease).where(SeenRelease.seen_at < cutoff).execution_options(synchronize_session=False)
     )
-    return cast("CursorResult[Any]", deliveries).rowcount or 0, cast("CursorResult[Any]", seen).rowcount or 0
+    return cast(CursorResult[Any], deliveries).rowcount or 0, cast(CursorResult[Any], seen).rowcount or 0
 
 
 @dataclass(slots=True)
@@ -128,11 +129,11 @@ class RecordEntry:
     delivery_rows: list[dict[str, Any]]
     matched: list[int]
     now: datetime
-    outcome: str
+    outcome: PollOutcome
     done: asyncio.Future[None] | None = None
 
     @classmethod
-    def of(cls, guild_id: int, *, seen: Iterable[Torrent], deliveries: Sequence[NewDelivery], now: datetime, outcome: str) -> RecordEntry:
+    def of(cls, guild_id: int, *, seen: Iterable[Torrent], deliveries: Sequence[NewDelivery], now: datetime, outcome: PollOutcome) -> RecordEntry:
         matched = sorted({d.alert_id for d in deliveries if d.status == DeliveryStatus.PENDING})
         return cls(guild_id, _seen_rows(guild_id, seen, now), _delivery_rows(guild_id, deliveries, now), matched, now, outcome)
 
@@ -155,7 +156,7 @@ class Recorder:
         self._max_delay = max_delay
         self._max_batch = max(1, max_batch)
         self._waiting: list[RecordEntry] = []
-        self._outcomes: dict[int, tuple[datetime, str]] = {}
+        self._outcomes: dict[int, tuple[datetime, PollOutcome]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._lock = asyncio.Lock()
         self._writes: set[asyncio.Task[None]] = set()
@@ -163,7 +164,7 @@ class Recorder:
         self.transactions = 0
 
     async def record(
-        self, guild_id: int, *, seen: Iterable[Torrent], deliveries: Sequence[NewDelivery], now: datetime, outcome: str
+        self, guild_id: int, *, seen: Iterable[Torrent], deliveries: Sequence[NewDelivery], now: datetime, outcome: PollOutcome
     ) -> None:
         """Returns once committed; raises what the transaction raised."""
         await self.commit(RecordEntry.of(guild_id, seen=seen, deliveries=deliveries, now=now, outcome=outcome))
@@ -177,7 +178,7 @@ class Recorder:
             self._timer = asyncio.get_running_loop().call_later(self._max_delay, self._write_now)
         await entry.done
 
-    def note_outcome(self, guild_id: int, now: datetime, outcome: str) -> None:
+    def note_outcome(self, guild_id: int, now: datetime, outcome: PollOutcome) -> None:
         self._outcomes[guild_id] = (now, outcome)
 
     async def flush(self) -> None:

@@ -39,6 +39,7 @@ from bot.services.alerts.poll import GuildJob, GuildPoller, PollResult
 from bot.services.alerts.record import prune
 from bot.services.vault import KeyDecryptError, KeyVault
 from bot.services.lacale_access import LaCaleAccess
+from bot.states import PollOutcome
 
 log = logging.getLogger("vigie.alerts.scheduler")
 
@@ -50,19 +51,7 @@ TICK = 1.0
 POLL_DEADLINE_FRACTION = 0.5
 #: ...but never less than this (a short interval must not cut a slow-but-working request).
 POLL_DEADLINE_MIN = 10.0
-#: Outcome counted (in the cycle's report only) for a server whose previous poll is still
-#: running when its next one is due.
-STILL_POLLING = "still_polling"
 Sleep = Callable[[float], Awaitable[object]]
-
-
-def shard_filter(shard_ids: list[int] | tuple[int, ...] | None, shard_count: int | None) -> Callable[[int], bool] | None:
-    """Discord's rule for which shard carries a server; ``None`` when this process has
-    them all (no filtering needed)."""
-    if shard_ids is None or not shard_count:
-        return None
-    owned = frozenset(shard_ids)
-    return lambda guild_id: ((guild_id >> 22) % shard_count) in owned
 
 
 def ownership_of_shards(shard_ids: list[int] | tuple[int, ...] | None, shard_count: int | None) -> Ownership:
@@ -86,9 +75,15 @@ class CycleReport:
     guilds: int = 0
     requests: int = 0
     new_deliveries: int = 0
+    #: Polls by outcome, keyed by the outcome's word (plain strings: logs and benchmark
+    #: reports print them as words, not as enum members).
     outcomes: dict[str, int] = field(default_factory=dict)
     started: float = 0.0
     finished: float = 0.0
+
+    def count(self, outcome: PollOutcome) -> None:
+        word = str(outcome)
+        self.outcomes[word] = self.outcomes.get(word, 0) + 1
 
 
 class _PollSlot:
@@ -245,7 +240,7 @@ class AlertScheduler:
                     # Its previous poll is still running at its turn (a long gap being
                     # filled): that one goes on, this one is not started.
                     self._slots.release()
-                    report.outcomes[STILL_POLLING] = report.outcomes.get(STILL_POLLING, 0) + 1
+                    report.count(PollOutcome.STILL_POLLING)
                     continue
                 slot = _PollSlot(self._slots)
                 self._polling.add(job.guild_id)
@@ -279,7 +274,7 @@ class AlertScheduler:
         for result in results:
             if result is None:
                 continue
-            report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
+            report.count(result.outcome)
             report.new_deliveries += result.new_deliveries
         report.requests = cycle.fetcher.requests
         report.finished = self._clock()

@@ -26,8 +26,8 @@ from bot.errors import UserError
 from bot.formatting import parse_size
 from bot.lacale.errors import BadRequest
 from bot.lacale.models import Meta, Torrent
+from bot.limits import ALERT_NAME_MAX, ALERTS_PER_GUILD_MAX, BACKFILL_MAX, EXCLUDE_WORDS_MAX
 from bot.services.alerts import queries
-from bot.services.alerts.deliver import PAUSE_CHANNEL_FORBIDDEN, PAUSE_CHANNEL_MISSING
 from bot.services.alerts.fetch import SiteMeta, TargetedQuery
 from bot.services.alerts.matching import (
     AlertFilter,
@@ -39,24 +39,16 @@ from bot.services.alerts.matching import (
     normalize_words,
 )
 from bot.services.alerts.record import NewDelivery, insert_deliveries, insert_seen
-from bot.services.guilds import PAUSE_KEY_REFUSED, PAUSE_KEY_UNREADABLE, PAUSE_NO_KEY, GuildService
+from bot.services.guilds import GuildService
 from bot.services.lacale_access import LaCaleAccess
 from bot.services.search import build_query
+from bot.states import PauseReason
 
 log = logging.getLogger("vigie.alerts")
 
-MAX_NAME = 100
-MAX_BACKFILL = 10
-MAX_ALERTS_PER_GUILD = 50
-MAX_EXCLUDE = 20
 #: A member waits for ``/alert add``: a long 429 is reported rather than waited out.
 INTERACTIVE_RETRY_AFTER = 5.0
 
-#: ``Alert.pause_reason`` when a member paused it.
-PAUSE_BY_USER = "user"
-PAUSE_REASONS = (PAUSE_BY_USER, PAUSE_CHANNEL_FORBIDDEN, PAUSE_CHANNEL_MISSING, PAUSE_KEY_REFUSED, PAUSE_NO_KEY, PAUSE_KEY_UNREADABLE)
-_KEY_REASONS = (PAUSE_KEY_REFUSED, PAUSE_NO_KEY, PAUSE_KEY_UNREADABLE)
-_CHANNEL_REASONS = (PAUSE_CHANNEL_FORBIDDEN, PAUSE_CHANNEL_MISSING)
 
 
 def parse_size_option(text: str | None, field_name: str) -> int | None:
@@ -190,18 +182,10 @@ class AlertService:
         contains = [n for n in names if wanted in n.casefold() and n not in starts]
         return (starts + contains)[:25]
 
-    async def paused(self, guild_id: int) -> list[tuple[str, str]]:
-        """(name, reason) of paused alerts, for ``/setup status``."""
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(Alert.name, Alert.pause_reason).where(Alert.guild_id == guild_id, Alert.paused.is_(True)).order_by(Alert.name)
-            )
-        return [(n, r or PAUSE_BY_USER) for n, r in rows.all()]
-
     # -- creating --------------------------------------------------------------------------
     async def create(self, guild_id: int, spec: AlertSpec, *, created_by: int | None, backfill: int = 0) -> CreateResult:
-        if not 0 <= backfill <= MAX_BACKFILL:
-            raise UserError("alert.error.backfill", limit=MAX_BACKFILL)
+        if not 0 <= backfill <= BACKFILL_MAX:
+            raise UserError("alert.error.backfill", limit=BACKFILL_MAX)
         key = await self._guild_key(guild_id)
         meta = await self._meta.get(key) if spec.categories else None
         spec = _validated(spec, meta)
@@ -357,7 +341,7 @@ class AlertService:
                     .values(channel_id=edited.channel_id)
                     .execution_options(synchronize_session=False)
                 )
-                if alert.paused and alert.pause_reason in _CHANNEL_REASONS:
+                if alert.paused and PauseReason.of(alert.pause_reason).about_channel:
                     alert.paused, alert.pause_reason = False, None
             if new_criteria:
                 # The TMDB rule counts results newer than the alert: the edit is a new start.
@@ -382,7 +366,7 @@ class AlertService:
         async with self._sessions.begin() as session:
             alert = await self._find(session, guild_id, name)
             if not alert.paused:
-                alert.paused, alert.pause_reason = True, PAUSE_BY_USER
+                alert.paused, alert.pause_reason = True, PauseReason.USER
             return AlertInfo.of(alert)
 
     async def resume(self, guild_id: int, name: str) -> AlertInfo:
@@ -394,7 +378,7 @@ class AlertService:
             if alert.paused and settings is not None and settings.api_key_encrypted and settings.key_status == KeyStatus.UNREADABLE:
                 # Whatever paused it: it could not run on a key nobody can decrypt.
                 raise UserError("alert.error.resume_key_unreadable")
-            if alert.paused and alert.pause_reason in _KEY_REASONS:
+            if alert.paused and PauseReason.of(alert.pause_reason).about_key:
                 if settings is None or not settings.api_key_encrypted or settings.key_status == KeyStatus.REFUSED:
                     raise UserError("alert.error.resume_key")
             alert.paused, alert.pause_reason = False, None
@@ -440,8 +424,8 @@ class AlertService:
     async def _check_room(cls, session: AsyncSession, guild_id: int, name: str) -> None:
         """Room for one more alert named ``name`` (the cap, then the name, any case)."""
         count = await session.scalar(select(func.count()).select_from(Alert).where(Alert.guild_id == guild_id))
-        if (count or 0) >= MAX_ALERTS_PER_GUILD:
-            raise UserError("alert.error.too_many", limit=MAX_ALERTS_PER_GUILD)
+        if (count or 0) >= ALERTS_PER_GUILD_MAX:
+            raise UserError("alert.error.too_many", limit=ALERTS_PER_GUILD_MAX)
         if await cls._find(session, guild_id, name, required=False) is not None:
             raise UserError("alert.error.exists", name=name)
 
@@ -452,12 +436,12 @@ class AlertService:
         if alert is None:
             # Compared here, not with SQL ``lower()``: SQLite's folds ASCII only, so "ÉTÉ"
             # would miss "Été" there (and make a second alert) while PostgreSQL finds it.
-            # A server has at most MAX_ALERTS_PER_GUILD alerts.
+            # A server has at most ALERTS_PER_GUILD_MAX alerts.
             folded = wanted.lower()
             alerts = await session.scalars(select(Alert).where(Alert.guild_id == guild_id).order_by(Alert.id))
             alert = next((a for a in alerts if a.name.lower() == folded), None)
         if alert is None and required:
-            raise UserError("alert.error.unknown", name=wanted[:MAX_NAME])
+            raise UserError("alert.error.unknown", name=wanted[:ALERT_NAME_MAX])
         return alert  # type: ignore[return-value]
 
     @staticmethod
@@ -498,8 +482,8 @@ def _as_row(spec: AlertSpec, alert_id: int = 0) -> _SpecRow:
 def _validated(spec: AlertSpec, meta: Meta | None) -> AlertSpec:
     """Refuse what cannot work, before anything is saved or sent."""
     name = " ".join(spec.name.split())
-    if not name or len(name) > MAX_NAME:
-        raise UserError("alert.error.name", limit=MAX_NAME)
+    if not name or len(name) > ALERT_NAME_MAX:
+        raise UserError("alert.error.name", limit=ALERT_NAME_MAX)
     prepared = build_query(meta or Meta(), spec.query, spec.categories, spec.tmdb_id)
     if spec.min_size is not None and spec.min_size < 0 or spec.max_size is not None and spec.max_size < 0:
         raise UserError("alert.error.size_range")
@@ -510,6 +494,6 @@ def _validated(spec: AlertSpec, meta: Meta | None) -> AlertSpec:
     # Entries arrive split already (``parse_exclude`` on what the member typed); each is
     # normalised as one phrase.
     exclude = tuple(dict.fromkeys(" ".join(normalize_words(e)) for e in spec.exclude if normalize_words(e)))
-    if len(exclude) > MAX_EXCLUDE:
-        raise UserError("alert.error.exclude", limit=MAX_EXCLUDE)
+    if len(exclude) > EXCLUDE_WORDS_MAX:
+        raise UserError("alert.error.exclude", limit=EXCLUDE_WORDS_MAX)
     return replace(spec, name=name, query=prepared.text, categories=prepared.categories, tmdb_id=prepared.tmdb_id, exclude=exclude)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-#: Longest title accepted: the torrent-name default is cut there too (``clean_title``), and
-#: it is La Cale's cap on a search (``q``), so the title can be searched after a 409 or a
-#: timeout to find the torrent on the site.
-TITLE_MAX = 200
+#: Longest title accepted (the torrent-name default is cut there too, ``clean_title``):
+#: La Cale's cap on a search, see :data:`bot.limits.TITLE_MAX`.
+from bot.limits import TITLE_MAX as TITLE_MAX
+
 #: Uploaders saw La Cale treat an NFO under ~50 characters as invalid.
 NFO_MIN_CHARS = 50
 #: An NFO is a few KiB of text; 512 KiB leaves room for huge ASCII art and refuses dumps.
 NFO_MAX_BYTES = 512 * 1024
 #: Below Discord's 6000-character cap on an option, and what a preview can summarise.
 DESCRIPTION_MAX = 4000
-#: The API's own cap on ``tmdbId``.
-TMDB_MAX = 64
 COVER_URL_MAX = 2048
 #: A select menu holds 25 options: more tags than that could not be edited in the preview.
 MAX_TAGS = 25

@@ -21,6 +21,7 @@ from bot.lacale.models import (
     normalize_text,
     url_carries_secret,
 )
+from bot.limits import TMDB_ID_MAX
 from bot.redaction import redact_urls
 from bot.services.metadata import resolve_tags
 from bot.services.uploads.hosts import judge_host
@@ -33,7 +34,6 @@ from bot.services.uploads.limits import (
     NFO_MAX_BYTES,
     NFO_MIN_CHARS,
     TITLE_MAX,
-    TMDB_MAX,
 )
 from bot.torrent_pool import TorrentPool, read_job
 from bot.torrents import (
@@ -238,8 +238,8 @@ def check_tmdb(tmdb: str | None, tmdb_type: str | None) -> tuple[str | None, Tmd
     if tmdb_id is not None:
         if not tmdb_id.isascii() or not tmdb_id.isdigit():
             raise UserError("upload.tmdb.not_digits")
-        if len(tmdb_id) > TMDB_MAX:
-            raise UserError("upload.tmdb.too_long", limit=TMDB_MAX)
+        if len(tmdb_id) > TMDB_ID_MAX:
+            raise UserError("upload.tmdb.too_long", limit=TMDB_ID_MAX)
         if kind is None:
             raise UserError("upload.tmdb.missing_type")
     elif kind is not None:
