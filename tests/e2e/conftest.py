@@ -34,7 +34,9 @@ def _no_real_discord() -> None:
 
 @pytest.fixture
 async def fake_discord() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as fake:
+    # run_bot() drops discord.py's 5 s pause between logins, so the fake does not refuse
+    # quick re-IDENTIFYs here (it still records them); multi-process tests turn it on.
+    async with FakeDiscord(enforce_identify_rate=False) as fake:
         yield fake
         assert not fake.unhandled, f"the bot used routes the fake Discord does not implement: {fake.unhandled}"
 
