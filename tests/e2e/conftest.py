@@ -50,6 +50,7 @@ async def run_bot(
     expect_sync: bool | int = True,
     timeout: float = 10.0,
     fast_ready: bool = True,
+    api_base: str | None = None,
 ) -> AsyncIterator[Any]:
     """Starts ``bot`` against ``fake`` in a task, waits until it is ready (and, with
     ``expect_sync``, until it synced its commands at least once, or ``expect_sync`` times),
@@ -57,8 +58,11 @@ async def run_bot(
 
     ``fast_ready`` keeps tests fast: it lowers discord.py's ``guild_ready_timeout`` (2 s of
     silence after the last GUILD_CREATE before ``on_ready``) to 50 ms and drops the 5 s pause
-    discord.py makes before each IDENTIFY but the first (``before_identify_hook``)."""
-    use_discord_api_base(fake.api_base, gateway=fake.gateway_url)
+    discord.py makes before each IDENTIFY but the first (``before_identify_hook``).
+
+    ``api_base``: where the REST traffic goes instead of the fake itself (a REST proxy in
+    front of it); the gateway stays the fake's."""
+    use_discord_api_base(api_base or fake.api_base, gateway=fake.gateway_url)
     if fast_ready:
         bot._connection.guild_ready_timeout = min(bot._connection.guild_ready_timeout, 0.05)
 
@@ -125,6 +129,8 @@ class VigieWorld:
     admin: FakeMember
     member: FakeMember
     bot: VigieBot | None = None
+    #: The REST base the bot uses when it is not the fake's own (a proxy in front of it).
+    api_base: str | None = None
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     @property
@@ -135,7 +141,7 @@ class VigieWorld:
     async def start(self, *, expect_sync: bool | int = True, **overrides: Any) -> VigieBot:
         settings = self.settings.model_copy(update=overrides) if overrides else self.settings
         bot = VigieBot(settings)
-        self.bot = await self._stack.enter_async_context(run_bot(bot, self.discord, expect_sync=expect_sync))
+        self.bot = await self._stack.enter_async_context(run_bot(bot, self.discord, expect_sync=expect_sync, api_base=self.api_base))
         # Tests do not wait seconds between retries of a failing La Cale.
         bot.services.lacale.backoff_base = 0.01
         return bot

@@ -466,6 +466,8 @@ class RequestRecord:
     at: float = field(default_factory=time.monotonic)
     #: The request's ``Via`` header, if any (a REST proxy in front of the fake may add one).
     via: str | None = None
+    #: The client's ``User-Agent`` (discord.py's, or a proxy's when one stands in between).
+    user_agent: str | None = None
 
     @property
     def key(self) -> str:
@@ -2148,11 +2150,17 @@ class FakeDiscord:
         return compiled
 
     def rate_limit_next(
-        self, route: str, retry_after: float = 0.1, *, is_global: bool = False, times: int = 1, scope: str = "user"
+        self, route: str, retry_after: float = 0.1, *, is_global: bool = False, times: int = 1, scope: str = "user",
+        via: bool = True,
     ) -> None:
-        """The next ``times`` requests whose "METHOD /path" contains ``route`` get a 429."""
+        """The next ``times`` requests whose "METHOD /path" contains ``route`` get a 429.
+
+        Discord's own 429s come through its Google front end with ``Via: 1.1 google`` and a
+        JSON body, which discord.py waits out and retries. ``via=False`` gives a 429 with
+        neither (what Cloudflare's ban, or a REST proxy rejecting on a rate limit, answers):
+        discord.py raises it at once, without retrying."""
         self._faults.append({"route": route, "kind": "429", "retry_after": retry_after, "global": is_global,
-                             "times": times, "scope": scope})
+                             "times": times, "scope": scope, "via": via})
 
     def fail_next(self, route: str, status: int = 500, *, code: int = 0, message: str | None = None,
                   times: int = 1, after_handling: bool = False) -> None:
@@ -2178,6 +2186,8 @@ class FakeDiscord:
         if fault["kind"] == "429":
             self.rate_limited.append(key)
             retry = fault["retry_after"]
+            if not fault.get("via", True):
+                return web.Response(status=429, text="error code: 1015", headers={"Retry-After": str(max(1, int(retry + 0.999)))})
             headers = {
                 "Retry-After": str(max(1, int(retry + 0.999))),
                 "X-RateLimit-Limit": "5",
@@ -2228,7 +2238,8 @@ class FakeDiscord:
         version = request.match_info["version"]
         path = "/" + request.match_info["tail"]
         key = f"{request.method} {path}"
-        record = RequestRecord(request.method, path, dict(request.query), None, [], via=request.headers.get("Via"))
+        record = RequestRecord(request.method, path, dict(request.query), None, [], via=request.headers.get("Via"),
+                               user_agent=request.headers.get("User-Agent"))
         self.requests.append(record)
         try:
             if version not in ("9", "10"):
