@@ -1163,6 +1163,8 @@ class _Connection:
         self._zlib = zlib.compressobj() if compress == "zlib-stream" else None
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
         self.session: _Session | None = None
+        #: The client's (host, port): tests map it to the bot process holding the socket.
+        self.peer: tuple[str, int] | None = None
         self.closed = False
         self.server_closed = False
         self.writer: asyncio.Task[None] | None = None
@@ -1213,6 +1215,11 @@ class _Session:
     @property
     def live(self) -> bool:
         return self.conn is not None and not self.conn.closed
+
+    @property
+    def peer(self) -> tuple[str, int] | None:
+        """The (host, port) of the client's current connection."""
+        return self.conn.peer if self.conn is not None else None
 
     def covers(self, guild_id: int | None) -> bool:
         if guild_id is None:
@@ -1733,6 +1740,8 @@ class FakeDiscord:
         query = request.query
         compress = query.get("compress")
         conn = _Connection(ws, compress=compress, path=request.path)
+        peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+        conn.peer = (peer[0], peer[1]) if peer else None
         self._connections.append(conn)
         self.gateway_connections.append({"path": request.path, "query": dict(query)})
         self.connection_count += 1
@@ -2173,6 +2182,12 @@ class FakeDiscord:
         self._faults.append({"route": route, "kind": "fail", "status": status, "code": code,
                              "message": message, "times": times, "after": after_handling})
 
+    def slow_next(self, route: str, seconds: float, *, times: int = 1) -> None:
+        """The next ``times`` requests whose "METHOD /path" contains ``route`` are carried
+        out at once (a message is created) and answered ``seconds`` later: a request in
+        flight, e.g. for a bot process killed before it hears back."""
+        self._faults.append({"route": route, "kind": "slow", "delay": seconds, "times": times, "after": True})
+
     def _take_fault(self, key: str) -> dict[str, Any] | None:
         for fault in self._faults:
             if fault["route"] in key:
@@ -2268,7 +2283,11 @@ class FakeDiscord:
                 self.unhandled.append(key)
                 self._bump()
                 raise _ApiError(404, 0, "404: Not Found")
-            if fault is not None:  # done, but the answer is lost
+            if fault is not None and fault["kind"] == "slow":  # done; the answer comes late
+                record.status = response.status
+                self._bump()
+                await asyncio.sleep(fault["delay"])
+            elif fault is not None:  # done, but the answer is lost
                 response = self._fault_response(fault, key)
                 self._bump()
         except _ApiError as exc:
