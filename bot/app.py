@@ -279,6 +279,7 @@ class VigieBot(commands.AutoShardedBot):
             await super().close()
         services = getattr(self, "services", None)
         if services is not None:
+            services.uploads.close()  # kills the torrent workers; never waits
             if not services.http.closed:
                 await services.http.close()
             await services.engine.dispose()

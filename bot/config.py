@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     upload_preview_budget_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
     delivery_retention_days: int = Field(default=90, ge=1)
     poll_concurrency: int = Field(default=8, ge=1)
+    # Discord requests per second for alert posts, for the whole bot: each of the
+    # CLUSTER_COUNT processes paces its posts at an equal share (Discord's global limit
+    # is 50/s per bot, across processes; the rest is left to commands).
+    discord_rest_rate: float = Field(default=40.0, gt=0)
 
     @field_validator("poll_interval_seconds")
     @classmethod

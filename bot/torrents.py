@@ -18,7 +18,12 @@ its bundled ``flatbencode`` codec). One thing is done here on top of it, by
 * it refuses what torf's decoder handles badly: a string length larger than the data
   (flatbencode then asks for a buffer of that size: ``MemoryError``/``OverflowError``),
   nesting deep enough to exhaust torf's recursive converters, duplicate dictionary keys
-  (ambiguous: which ``info`` would a client hash?).
+  (ambiguous: which ``info`` would a client hash?);
+* it enforces the caps on what a torrent may declare (tracker URLs, files, nesting, name
+  lengths, items), each with its own ``reason``, *before* torf sees the file: torf's
+  decoding and validation cost 1-3 µs of Python per item, so a hostile 10 MiB file
+  (~440,000 tracker URLs, or a million tiny items) would otherwise keep a CPU busy for
+  seconds. Everything here is linear in the size of the file.
 """
 
 from __future__ import annotations
@@ -57,22 +62,59 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 #: How many files :attr:`TorrentInfo.files` keeps (``file_count`` counts them all).
 MAX_LISTED_FILES = 1000
 
-#: Deepest nesting of lists/dicts accepted. A v1 torrent needs 5 levels, a v2/hybrid
-#: "file tree" one level per directory; torf's converters recurse twice per level.
+# Caps on what a torrent may declare. The budget they serve: the worst file that passes
+# them is read in well under a second of CPU (benchmarks/hostile_torrent.py prints it),
+# while no torrent a member would really upload comes near them.
+
+#: Deepest nesting of lists/dicts accepted, and most components in one file path (both
+#: refused as ``too_deep``). A v1 torrent needs 5 levels, a v2/hybrid "file tree" one level
+#: per directory; torf's converters recurse twice per level, so this also keeps far from
+#: Python's recursion limit. Real releases stay under ~10 directory levels.
 MAX_DEPTH = 64
 
-#: Most bencode items (strings, ints, lists, dicts) accepted. torf's decoder works a byte
-#: at a time: 10 MiB of tiny items would keep a CPU busy ~15 s, when a real 60,000-file
-#: torrent is ~550,000 items (~4 s). Beyond this the file is refused as "invalid" (after
-#: ~1 s of scanning).
-MAX_ITEMS = 1_000_000
+#: Most tracker URLs in ``announce-list``, all tiers together, duplicates included
+#: (``too_many_trackers``). A private torrent carries one; public ones that paste a
+#: "best trackers" list reach a few dozen, rarely 100. torf checks each URL (~12 µs).
+MAX_TRACKERS = 200
 
-#: Longest integer accepted, in characters (Python's own int/str conversion limit).
+#: Most entries in ``info.files`` (BEP 47 padding files included: they cost the same to
+#: read) (``too_many_files``). Films and episodes come in a handful of files, season packs
+#: and discographies in hundreds, the largest e-book or comics collections in a few
+#: thousand. Reading costs ~25 µs per file: 10,000 files are ~0.25 s of CPU. A larger
+#: release can still be uploaded from La Cale's website.
+MAX_FILES = 10_000
+
+#: Longest torrent name or file path component, in bytes (``name_too_long``). File systems
+#: cap a name at 255 bytes (255 UTF-16 units on Windows: up to 765 bytes of UTF-8). The
+#: name also becomes the default title, cleaned character by character.
+MAX_NAME_BYTES = 1024
+
+#: Most bencode items (strings, ints, lists, dicts) accepted; beyond it the file is refused
+#: as ``invalid``. A 10,000-file torrent (the file cap) is ~80,000 items with 3-level paths,
+#: up to ~150,000 with deep paths and per-file checksums. torf's decoder reads a byte at a
+#: time and its validation walks every path component: ~3 µs per item at worst, so this
+#: bounds the whole read to about half a second of CPU.
+MAX_ITEMS = 150_000
+
+#: Longest integer accepted, in characters. Larger ones are not bencode we can read.
 _MAX_INT_CHARS = 4300
+
+#: Most integer digits in the whole file (``invalid`` beyond). flatbencode reads integers
+#: one digit at a time (~0.13 µs each): 10 MiB of 4,300-digit integers would take a second.
+#: A real torrent holds ~10-20 digits per file.
+MAX_INT_DIGITS = 1_000_000
 
 TITLE_MAX_LENGTH = 200
 
-REASONS = frozenset({"too_large", "empty", "not_bencode", "no_info", "invalid"})
+REASONS = frozenset(
+    {
+        "too_large", "empty", "not_bencode", "no_info", "invalid",
+        "too_many_trackers", "too_many_files", "too_deep", "name_too_long",
+    }
+)
+
+#: Longest ``detail`` kept: torf quotes offending values (a 9 MiB URL) in its messages.
+_DETAIL_MAX = 500
 
 
 class TorrentFileError(Exception):
@@ -85,18 +127,36 @@ class TorrentFileError(Exception):
     * ``"not_bencode"``: not a bencoded dictionary at all (not a torrent file);
     * ``"no_info"``: a bencoded dictionary without an ``info`` dictionary;
     * ``"invalid"``: a torrent torf (or this module) refuses: missing name or pieces,
-      piece count not matching the size, bad tracker URL, negative file size...
+      piece count not matching the size, bad tracker URL, negative file size, more than
+      :data:`MAX_ITEMS` items...
+    * ``"too_many_trackers"``: more than :data:`MAX_TRACKERS` URLs in ``announce-list``;
+    * ``"too_many_files"``: more than :data:`MAX_FILES` entries in ``info.files``;
+    * ``"too_deep"``: lists/dicts nested deeper than :data:`MAX_DEPTH`, or a file path of
+      more components;
+    * ``"name_too_long"``: a torrent name or path component over :data:`MAX_NAME_BYTES`.
 
-    ``detail`` is an English technical explanation for the logs, never for users.
+    For the caps, ``limit`` holds the cap. ``detail`` is an English technical explanation
+    for the logs, never for users (cut at a few hundred characters).
     """
 
     def __init__(self, reason: str, detail: str = "", *, limit: int | None = None) -> None:
         if reason not in REASONS:  # pragma: no cover - programming error
             raise ValueError(f"unknown TorrentFileError reason: {reason!r}")
+        if len(detail) > _DETAIL_MAX:
+            detail = detail[: _DETAIL_MAX - 1] + "…"
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
         self.limit = limit
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # Raised in a worker process (bot/services/uploads/parsing.py) and pickled back:
+        # the default (``cls(*self.args)``) would lose ``reason`` and ``limit``.
+        return (_rebuild_error, (self.reason, self.detail, self.limit))
+
+
+def _rebuild_error(reason: str, detail: str, limit: int | None) -> TorrentFileError:
+    return TorrentFileError(reason, detail, limit=limit)
 
 
 @dataclass(frozen=True)
@@ -135,10 +195,11 @@ class TorrentInfo:
 
 
 class _ScanError(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, limit: int | None = None) -> None:
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+        self.limit = limit
 
 
 @dataclass
@@ -149,35 +210,68 @@ class _Scan:
     info_values: dict[bytes, tuple[int, int]] | None = None
 
 
-class _Frame:
-    __slots__ = ("is_dict", "start", "keys", "key", "awaiting_key")
+# What a container is, for the caps (decided once, when it opens).
+_PLAIN, _INFO, _TIERS, _TIER, _FILES, _FILE, _PATH = range(7)
 
-    def __init__(self, is_dict: bool, start: int) -> None:
+
+class _Frame:
+    __slots__ = ("is_dict", "start", "keys", "key", "awaiting_key", "role", "count")
+
+    def __init__(self, is_dict: bool, start: int, role: int) -> None:
         self.is_dict = is_dict
         self.start = start
         self.keys: set[bytes] = set()
         self.key: bytes | None = None
         self.awaiting_key = True
+        self.role = role
+        #: Strings seen in a _PATH list (its components).
+        self.count = 0
+
+
+def _role(parent: _Frame | None, depth: int, is_dict: bool) -> int:
+    """The role of a container opening inside ``parent`` (``depth`` frames open)."""
+    if parent is None:
+        return _PLAIN
+    role, key = parent.role, parent.key
+    if depth == 1:  # a value of the top-level dictionary
+        if key == b"info" and is_dict:
+            return _INFO
+        if key == b"announce-list" and not is_dict:
+            return _TIERS
+    elif role == _TIERS:
+        return _PLAIN if is_dict else _TIER
+    elif role == _INFO:
+        if key == b"files" and not is_dict:
+            return _FILES
+    elif role == _FILES:
+        return _FILE if is_dict else _PLAIN
+    elif role == _FILE and key == b"path" and not is_dict:
+        return _PATH
+    return _PLAIN
 
 
 _INT_RE = re.compile(rb"-?(?:0|[1-9][0-9]*)\Z")
 
 
 def _scan(data: bytes) -> _Scan:
-    """Walk the bencoded structure of ``data`` without decoding it.
+    """Walk the bencoded structure of ``data`` without decoding it, in linear time.
 
     Raises :class:`_ScanError` on anything flatbencode would choke on (or decode in a
-    way that makes the info hash ambiguous). Records where the top-level ``info`` value
-    and its direct children lie in ``data``.
+    way that makes the info hash ambiguous), and on anything over the caps (tracker URLs,
+    files, nesting, name lengths, items). Records where the top-level ``info`` value and
+    its direct children lie in ``data``.
     """
     n = len(data)
     stack: list[_Frame] = []
     result = _Scan(top_is_dict=data[:1] == b"d")
     pos = 0
     items = 0
+    trackers = 0
+    files = 0
+    digits = 0
 
-    def bad(detail: str, reason: str = "not_bencode") -> _ScanError:
-        return _ScanError(reason, f"{detail} at byte {pos}")
+    def bad(detail: str, reason: str = "not_bencode", limit: int | None = None) -> _ScanError:
+        return _ScanError(reason, f"{detail} at byte {pos}", limit)
 
     while True:
         if pos >= n:
@@ -187,7 +281,7 @@ def _scan(data: bytes) -> _Scan:
         if c != 0x65:
             items += 1
             if items > MAX_ITEMS:
-                raise bad(f"more than {MAX_ITEMS} bencode items", "invalid")
+                raise bad(f"more than {MAX_ITEMS} bencode items", "invalid", MAX_ITEMS)
         parent = stack[-1] if stack else None
         is_key = parent is not None and parent.is_dict and parent.awaiting_key
 
@@ -203,15 +297,15 @@ def _scan(data: bytes) -> _Scan:
             if is_key:
                 raise bad("dictionary key is not a string")
             if len(stack) >= MAX_DEPTH:
-                raise bad(f"nesting deeper than {MAX_DEPTH} levels", "invalid")
-            stack.append(_Frame(c == 0x64, pos))
-            if (
-                c == 0x64
-                and len(stack) == 2
-                and stack[0].is_dict
-                and stack[0].key == b"info"
-            ):
+                raise bad(f"nesting deeper than {MAX_DEPTH} levels", "too_deep", MAX_DEPTH)
+            role = _role(parent, len(stack), c == 0x64)
+            if role == _FILE:
+                files += 1
+                if files > MAX_FILES:
+                    raise bad(f"more than {MAX_FILES} files", "too_many_files", MAX_FILES)
+            elif role == _INFO:
                 result.info_values = {}
+            stack.append(_Frame(c == 0x64, pos, role))
             pos += 1
             continue
         elif c == 0x69:  # 'i'
@@ -222,12 +316,16 @@ def _scan(data: bytes) -> _Scan:
                 raise bad("unterminated or oversized integer")
             if not _INT_RE.match(data, pos + 1, end) or data[pos + 1 : end] == b"-0":
                 raise bad("malformed integer")
+            digits += end - pos - 1
+            if digits > MAX_INT_DIGITS:
+                raise bad(f"more than {MAX_INT_DIGITS} integer digits", "invalid")
             pos = end + 1
         elif 0x30 <= c <= 0x39:  # string: <length>:<bytes>
             colon = data.find(b":", pos, pos + 21)
             if colon < 0 or not data[pos:colon].isdigit():
                 raise bad("malformed string length")
-            end = colon + 1 + int(data[pos:colon])
+            length = int(data[pos:colon])
+            end = colon + 1 + length
             if end > n:
                 raise bad("string longer than the remaining data")
             pos = end
@@ -239,6 +337,20 @@ def _scan(data: bytes) -> _Scan:
                 parent.key = key
                 parent.awaiting_key = False
                 continue
+            if parent is not None and parent.role:
+                role = parent.role
+                if role == _TIER:
+                    trackers += 1
+                    if trackers > MAX_TRACKERS:
+                        raise bad(f"more than {MAX_TRACKERS} tracker URLs", "too_many_trackers", MAX_TRACKERS)
+                elif role == _PATH:
+                    parent.count += 1
+                    if parent.count > MAX_DEPTH:
+                        raise bad(f"file path of more than {MAX_DEPTH} components", "too_deep", MAX_DEPTH)
+                    if length > MAX_NAME_BYTES:
+                        raise bad(f"path component of {length} bytes", "name_too_long", MAX_NAME_BYTES)
+                elif role == _INFO and parent.key == b"name" and length > MAX_NAME_BYTES:
+                    raise bad(f"name of {length} bytes", "name_too_long", MAX_NAME_BYTES)
         else:
             raise bad(f"unexpected byte {bytes([c])!r}")
 
@@ -251,13 +363,8 @@ def _scan(data: bytes) -> _Scan:
         if parent.is_dict:
             if len(stack) == 1 and parent.key == b"info":
                 result.info_span = (start, pos)
-            elif (
-                len(stack) == 2
-                and parent.key is not None
-                and stack[0].key == b"info"
-                and result.info_values is not None
-            ):
-                result.info_values[parent.key] = (start, pos)
+            elif parent.role == _INFO and parent.key is not None:
+                result.info_values[parent.key] = (start, pos)  # type: ignore[index]
             parent.awaiting_key = True
 
 
@@ -338,7 +445,7 @@ def _check_and_parse(data: bytes, max_bytes: int) -> tuple[_Scan, torf.Torrent]:
     try:
         scan = _scan(data)
     except _ScanError as e:
-        raise TorrentFileError(e.reason, e.detail) from None
+        raise TorrentFileError(e.reason, e.detail, limit=e.limit) from None
     if not scan.top_is_dict:
         raise TorrentFileError("not_bencode", "top-level value is not a dictionary")
     if scan.info_span is None:
@@ -394,14 +501,16 @@ def _build_info(data: bytes, scan: _Scan, torrent: torf.Torrent) -> TorrentInfo:
     private = isinstance(private_raw, int) and private_raw != 0
     source = _text(_raw_value(data, scan.info_values.get(b"source")))
 
-    announce: list[str] = []
+    # Duplicates dropped in order, through a dict: a list's ``in`` made this quadratic
+    # (80,000 URLs took 49 s). The scan capped their number anyway.
+    announce: dict[str, None] = {}
     first = metainfo.get("announce")
     if isinstance(first, str) and first:
-        announce.append(first)
+        announce[first] = None
     for tier in metainfo.get("announce-list", ()) or ():
         for url in tier:
-            if isinstance(url, str) and url and url not in announce:
-                announce.append(url)
+            if isinstance(url, str) and url:
+                announce.setdefault(url, None)
 
     start, end = scan.info_span
     return TorrentInfo(
@@ -441,11 +550,12 @@ def read_torrent(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> TorrentI
 
 
 def set_source(
-    data: bytes, source: str = LACALE_SOURCE, *, max_bytes: int = DEFAULT_MAX_BYTES
+    data: bytes | TorrentInfo, source: str = LACALE_SOURCE, *, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> bytes:
     """Return the torrent ``data`` with ``info.source`` set to ``source``.
 
-    The torrent is validated first (same errors as :func:`read_torrent`). If it already
+    The torrent is validated first (same errors as :func:`read_torrent`), unless ``data``
+    is the :class:`TorrentInfo` :func:`read_torrent` already made of it. If it already
     carries exactly this source, ``data`` is returned unchanged. Otherwise the metainfo is
     decoded with torf's bencode codec *as raw bytes* and re-encoded with only
     ``info.source`` changed: every other value (private flag, unknown keys, non-UTF-8
@@ -460,7 +570,7 @@ def set_source(
     """
     if not isinstance(source, str) or not source:
         raise ValueError(f"source must be a non-empty string, not {source!r}")
-    info = read_torrent(data, max_bytes=max_bytes)
+    info = data if isinstance(data, TorrentInfo) else read_torrent(data, max_bytes=max_bytes)
     if info.source == source:
         return info.raw
     try:

@@ -19,12 +19,13 @@ from bot import i18n
 from bot.app import VigieBot
 from bot.errors import UserError
 from bot.formatting import format_size
-from bot.services.alerts.deliver import DeliverySender
+from bot.services.alerts.deliver import DeliverySender, PostPacer
 from bot.services.alerts.fetch import SiteMeta
 from bot.services.alerts.matching import parse_exclude
 from bot.services.alerts.poll import GuildPoller
 from bot.services.alerts.record import Recorder
-from bot.services.alerts.scheduler import AlertScheduler, shard_filter
+from bot.cluster.ownership import Ownership
+from bot.services.alerts.scheduler import AlertScheduler, ownership_of_shards
 from bot.services.alerts.service import (
     MAX_BACKFILL,
     PAUSE_REASONS,
@@ -109,7 +110,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         settings = services.settings
         self.site_meta = SiteMeta(services.meta, ttl=float(settings.meta_cache_seconds))
         self.poster = DiscordAlertPoster(bot, base_url=settings.lacale_base_url)
-        self.sender = DeliverySender(services.sessions, self.poster, owns_guild=self.owns_guild)
+        self.sender = DeliverySender(services.sessions, self.poster)
         self.poller = GuildPoller(
             services.sessions,
             self.site_meta,
@@ -126,19 +127,29 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
             self.sender,
             interval=float(settings.poll_interval_seconds),
             concurrency=settings.poll_concurrency,
-            owns_guild=self.owns_guild,
             retention_days=settings.delivery_retention_days,
         )
         self.alerts = AlertService(services.sessions, services.guilds, services.lacale, self.site_meta, on_pending=self.sender.wake)
         self._tasks: list[asyncio.Task[object]] = []
+        self._apply_ownership()
         super().__init__()
 
-    def owns_guild(self, guild_id: int) -> bool:
-        """Only the servers of this process's shards (all of them in one process)."""
-        check = shard_filter(self.bot.shard_ids, self.bot.shard_count)
-        return check is None or check(guild_id)
+    def ownership(self) -> Ownership:
+        """The servers of this process's shards: its cluster slot's when it has one
+        (``bot.cluster``), else the shards discord.py runs (all of them in one process)."""
+        cluster = getattr(self.bot, "cluster", None)
+        if cluster is not None:
+            return cluster.ownership  # type: ignore[no-any-return]
+        return ownership_of_shards(self.bot.shard_ids, self.bot.shard_count)
+
+    def _apply_ownership(self) -> None:
+        ownership = self.ownership()
+        self.sender.ownership = self.poller.ownership = self.scheduler.ownership = ownership
+        # This process's share of the whole bot's post budget (DISCORD_REST_RATE).
+        self.sender.pacer = PostPacer(self.bot.services.settings.discord_rest_rate / ownership.cluster_count)
 
     async def cog_load(self) -> None:
+        self._apply_ownership()  # the cluster slot may be known only now
         # Pending deliveries of a previous run go out at once (only REST is needed); polls
         # wait for the gateway so that admin notices can find system channels.
         self._tasks = [

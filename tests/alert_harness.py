@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -64,11 +65,14 @@ class RecordingPoster:
     fail: dict[int, PostError] = field(default_factory=dict)
     crash_after_accept: int = 0
     sends: int = 0
+    #: ``time.monotonic()`` of every release post request (the sender's pace).
+    times: list[float] = field(default_factory=list)
     _nonces: dict[tuple[int, str], int] = field(default_factory=dict)
     _ids: Any = field(default_factory=lambda: itertools.count(1000))
 
     async def send_releases(self, post: ReleasePost) -> int:
         self.sends += 1
+        self.times.append(time.monotonic())
         error = self.fail.get(post.channel_id)
         if error is not None:
             raise error

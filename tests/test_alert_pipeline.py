@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from bot.cluster.ownership import Ownership
 from bot.db.models import Delivery, DeliveryStatus, KeyStatus, SeenRelease
 from bot.db.types import utcnow
 from bot.errors import UserError
@@ -427,7 +428,7 @@ async def test_scheduler_spreads_polls_over_the_interval_and_respects_shards(p: 
     starts.clear()
     sharded = AlertScheduler(
         p.sessions, p.vault, p.access, p.poller, p.sender, interval=60.0, clock=lambda: now[0], sleep=sleep,
-        owns_guild=lambda gid: ((gid >> 22) % 2) == 1,
+        ownership=Ownership(shard_count=2, cluster_count=2, slot=1),
     )
     report = await sharded.run_cycle()
     assert report.guilds == 2

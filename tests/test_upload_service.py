@@ -92,7 +92,10 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
             guilds = GuildService(sessions, KeyVault(base64.urlsafe_b64encode(b"k" * 32)), access, meta)
             search = SearchService(access, meta, MemberCooldown(100))
             service = UploadService(sessions, guilds, access, meta, search, verify_delay=0.0)
-            yield Env(fake, sessions, access, guilds, service)
+            try:
+                yield Env(fake, sessions, access, guilds, service)
+            finally:
+                service.close()  # its torrent workers
         await engine.dispose()
 
 

@@ -151,6 +151,11 @@ class Delivery(Base):
     #: characters). A pending row that has one may already be posted: it is only ever
     #: re-sent with the same nonce and the same companions, so Discord drops the repeat.
     batch_nonce: Mapped[str | None] = mapped_column(String(25))
+    #: The slot (``bot.cluster.ownership.slot``) of the process that claimed the row or
+    #: took the claim over, and when: a claimed row is re-sent only by the process that
+    #: owns its server, never by another one.
+    claimed_by: Mapped[int | None] = mapped_column(Integer)
+    claimed_at: Mapped[datetime | None]
 
 
 class SeenRelease(Base):

@@ -134,7 +134,13 @@ class LaCaleClient:
         backoff_max: float = 10.0,
         max_json_bytes: int = MAX_JSON_BYTES,
         max_torrent_bytes: int = MAX_TORRENT_BYTES,
+        search_priority: bool = False,
+        search_max_wait: float | None = None,
     ) -> None:
+        """``search_priority`` (alert polls): searches take the key's next slot ahead of
+        queued ordinary ones. ``search_max_wait`` (members): a search whose slot is further
+        away raises :class:`~bot.lacale.errors.KeyBusy` at once instead of queueing. Both
+        keep the key's spacing (see :class:`~bot.lacale.limits.KeyLimiter`)."""
         _check_key(api_key)
         if not base_url.startswith(("http://", "https://")):
             raise InvalidRequest("base URL must start with http:// or https://", field="base_url")
@@ -150,6 +156,8 @@ class LaCaleClient:
         self._backoff_max = backoff_max
         self._max_json_bytes = max_json_bytes
         self._max_torrent_bytes = max_torrent_bytes
+        self._search_priority = search_priority
+        self._search_max_wait = search_max_wait
 
     def __repr__(self) -> str:  # the default repr would be harmless, but say it: no key here
         return f"<LaCaleClient base_url={self._base_url!r}>"
@@ -284,7 +292,9 @@ class LaCaleClient:
             if attempt:
                 await self._wait_pause()
             if pace:
-                await self._limiter.acquire_search(check_pause=not attempt)
+                await self._limiter.acquire_search(
+                    check_pause=not attempt, priority=self._search_priority, max_wait=self._search_max_wait
+                )
             try:
                 return await self._attempt(method, path, expect=expect, params=params, form=form, upload=upload)
             except RateLimited as exc:

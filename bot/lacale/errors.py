@@ -77,6 +77,17 @@ class RateLimited(LaCaleError):
         self.retry_after = max(0.0, float(retry_after))
 
 
+class KeyBusy(RateLimited):
+    """Refused before sending: this key's searches are booked further ahead than a member
+    should wait (other members' searches and the alert polls go first). ``retry_after`` is
+    when a new search would be accepted. Raised by our own limiter, never by the server."""
+
+    def __init__(self, message: str = "", *, retry_after: float, wait: float) -> None:
+        super().__init__(message, retry_after=retry_after)
+        #: How long the search would have waited for its turn.
+        self.wait = max(0.0, float(wait))
+
+
 class Unavailable(LaCaleError):
     """The service cannot be used right now: 5xx, timeout, connection error, or an answer
     that is not the expected JSON (a Cloudflare challenge page, garbage)."""

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.lacale.errors import RateLimited
+from bot.lacale.errors import KeyBusy, RateLimited
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[object]]
@@ -26,6 +26,10 @@ UPLOAD_LIMIT = 30
 UPLOAD_WINDOW = 60.0
 #: Public indexers waited 2 to 5 s between searches; searches are treated as limited too.
 DEFAULT_SEARCH_INTERVAL = 2.0
+#: Longest a member's search may wait for its key's turn. Beyond it the search is refused
+#: at once with the wait ("busy, retry in N s"): an unbounded queue let ten members book a
+#: key minutes ahead, and every alert poll of that key waited behind them.
+MEMBER_SEARCH_MAX_WAIT = 4.0
 
 
 def key_fingerprint(api_key: str) -> bytes:
@@ -52,8 +56,16 @@ class KeyLimiter:
       :meth:`acquire_upload` raises :class:`RateLimited` with the exact wait instead of
       sleeping, because the caller (a member in Discord) should be told, not kept waiting
       for a minute;
-    - searches: spaced by ``search_interval``; :meth:`acquire_search` reserves the next
-      slot and sleeps until it (short waits, so sleeping is the friendly choice);
+    - searches: spaced by ``search_interval``, whoever asks; :meth:`acquire_search`
+      reserves the next slot and sleeps until it (short waits, so sleeping is the friendly
+      choice). Two refinements, neither of which ever brings two searches of the key closer
+      than ``search_interval`` (the pacing La Cale's public clients kept):
+
+      * ``priority=True`` (alert polls) takes the first slot not yet started, ahead of
+        queued ordinary searches, which each move back one interval;
+      * ``max_wait`` (member searches) refuses with :class:`KeyBusy` instead of queueing
+        when the key's slots are booked further ahead than that, so the queue a poll may
+        find ahead of it stays a few seconds long;
     - :meth:`pause`: after a server 429, every later call of this key raises at once until
       the server's delay has passed, instead of earning more 429s.
     """
@@ -67,6 +79,7 @@ class KeyLimiter:
         "_sleep",
         "_uploads",
         "_next_search",
+        "_queued",
         "_paused_until",
     )
 
@@ -89,7 +102,8 @@ class KeyLimiter:
         self._clock = clock
         self._sleep = sleep
         self._uploads: deque[float] | None = None  # built on the first upload only
-        self._next_search = 0.0
+        self._next_search = 0.0  # when the slot after every reserved one starts
+        self._queued: deque[_Slot] | None = None  # ordinary searches waiting: built on the first
         self._paused_until = 0.0
 
     # -- server-imposed pause -----------------------------------------------------------
@@ -110,22 +124,79 @@ class KeyLimiter:
             raise RateLimited("rate limited by La Cale, waiting before asking again", retry_after=remaining)
 
     # -- searches -----------------------------------------------------------------------
-    async def acquire_search(self, *, check_pause: bool = True) -> None:
+    def search_wait(self) -> float:
+        """Seconds an ordinary search asked now would wait for its slot (0 when free)."""
+        return max(0.0, self._next_search - self._clock())
+
+    def check_search(self, max_wait: float | None) -> None:
+        """Raise what :meth:`acquire_search` would raise at once, reserving nothing: a 429
+        still being waited out (:class:`RateLimited`) or a queue longer than ``max_wait``
+        (:class:`KeyBusy`)."""
+        self.check_paused()
+        if max_wait is not None:
+            self._check_queue(max_wait)
+
+    def _check_queue(self, max_wait: float) -> None:
+        wait = self.search_wait()
+        if wait > max_wait:
+            raise KeyBusy(
+                f"this key's searches are booked {wait:.1f} s ahead", retry_after=wait - max_wait, wait=wait
+            )
+
+    async def acquire_search(
+        self, *, check_pause: bool = True, priority: bool = False, max_wait: float | None = None
+    ) -> None:
         """Wait for this key's next search slot.
 
         The slot is reserved before sleeping, so concurrent callers queue up one interval
-        apart instead of all waking at once. ``check_pause=False`` is for a client retrying
+        apart instead of all waiting at once. ``check_pause=False`` is for a client retrying
         after having itself waited out the pause (a timer may fire a hair early).
+
+        ``priority``: take the first slot no search has started in yet, and move every
+        queued ordinary search back by one interval (polls before members). ``max_wait``:
+        an ordinary search that would wait longer raises :class:`KeyBusy` (nothing reserved).
         """
         if check_pause:
             self.check_paused()
         now = self._clock()
+        interval = self.search_interval
+        queued = self._queued
+        while queued and queued[0].at <= now:  # started (or starting): no longer movable
+            queued.popleft()
+        if priority:
+            if queued:
+                # Queued searches are one interval apart and end at ``_next_search``: each
+                # moves back one step, and the first step is this poll's.
+                start = queued[0].at
+                for slot in queued:
+                    slot.at += interval
+                self._next_search += interval
+            else:
+                start = max(now, self._next_search)
+                self._next_search = start + interval
+            if start > now:
+                await self._sleep(start - now)
+                if check_pause:
+                    self.check_paused()
+            return
+        if max_wait is not None:
+            self._check_queue(max_wait)
         start = max(now, self._next_search)
-        self._next_search = start + self.search_interval
-        if start > now:
-            await self._sleep(start - now)
-            if check_pause:
-                self.check_paused()
+        self._next_search = start + interval
+        if start <= now:
+            return
+        slot = _Slot(start)
+        if queued is None:
+            queued = self._queued = deque()
+        queued.append(slot)
+        await self._sleep(start - now)
+        # A poll took this slot meanwhile: wait the turns it moved it back. Measured from
+        # the slot, not the clock, so an injected clock that stands still cannot loop.
+        while slot.at > start:
+            moved, start = slot.at - start, slot.at
+            await self._sleep(moved)
+        if check_pause:
+            self.check_paused()
 
     # -- uploads ------------------------------------------------------------------------
     def upload_retry_after(self) -> float:
@@ -162,6 +233,15 @@ class KeyLimiter:
             and self._next_search <= now
             and not (self._uploads and self._uploads[-1] > now - self.upload_window)
         )
+
+
+class _Slot:
+    """The start of one queued ordinary search; a priority search may move it back."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        self.at = at
 
 
 class LimiterRegistry:

@@ -41,9 +41,19 @@ class LaCaleAccess:
         self.backoff_base = backoff_base
         self.max_retries = max_retries
 
-    def client(self, api_key: str, *, max_retry_after: float = 60.0) -> LaCaleClient:
+    def client(
+        self,
+        api_key: str,
+        *,
+        max_retry_after: float = 60.0,
+        search_priority: bool = False,
+        search_max_wait: float | None = None,
+    ) -> LaCaleClient:
         """``max_retry_after``: how long a 429 may be waited out before it is reported
-        (a member in Discord wants "retry in N s" rather than a long silence)."""
+        (a member in Discord wants "retry in N s" rather than a long silence).
+        ``search_priority`` (alert polls) and ``search_max_wait`` (member searches): how
+        this client's searches share the key's pacing with the others' (see
+        :class:`~bot.lacale.limits.KeyLimiter`)."""
         return LaCaleClient(
             api_key,
             base_url=self.base_url,
@@ -53,6 +63,8 @@ class LaCaleAccess:
             backoff_base=self.backoff_base,
             max_retries=self.max_retries,
             max_retry_after=max_retry_after,
+            search_priority=search_priority,
+            search_max_wait=search_max_wait,
         )
 
 

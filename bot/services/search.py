@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from bot.errors import UserError
+from bot.lacale.errors import KeyBusy
+from bot.lacale.limits import MEMBER_SEARCH_MAX_WAIT
 from bot.lacale.models import Meta, Torrent
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 
@@ -96,7 +98,8 @@ class MemberCooldown:
         self._clock = clock
         self._history: dict[int, deque[float]] = {}
 
-    def hit(self, member_id: int) -> None:
+    def hit(self, member_id: int) -> float:
+        """Count one search now (or raise the wait); returns its time, for :meth:`refund`."""
         now = self._clock()
         history = self._history.setdefault(member_id, deque())
         while history and history[0] <= now - 60.0:
@@ -106,6 +109,16 @@ class MemberCooldown:
         history.append(now)
         if len(self._history) > 10_000:  # forget members who stopped searching
             self._history = {m: h for m, h in self._history.items() if h and h[-1] > now - 60.0}
+        return now
+
+    def refund(self, member_id: int, at: float) -> None:
+        """Forget a search counted at ``at`` that La Cale was never asked (refused busy)."""
+        history = self._history.get(member_id)
+        if history is not None:
+            try:
+                history.remove(at)
+            except ValueError:
+                pass
 
 
 def _failed(task: asyncio.Task[list[Torrent]]) -> bool:
@@ -125,6 +138,8 @@ class SearchService:
     meta_cache: MetaCache
     cooldown: MemberCooldown
     clock: Callable[[], float] = time.monotonic
+    #: Longest a search may wait for its key's turn before being refused with the wait.
+    max_wait: float = MEMBER_SEARCH_MAX_WAIT
     _shared: dict[tuple[str, ...], _Shared] = field(default_factory=dict)
     #: Requests actually sent to La Cale (benchmarks read it).
     requests_sent: int = 0
@@ -138,9 +153,13 @@ class SearchService:
 
     async def search(self, api_key: str, query: SearchQuery, *, member_id: int | None = None) -> list[Torrent]:
         """Results newest first; identical searches within the server's cache window share
-        one request (and one in flight is joined, not repeated)."""
-        if member_id is not None:
-            self.cooldown.hit(member_id)
+        one request (and one in flight is joined, not repeated).
+
+        A search that needs a request of its own is refused with
+        :class:`~bot.lacale.errors.KeyBusy` when the key's slots are booked more than
+        ``max_wait`` ahead: the member learns the wait at once, the refusal
+        does not count against their cooldown, and the key's alert polls never find more
+        than a few seconds of member searches ahead of them."""
         cache_key = (
             hashlib.sha256(api_key.encode()).hexdigest(),
             (query.text or "").casefold(),
@@ -151,17 +170,32 @@ class SearchService:
         shared = self._shared.get(cache_key)
         if shared is not None and shared.done_at is not None and now - shared.done_at > SERVER_CACHE_SECONDS:
             shared = None
-        if shared is None or _failed(shared.task):
+        if shared is not None and _failed(shared.task):
+            shared = None
+        if shared is None:
+            # Refused before the member's cooldown counts it: the refusal cost nothing.
+            self.access.limiters.get(api_key).check_search(self.max_wait)
+        counted = self.cooldown.hit(member_id) if member_id is not None else None
+        if shared is None:
             task = asyncio.create_task(self._fetch(api_key, query), name="search")
             shared = _Shared(task, now)
             self._shared[cache_key] = shared
             task.add_done_callback(lambda t, s=shared: self._finished(cache_key, s, t))
             self._prune(now)
-        return await asyncio.shield(shared.task)
+        try:
+            return await asyncio.shield(shared.task)
+        except KeyBusy:
+            # Refused by the limiter after all (searches admitted in the same instant):
+            # nothing was asked, so nothing is counted either.
+            if member_id is not None and counted is not None:
+                self.cooldown.refund(member_id, counted)
+            raise
 
     async def _fetch(self, api_key: str, query: SearchQuery) -> list[Torrent]:
         self.requests_sent += 1
-        client = self.access.client(api_key, max_retry_after=INTERACTIVE_RETRY_AFTER)
+        client = self.access.client(
+            api_key, max_retry_after=INTERACTIVE_RETRY_AFTER, search_max_wait=self.max_wait
+        )
         results = await client.search(query.text, tmdb_id=query.tmdb_id, categories=query.expanded)
         unique: dict[str, Torrent] = {}
         for torrent in results:

@@ -87,8 +87,10 @@ class DiscordAlertPoster:
         text = i18n.t(
             notice.locale, "alert.gap.notice", names=names_list(notice.alert_names), since=when(notice.since), until=when(notice.until)
         )
+        # A deterministic nonce (discord.py adds ``enforce_nonce``): the same gap told
+        # twice (a re-send after a crash, another process) is one message.
         await self._client.get_partial_messageable(notice.channel_id, guild_id=notice.guild_id).send(
-            text, allowed_mentions=discord.AllowedMentions.none()
+            text, nonce=notice.nonce, allowed_mentions=discord.AllowedMentions.none()
         )
 
     async def notify_admins(self, notice: AdminNotice) -> None:
@@ -109,8 +111,9 @@ class DiscordAlertPoster:
             if channel_id == notice.channel_id and notice.kind != NOTICE_KEY_REFUSED:
                 continue  # the channel that failed cannot carry the news
             try:
+                # The same nonce in each channel tried: a refused channel created nothing.
                 await self._client.get_partial_messageable(channel_id, guild_id=notice.guild_id).send(
-                    text, allowed_mentions=discord.AllowedMentions.none()
+                    text, nonce=notice.nonce, allowed_mentions=discord.AllowedMentions.none()
                 )
                 return
             except discord.HTTPException as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import secrets as _random
 from dataclasses import dataclass
 
@@ -87,6 +88,9 @@ def describe_error(error: BaseException, locale: object, *, context: str = "") -
             return ErrorMessage(t(locale, "error.key_refused_upload"))
         case lc.KeyRefused():
             return ErrorMessage(t(locale, "error.key_refused"))
+        case lc.KeyBusy():
+            # Rounded up: "retry in N s" must not send the member back too early.
+            return ErrorMessage(t(locale, "error.key_busy", seconds=max(1, math.ceil(error.retry_after))))
         case lc.RateLimited():
             return ErrorMessage(t(locale, "error.rate_limited", seconds=max(1, round(error.retry_after))))
         case lc.Duplicate():

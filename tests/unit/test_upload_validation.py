@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from bot import i18n
 from bot.errors import UserError
 from bot.lacale.models import Meta, UploadResult
+from bot.torrent_pool import TorrentPool
 from bot.services.uploads import (
     DESCRIPTION_MAX,
     MAX_TAGS,
@@ -44,6 +46,14 @@ TAG_WINDOWS = "cmv0tt1wind000009gh4ij5k"
 MIB = 1024 * 1024
 
 NFO_TEXT = "Release.Name.2025.1080p\n\nVideo: x264 1080p\nAudio: French AC3 5.1\nSource: BluRay\n"
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[TorrentPool]:
+    """Torrents are read in worker processes (never the event loop's default executor)."""
+    pool = TorrentPool(workers=1)
+    yield pool
+    pool.close()
 
 
 def refused(key: str) -> pytest.RaisesContext[UserError]:  # type: ignore[type-arg]
@@ -88,19 +98,19 @@ def test_not_torrent_message_quotes_the_name_safely() -> None:
         (b"d4:infod4:name1:xee", "upload.torrent.invalid"),
     ],
 )
-async def test_torrent_content_failures_map_to_messages(data: bytes, key: str) -> None:
+async def test_torrent_content_failures_map_to_messages(data: bytes, key: str, pool: TorrentPool) -> None:
     with refused(key):
-        await read_torrent_file(data, 10 * MIB)
+        await read_torrent_file(data, 10 * MIB, pool, owner=1)
 
 
-async def test_torrent_over_cap_after_download() -> None:
+async def test_torrent_over_cap_after_download(pool: TorrentPool) -> None:
     data = make_torrent("Big.Release", size=1 << 30, piece_size=16384)
     with refused("upload.torrent.too_large") as exc:
-        await read_torrent_file(data, 4096)
+        await read_torrent_file(data, 4096, pool, owner=1)
     assert exc.value.values["limit"]
 
 
-async def test_refused_torrent_log_line_masks_a_passkey_in_the_tracker_path(caplog: pytest.LogCaptureFixture) -> None:
+async def test_refused_torrent_log_line_masks_a_passkey_in_the_tracker_path(caplog: pytest.LogCaptureFixture, pool: TorrentPool) -> None:
     """The call site masks the URL itself: checked with the plain LogRecord factory, so the
     process-wide redaction filter cannot be what hides the passkey."""
     from torf import _flatbencode as bencode
@@ -112,15 +122,37 @@ async def test_refused_torrent_log_line_masks_a_passkey_in_the_tracker_path(capl
     logging.setLogRecordFactory(logging.LogRecord)
     try:
         with caplog.at_level(logging.INFO, logger="bot.services.uploads.validation"), refused("upload.torrent.invalid"):
-            await read_torrent_file(bencode.encode(metainfo), 10 * MIB)
+            await read_torrent_file(bencode.encode(metainfo), 10 * MIB, pool, owner=1)
     finally:
         logging.setLogRecordFactory(previous)
     assert "refused .torrent" in caplog.text and "tracker.example:99999/***/announce" in caplog.text
     assert passkey not in caplog.text
 
 
-async def test_valid_torrent_is_read() -> None:
-    info = await read_torrent_file(make_torrent("Good.Release.1080p", source="lacale"), 10 * MIB)
+async def test_each_torrent_cap_has_its_own_message(pool: TorrentPool) -> None:
+    trackers = make_torrent("T", announce=[f"https://t{i}.example/announce" for i in range(201)])
+    files = make_torrent("F", files=[(f"f{i}", 1) for i in range(10_001)])
+    deep = make_torrent("D", files=[("/".join(["d"] * 70), 1), ("b", 1)])
+    named = make_torrent("N" * 2000)
+    shown: dict[str, str] = {}
+    for data, key in [
+        (trackers, "upload.torrent.too_many_trackers"),
+        (files, "upload.torrent.too_many_files"),
+        (deep, "upload.torrent.too_deep"),
+        (named, "upload.torrent.name_too_long"),
+    ]:
+        with refused(key) as exc:
+            await read_torrent_file(data, 10 * MIB, pool, owner=1)
+        shown[key] = i18n.t("en", key, **exc.value.values)
+    assert "more than 200 tracker addresses" in shown["upload.torrent.too_many_trackers"]
+    assert "more than 10\u202f000 files" in shown["upload.torrent.too_many_files"]
+    assert "more than 64 levels" in shown["upload.torrent.too_deep"]
+    assert "longer than 1\u202f024 bytes" in shown["upload.torrent.name_too_long"]
+    assert "plus de 10\u202f000 fichiers" in i18n.t("fr", "upload.torrent.too_many_files", limit="10\u202f000")
+
+
+async def test_valid_torrent_is_read(pool: TorrentPool) -> None:
+    info = await read_torrent_file(make_torrent("Good.Release.1080p", source="lacale"), 10 * MIB, pool, owner=1)
     assert info.name == "Good.Release.1080p" and info.source == "lacale" and info.private
 
 

@@ -6,8 +6,9 @@ import and can be tested and benchmarked alone.
 
 Crash safety, step by step:
 
-1. **claim**: in a transaction, the batch's rows get a deterministic ``batch_nonce``
-   (only rows still pending and unclaimed; a concurrent claimer makes the claim fail);
+1. **claim**: the batch's rows get a deterministic ``batch_nonce``, the claimer's slot
+   (``claimed_by``) and the time (``claimed_at``), all of them or none (a savepoint per
+   batch: if any row was claimed meanwhile, the batch is rolled back and skipped);
 2. **send** with that nonce: discord.py sets ``enforce_nonce``, so Discord answers a
    repeat within a few minutes with the message it already created instead of posting
    again;
@@ -17,6 +18,18 @@ A crash between 1 and 3 leaves claimed pending rows: at the next start they are 
 as the same batch with the same nonce (the message appears once). A crash before 1
 leaves unclaimed rows: nothing was sent. Rows are marked delivered only after Discord
 accepted the message.
+
+Several processes (see ``bot/cluster/ownership.py``): each sender loads only the rows of
+the servers its slot owns, in SQL, before the ``LIMIT`` (one shard's backlog never hides
+another's rows). A claimed row is re-sent only by the process owning its server: with an
+agreed layout that is the slot that claimed it (held by one process at a time; after a
+takeover, the new holder). A row claimed by another slot, or before claims had owners,
+can only belong to a server this process owns after a layout change, which every process
+agrees on before starting: it is taken over at once (``claimed_by`` rewritten, same
+nonce), without a staleness delay, because the re-send carries the row's own nonce (a
+previous claimer still finishing its request gets the same message back from Discord)
+and because waiting would push the re-send past Discord's nonce memory (a few minutes),
+turning a harmless repeat into a visible double.
 """
 
 from __future__ import annotations
@@ -24,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +48,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cluster.ownership import Ownership
 from bot.db.models import Alert, Delivery, DeliveryStatus, GuildSettings
 from bot.db.types import utcnow
 
@@ -79,6 +94,14 @@ class ReleasePost:
     role_ids: tuple[int, ...]
 
 
+def notice_nonce(*parts: object) -> str:
+    """A notice's Discord nonce: the same notice (same kind, server, channel, alerts and
+    time window) gets the same nonce, so a re-send after a crash, or by a second process,
+    is answered by Discord with the message already posted. 21 characters."""
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
+    return "n" + digest[:20]
+
+
 @dataclass(frozen=True, slots=True)
 class GapNotice:
     """Releases published between ``since`` and ``until`` may have been missed."""
@@ -89,6 +112,14 @@ class GapNotice:
     alert_names: tuple[str, ...]
     since: datetime
     until: datetime
+
+    @property
+    def nonce(self) -> str:
+        """``since`` and ``until`` come from the database and La Cale's answer: a poll
+        finding the same gap again computes the same window."""
+        return notice_nonce(
+            "gap", self.guild_id, self.channel_id, *sorted(self.alert_names), self.since.isoformat(), self.until.isoformat()
+        )
 
 
 #: ``AdminNotice.kind`` values.
@@ -108,6 +139,15 @@ class AdminNotice:
     kind: str
     alert_names: tuple[str, ...] = ()
     channel_id: int | None = None
+    #: When the event happened; its UTC hour is the nonce's time window.
+    at: datetime | None = None
+
+    @property
+    def nonce(self) -> str:
+        """The hour keeps the same event, told twice, one message; the same event again
+        hours later (the admins fixed it, it broke again) is a new message."""
+        window = self.at.strftime("%Y-%m-%dT%H") if self.at is not None else ""
+        return notice_nonce("admin", self.kind, self.guild_id, self.channel_id or 0, *sorted(self.alert_names), window)
 
 
 class PostError(Exception):
@@ -163,6 +203,8 @@ class PendingRow:
     role_id: int | None
     locale: str
     log_channel_id: int | None
+    #: The slot that claimed it (``None``: unclaimed, or claimed before claims had owners).
+    claimed_by: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,11 +285,14 @@ def plan_batches(rows: Sequence[PendingRow], *, max_releases: int = MAX_EMBEDS, 
 
 
 # -- database steps -------------------------------------------------------------------------------
-async def pending_rows(session: AsyncSession, *, limit: int = FLUSH_LIMIT) -> tuple[list[PendingRow], bool]:
-    """Pending rows oldest first: every claimed one (it may be on Discord already, and is
-    only ever re-sent whole, with all its companions), and unclaimed ones of running
-    alerts up to ``limit`` (a paused alert's matches wait for resume). The flag tells
-    that ``limit`` was reached (more rows wait)."""
+async def pending_rows(
+    session: AsyncSession, *, ownership: Ownership = Ownership(), limit: int = FLUSH_LIMIT
+) -> tuple[list[PendingRow], bool]:
+    """Pending rows of the servers ``ownership`` owns, oldest first: every claimed one
+    (it may be on Discord already, and is only ever re-sent whole, with all its
+    companions), and unclaimed ones of running alerts up to ``limit`` (a paused alert's
+    matches wait for resume). The ownership test is in the SQL, before the ``LIMIT``.
+    The flag tells that ``limit`` was reached (more rows wait)."""
     columns = (
         Delivery.id,
         Delivery.alert_id,
@@ -256,6 +301,7 @@ async def pending_rows(session: AsyncSession, *, limit: int = FLUSH_LIMIT) -> tu
         Delivery.info_hash,
         Delivery.release,
         Delivery.batch_nonce,
+        Delivery.claimed_by,
         Alert.name,
         Alert.mention_role_id,
         GuildSettings.locale,
@@ -265,7 +311,7 @@ async def pending_rows(session: AsyncSession, *, limit: int = FLUSH_LIMIT) -> tu
         select(*columns)
         .join(Alert, Alert.id == Delivery.alert_id)
         .join(GuildSettings, GuildSettings.guild_id == Delivery.guild_id)
-        .where(Delivery.status == DeliveryStatus.PENDING)
+        .where(Delivery.status == DeliveryStatus.PENDING, ownership.owns_sql(Delivery.guild_id))
     )
     claimed = (await session.execute(base.where(Delivery.batch_nonce.is_not(None)).order_by(Delivery.id))).all()
     fresh = (
@@ -283,21 +329,40 @@ async def pending_rows(session: AsyncSession, *, limit: int = FLUSH_LIMIT) -> tu
     rows = [
         PendingRow(
             id=r[0], alert_id=r[1], guild_id=r[2], channel_id=r[3], info_hash=r[4], release=r[5], batch_nonce=r[6],
-            alert_name=r[7], role_id=r[8], locale=r[9] or "fr", log_channel_id=r[10],
+            alert_name=r[8], role_id=r[9], locale=r[10] or "fr", log_channel_id=r[11], claimed_by=r[7],
         )
         for r in sorted([*claimed, *fresh], key=lambda r: r[0])
     ]
     return rows, truncated
 
 
-async def claim(session: AsyncSession, ids: Sequence[int], nonce: str) -> bool:
+async def claim(session: AsyncSession, ids: Sequence[int], nonce: str, *, slot: int = 0, now: datetime | None = None) -> bool:
+    """Claim every row of one message for ``slot``, or none: in a savepoint, rolled back
+    when any row is no longer pending and unclaimed (another claimer, an alert removed).
+    On PostgreSQL a concurrent claimer of a row waits for this transaction, then finds
+    the row claimed: its own savepoint rolls back."""
+    return await _stamp(session, ids, Delivery.batch_nonce.is_(None), nonce=nonce, slot=slot, now=now)
+
+
+async def take_over(session: AsyncSession, ids: Sequence[int], nonce: str, *, slot: int, now: datetime | None = None) -> bool:
+    """Make this slot the owner of a batch claimed by another slot (or before claims had
+    owners), keeping its nonce; all rows or none, like :func:`claim`."""
+    return await _stamp(session, ids, Delivery.batch_nonce == nonce, nonce=nonce, slot=slot, now=now)
+
+
+async def _stamp(session: AsyncSession, ids: Sequence[int], condition: Any, *, nonce: str, slot: int, now: datetime | None) -> bool:
+    savepoint = await session.begin_nested()
     result = await session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.PENDING, Delivery.batch_nonce.is_(None))
-        .values(batch_nonce=nonce)
+        .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.PENDING, condition)
+        .values(batch_nonce=nonce, claimed_by=slot, claimed_at=now or utcnow())
         .execution_options(synchronize_session=False)
     )
-    return cast("CursorResult[Any]", result).rowcount == len(ids)
+    if cast("CursorResult[Any]", result).rowcount == len(set(ids)):
+        await savepoint.commit()
+        return True
+    await savepoint.rollback()
+    return False
 
 
 async def mark_delivered_many(session: AsyncSession, sent: Sequence[tuple[Sequence[int], int]], now: datetime) -> None:
@@ -315,7 +380,7 @@ async def mark_delivered_many(session: AsyncSession, sent: Sequence[tuple[Sequen
 async def note_failure(session: AsyncSession, ids: Sequence[int], error: str, *, release_claim: bool) -> None:
     values: dict[str, Any] = {"attempts": Delivery.attempts + 1, "last_error": error[:500]}
     if release_claim:
-        values["batch_nonce"] = None
+        values.update(batch_nonce=None, claimed_by=None, claimed_at=None)
     await session.execute(
         update(Delivery)
         .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.PENDING)
@@ -346,10 +411,46 @@ async def pause_channel_alerts(session: AsyncSession, guild_id: int, channel_id:
     await session.execute(
         update(Delivery)
         .where(Delivery.guild_id == guild_id, Delivery.channel_id == channel_id, Delivery.status == DeliveryStatus.PENDING)
-        .values(batch_nonce=None)
+        .values(batch_nonce=None, claimed_by=None, claimed_at=None)
         .execution_options(synchronize_session=False)
     )
     return [name for _, name in found]
+
+
+# -- pacing ---------------------------------------------------------------------------------------
+class PostPacer:
+    """At most ``rate`` posts per second from this process (a token bucket holding
+    ``burst`` tokens, one by default: posts evenly spaced ``1/rate`` apart).
+
+    ``DISCORD_REST_RATE`` is the whole bot's budget; each of ``CLUSTER_COUNT`` processes
+    gets an equal share, so together they stay within it without talking to each other
+    (Discord's global limit, 50 requests/s, counts every process of the bot). A burst
+    of one is the conservative choice: over any second, a process sends at most its
+    share, plus the one post that may sit exactly on the second's edge.
+    """
+
+    def __init__(self, rate: float, *, burst: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self._burst = max(1.0, burst)
+        self._tokens = self._burst
+        self._clock = clock
+        self._last = clock()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        """Wait for this post's turn (first come, first served)."""
+        async with self._lock:
+            now = self._clock()
+            self._tokens = min(self._burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            if self._tokens < 1.0:
+                await asyncio.sleep((1.0 - self._tokens) / self.rate)
+                now = self._clock()
+                self._tokens = min(self._burst, self._tokens + (now - self._last) * self.rate)
+                self._last = now
+            self._tokens = max(0.0, self._tokens - 1.0)
 
 
 # -- the sender ----------------------------------------------------------------------------------
@@ -369,9 +470,11 @@ class FlushReport:
 class DeliverySender:
     """Posts pending deliveries; one instance per process, started with the bot.
 
-    ``owns_guild`` restricts it to the servers of this process's shards (two processes
-    must never post the same row). ``concurrency`` channels are served at once; within
-    a channel, messages go out one after the other, oldest first.
+    ``ownership`` restricts it to the servers of this process's shards (two processes
+    must never post the same row); its slot is written on the rows it claims. ``rate``
+    (posts per second, this process's share of ``DISCORD_REST_RATE``) paces its posts;
+    ``None`` leaves pacing to discord.py's rate limits. ``concurrency`` channels are
+    served at once; within a channel, messages go out one after the other, oldest first.
     """
 
     def __init__(
@@ -379,15 +482,20 @@ class DeliverySender:
         sessions: async_sessionmaker[AsyncSession],
         poster: AlertPoster,
         *,
-        owns_guild: Callable[[int], bool] | None = None,
+        ownership: Ownership = Ownership(),
+        rate: float | None = None,
         concurrency: int = 8,
         idle_seconds: float = 60.0,
         retry_seconds: float = 5.0,
+        flush_limit: int = FLUSH_LIMIT,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
         self._poster = poster
-        self._owns_guild = owns_guild
+        #: Set before :meth:`run` starts (the cog may learn its slot after building it).
+        self.ownership = ownership
+        self.pacer = PostPacer(rate) if rate is not None else None
+        self._flush_limit = max(1, flush_limit)
         self._concurrency = max(1, concurrency)
         self._idle = idle_seconds
         self._retry = retry_seconds
@@ -432,9 +540,7 @@ class DeliverySender:
         """
         async with self._lock:
             async with self._sessions() as session:
-                rows, more = await pending_rows(session)
-            if self._owns_guild is not None:
-                rows = [r for r in rows if self._owns_guild(r.guild_id)]
+                rows, more = await pending_rows(session, ownership=self.ownership, limit=self._flush_limit)
             report = FlushReport(more=False)
             if not rows:
                 return report
@@ -466,21 +572,35 @@ class DeliverySender:
             return report
 
     async def _claim_all(self, batches: list[PlannedBatch]) -> list[PlannedBatch]:
-        """Give each new batch its nonce, all in one transaction. A batch whose rows
-        changed meanwhile (an alert removed, another sender) waits for the next flush."""
+        """Give each new batch its nonce and this slot, in one transaction, each batch
+        whole or not at all (a savepoint each). A batch whose rows changed meanwhile (an
+        alert removed, another sender) waits for the next flush. A claimed batch of one of
+        this slot's servers, claimed by another slot (a layout change) or before claims
+        had owners, is taken over with its own nonce (see the module's docstring)."""
+        slot = self.ownership.slot
         fresh = [b for b in batches if b.nonce is None]
-        if not fresh:
+        foreign = [b for b in batches if b.nonce is not None and any(r.claimed_by != slot for r in b.rows)]
+        if not fresh and not foreign:
             return batches
         claimed: dict[int, str] = {}
+        taken_over: set[int] = set()
+        now = self._now()
         async with self._sessions.begin() as session:
+            for batch in foreign:
+                assert batch.nonce is not None
+                if await take_over(session, batch.ids, batch.nonce, slot=slot, now=now):
+                    taken_over.add(id(batch))
+                else:
+                    log.info("channel %s: claimed posts changed meanwhile; left for the next flush", batch.channel_id)
             for batch in fresh:
                 nonce = batch_nonce(batch.ids)
-                if await claim(session, batch.ids, nonce):
+                if await claim(session, batch.ids, nonce, slot=slot, now=now):
                     claimed[id(batch)] = nonce
         out = []
         for batch in batches:
             if batch.nonce is not None:
-                out.append(batch)
+                if id(batch) in taken_over or all(r.claimed_by == slot for r in batch.rows):
+                    out.append(batch)
             elif id(batch) in claimed:
                 out.append(PlannedBatch(batch.guild_id, batch.channel_id, batch.locale, batch.log_channel_id, batch.rows, claimed[id(batch)]))
         return out
@@ -515,10 +635,11 @@ class DeliverySender:
         if nonce is None:  # a batch split after a refusal: claimed on its own
             nonce = batch_nonce(ids)
             async with self._sessions.begin() as session:
-                if not await claim(session, ids, nonce):
-                    await session.rollback()
+                if not await claim(session, ids, nonce, slot=self.ownership.slot, now=self._now()):
                     return False
         post = ReleasePost(batch.guild_id, batch.channel_id, batch.locale, nonce, batch.releases(), batch.role_ids())
+        if self.pacer is not None:
+            await self.pacer.acquire()
         try:
             message_id = await self._poster.send_releases(post)
         except ChannelUnavailable as exc:
@@ -554,8 +675,10 @@ class DeliverySender:
         report.errors.append(reason)
         if names:
             try:
+                if self.pacer is not None:
+                    await self.pacer.acquire()
                 await self._poster.notify_admins(
-                    AdminNotice(batch.guild_id, batch.log_channel_id, batch.locale, reason, tuple(names), batch.channel_id)
+                    AdminNotice(batch.guild_id, batch.log_channel_id, batch.locale, reason, tuple(names), batch.channel_id, self._now())
                 )
             except Exception:
                 log.warning("guild %s: could not tell the admins that alerts were paused", batch.guild_id, exc_info=True)

@@ -6,6 +6,11 @@ is matched locally against that page. Targeted queries are made only where the p
 cannot answer: an alert on a TMDB id (results do not carry it) and a possible gap (more
 new releases than one page holds). Identical requests by the same key within a cycle
 share one answer, whichever guild or alert asked.
+
+Polls search with priority: a poll takes its key's next search slot ahead of members'
+queued searches (the key's 2 s spacing is kept; see :class:`~bot.lacale.limits.KeyLimiter`).
+Each answer a poll receives is noted in its :class:`PollProgress` (the scheduler abandons
+a poll that waited too long for La Cale without any answer).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from bot.lacale.models import Meta, Torrent
@@ -26,6 +32,35 @@ log = logging.getLogger("vigie.alerts.fetch")
 
 #: La Cale answers 50 results at most, newest first.
 PAGE_SIZE = 50
+
+
+class PollProgress:
+    """When the poll running in this task last heard from La Cale (``time.monotonic``).
+
+    Set by the scheduler in the poll's context (:data:`POLL_PROGRESS`); the fetcher marks
+    every answer or error it hands to the poll, so a poll making progress (a gap's many
+    targeted queries, two seconds apart) is told apart from one stuck waiting."""
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+
+    def mark(self) -> None:
+        self.last = time.monotonic()
+
+
+#: The progress of the poll running in the current task (``None`` outside a poll). A
+#: context variable: the poll's own tasks (``gather`` of targeted queries) inherit it,
+#: and the poller needs no extra parameter.
+POLL_PROGRESS: ContextVar[PollProgress | None] = ContextVar("vigie_poll_progress", default=None)
+
+
+def _retrieve(task: asyncio.Task[list[Torrent]]) -> None:
+    """Done callback of a request nobody awaits any more (its poll was abandoned): its
+    error, if any, is expected and must not be reported as "never retrieved"."""
+    if not task.cancelled():
+        task.exception()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,23 +132,30 @@ class CycleFetcher:
             self._tasks[memo_key] = task
             while len(self._tasks) > self._keep:
                 _, old = self._tasks.popitem(last=False)
-                if old.done() and not old.cancelled():
-                    old.exception()  # retrieved: its awaiters had it
+                old.add_done_callback(_retrieve)  # its awaiters had it (or were abandoned)
         else:
             self._tasks.move_to_end(memo_key)
-        # shield: one guild's poll being cancelled must not cancel a request others await.
-        return await asyncio.shield(task)
+        try:
+            # shield: one guild's poll being cancelled must not cancel a request others await.
+            return await asyncio.shield(task)
+        finally:
+            progress = POLL_PROGRESS.get()
+            if progress is not None:
+                progress.mark()
 
     async def _request(self, api_key: str, query: TargetedQuery) -> list[Torrent]:
         self.requests += 1
-        client = self._access.client(api_key)
+        # Priority: the poll goes before members' queued searches of this key.
+        client = self._access.client(api_key, search_priority=True)
         return await client.search(query.text, tmdb_id=query.tmdb_id, categories=query.categories)
 
     def close(self) -> None:
-        """Forget finished tasks (their exceptions were delivered to their awaiters)."""
+        """Forget the cycle's requests. One still running is cancelled: the cycle is over,
+        so only abandoned polls were waiting for it."""
         for task in self._tasks.values():
-            if task.done() and not task.cancelled():
-                task.exception()
+            if not task.done():
+                task.cancel()
+            task.add_done_callback(_retrieve)
         self._tasks.clear()
 
 

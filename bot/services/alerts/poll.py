@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cluster.ownership import Ownership
 from bot.db.types import utcnow
 from bot.lacale.errors import (
     AuthError,
@@ -82,6 +83,10 @@ OUTCOME_UNAVAILABLE = "unavailable"
 OUTCOME_RATE_LIMITED = "rate_limited"
 OUTCOME_KEY_REFUSED = "key_refused"
 OUTCOME_ERROR = "error"
+#: Abandoned by the scheduler after waiting too long for La Cale (nothing recorded).
+OUTCOME_TIMEOUT = "timeout"
+#: The server is not on this process's shards (another process polls it): not polled.
+OUTCOME_NOT_OWNED = "not_owned"
 
 #: A TMDB result published this long before its alert existed still counts as new (clock
 #: skew between La Cale and us); the baseline recorded at creation excludes older ones.
@@ -135,9 +140,12 @@ class GuildPoller:
         mark_key_refused: Callable[[int, str | None], object],
         recorder: Recorder | None = None,
         retention_days: int = 90,
+        ownership: Ownership = Ownership(),
         now: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
+        #: The scheduler only hands this process's servers; this is the last guard.
+        self.ownership = ownership
         self._meta = site_meta
         self._poster = poster
         self._mark_key_refused = mark_key_refused
@@ -171,10 +179,32 @@ class GuildPoller:
 
         ``fetched`` is called once La Cale will not be asked anything more by this poll
         (the scheduler then gives its concurrency slot to the next server while this one
-        waits for its batch to be written)."""
+        waits for its batch to be written).
+
+        Cancelled before ``fetched`` (the scheduler abandons a poll past its deadline), a
+        poll has recorded nothing: no release is marked seen, so the next poll finds the
+        same releases new again (nothing lost), and what it may already have matched was
+        not recorded (nothing doubled). The TMDB re-checks it may have used up are given
+        back. The scheduler never cancels a poll after ``fetched`` but to stop the bot;
+        even then its batch is either written whole (seen releases and deliveries in one
+        transaction) or not at all, and this process's memory of the page is left as it
+        was: the next poll may match those releases again, and the unique (alert, release)
+        key makes recording them a second time a no-op."""
+        if not self.ownership.owns(job.guild_id):
+            log.warning("guild %s: not on this process's shards; not polled", job.guild_id)
+            return PollResult(job.guild_id, OUTCOME_NOT_OWNED)
+        memory = self._memory.get(job.guild_id)
+        rechecks = dict(memory.tmdb_due) if memory is not None and memory.tmdb_due else None
+        fetched = fetched or _nothing
         try:
-            result = await self._poll(job, fetcher, fetched or _nothing)
+            result = await self._poll(job, fetcher, fetched)
+        except asyncio.CancelledError:
+            if rechecks is not None and (memory := self._memory.get(job.guild_id)) is not None:
+                for alert_id, left in rechecks.items():
+                    memory.tmdb_due[alert_id] = max(memory.tmdb_due.get(alert_id, 0), left)
+            raise
         except AuthError as exc:
+            fetched()  # La Cale is done with: pausing and telling the admins is not cut short
             await self._key_refused(job, exc)
             return PollResult(job.guild_id, OUTCOME_KEY_REFUSED)
         except RateLimited as exc:
@@ -194,6 +224,12 @@ class GuildPoller:
         return result
 
     # -- outcomes without data ------------------------------------------------------------
+    def abandoned(self, job: GuildJob, waited: float) -> PollResult:
+        """The scheduler cancelled this server's poll: La Cale gave it no answer for
+        ``waited`` seconds. Retried at the next cycle."""
+        log.info("guild %s: poll abandoned after %.1f s without an answer from La Cale; retried next cycle", job.guild_id, waited)
+        return self._failed(job, OUTCOME_TIMEOUT)
+
     def _failed(self, job: GuildJob, outcome: str) -> PollResult:
         self.recorder.note_outcome(job.guild_id, self._now(), outcome)
         return PollResult(job.guild_id, outcome)
@@ -209,7 +245,7 @@ class GuildPoller:
         await self.recorder.flush()
         self._memory.pop(job.guild_id, None)
         try:
-            await self._poster.notify_admins(AdminNotice(job.guild_id, job.log_channel_id, job.locale, NOTICE_KEY_REFUSED, tuple(names)))
+            await self._poster.notify_admins(AdminNotice(job.guild_id, job.log_channel_id, job.locale, NOTICE_KEY_REFUSED, tuple(names), at=self._now()))
         except Exception:
             log.warning("guild %s: could not tell the admins the key was refused", job.guild_id, exc_info=True)
 

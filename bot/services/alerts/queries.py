@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.cluster.ownership import Ownership
 from bot.db.models import Alert, Delivery, GuildSettings, KeyStatus, SeenRelease
 
 
@@ -73,8 +74,9 @@ class DueGuild:
     alerts_version: tuple[object, ...] = ()
 
 
-async def due_guilds(session: AsyncSession) -> list[DueGuild]:
-    """Active servers with a usable key and at least one running alert (one query)."""
+async def due_guilds(session: AsyncSession, *, ownership: Ownership = Ownership()) -> list[DueGuild]:
+    """Active servers of ``ownership``'s shards with a usable key and at least one
+    running alert (one query; the ownership test is part of its ``WHERE``)."""
     result = await session.execute(
         select(
             GuildSettings.guild_id,
@@ -90,6 +92,7 @@ async def due_guilds(session: AsyncSession) -> list[DueGuild]:
             GuildSettings.active.is_(True),
             GuildSettings.api_key_encrypted.is_not(None),
             GuildSettings.key_status.not_in((KeyStatus.REFUSED, KeyStatus.UNREADABLE)),
+            ownership.owns_sql(GuildSettings.guild_id),
         )
         .group_by(GuildSettings.guild_id, GuildSettings.api_key_encrypted, GuildSettings.locale, GuildSettings.log_channel_id)
         .order_by(GuildSettings.guild_id)

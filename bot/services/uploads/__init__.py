@@ -6,7 +6,6 @@ from bot.services.uploads.drafts import (
     UploadOutcome,
     UploadStatus,
     UploadSummary,
-    fix_source,
     upload_link,
 )
 from bot.services.uploads.limits import (
@@ -54,7 +53,6 @@ __all__ = [
     "check_tmdb",
     "check_torrent_attachment",
     "decode_nfo",
-    "fix_source",
     "nfo_excerpt",
     "read_torrent_file",
     "resolve_category",

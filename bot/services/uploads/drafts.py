@@ -15,13 +15,9 @@ from bot.lacale.models import (
     url_carries_secret,
 )
 from bot.torrents import (
-    DEFAULT_MAX_BYTES,
-    LACALE_SOURCE,
     TorrentInfo,
     has_lacale_source,
-    read_torrent,
     redact_announce,
-    set_source,
 )
 
 _SLUG = re.compile(r"[A-Za-z0-9._~-]+")
@@ -156,29 +152,6 @@ def without_files(draft: UploadDraft) -> UploadDraft:
     if not draft.torrent.raw and not draft.nfo:
         return draft
     return replace(draft, torrent=replace(draft.torrent, raw=b""), nfo=b"" if draft.nfo is not None else None)
-
-
-def fix_source(draft: UploadDraft) -> UploadDraft:
-    """The draft with ``info.source = "lacale"`` set in its torrent.
-
-    Blocking (torf parses the file twice): call through :meth:`UploadService.fix_source`
-    or ``asyncio.to_thread``. Without the flag La Cale adds it itself, which changes the
-    info hash: the member's client would then seed a torrent the site does not know.
-    """
-    if has_lacale_source(draft.torrent):
-        return draft
-    cap = max(DEFAULT_MAX_BYTES, len(draft.torrent.raw) + 4096)
-    fixed = read_torrent(set_source(draft.torrent.raw, LACALE_SOURCE, max_bytes=cap), max_bytes=cap)
-    return replace(draft, torrent=fixed, source_fixed=True)
-
-
-def _site_info_hash(info: TorrentInfo) -> str:
-    """The info hash La Cale gives a torrent: its own when it carries the flag, else the
-    hash after the site adds it (computed the way the site does: canonical bencode)."""
-    if has_lacale_source(info):
-        return info.info_hash
-    cap = max(DEFAULT_MAX_BYTES, len(info.raw) + 4096)
-    return read_torrent(set_source(info.raw, LACALE_SOURCE, max_bytes=cap), max_bytes=cap).info_hash
 
 
 def upload_link(result: UploadResult, base_url: str, info_hash: str) -> str:

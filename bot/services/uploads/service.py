@@ -64,9 +64,7 @@ from bot.services.uploads.drafts import (
     UploadSummary,
     _DraftState,
     _nfo_filename,
-    _site_info_hash,
     _torrent_filename,
-    fix_source,
     upload_link,
     without_files,
 )
@@ -94,9 +92,12 @@ from bot.services.uploads.validation import (
     resolve_category,
     resolve_tag_list,
     tag_choices,
+    torrent_refusal,
 )
+from bot.torrent_pool import TorrentPool, site_hash_job, source_fix_job
 from bot.torrents import (
     DEFAULT_MAX_BYTES,
+    TorrentFileError,
     clean_title,
     has_lacale_source,
 )
@@ -141,6 +142,7 @@ class UploadService:
         verify_delay: float = VERIFY_DELAY,
         preview_budget_bytes: int = PREVIEW_BUDGET_BYTES,
         previews_per_member: int = MAX_PREVIEWS_PER_MEMBER,
+        torrent_pool: TorrentPool | None = None,
     ) -> None:
         self._sessions = sessions
         self._guilds = guilds
@@ -149,6 +151,9 @@ class UploadService:
         self._search = search
         self.max_torrent_bytes = max_torrent_bytes
         self.verify_delay = verify_delay
+        #: Where every .torrent is read (worker processes, a time limit, one file per
+        #: member at a time): never the event loop or its default executor.
+        self.torrent_pool = torrent_pool or TorrentPool()
         self._states: OrderedDict[str, _DraftState] = OrderedDict()
         self._sending: set[str] = set()
         self._hashes_in_flight: set[str] = set()
@@ -167,6 +172,10 @@ class UploadService:
     @property
     def base_url(self) -> str:
         return self._access.base_url
+
+    def close(self) -> None:
+        """Stop the torrent pool's workers (the bot is closing)."""
+        self.torrent_pool.close()
 
     # -- who uploads with which key -------------------------------------------------------
     async def authorize(
@@ -245,7 +254,7 @@ class UploadService:
         cover = check_cover_url(cover_url)
         text = check_description(description)
         check_torrent_attachment(torrent_filename, len(torrent), self.max_torrent_bytes)
-        info = await read_torrent_file(torrent, self.max_torrent_bytes)
+        info = await read_torrent_file(torrent, self.max_torrent_bytes, self.torrent_pool, owner=user_id)
         excerpt: str | None = None
         if nfo is not None:
             excerpt = nfo_excerpt(decode_nfo(nfo))
@@ -291,10 +300,17 @@ class UploadService:
         return draft
 
     async def fix_source(self, draft: UploadDraft) -> UploadDraft:
-        """:func:`fix_source` in a thread (torf is slow on huge torrents)."""
+        """The draft with ``info.source = "lacale"`` set in its torrent, rewritten and read
+        again in the torrent pool (as the member's one file in flight)."""
         if draft.id in self._sending:
             raise UserError("upload.in_progress")
-        fixed = await asyncio.to_thread(fix_source, draft)
+        if not draft.needs_source_fix:
+            return draft
+        try:
+            torrent = await self.torrent_pool.run(source_fix_job, draft.torrent, owner=draft.user_id)
+        except TorrentFileError as exc:  # pragma: no cover - the draft's torrent was read already
+            raise torrent_refusal(exc, self.max_torrent_bytes) from None
+        fixed = replace(draft, torrent=torrent, source_fixed=True)
         # The hash La Cale would have given the unfixed file is exactly the fixed one's.
         self._remember_site_hash(draft.original_info_hash, fixed.torrent.info_hash)
         # The preview now holds the rewritten file instead of the original.
@@ -500,7 +516,7 @@ class UploadService:
             if has_lacale_source(draft.torrent):
                 site = draft.torrent.info_hash
             else:
-                site = await asyncio.to_thread(_site_info_hash, draft.torrent)
+                site = await self.torrent_pool.run(site_hash_job, draft.torrent, owner=draft.user_id)
             self._remember_site_hash(draft.original_info_hash, site)
         return {draft.original_info_hash, draft.torrent.info_hash, site}
 

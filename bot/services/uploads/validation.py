@@ -3,12 +3,12 @@ its own message (a :class:`~bot.errors.UserError`)."""
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import logging
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from bot.errors import UserError
@@ -35,10 +35,10 @@ from bot.services.uploads.limits import (
     TITLE_MAX,
     TMDB_MAX,
 )
+from bot.torrent_pool import TorrentPool, read_job
 from bot.torrents import (
     TorrentFileError,
     TorrentInfo,
-    read_torrent,
 )
 
 log = logging.getLogger(__name__)
@@ -95,19 +95,38 @@ _TORRENT_REASON_KEYS = {
     "not_bencode": "upload.torrent.not_bencode",
     "no_info": "upload.torrent.no_info",
     "invalid": "upload.torrent.invalid",
+    "too_many_trackers": "upload.torrent.too_many_trackers",
+    "too_many_files": "upload.torrent.too_many_files",
+    "too_deep": "upload.torrent.too_deep",
+    "name_too_long": "upload.torrent.name_too_long",
 }
 
 
-async def read_torrent_file(data: bytes, max_bytes: int) -> TorrentInfo:
-    """Parse in a thread (torf needs seconds for a 60,000-file torrent: the event loop,
-    and every other member's command, must not wait) and map failures to messages."""
+def _count(value: int) -> str:
+    """A cap as people read it in both languages: ``10 000`` (narrow no-break space)."""
+    return f"{value:,}".replace(",", "\u202f")
+
+
+def torrent_refusal(exc: TorrentFileError, max_bytes: int) -> UserError:
+    """The message for a torrent :mod:`bot.torrents` refused (each reason its own)."""
+    # torf's message may quote a tracker URL, passkey and all: masked here, not only by
+    # the log filter, so the line is safe whatever handler it reaches.
+    log.info("refused .torrent: %s", redact_urls(str(exc)))
+    key = _TORRENT_REASON_KEYS[exc.reason]
+    if exc.reason == "too_large" or exc.limit is None:
+        return UserError(key, limit=_mib(exc.limit or max_bytes))
+    return UserError(key, limit=_count(exc.limit))
+
+
+async def read_torrent_file(data: bytes, max_bytes: int, pool: TorrentPool, *, owner: Hashable) -> TorrentInfo:
+    """Parse in the torrent pool's worker processes (never the event loop's default
+    executor, which aiohttp's DNS resolver needs) and map failures to messages. ``owner``
+    (the member) may have one file being read at a time."""
     try:
-        return await asyncio.to_thread(read_torrent, data, max_bytes=max_bytes)
+        info = await pool.run(read_job, data, max_bytes, owner=owner)
     except TorrentFileError as exc:
-        # torf's message may quote a tracker URL, passkey and all: masked here, not only
-        # by the log filter, so the line is safe whatever handler it reaches.
-        log.info("refused .torrent: %s", redact_urls(str(exc)))
-        raise UserError(_TORRENT_REASON_KEYS[exc.reason], limit=_mib(exc.limit or max_bytes)) from None
+        raise torrent_refusal(exc, max_bytes) from None
+    return replace(info, raw=data)
 
 
 def _looks_like_cp437_art(data: bytes) -> bool:
