@@ -44,12 +44,15 @@ def _installed(prefix: Path) -> bool:
     return True
 
 
-@pytest.fixture(scope="session")
-def discord_proxy_modules() -> Iterator[Path]:
-    """The ``node_modules`` directory holding @discordjs/proxy (installed on first use)."""
+class ProxyUnavailable(Exception):
+    """Why @discordjs/proxy cannot run here (no node or npm, npm install failed)."""
+
+
+def install_discord_proxy() -> Path:
+    """The ``node_modules`` directory holding @discordjs/proxy, installed on first use."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        pytest.skip("@discordjs/proxy tests need node and npm (Node.js 18 or newer) on PATH")
+        raise ProxyUnavailable("@discordjs/proxy needs node and npm (Node.js 18 or newer) on PATH")
     prefix = _cache_dir()
     if not _installed(prefix):
         prefix.mkdir(parents=True, exist_ok=True)
@@ -60,11 +63,20 @@ def discord_proxy_modules() -> Iterator[Path]:
                 capture_output=True, text=True, timeout=300,
             )
         except subprocess.TimeoutExpired:
-            pytest.skip("npm install @discordjs/proxy timed out (is the npm registry reachable?)")
+            raise ProxyUnavailable("npm install @discordjs/proxy timed out (is the npm registry reachable?)") from None
         if done.returncode != 0 or not _installed(prefix):
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-            pytest.skip(f"npm could not install @discordjs/proxy into {prefix}: {' / '.join(tail)}")
-    yield prefix / "node_modules"
+            raise ProxyUnavailable(f"npm could not install @discordjs/proxy into {prefix}: {' / '.join(tail)}")
+    return prefix / "node_modules"
+
+
+@pytest.fixture(scope="session")
+def discord_proxy_modules() -> Iterator[Path]:
+    """The ``node_modules`` directory holding @discordjs/proxy; skips the test without it."""
+    try:
+        yield install_discord_proxy()
+    except ProxyUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 @contextlib.asynccontextmanager

@@ -2284,8 +2284,7 @@ class FakeDiscord:
                 self._bump()
                 raise _ApiError(404, 0, "404: Not Found")
             if fault is not None and fault["kind"] == "slow":  # done; the answer comes late
-                record.status = response.status
-                self._bump()
+                self._bump()  # (``record.status`` stays 0 while the answer is held back)
                 await asyncio.sleep(fault["delay"])
             elif fault is not None:  # done, but the answer is lost
                 response = self._fault_response(fault, key)
