@@ -143,8 +143,9 @@ async def serve_fakes(keys: int) -> None:
     async def setup_guilds(request: web.Request) -> web.Response:
         spec = await request.json()
         out = []
+        ids = spec.get("ids") or [None] * spec["guilds"]  # chosen ids put servers on chosen shards
         for g in range(spec["guilds"]):
-            guild = discord_fake.add_guild(name=f"{spec.get('name', 'bench')}-{g}", preferred_locale="fr")
+            guild = discord_fake.add_guild(guild_id=ids[g], name=f"{spec.get('name', 'bench')}-{g}", preferred_locale="fr")
             channels = [discord_fake.add_channel(guild, f"alerts-{c}").id for c in range(spec["channels"])]
             out.append({"id": guild.id, "channels": channels, "system": guild.system_channel_id})
         return web.json_response(out)
@@ -219,8 +220,8 @@ class Fakes:
     async def reset(self) -> None:
         await self._post("/lacale/reset", {})
 
-    async def guilds(self, count: int, channels: int, name: str) -> list[dict[str, Any]]:
-        return await self._post("/discord/guilds", {"guilds": count, "channels": channels, "name": name})
+    async def guilds(self, count: int, channels: int, name: str, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+        return await self._post("/discord/guilds", {"guilds": count, "channels": channels, "name": name, "ids": list(ids or [])})
 
     async def messages(self, channels: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
         out: dict[int, list[dict[str, Any]]] = {}
@@ -309,7 +310,8 @@ async def close_world(world: World) -> None:
 
 
 async def seed_guilds(world: World, *, guilds: int, alerts_per_guild: int, tmdb_alerts: int, tmdb_ids: Sequence[str],
-                      channels_per_guild: int, rng: random.Random, name: str) -> dict[int, dict[str, Any]]:
+                      channels_per_guild: int, rng: random.Random, name: str,
+                      guild_ids: Sequence[int] | None = None) -> dict[int, dict[str, Any]]:
     """Servers, channels (on the fake Discord) and alerts, left as ``/alert add`` leaves
     them: each server's current newest page recorded as seen, each TMDB alert's current
     matches recorded as its baseline."""
@@ -331,7 +333,7 @@ async def seed_guilds(world: World, *, guilds: int, alerts_per_guild: int, tmdb_
     guild_rows, alert_rows = [], []
     plans: dict[int, dict[str, Any]] = {}
     alert_id = 0
-    discord_guilds = await world.fakes.guilds(guilds, channels_per_guild, name)
+    discord_guilds = await world.fakes.guilds(guilds, channels_per_guild, name, guild_ids)
     for g, fake_guild in enumerate(discord_guilds):
         channels = fake_guild["channels"]
         world.channels += channels

@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -18,11 +19,17 @@ from discord import app_commands
 from discord.ext import commands
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.cluster.identify import IdentifyGate, session_start_warning
+from bot.cluster.membership import ClusterMembership, Layout, LayoutMismatch, SlotKeeper, fail_stop
 from bot.config import Settings
+from bot.db.advisory import NS_SYNC, xact_lock
 from bot.db.engine import DatabaseUnavailable, create_engine, create_sessionmaker, describe_database_error
 from bot.db.migrate import upgrade_database
 from bot.db.models import BotState
 from bot.i18n.translator import CatalogueTranslator
+from bot.observability.discord_http import rate_limit_trace
+from bot.observability.health import HealthServer
+from bot.observability.metrics import Metrics
 from bot.redaction import install_redaction, secrets
 from bot.runtime import tune_gc
 from bot.services.guilds import GuildService
@@ -81,6 +88,10 @@ def _root(error: BaseException) -> BaseException:
 def log_command(interaction: discord.Interaction, *, outcome: str) -> None:
     name = interaction.command.qualified_name if interaction.command else "?"
     latency_ms = (discord.utils.utcnow() - interaction.created_at).total_seconds() * 1000
+    metrics = getattr(interaction.client, "metrics", None)
+    if isinstance(metrics, Metrics):
+        # The label keeps the error's kind, not its id: one series per kind, not per error.
+        metrics.command_done(name, outcome.split(":")[1] if outcome.startswith("error:") else outcome, latency_ms / 1000)
     command_log.info(
         "command=/%s guild=%s user=%s latency_ms=%.0f outcome=%s",
         name,
@@ -111,13 +122,26 @@ async def check_stored_keys(guilds: GuildService, *, rotation_enabled: bool) -> 
 
 
 class VigieBot(commands.AutoShardedBot):
+    """``member=False`` for one-shot tools (``vigie sync``): no cluster slot, no gateway
+    information, no background work. ``on_slot_lost`` replaces the fail-stop (tests)."""
+
     services: Services
 
-    def __init__(self, settings: Settings, *, extensions: tuple[str, ...] = EXTENSIONS) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        extensions: tuple[str, ...] = EXTENSIONS,
+        member: bool = True,
+        on_slot_lost: Callable[[str], None] = fail_stop,
+    ) -> None:
         intents = discord.Intents.none()
         # Guilds: the guild cache, join/leave events and channel lookups. Nothing privileged.
         intents.guilds = True
+        #: Before super().__init__: discord.py's HTTP session gets the 429 counter.
+        self.metrics = Metrics()
         super().__init__(
+            http_trace=rate_limit_trace(self.metrics),
             command_prefix=commands.when_mentioned,
             intents=intents,
             tree_cls=VigieTree,
@@ -126,16 +150,42 @@ class VigieBot(commands.AutoShardedBot):
         )
         self.settings = settings
         self.extension_names = extensions
+        self._member = member
+        self._on_slot_lost = on_slot_lost
+        #: This process's slot and what it owns (see bot/cluster); final once setup_hook
+        #: took the slot, before the gateway connects.
+        self.cluster = (
+            ClusterMembership(Layout(settings.shard_count, settings.cluster_count), slot=settings.cluster_id or 0)
+            if member
+            else ClusterMembership.not_a_member()
+        )
+        #: Logins per 5 s Discord allows (GET /gateway/bot), and the gate that spaces them
+        #: across processes (PostgreSQL only; one process keeps discord.py's own pacing).
+        self.max_concurrency = 1
+        self.identify_gate: IdentifyGate | None = None
+        self._engine: AsyncEngine | None = None
         self.background_tasks: set[asyncio.Task[object]] = set()
         self._vigie_close: asyncio.Future[None] | None = None
         self._vigie_close_deadline = 0.0
+        self.health: HealthServer | None = None
         # Redaction is installed by the bot itself, whoever configured logging.
         install_redaction()
         secrets.add(settings.discord_token.get_secret_value(), settings.secret_key.get_secret_value(), *settings.old_secret_keys)
 
     async def setup_hook(self) -> None:
         settings = self.settings
+        if settings.health_port is not None:
+            # First: /healthz answers during a long migration, /readyz says what is not ready.
+            health = HealthServer(self, self.metrics, host=settings.health_host, port=settings.health_port)
+            await health.start()
+            self.health = health
         engine = create_engine_or_fail(settings.database_url)
+        # Disposed by the close whatever stops the start-up (a refused layout, a standby
+        # stopped while it waits): disposing here, in a task the close then cancels,
+        # would be cut off halfway.
+        self._engine = engine
+        if self._member:
+            await self._join_cluster(engine)
         try:
             before, after = await upgrade_database(engine)
         except Exception as exc:
@@ -144,6 +194,12 @@ class VigieBot(commands.AutoShardedBot):
         if before != after:
             log.info("database migrated from %s to %s", before or "empty", after)
         sessions = create_sessionmaker(engine)
+        if self._member:
+            if self.cluster.fenced:
+                self.identify_gate = IdentifyGate(sessions)
+            # A hot standby waits here: logged in, database migrated, no gateway.
+            await self.cluster.take_slot(settings.cluster_id)
+            await self._prepare_gateway()
         http = aiohttp.ClientSession(headers={"User-Agent": "Vigie (Discord bot for La Cale)"})
         vault = KeyVault(settings.fernet_key, settings.old_fernet_keys)
         access = LaCaleAccess(
@@ -151,6 +207,7 @@ class VigieBot(commands.AutoShardedBot):
             settings.lacale_base_url,
             timeout=settings.http_timeout_seconds,
             search_interval=settings.search_min_interval_seconds,
+            observe=self.metrics.lacale_request,
         )
         meta = MetaCache(access, ttl=settings.meta_cache_seconds)
         guilds = GuildService(sessions, vault, access, meta)
@@ -176,8 +233,70 @@ class VigieBot(commands.AutoShardedBot):
                 log.debug("extension %s not present", name)
             except Exception:
                 log.exception("extension %s failed to load", name)
-        if settings.sync_commands:
-            await self.sync_commands()
+        if settings.sync_commands and self._member:
+            if self.cluster.slot == 0:
+                await self.sync_commands()
+            else:
+                log.info("application commands are synced by the process in cluster slot 0")
+
+    async def _join_cluster(self, engine: AsyncEngine) -> None:
+        """On PostgreSQL: check the layout against the running processes and keep the
+        connection that will hold the slot. SQLite: one process, slot 0 of 1."""
+        settings = self.settings
+        if engine.dialect.name != "postgresql":
+            self.cluster = ClusterMembership.standalone(settings.shard_count)
+            return
+        layout = Layout(settings.shard_count, settings.cluster_count)
+        keeper = SlotKeeper(settings.database_url, layout, on_lost=self._slot_lost)
+        try:
+            await keeper.open()
+        except LayoutMismatch:
+            raise
+        except Exception as exc:
+            raise DatabaseUnavailable(describe_database_error(exc, settings.database_url)) from exc
+        self.cluster = ClusterMembership(layout, slot=settings.cluster_id or 0, keeper=keeper)
+        keeper.keep_running_at_close()
+
+    def _slot_lost(self, reason: str) -> None:
+        log.critical("%s", reason)
+        self._on_slot_lost(reason)
+
+    async def _prepare_gateway(self) -> None:
+        """Once the slot is ours, before the gateway connects: which shards to run, and
+        what Discord says about logins. discord.py skips GET /gateway/bot when given a
+        shard count, so it is asked here (bot/discord_api_base.py learns a custom API's
+        gateway from the answer)."""
+        shards, _url, limits = await self.http.get_bot_gateway()
+        self.max_concurrency = max(1, int(limits.get("max_concurrency") or 1))
+        if self.settings.shard_count is None:
+            self.cluster.use_shard_count(int(shards))
+        ownership = self.cluster.ownership
+        self.shard_count = ownership.shard_count
+        self.shard_ids = list(ownership.shard_ids)
+        log.info(
+            "cluster slot %d of %d: shards %s of %d (identify buckets: %d)",
+            self.cluster.slot, ownership.cluster_count, ", ".join(map(str, self.shard_ids)), ownership.shard_count,
+            self.max_concurrency,
+        )
+        warning = session_start_warning(limits, len(self.shard_ids))
+        if warning:
+            log.warning("%s", warning)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """discord.py's own pacing inside this process, then the gate shared by every
+        process: one login per identify bucket per 5 s across the whole bot."""
+        await super().before_identify_hook(shard_id, initial=initial)
+        if self.identify_gate is None:
+            return
+        try:
+            waited = await self.identify_gate.wait_turn(shard_id, self.max_concurrency)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the database hiccuped: log in anyway, as one process would
+            log.warning("identify gate unavailable (%s); shard %s logs in without it", type(exc).__name__, shard_id)
+            return
+        if waited:
+            log.info("shard %s waited %.1f s for its identify bucket (another process logged in)", shard_id, waited)
 
     async def sync_commands(self, *, force: bool = False) -> int:
         """Sync to DEV_GUILD_ID at once when set, globally otherwise; skipped when the
@@ -188,14 +307,18 @@ class VigieBot(commands.AutoShardedBot):
         payload = [await cmd.get_translated_payload(self.tree, self.tree.translator) for cmd in self.tree.get_commands(guild=guild)]  # type: ignore[arg-type]
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
         state_key = f"commands_hash:{guild.id if guild else 'global'}:{self.application_id}:{self.settings.discord_api_base or ''}"
-        async with self.services.sessions.begin() as session:
-            row = await session.get(BotState, state_key)
-            if row is not None and row.value == digest and not force:
-                log.info("application commands unchanged, not synced")
-                return len(payload)
-        synced = await self.tree.sync(guild=guild)
-        async with self.services.sessions.begin() as session:
-            await session.merge(BotState(key=state_key, value=digest))
+        # One sync at a time across processes (the slot-0 process at start, `vigie sync`):
+        # the second finds the hash written by the first.
+        async with self.services.sessions.begin() as guard:
+            await xact_lock(guard, NS_SYNC)
+            async with self.services.sessions.begin() as session:
+                row = await session.get(BotState, state_key)
+                if row is not None and row.value == digest and not force:
+                    log.info("application commands unchanged, not synced")
+                    return len(payload)
+            synced = await self.tree.sync(guild=guild)
+            async with self.services.sessions.begin() as session:
+                await session.merge(BotState(key=state_key, value=digest))
         log.info("synced %d application commands %s", len(synced), f"to guild {guild.id}" if guild else "globally")
         return len(synced)
 
@@ -277,12 +400,23 @@ class VigieBot(commands.AutoShardedBot):
                 await asyncio.wait({closing}, timeout=CLOSE_DISCORD_TIMEOUT)
         else:
             await super().close()
+        if self.health is not None:
+            # Before the engine goes: a probe must not find a half-closed database.
+            try:
+                await asyncio.wait_for(self.health.stop(), STOP_TASKS_TIMEOUT)
+            except Exception:
+                log.warning("the health endpoint did not stop cleanly", exc_info=True)
+            self.health = None
         services = getattr(self, "services", None)
         if services is not None:
             services.uploads.close()  # kills the torrent workers; never waits
             if not services.http.closed:
                 await services.http.close()
             await services.engine.dispose()
+        elif self._engine is not None:  # the start-up stopped before the services were built
+            await self._engine.dispose()
+        # Last: the slot frees only once this process's work has stopped.
+        await self.cluster.close()
 
 def create_engine_or_fail(database_url: str) -> AsyncEngine:
     try:

@@ -54,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance (needs only DATABASE_URL)")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply migrations (idempotent); needs only DATABASE_URL")
+    backup = db_sub.add_parser(
+        "backup",
+        help="copy a SQLite database to FILE, consistent while the bot runs (PostgreSQL: use pg_dump)",
+        description="Copy the SQLite database to FILE (mode 0600) through SQLite's online backup API: "
+        "consistent while the bot runs. Keep SECRET_KEY with the backup: the La Cale keys in it are "
+        "encrypted with it and unreadable without it. For PostgreSQL, use pg_dump.",
+    )
+    backup.add_argument("file", metavar="FILE", help="where to write the copy (replaced if it exists)")
     sub.add_parser("sync", help="sync application commands to Discord now")
     sub.add_parser(
         "check",
@@ -76,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "check":
         return asyncio.run(_check())
     if command == "db":
-        return _db_command()
+        return _db_command(args)
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -124,10 +132,16 @@ def describe_failure(exc: BaseException, settings: Settings) -> tuple[ExitCode, 
     import aiohttp
     import discord
 
+    from bot.cluster.membership import LayoutMismatch
     from bot.db.engine import DatabaseUnavailable
+    from bot.observability.health import HealthServerError
 
+    if isinstance(exc, LayoutMismatch):
+        return ExitCode.USAGE, str(exc)
     if isinstance(exc, DatabaseUnavailable):
         return ExitCode.DATABASE, f"database: {exc}"
+    if isinstance(exc, HealthServerError):
+        return ExitCode.USAGE, str(exc)
     if isinstance(exc, discord.LoginFailure):
         return ExitCode.AUTH, (
             "Discord refused DISCORD_TOKEN (401 Unauthorized): copy it again from the Discord Developer Portal "
@@ -165,14 +179,16 @@ def _network_reason(exc: BaseException) -> str:
     return (str(exc).splitlines() or [""])[0] or type(exc).__name__
 
 
-def _db_command() -> int:
-    """``vigie db upgrade``: DATABASE_URL is all it needs."""
+def _db_command(args: argparse.Namespace | None = None) -> int:
+    """``vigie db upgrade`` and ``vigie db backup FILE``: DATABASE_URL is all they need."""
     try:
         settings = load_database_settings()
     except ConfigError as exc:
         _print_problems(exc.problems)
         return ExitCode.USAGE
     configure_logging(settings.log_level)
+    if args is not None and args.db_command == "backup":
+        return _db_backup(settings.database_url, args.file)
     try:
         return asyncio.run(_db_upgrade(settings.database_url))
     except KeyboardInterrupt:
@@ -183,6 +199,25 @@ def _db_command() -> int:
         log.debug("database error", exc_info=exc)
         _print_problems([f"database: {describe_database_error(exc, settings.database_url)}"])
         return ExitCode.DATABASE
+
+
+def _db_backup(database_url: str, target: str) -> int:
+    from bot.db.backup import BackupError, NotSQLite, backup_sqlite
+
+    try:
+        result = backup_sqlite(database_url, target)
+    except NotSQLite as exc:
+        _print_problems([str(exc)])
+        return ExitCode.USAGE
+    except BackupError as exc:
+        _print_problems([f"backup: {exc}"])
+        return ExitCode.DATABASE
+    print(f"backup of {result.source} written to {result.target} ({result.size} bytes, readable by you only)")
+    print(
+        "keep SECRET_KEY along with this backup: the La Cale keys stored in it are encrypted with SECRET_KEY, "
+        "and without it they are lost (servers and members would have to register them again)"
+    )
+    return ExitCode.OK
 
 
 async def _db_upgrade(database_url: str) -> int:
@@ -210,7 +245,8 @@ async def _sync(settings: Settings) -> int:
         from bot.discord_api_base import use_discord_api_base
 
         use_discord_api_base(settings.discord_api_base)
-    bot = VigieBot(settings.model_copy(update={"sync_commands": False}))
+    # Not a cluster member: no slot taken (all may be held), no background work.
+    bot = VigieBot(settings.model_copy(update={"sync_commands": False}), member=False)
     async with bot:
         await bot.login(settings.discord_token.get_secret_value())
         count = await bot.sync_commands(force=True)

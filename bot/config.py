@@ -20,6 +20,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The La Cale server caches each search ~30 s: polling faster only burns requests.
 MIN_POLL_INTERVAL = 30
+#: The layout (SHARD_COUNT, CLUSTER_COUNT) is packed into one 32-bit advisory-lock key
+#: (bot/cluster/membership.py): 15 bits for the shard count is far beyond any bot's needs.
+MAX_SHARD_COUNT = 32767
 
 
 #: How to make a SECRET_KEY, quoted in the messages about it.
@@ -71,10 +74,22 @@ class Settings(BaseSettings):
     upload_preview_budget_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
     delivery_retention_days: int = Field(default=90, ge=1)
     poll_concurrency: int = Field(default=8, ge=1)
+    # The operators' endpoint (/healthz, /readyz, /metrics): off unless HEALTH_PORT is set
+    # (0: any free port, logged), on loopback unless HEALTH_HOST opens it (0.0.0.0 in a container).
+    health_port: int | None = Field(default=None, ge=0, le=65535)
+    health_host: str = "127.0.0.1"
     # Discord requests per second for alert posts, for the whole bot: each of the
     # CLUSTER_COUNT processes paces its posts at an equal share (Discord's global limit
     # is 50/s per bot, across processes; the rest is left to commands).
     discord_rest_rate: float = Field(default=40.0, gt=0)
+
+    # Several processes (see bot/cluster). Declared after database_url, whose value the
+    # cluster checks read, and in this order: each check reads the ones before it.
+    # Total shards, the same on every process; unset: Discord's recommendation (one process).
+    shard_count: int | None = Field(default=None, ge=1, le=MAX_SHARD_COUNT)
+    cluster_count: int = Field(default=1, ge=1, le=MAX_SHARD_COUNT)
+    # Unset: take the first free slot, so that replicas can be identical.
+    cluster_id: int | None = Field(default=None, ge=0)
 
     @field_validator("poll_interval_seconds")
     @classmethod
@@ -104,6 +119,44 @@ class Settings(BaseSettings):
     @classmethod
     def _db_url(cls, value: str) -> str:
         return normalize_database_url(value)
+
+    @field_validator("cluster_count")
+    @classmethod
+    def _cluster_count(cls, value: int, info: ValidationInfo) -> int:
+        if value == 1:
+            return value
+        database_url = info.data.get("database_url")
+        if database_url is not None and not database_url.startswith("postgresql"):
+            raise ValueError(
+                f"{value} processes need PostgreSQL (DATABASE_URL=postgresql+asyncpg://...): "
+                "a SQLite file serves one process only; set CLUSTER_COUNT=1 or move to PostgreSQL"
+            )
+        if "shard_count" not in info.data:  # SHARD_COUNT itself is invalid: said on its own line
+            return value
+        shard_count = info.data["shard_count"]
+        if shard_count is None:
+            raise ValueError(
+                f"{value} processes need SHARD_COUNT (the same on every process): "
+                "Discord's recommendation may differ from one process to the next"
+            )
+        if value > shard_count:
+            raise ValueError(f"cannot exceed SHARD_COUNT ({shard_count}): a process would have no shard to run")
+        return value
+
+    @field_validator("cluster_id")
+    @classmethod
+    def _cluster_id(cls, value: int | None, info: ValidationInfo) -> int | None:
+        cluster_count = info.data.get("cluster_count")
+        if value is not None and cluster_count is not None and value >= cluster_count:
+            allowed = "0" if cluster_count == 1 else f"between 0 and {cluster_count - 1}"
+            raise ValueError(f"must be {allowed} (CLUSTER_COUNT={cluster_count}), or unset to take the first free slot")
+        return value
+
+    @property
+    def rest_rate_per_process(self) -> float:
+        """This process's share of DISCORD_REST_RATE: every process takes the same share,
+        so together they never exceed the whole bot's budget."""
+        return self.discord_rest_rate / self.cluster_count
 
     @cached_property
     def fernet_key(self) -> bytes:
@@ -245,6 +298,8 @@ def _plain(error: Any, field: str, model: type[BaseSettings]) -> str:
         return f"must be at least {ctx.get('ge')}"
     if kind == "greater_than":
         return f"must be more than {ctx.get('gt')}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx.get('le')}"
     return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
 
 

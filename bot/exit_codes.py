@@ -36,10 +36,12 @@ EXIT_STATUS_HELP = """\
 exit status (every command):
   0    ok (the bot also exits 0 when stopped by SIGTERM or Ctrl-C)
   1    unexpected error (see the log)
-  2    a setting, argument or file is missing or invalid; or La Cale refused the request
+  2    a setting, argument or file is missing or invalid (or another SHARD_COUNT/CLUSTER_COUNT
+       than the running processes'); or La Cale refused the request
   3    a credential was refused: the Discord token or the La Cale API key
   4    La Cale rate limit: retry later
   5    Discord or La Cale cannot be reached or answered badly
   6    api upload: the torrent is already on La Cale
-  7    the database cannot be opened, reached or migrated
+  7    the database cannot be opened, reached or migrated, or the connection holding the
+       cluster slot was lost (the process stopped at once)
   130  interrupted (Ctrl-C) during a one-shot command"""

@@ -110,7 +110,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         settings = services.settings
         self.site_meta = SiteMeta(services.meta, ttl=float(settings.meta_cache_seconds))
         self.poster = DiscordAlertPoster(bot, base_url=settings.lacale_base_url)
-        self.sender = DeliverySender(services.sessions, self.poster)
+        self.sender = DeliverySender(services.sessions, self.poster, metrics=bot.metrics)
         self.poller = GuildPoller(
             services.sessions,
             self.site_meta,
@@ -128,6 +128,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
             interval=float(settings.poll_interval_seconds),
             concurrency=settings.poll_concurrency,
             retention_days=settings.delivery_retention_days,
+            metrics=bot.metrics,
         )
         self.alerts = AlertService(services.sessions, services.guilds, services.lacale, self.site_meta, on_pending=self.sender.wake)
         self._tasks: list[asyncio.Task[object]] = []
@@ -149,6 +150,8 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         self.sender.pacer = PostPacer(self.bot.services.settings.discord_rest_rate / ownership.cluster_count)
 
     async def cog_load(self) -> None:
+        if not self.bot.cluster.slot_held:
+            return  # a one-shot tool (`vigie sync`): no polling, no posting
         self._apply_ownership()  # the cluster slot may be known only now
         # Pending deliveries of a previous run go out at once (only REST is needed); polls
         # wait for the gateway so that admin notices can find system channels.

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import migrations
+from bot.db.advisory import NS_MIGRATE, xact_lock
 
 MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
 
@@ -33,8 +34,15 @@ def _current(connection: Connection) -> str | None:
 
 
 async def upgrade_database(engine: AsyncEngine) -> tuple[str | None, str | None]:
-    """Upgrade to head; returns (revision before, revision after)."""
+    """Upgrade to head; returns (revision before, revision after).
+
+    Safe when every process starts at the same second: on PostgreSQL the whole upgrade
+    runs under one transaction lock, so one process migrates while the others wait for
+    its commit, then find the database at head and have nothing to do (without it, two
+    ``CREATE TABLE`` of one first start race and one fails on a unique violation). The
+    current revision is read after the lock, never before."""
     async with engine.begin() as connection:
+        await xact_lock(connection, NS_MIGRATE)
         before = await connection.run_sync(_current)
         await connection.run_sync(_upgrade)
         after = await connection.run_sync(_current)

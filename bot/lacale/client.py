@@ -83,6 +83,8 @@ _INFO_HASH = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _HTML_START = (b"<!doctype", b"<html", b"<head", b"<body", b"<!--")
 
 Params = list[tuple[str, str]]
+#: Told of every HTTP exchange with La Cale: (path, the typed error or None, seconds).
+RequestObserver = Callable[[str, "BaseException | None", float], None]
 Expect = Literal["json", "torrent", "search"]
 
 
@@ -136,6 +138,7 @@ class LaCaleClient:
         max_torrent_bytes: int = MAX_TORRENT_BYTES,
         search_priority: bool = False,
         search_max_wait: float | None = None,
+        observe: RequestObserver | None = None,
     ) -> None:
         """``search_priority`` (alert polls): searches take the key's next slot ahead of
         queued ordinary ones. ``search_max_wait`` (members): a search whose slot is further
@@ -158,6 +161,7 @@ class LaCaleClient:
         self._max_torrent_bytes = max_torrent_bytes
         self._search_priority = search_priority
         self._search_max_wait = search_max_wait
+        self._observe = observe
 
     def __repr__(self) -> str:  # the default repr would be harmless, but say it: no key here
         return f"<LaCaleClient base_url={self._base_url!r}>"
@@ -335,7 +339,31 @@ class LaCaleClient:
         form: Callable[[], aiohttp.FormData] | None,
         upload: bool,
     ) -> Any:
-        """One HTTP exchange, every failure turned into a typed error."""
+        """One HTTP exchange, every failure turned into a typed error; each one is told
+        to ``observe`` (the bot's metrics), whatever its outcome."""
+        if self._observe is None:
+            return await self._exchange(method, path, expect=expect, params=params, form=form, upload=upload)
+        started = time.monotonic()
+        error: BaseException | None = None
+        try:
+            return await self._exchange(method, path, expect=expect, params=params, form=form, upload=upload)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            if not isinstance(error, asyncio.CancelledError):
+                self._observe(path, error, time.monotonic() - started)
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        expect: Expect,
+        params: Params | None,
+        form: Callable[[], aiohttp.FormData] | None,
+        upload: bool,
+    ) -> Any:
         session = self._ensure_session()
         headers = {"X-Api-Key": self._key, "Accept": "application/x-bittorrent" if expect == "torrent" else "application/json"}
         started = time.monotonic()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from bot.lacale.client import LaCaleClient
+from bot.lacale.client import LaCaleClient, RequestObserver
 from bot.lacale.errors import LaCaleError
 from bot.lacale.limits import LimiterRegistry
 from bot.lacale.models import Meta
@@ -33,6 +33,7 @@ class LaCaleAccess:
         limiters: LimiterRegistry | None = None,
         backoff_base: float = 0.5,
         max_retries: int = 3,
+        observe: RequestObserver | None = None,
     ) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
@@ -40,6 +41,8 @@ class LaCaleAccess:
         self.limiters = limiters or LimiterRegistry(search_interval=search_interval)
         self.backoff_base = backoff_base
         self.max_retries = max_retries
+        #: Every client's exchanges are told to it (the bot's metrics).
+        self.observe = observe
 
     def client(
         self,
@@ -65,6 +68,7 @@ class LaCaleAccess:
             max_retry_after=max_retry_after,
             search_priority=search_priority,
             search_max_wait=search_max_wait,
+            observe=self.observe,
         )
 
 

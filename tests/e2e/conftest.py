@@ -131,6 +131,9 @@ class VigieWorld:
     bot: VigieBot | None = None
     #: The REST base the bot uses when it is not the fake's own (a proxy in front of it).
     api_base: str | None = None
+    #: Why the bot's cluster slot was lost (on PostgreSQL): a real process stops at once
+    #: with status 7 (bot/cluster/membership.py ``fail_stop``); the test process must not.
+    slot_lost: list[str] = field(default_factory=list)
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     @property
@@ -140,8 +143,10 @@ class VigieWorld:
 
     async def start(self, *, expect_sync: bool | int = True, **overrides: Any) -> VigieBot:
         settings = self.settings.model_copy(update=overrides) if overrides else self.settings
-        bot = VigieBot(settings)
-        self.bot = await self._stack.enter_async_context(run_bot(bot, self.discord, expect_sync=expect_sync, api_base=self.api_base))
+        bot = VigieBot(settings, on_slot_lost=self.slot_lost.append)
+        self.bot = await self._stack.enter_async_context(
+            run_bot(bot, self.discord, expect_sync=expect_sync, api_base=self.api_base)
+        )
         # Tests do not wait seconds between retries of a failing La Cale.
         bot.services.lacale.backoff_base = 0.01
         return bot

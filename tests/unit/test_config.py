@@ -181,3 +181,41 @@ def test_version_and_exit_status_table_in_help(tmp_path: Path) -> None:
 
     for code in ExitCode:
         assert help_text.count(f"\n  {int(code):<4} ") == 3, (code, help_text)
+
+
+# -- several processes (issue 10 item 1) ---------------------------------------------------
+PG = "postgresql+asyncpg://vigie@db/vigie"
+
+
+def test_cluster_settings_defaults_and_each_process_share_of_the_post_rate() -> None:
+    settings = load_settings(**BASE)
+    assert (settings.shard_count, settings.cluster_count, settings.cluster_id) == (None, 1, None)
+    assert settings.discord_rest_rate == 40.0 and settings.rest_rate_per_process == 40.0
+    assert (settings.health_port, settings.health_host) == (None, "127.0.0.1")
+    two = load_settings(**BASE, database_url=PG, shard_count=4, cluster_count=2, cluster_id=1, discord_rest_rate=30)
+    assert (two.shard_count, two.cluster_count, two.cluster_id, two.rest_rate_per_process) == (4, 2, 1, 15.0)
+
+
+@pytest.mark.parametrize(
+    ("values", "line"),
+    [
+        (dict(cluster_count=2, shard_count=2),
+         "CLUSTER_COUNT: 2 processes need PostgreSQL (DATABASE_URL=postgresql+asyncpg://...): "
+         "a SQLite file serves one process only; set CLUSTER_COUNT=1 or move to PostgreSQL"),
+        (dict(cluster_count=2, database_url=PG),
+         "CLUSTER_COUNT: 2 processes need SHARD_COUNT (the same on every process): "
+         "Discord's recommendation may differ from one process to the next"),
+        (dict(cluster_count=3, shard_count=2, database_url=PG),
+         "CLUSTER_COUNT: cannot exceed SHARD_COUNT (2): a process would have no shard to run"),
+        (dict(cluster_count=2, shard_count=4, cluster_id=2, database_url=PG),
+         "CLUSTER_ID: must be between 0 and 1 (CLUSTER_COUNT=2), or unset to take the first free slot"),
+        (dict(cluster_id=1), "CLUSTER_ID: must be 0 (CLUSTER_COUNT=1), or unset to take the first free slot"),
+        (dict(shard_count=0), "SHARD_COUNT: must be at least 1"),
+        (dict(shard_count=40000), "SHARD_COUNT: must be at most 32767"),
+        (dict(discord_rest_rate=0), "DISCORD_REST_RATE: must be more than 0.0"),
+    ],
+)
+def test_cluster_layout_mistakes_are_one_plain_line(values: dict[str, object], line: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_settings(**BASE, **values)
+    assert exc.value.problems == [line]

@@ -51,6 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.cluster.ownership import Ownership
 from bot.db.models import Alert, Delivery, DeliveryStatus, GuildSettings
 from bot.db.types import utcnow
+from bot.observability.metrics import Metrics
 
 log = logging.getLogger("vigie.alerts.deliver")
 
@@ -489,9 +490,11 @@ class DeliverySender:
         retry_seconds: float = 5.0,
         flush_limit: int = FLUSH_LIMIT,
         clock: Callable[[], datetime] = utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self._sessions = sessions
         self._poster = poster
+        self._metrics = metrics or Metrics()
         #: Set before :meth:`run` starts (the cog may learn its slot after building it).
         self.ownership = ownership
         self.pacer = PostPacer(rate) if rate is not None else None
@@ -643,9 +646,11 @@ class DeliverySender:
         try:
             message_id = await self._poster.send_releases(post)
         except ChannelUnavailable as exc:
+            self._metrics.post_failed("channel_unavailable")
             await self._channel_unavailable(batch, exc, report)
             return False
         except RetryLater as exc:
+            self._metrics.post_failed("retry_later")
             log.info("channel %s: post failed (%s), retried later with the same nonce", batch.channel_id, exc)
             async with self._sessions.begin() as session:
                 await note_failure(session, ids, f"retry: {exc}", release_claim=False)
@@ -653,13 +658,16 @@ class DeliverySender:
             report.errors.append(str(exc))
             return False
         except PostRejected as exc:
+            self._metrics.post_failed("rejected")
             return await self._rejected(batch, str(exc), report)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug building the message: same treatment as a 400
+            self._metrics.post_failed("rejected")
             log.exception("channel %s: could not build or send alert message", batch.channel_id)
             return await self._rejected(batch, f"{type(exc).__name__}: {exc}", report)
         self._sent.append((ids, message_id))
+        self._metrics.posted(len(ids))
         report.messages += 1
         report.deliveries += len(ids)
         return True
@@ -710,6 +718,7 @@ class DeliverySender:
             )
         dropped = cast("CursorResult[Any]", result).rowcount
         if dropped:
+            self._metrics.posts_gave_up(dropped)
             report.dropped += dropped
             log.error("channel %s: %d deliveries dropped after %d refusals", batch.channel_id, dropped, MAX_REJECTIONS)
             return True

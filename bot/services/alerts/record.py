@@ -24,6 +24,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.dml import Insert
 
+from bot.db.advisory import NS_PRUNE, try_xact_lock
 from bot.db.models import Alert, Delivery, DeliveryStatus, GuildSettings, SeenRelease
 from bot.lacale.models import Torrent
 
@@ -99,7 +100,13 @@ async def prune(session: AsyncSession, *, cutoff: datetime) -> tuple[int, int]:
 
     Pending deliveries are never pruned (they are owed). Matching ignores releases
     published before the same cutoff, so a pruned release can never come back as new.
+
+    Every process runs this; on PostgreSQL only one at a time does the work (a lock tried,
+    never waited for: the others have nothing to add and return (0, 0) at once instead of
+    queueing behind the same rows' locks). The lock ends with ``session``'s transaction.
     """
+    if not await try_xact_lock(session, NS_PRUNE):
+        return 0, 0
     deliveries = await session.execute(
         delete(Delivery)
         .where(Delivery.created_at < cutoff, Delivery.status != DeliveryStatus.PENDING)

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cluster.ownership import Ownership
 from bot.db.types import utcnow
+from bot.observability.metrics import Metrics
 from bot.services.alerts import queries
 from bot.services.alerts.deliver import DeliverySender
 from bot.services.alerts.fetch import POLL_PROGRESS, CycleFetcher, PollProgress, key_id
@@ -137,6 +138,7 @@ class AlertScheduler:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         now: Callable[[], datetime] = utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self._sessions = sessions
         self._vault = vault
@@ -162,6 +164,7 @@ class AlertScheduler:
         #: Servers whose poll is running (a server is never polled twice at once).
         self._polling: set[int] = set()
         self._finishing: set[asyncio.Task[CycleReport]] = set()
+        self._metrics = metrics or Metrics()
 
     async def run(self) -> None:
         """Cycles forever, one every ``interval``. The next cycle does not wait for the
@@ -281,6 +284,7 @@ class AlertScheduler:
         report.requests = cycle.fetcher.requests
         report.finished = self._clock()
         self.last_report = report
+        self._metrics.cycle_done(report, results)
         log.info(
             "alert cycle: %d servers, %d La Cale requests, %d new deliveries, %.1f s, %s",
             report.guilds, report.requests, report.new_deliveries, report.finished - report.started, report.outcomes,
