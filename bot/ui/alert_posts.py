@@ -4,9 +4,9 @@ Posts through ``get_partial_messageable`` (one REST call, no channel fetch, work
 channel id). Discord's answers become the pipeline's errors: 403/404 → the channel is
 unavailable (the alerts pause, admins are told); a definite refusal (400, 413...: the
 message was not posted) → rejected; anything ambiguous (429 beyond discord.py's own
-retries, 408 or 5xx, which a REST proxy may answer after Discord posted, a timeout, a
-network failure) → retry later with the same nonce, so a message that did go through is
-not posted a second time.
+retries, 408 or 5xx, which a REST proxy may answer after Discord posted, a 400 saying the
+body arrived empty, which a proxy's replay causes, a timeout, a network failure) → retry
+later with the same nonce, so a message that did go through is not posted a second time.
 """
 
 from __future__ import annotations
@@ -126,6 +126,8 @@ def _post_error(exc: discord.HTTPException) -> Exception:
         return ChannelUnavailable(missing=False, detail=detail)
     if isinstance(exc, discord.NotFound):
         return ChannelUnavailable(missing=True, detail=detail)
+    if exc.status == 400 and exc.code in _LOST_BODY_CODES:
+        return RetryLater(detail)
     if definitely_refused(exc.status):
         return PostRejected(detail)
     retry_after = getattr(exc, "retry_after", None)
@@ -135,6 +137,14 @@ def _post_error(exc: discord.HTTPException) -> Exception:
 #: 4xx answers that do not say the message was refused: 408 (a proxy's own timeout: the
 #: request may have reached Discord), 425 Too Early, 429, and 499 (nginx: client closed).
 _AMBIGUOUS_4XX = frozenset({408, 425, 429, 499})
+
+
+#: Discord's answers about a body that did not reach it whole: an alert post is never empty
+#: (50006) nor invalid JSON (50109), so these say the body was lost on the way, not that the
+#: message was refused. @discordjs/proxy streams the bot's body to Discord and, when it
+#: retries after a 429 or a 5xx (which may come after Discord posted), replays it empty: the
+#: first try's outcome is unknown, so the nonce is kept.
+_LOST_BODY_CODES = frozenset({50006, 50109})
 
 
 def definitely_refused(status: int) -> bool:

@@ -34,7 +34,9 @@ def _no_real_discord() -> None:
 
 @pytest.fixture
 async def fake_discord() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as fake:
+    # run_bot() drops discord.py's 5 s pause between logins, so the fake does not refuse
+    # quick re-IDENTIFYs here (it still records them); multi-process tests turn it on.
+    async with FakeDiscord(enforce_identify_rate=False) as fake:
         yield fake
         assert not fake.unhandled, f"the bot used routes the fake Discord does not implement: {fake.unhandled}"
 
@@ -48,6 +50,7 @@ async def run_bot(
     expect_sync: bool | int = True,
     timeout: float = 10.0,
     fast_ready: bool = True,
+    api_base: str | None = None,
 ) -> AsyncIterator[Any]:
     """Starts ``bot`` against ``fake`` in a task, waits until it is ready (and, with
     ``expect_sync``, until it synced its commands at least once, or ``expect_sync`` times),
@@ -55,8 +58,11 @@ async def run_bot(
 
     ``fast_ready`` keeps tests fast: it lowers discord.py's ``guild_ready_timeout`` (2 s of
     silence after the last GUILD_CREATE before ``on_ready``) to 50 ms and drops the 5 s pause
-    discord.py makes before each IDENTIFY but the first (``before_identify_hook``)."""
-    use_discord_api_base(fake.api_base, gateway=fake.gateway_url)
+    discord.py makes before each IDENTIFY but the first (``before_identify_hook``).
+
+    ``api_base``: where the REST traffic goes instead of the fake itself (a REST proxy in
+    front of it); the gateway stays the fake's."""
+    use_discord_api_base(api_base or fake.api_base, gateway=fake.gateway_url)
     if fast_ready:
         bot._connection.guild_ready_timeout = min(bot._connection.guild_ready_timeout, 0.05)
 
@@ -123,6 +129,8 @@ class VigieWorld:
     admin: FakeMember
     member: FakeMember
     bot: VigieBot | None = None
+    #: The REST base the bot uses when it is not the fake's own (a proxy in front of it).
+    api_base: str | None = None
     #: Why the bot's cluster slot was lost (on PostgreSQL): a real process stops at once
     #: with status 7 (bot/cluster/membership.py ``fail_stop``); the test process must not.
     slot_lost: list[str] = field(default_factory=list)
@@ -136,7 +144,9 @@ class VigieWorld:
     async def start(self, *, expect_sync: bool | int = True, **overrides: Any) -> VigieBot:
         settings = self.settings.model_copy(update=overrides) if overrides else self.settings
         bot = VigieBot(settings, on_slot_lost=self.slot_lost.append)
-        self.bot = await self._stack.enter_async_context(run_bot(bot, self.discord, expect_sync=expect_sync))
+        self.bot = await self._stack.enter_async_context(
+            run_bot(bot, self.discord, expect_sync=expect_sync, api_base=self.api_base)
+        )
         # Tests do not wait seconds between retries of a failing La Cale.
         bot.services.lacale.backoff_base = 0.01
         return bot

@@ -544,3 +544,80 @@ async def test_member_chunking_dms_and_privileged_intents(world: SimpleNamespace
     with pytest.raises(discord.PrivilegedIntentsRequired):
         async with run_bot(discord.AutoShardedClient(intents=intents), fake, expect_sync=False):
             pass
+
+
+# -- shards: session starts, identify buckets, duplicate sessions -------------------------------
+
+
+async def _identify_raw(fake: FakeDiscord, http: aiohttp.ClientSession, shard: list[int]) -> tuple[Any, dict[str, Any]]:
+    """A bare gateway login (no discord.py): HELLO, IDENTIFY, and the first answer (READY or op 9)."""
+    ws = await http.ws_connect(f"{fake.gateway_url}?v=10&encoding=json")
+    hello = await ws.receive_json(timeout=5)
+    assert hello["op"] == 10
+    await ws.send_json({"op": 2, "d": {"token": fake.token, "intents": 1, "properties": {}, "shard": shard}})
+    return ws, await ws.receive_json(timeout=5)
+
+
+async def test_gateway_bot_shards_session_starts_and_identify_buckets() -> None:
+    async with FakeDiscord(shard_count=4, max_concurrency=2, identify_interval=0.5) as fake, aiohttp.ClientSession() as http:
+        headers = {"Authorization": f"Bot {fake.token}"}
+
+        async def gateway_bot() -> dict[str, Any]:
+            async with http.get(f"{fake.api_base}/gateway/bot", headers=headers) as resp:
+                return await resp.json()
+
+        first = await gateway_bot()
+        assert first["shards"] == 4 and first["url"] == fake.gateway_url
+        assert first["session_start_limit"] == {"total": 1000, "remaining": 1000, "reset_after": 14_400_000, "max_concurrency": 2}
+        on_shard_1 = fake.add_guild(fake.snowflake_on_shard(1), name="on shard 1")
+        assert fake.shard_of(on_shard_1.id) == 1
+
+        ws0, ready0 = await _identify_raw(fake, http, [0, 4])
+        ws1, ready1 = await _identify_raw(fake, http, [1, 4])  # bucket 1: not held back by shard 0
+        assert ready0["t"] == "READY" and ready0["d"]["shard"] == [0, 4] and ready0["d"]["guilds"] == []
+        assert ready1["t"] == "READY" and [g["id"] for g in ready1["d"]["guilds"]] == [str(on_shard_1.id)]
+        ws2, refused = await _identify_raw(fake, http, [2, 4])  # bucket 0 again, too soon: op 9
+        assert refused == {"op": 9, "s": None, "t": None, "d": False}
+        assert [(r.shard, r.refused) for r in fake.identifies] == [((0, 4), False), ((1, 4), False), ((2, 4), True)]
+        assert [r.shard for r in fake.failed_logins] == [(2, 4)] and "bucket 0" in (fake.failed_logins[0].reason or "")
+        await asyncio.sleep(0.6)
+        ws2b, ready2 = await _identify_raw(fake, http, [2, 4])
+        assert ready2["t"] == "READY"
+        assert (await gateway_bot())["session_start_limit"]["remaining"] == 997  # refused logins cost nothing
+
+        # A duplicate session of shard 1 is accepted; both receive the shard's events.
+        dup, ready_dup = await _identify_raw(fake, http, [1, 4])
+        assert ready_dup["t"] == "READY" and ready_dup["d"]["session_id"] != ready1["d"]["session_id"]
+        assert len(fake.sessions(1)) == 2 and len(fake.sessions(0)) == 1 and len(fake.sessions()) == 4
+        for ws in (ws1, dup):
+            create = await ws.receive_json(timeout=5)
+            assert create["t"] == "GUILD_CREATE" and create["d"]["id"] == str(on_shard_1.id)
+        await fake.dispatch("TYPING_START", {"channel_id": "1"}, guild_id=on_shard_1.id)
+        for ws in (ws1, dup):
+            assert (await ws.receive_json(timeout=5))["t"] == "TYPING_START"
+        for ws in (ws0, ws1, ws2, ws2b, dup):
+            await ws.close()
+
+        fake.session_start_remaining = 0
+        await asyncio.sleep(0.6)
+        ws3, spent = await _identify_raw(fake, http, [3, 4])
+        assert spent["op"] == 9 and fake.failed_logins[-1].reason == "session_start_limit spent"
+        await ws3.close()
+
+
+async def test_duplicate_sessions_each_get_the_interaction_and_a_second_answer_is_refused(world: SimpleNamespace) -> None:
+    """Two processes holding one shard (what Vigie must never let happen): both receive every
+    interaction; the second answer is refused 400 / 40060 and counted in ``double_acks``."""
+    fake = world.fake
+    async with run_bot(TestBot(world.guild.id), fake, expect_sync=2), \
+            run_bot(TestBot(world.guild.id), fake, expect_sync=2):
+        assert len(fake.sessions(0)) == 2
+        rec = await fake.invoke("ping", by=world.alice)
+        assert (await rec.wait_final())["content"] == "pong"
+        assert len(rec.sessions) == 2
+        await fake.wait_until(lambda: len([c for c in fake.callback_log if c.interaction_id == rec.id]) == 2,
+                              what="both processes' answers")
+        assert [(c.status, c.code) for c in fake.callback_log if c.interaction_id == rec.id] == [(200, 0), (400, 40060)]
+        assert [c.interaction_id for c in fake.double_acks] == [rec.id]
+        assert len(rec.callbacks) == 1
+    fake.errors.clear()

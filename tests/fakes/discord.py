@@ -63,6 +63,8 @@ __all__ = [
     "FakeMember",
     "FakeRole",
     "FakeUser",
+    "CallbackRecord",
+    "IdentifyRecord",
     "InteractionRecord",
     "RequestRecord",
 ]
@@ -459,10 +461,44 @@ class RequestRecord:
     json: Any
     files: list[dict[str, Any]]
     status: int = 0
+    #: ``time.monotonic()`` when the request arrived (the fake runs in the test's process, so
+    #: requests from several bot processes share one clock: post rates across processes).
+    at: float = field(default_factory=time.monotonic)
+    #: The request's ``Via`` header, if any (a REST proxy in front of the fake may add one).
+    via: str | None = None
+    #: The client's ``User-Agent`` (discord.py's, or a proxy's when one stands in between).
+    user_agent: str | None = None
 
     @property
     def key(self) -> str:
         return f"{self.method} {self.path}"
+
+
+@dataclass
+class IdentifyRecord:
+    """One IDENTIFY the fake received: ``session_id`` is None when it was refused
+    (op 9: the identify bucket was used less than ``identify_interval`` s before, or the
+    day's session starts were spent)."""
+
+    shard: tuple[int, int]
+    at: float
+    session_id: str | None
+    reason: str | None = None
+
+    @property
+    def refused(self) -> bool:
+        return self.session_id is None
+
+
+@dataclass
+class CallbackRecord:
+    """One interaction callback the bot POSTed (accepted or not): a second callback for
+    one interaction is answered 400 / 40060 "already acknowledged", as Discord does."""
+
+    interaction_id: int
+    at: float
+    status: int
+    code: int = 0
 
 
 @dataclass
@@ -994,6 +1030,8 @@ class InteractionRecord:
         self.source_message_id: int | None = int(payload["message"]["id"]) if payload.get("message") else None
         self.parent: InteractionRecord | None = None
         self.dispatched_at = 0.0
+        #: The gateway sessions it was sent to (every live session of its shard).
+        self.sessions: list[str] = []
         #: Every callback the bot POSTed: ``{"type", "data", "files"}`` (files: filename, data, content_type).
         self.callbacks: list[dict[str, Any]] = []
         #: Errors the fake answered to the bot's requests about this interaction.
@@ -1125,6 +1163,8 @@ class _Connection:
         self._zlib = zlib.compressobj() if compress == "zlib-stream" else None
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
         self.session: _Session | None = None
+        #: The client's (host, port): tests map it to the bot process holding the socket.
+        self.peer: tuple[str, int] | None = None
         self.closed = False
         self.server_closed = False
         self.writer: asyncio.Task[None] | None = None
@@ -1176,6 +1216,11 @@ class _Session:
     def live(self) -> bool:
         return self.conn is not None and not self.conn.closed
 
+    @property
+    def peer(self) -> tuple[str, int] | None:
+        """The (host, port) of the client's current connection."""
+        return self.conn.peer if self.conn is not None else None
+
     def covers(self, guild_id: int | None) -> bool:
         if guild_id is None:
             return self.shard[0] == 0
@@ -1201,6 +1246,15 @@ class FakeDiscord:
       ``wait_for_sync``, ``dispatch``, ``drop_connections``, ``request_reconnect``,
       ``invalidate_sessions``; any condition: ``wait_until(predicate)``.
     - faults: ``rate_limit_next``, ``fail_next``; ``interaction_timeout`` (3 s), ``allowed_intents``.
+    - shards: ``GET /gateway/bot`` recommends ``shard_count`` with ``session_start_limit``
+      (``session_start_remaining`` goes down per IDENTIFY; ``max_concurrency``). Sessions are
+      kept per ``[shard_id, shard_count]`` (``sessions(shard_id)``); like Discord, duplicate
+      sessions of one shard are accepted and each receives the shard's events and
+      interactions. A second IDENTIFY in one bucket (``shard_id % max_concurrency``) within
+      ``identify_interval`` (5 s) gets op 9 (``failed_logins``; ``enforce_identify_rate``).
+    - across processes: ``identifies`` (shard, time, session), ``requests`` (each with its
+      monotonic time ``at``), ``callback_log`` and ``double_acks`` (an interaction answered
+      twice gets 400 / 40060, as on Discord).
     """
 
     def __init__(
@@ -1216,8 +1270,28 @@ class FakeDiscord:
         upload_limit: int = 10 * 1024 * 1024,
         attachment_size_limit: int = 10 * 1024 * 1024,
         host: str = "127.0.0.1",
+        shard_count: int = 1,
+        max_concurrency: int = 1,
+        session_start_total: int = 1000,
+        session_start_remaining: int | None = None,
+        identify_interval: float = 5.0,
+        enforce_identify_rate: bool = True,
     ) -> None:
         self.token = token
+        #: The shard count ``GET /gateway/bot`` recommends.
+        self.shard_count = shard_count
+        #: ``session_start_limit.max_concurrency``: IDENTIFYs allowed per ``identify_interval``
+        #: in each bucket ``shard_id % max_concurrency`` (Discord: 5 s).
+        self.max_concurrency = max_concurrency
+        self.identify_interval = identify_interval
+        #: Like Discord, a second IDENTIFY in one bucket within ``identify_interval`` gets op 9
+        #: (a "failed login"). Off for in-process tests whose ``run_bot`` drops discord.py's
+        #: own 5 s pause between logins; the records are kept either way.
+        self.enforce_identify_rate = enforce_identify_rate
+        self.session_start_total = session_start_total
+        #: Decremented by every accepted IDENTIFY; at 0 every IDENTIFY is refused.
+        self.session_start_remaining = session_start_total if session_start_remaining is None else session_start_remaining
+        self.session_start_reset_after_ms = 14_400_000
         self.host = host
         self.heartbeat_interval_ms = heartbeat_interval_ms
         #: Seconds the bot has to send the first callback (Discord: 3 s), else 10062.
@@ -1267,6 +1341,10 @@ class FakeDiscord:
         self.gateway_connections: list[dict[str, Any]] = []
         self.connection_count = 0
         self.identify_count = 0
+        #: Every IDENTIFY, accepted or refused, in arrival order.
+        self.identifies: list[IdentifyRecord] = []
+        #: Every interaction callback the bot POSTed, accepted or not.
+        self.callback_log: list[CallbackRecord] = []
         self.ready_count = 0
         self.resume_count = 0
         self._event = asyncio.Event()
@@ -1331,6 +1409,17 @@ class FakeDiscord:
         value = (ms << 22) | (next(self._snow_inc) & 0xFFF)
         value = max(value, self._last_snow + 1)
         self._last_snow = value
+        return value
+
+    def snowflake_on_shard(self, shard_id: int, shard_count: int | None = None) -> int:
+        """A fresh snowflake (e.g. a guild id) that lives on ``shard_id`` of ``shard_count``
+        (default: the recommended count): its timestamp is moved a few ms forward."""
+        count = shard_count or self.shard_count
+        base = self._snowflake()
+        ms = base >> 22
+        ms += (shard_id - ms) % count
+        value = (ms << 22) | (base & ((1 << 22) - 1))
+        self._last_snow = max(self._last_snow, value)
         return value
 
     def _bump(self) -> None:
@@ -1651,6 +1740,8 @@ class FakeDiscord:
         query = request.query
         compress = query.get("compress")
         conn = _Connection(ws, compress=compress, path=request.path)
+        peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+        conn.peer = (peer[0], peer[1]) if peer else None
         self._connections.append(conn)
         self.gateway_connections.append({"path": request.path, "query": dict(query)})
         self.connection_count += 1
@@ -1740,10 +1831,20 @@ class FakeDiscord:
         if not (isinstance(shard, list) and len(shard) == 2 and 0 <= shard[0] < shard[1]):
             await self._close_connection(conn, 4010)
             return
+        now = time.monotonic()
+        refusal = self._identify_refusal(shard[0], now)
+        if refusal is not None:
+            self.identifies.append(IdentifyRecord((shard[0], shard[1]), now, None, refusal))
+            log.warning("fake Discord: IDENTIFY of shard %s refused (%s): op 9", shard, refusal)
+            conn.enqueue({"op": 9, "s": None, "t": None, "d": False})
+            self._bump()
+            return
+        self.session_start_remaining -= 1
         if d.get("presence"):
             self.presences.append(d["presence"])
             self._outgoing.append(d["presence"])
         session = _Session(secrets.token_hex(16), (shard[0], shard[1]), intents, d)
+        self.identifies.append(IdentifyRecord((shard[0], shard[1]), now, session.id))
         session.conn = conn
         conn.session = session
         self._sessions[session.id] = session
@@ -1779,6 +1880,42 @@ class FakeDiscord:
 
         conn.enqueue(mark_ready)
         self._bump()
+
+    def _identify_refusal(self, shard_id: int, now: float) -> str | None:
+        if self.session_start_remaining <= 0:
+            return "session_start_limit spent"
+        if not self.enforce_identify_rate:
+            return None
+        bucket = shard_id % self.max_concurrency
+        for prev in reversed(self.identifies):
+            if now - prev.at >= self.identify_interval:
+                break
+            if not prev.refused and prev.shard[0] % self.max_concurrency == bucket:
+                return f"bucket {bucket} identified {now - prev.at:.2f}s ago (max_concurrency={self.max_concurrency})"
+        return None
+
+    @property
+    def failed_logins(self) -> list[IdentifyRecord]:
+        """The IDENTIFYs answered op 9 (too close to another in their bucket, or no session
+        start left)."""
+        return [r for r in self.identifies if r.refused]
+
+    def sessions(self, shard_id: int | None = None, *, live: bool = True) -> list[_Session]:
+        """The gateway sessions (of one shard id), by default only those with an open
+        connection. Several sessions of one shard may be live at once, as on Discord."""
+        return [s for s in self._sessions.values()
+                if (shard_id is None or s.shard[0] == shard_id) and (s.live or not live)]
+
+    def shard_of(self, guild_id: int | None, shard_count: int | None = None) -> int:
+        """Discord's rule: ``(guild_id >> 22) % shard_count``; DMs live on shard 0."""
+        count = shard_count or self.shard_count
+        return 0 if guild_id is None else (guild_id >> 22) % count
+
+    @property
+    def double_acks(self) -> list[CallbackRecord]:
+        """Callbacks refused because the interaction was already acknowledged (40060):
+        the interaction was answered twice (e.g. by two processes holding its shard)."""
+        return [c for c in self.callback_log if c.code == 40060]
 
     async def _resume(self, conn: _Connection, d: dict[str, Any]) -> None:
         session = self._sessions.get(d.get("session_id") or "")
@@ -1860,18 +1997,22 @@ class FakeDiscord:
             self._send(session, event, copy.deepcopy(payload))
         self._bump()
 
-    def _session_for(self, guild_id: int | None) -> _Session:
+    def _sessions_for(self, guild_id: int | None) -> list[_Session]:
+        """Every live, ready session of the guild's shard (DMs: shard 0), oldest first: like
+        Discord, duplicate sessions of one shard each receive its events and interactions."""
         sessions = [s for s in self._ready_sessions(guild_id) if s.live]
         if not sessions:
             raise FakeDiscordError("no ready gateway session to dispatch to (is the bot running?)\n" + self._diagnostics())
-        return max(sessions, key=lambda s: s.identified_at)
+        return sorted(sessions, key=lambda s: s.identified_at)
 
     async def dispatch(self, event: str, data: dict[str, Any], *, guild_id: int | None = None) -> None:
-        """Sends any gateway event to the bot (the newest ready session of the shard)."""
-        session = self._session_for(guild_id)
-        self._send(session, event, data)
-        assert session.conn is not None
-        await session.conn.flush()
+        """Sends any gateway event to the bot (every live ready session of the shard)."""
+        sessions = self._sessions_for(guild_id)
+        for session in sessions:
+            self._send(session, event, copy.deepcopy(data))
+        for session in sessions:
+            assert session.conn is not None
+            await session.conn.flush()
 
     async def drop_connections(self, code: int = 4000) -> None:
         """Closes every gateway connection from the server side (the bot should RESUME)."""
@@ -2018,11 +2159,17 @@ class FakeDiscord:
         return compiled
 
     def rate_limit_next(
-        self, route: str, retry_after: float = 0.1, *, is_global: bool = False, times: int = 1, scope: str = "user"
+        self, route: str, retry_after: float = 0.1, *, is_global: bool = False, times: int = 1, scope: str = "user",
+        via: bool = True,
     ) -> None:
-        """The next ``times`` requests whose "METHOD /path" contains ``route`` get a 429."""
+        """The next ``times`` requests whose "METHOD /path" contains ``route`` get a 429.
+
+        Discord's own 429s come through its Google front end with ``Via: 1.1 google`` and a
+        JSON body, which discord.py waits out and retries. ``via=False`` gives a 429 with
+        neither (what Cloudflare's ban, or a REST proxy rejecting on a rate limit, answers):
+        discord.py raises it at once, without retrying."""
         self._faults.append({"route": route, "kind": "429", "retry_after": retry_after, "global": is_global,
-                             "times": times, "scope": scope})
+                             "times": times, "scope": scope, "via": via})
 
     def fail_next(self, route: str, status: int = 500, *, code: int = 0, message: str | None = None,
                   times: int = 1, after_handling: bool = False) -> None:
@@ -2034,6 +2181,12 @@ class FakeDiscord:
         that drops the answer (502) after Discord did the work."""
         self._faults.append({"route": route, "kind": "fail", "status": status, "code": code,
                              "message": message, "times": times, "after": after_handling})
+
+    def slow_next(self, route: str, seconds: float, *, times: int = 1) -> None:
+        """The next ``times`` requests whose "METHOD /path" contains ``route`` are carried
+        out at once (a message is created) and answered ``seconds`` later: a request in
+        flight, e.g. for a bot process killed before it hears back."""
+        self._faults.append({"route": route, "kind": "slow", "delay": seconds, "times": times, "after": True})
 
     def _take_fault(self, key: str) -> dict[str, Any] | None:
         for fault in self._faults:
@@ -2048,6 +2201,8 @@ class FakeDiscord:
         if fault["kind"] == "429":
             self.rate_limited.append(key)
             retry = fault["retry_after"]
+            if not fault.get("via", True):
+                return web.Response(status=429, text="error code: 1015", headers={"Retry-After": str(max(1, int(retry + 0.999)))})
             headers = {
                 "Retry-After": str(max(1, int(retry + 0.999))),
                 "X-RateLimit-Limit": "5",
@@ -2098,7 +2253,8 @@ class FakeDiscord:
         version = request.match_info["version"]
         path = "/" + request.match_info["tail"]
         key = f"{request.method} {path}"
-        record = RequestRecord(request.method, path, dict(request.query), None, [])
+        record = RequestRecord(request.method, path, dict(request.query), None, [], via=request.headers.get("Via"),
+                               user_agent=request.headers.get("User-Agent"))
         self.requests.append(record)
         try:
             if version not in ("9", "10"):
@@ -2127,7 +2283,10 @@ class FakeDiscord:
                 self.unhandled.append(key)
                 self._bump()
                 raise _ApiError(404, 0, "404: Not Found")
-            if fault is not None:  # done, but the answer is lost
+            if fault is not None and fault["kind"] == "slow":  # done; the answer comes late
+                self._bump()  # (``record.status`` stays 0 while the answer is held back)
+                await asyncio.sleep(fault["delay"])
+            elif fault is not None:  # done, but the answer is lost
                 response = self._fault_response(fault, key)
                 self._bump()
         except _ApiError as exc:
@@ -2244,8 +2403,13 @@ class FakeDiscord:
     async def _r_gateway_bot(self, request: web.Request, payload: Any, files: list[_File]) -> web.Response:
         return self._json({
             "url": self.gateway_url,
-            "shards": 1,
-            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1},
+            "shards": self.shard_count,
+            "session_start_limit": {
+                "total": self.session_start_total,
+                "remaining": self.session_start_remaining,
+                "reset_after": self.session_start_reset_after_ms,
+                "max_concurrency": self.max_concurrency,
+            },
         })
 
     async def _r_empty_list(self, request: web.Request, payload: Any, files: list[_File], **_: str) -> web.Response:
@@ -2793,14 +2957,17 @@ class FakeDiscord:
         rec.parent = parent
         if parent is not None and rec.source_message_id is None:
             rec.source_message_id = parent.source_message_id
-        session = self._session_for(rec.guild_id)
+        sessions = self._sessions_for(rec.guild_id)
+        rec.sessions = [s.id for s in sessions]
         self.interactions.append(rec)
         self._interactions[rec.id] = rec
         self._by_token[rec.token] = rec
         rec.dispatched_at = asyncio.get_running_loop().time()
-        self._send(session, "INTERACTION_CREATE", payload)
-        assert session.conn is not None
-        await session.conn.flush()
+        for session in sessions:
+            self._send(session, "INTERACTION_CREATE", copy.deepcopy(payload))
+        for session in sessions:
+            assert session.conn is not None
+            await session.conn.flush()
         self._bump()
         return rec
 
@@ -3281,6 +3448,16 @@ class FakeDiscord:
         rec = self._interactions.get(int(interaction_id)) if interaction_id.isdigit() else None
         if rec is None or rec.token != token:
             raise _ApiError(404, 10062, "Unknown interaction")
+        try:
+            response = await self._callback(request, payload, files, rec)
+        except _ApiError as exc:
+            self.callback_log.append(CallbackRecord(rec.id, time.monotonic(), exc.status, exc.code))
+            raise
+        self.callback_log.append(CallbackRecord(rec.id, time.monotonic(), response.status))
+        return response
+
+    async def _callback(self, request: web.Request, payload: Any, files: list[_File],
+                        rec: InteractionRecord) -> web.Response:
         if rec.callbacks:
             raise _ApiError(400, 40060, "Interaction has already been acknowledged.")
         if asyncio.get_running_loop().time() - rec.dispatched_at > self.interaction_timeout:

@@ -245,6 +245,8 @@ class SeenRequest:
     query: list[tuple[str, str]]
     headers: dict[str, str]
     key: str | None
+    #: ``time.monotonic()`` at arrival: requests from several bot processes on one clock.
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass(slots=True)

@@ -107,3 +107,22 @@ def test_only_a_definite_refusal_releases_the_nonce(status: int, refused: bool) 
     from bot.ui.alert_posts import definitely_refused
 
     assert definitely_refused(status) is refused
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [(50006, "RetryLater"), (50109, "RetryLater"), (50035, "PostRejected"), (0, "PostRejected")],
+)
+def test_a_400_saying_the_body_arrived_empty_keeps_the_nonce(code: int, kind: str) -> None:
+    """@discordjs/proxy replays a request it retries (after a 429 or a 5xx that may follow
+    the post) with an empty body; Discord's "empty message" / "invalid JSON" is then about
+    the replay, not about the alert: unknown outcome. Other 400s are refusals."""
+    from types import SimpleNamespace
+
+    import discord
+
+    from bot.ui.alert_posts import _post_error
+
+    response = SimpleNamespace(status=400, reason="Bad Request")
+    exc = discord.HTTPException(response, {"code": code, "message": "refused"})  # type: ignore[arg-type]
+    assert type(_post_error(exc)).__name__ == kind
