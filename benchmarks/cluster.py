@@ -6,7 +6,7 @@ Prints its figures; asserts nothing.
 
 What runs, all on loopback:
 
-- a throwaway PostgreSQL 15 (started as ``tests/postgres.py`` starts it for the tests);
+- a throwaway PostgreSQL 15 (started as ``tests/support/postgres.py`` starts it for the tests);
 - the fake La Cale and the fake Discord in a child process (``benchmarks/alerts.py``'s);
 - two child processes, each the real scheduler, poller and sender of one cluster slot
   (``Ownership(shard_count=2, cluster_count=2, slot=k)``): each polls and posts only its
@@ -57,11 +57,11 @@ SHARDS = CLUSTERS = 2
 
 
 # ======================================================================================
-# A throwaway PostgreSQL (the way tests/postgres.py starts one for the tests)
+# A throwaway PostgreSQL (the way tests/support/postgres.py starts one for the tests)
 # ======================================================================================
 @contextmanager
 def throwaway_postgres() -> Iterator[str]:
-    from tests.postgres import _bin_dir, _free_port
+    from tests.support.postgres import _bin_dir, _free_port
 
     bin_dir = _bin_dir()
     if bin_dir is None:

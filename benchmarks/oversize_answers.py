@@ -1,5 +1,5 @@
 """Answers of any size: what a 200 MiB answer from La Cale costs the client. Prints its
-figures; asserts nothing (the regression test is tests/test_lacale_client.py).
+figures; asserts nothing (the regression test is tests/integration/test_lacale_client.py).
 
     python benchmarks/oversize_answers.py            # 200 MiB answers
     python benchmarks/oversize_answers.py --mib 50   # smaller

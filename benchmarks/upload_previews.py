@@ -29,7 +29,7 @@ from bot.services.uploads import UploadDraft  # noqa: E402
 from tests.e2e.conftest import MANAGE_GUILD, run_bot, vigie_settings  # noqa: E402
 from tests.fakes.discord import FakeDiscord  # noqa: E402
 from tests.fakes.lacale import FakeLaCale  # noqa: E402
-from tests.torrent_factory import make_torrent  # noqa: E402
+from tests.support.torrent_factory import make_torrent  # noqa: E402
 
 MIB = 1024 * 1024
 FILMS_HD = "cmv0aa1fhd000003hd8x1v6q"

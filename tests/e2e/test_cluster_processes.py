@@ -17,7 +17,7 @@ import asyncpg
 
 from bot.db.advisory import NS_SLOT
 from bot.exit_codes import ExitCode
-from tests.cluster.pg import fresh_db, plain, postgres_url  # noqa: F401  (fixtures)
+from tests.support.fresh_db import fresh_db, plain, postgres_url  # noqa: F401  (fixtures)
 from tests.e2e.test_process import env_for, run
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.lacale import FakeLaCale

@@ -25,7 +25,7 @@ from tests.e2e.conftest import MANAGE_GUILD, VigieWorld, vigie_settings
 from tests.e2e.test_process import env_for
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.lacale import FakeLaCale
-from tests.postgres import _bin_dir, _free_port
+from tests.support.postgres import _bin_dir, _free_port
 
 pytestmark = pytest.mark.asyncio
 
@@ -231,7 +231,7 @@ async def test_readyz_503_while_a_shard_is_disconnected_healthz_stays_200(hworld
 
 @contextlib.contextmanager
 def own_postgres() -> Iterator[tuple[str, Any, Any]]:
-    """A PostgreSQL 15 server of this test's own (tests/postgres.py's is shared by the
+    """A PostgreSQL 15 server of this test's own (tests/support/postgres.py's is shared by the
     session and must keep running), with ``stop()`` / ``start()`` for an outage."""
     bin_dir = _bin_dir()
     if bin_dir is None:

@@ -18,7 +18,7 @@ import pytest
 from torf import _flatbencode as bencode
 
 from tests.e2e.conftest import VigieWorld
-from tests.torrent_factory import make_torrent
+from tests.support.torrent_factory import make_torrent
 
 pytestmark = pytest.mark.asyncio
 

@@ -20,7 +20,7 @@ from bot.exit_codes import ExitCode
 from tests.e2e.test_process import ROOT, env_for, run
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.lacale import FakeLaCale
-from tests.postgres import postgres_url  # noqa: F401  (fixture)
+from tests.support.postgres import postgres_url  # noqa: F401  (fixture)
 
 
 def one_line(err: str) -> str:

@@ -16,7 +16,7 @@ from bot.torrents import read_torrent
 from tests.e2e.conftest import VigieWorld
 from tests.fakes.discord import FLAG_EPHEMERAL, FakeMember, InteractionRecord
 from tests.fakes.lacale import UPLOAD
-from tests.torrent_factory import make_torrent
+from tests.support.torrent_factory import make_torrent
 
 pytestmark = pytest.mark.asyncio
 

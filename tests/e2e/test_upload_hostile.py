@@ -18,8 +18,8 @@ from tests.e2e.conftest import MANAGE_GUILD, VigieWorld
 from tests.e2e.test_upload import FILMS_HD, TITLE, fields
 from tests.fakes.discord import FakeMember, InteractionRecord
 from tests.fakes.lacale import UPLOAD
-from tests.test_torrent_pool import wait_for_file
-from tests.torrent_factory import make_torrent
+from tests.integration.test_torrent_pool import wait_for_file
+from tests.support.torrent_factory import make_torrent
 
 pytestmark = pytest.mark.asyncio
 

@@ -122,7 +122,7 @@ def test_nobody_wires_the_pipeline_by_hand() -> None:
     """The cog, the tests' harness and the benchmarks build it with AlertPipeline.build.
     (The kill -9 benchmark's child is a sender alone, with no poller to link to.)"""
     files = [*ROOT.joinpath("cogs").rglob("*.py"), *ROOT.joinpath("bot").rglob("*.py"), *ROOT.joinpath("benchmarks").rglob("*.py"),
-             ROOT / "tests" / "alert_harness.py"]
+             ROOT / "tests" / "support" / "alert_harness.py"]
     inside = ROOT / "bot" / "services" / "alerts"
     found = [c for f in files if f.parent != inside for c in _constructions(f)]
     allowed = [c for c in found if c.startswith("benchmarks/alerts.py:") and c.endswith(" DeliverySender(...)")]

@@ -22,7 +22,7 @@ from bot.torrents import (
     read_torrent,
     set_source,
 )
-from tests.torrent_factory import make_torrent
+from tests.support.torrent_factory import make_torrent
 
 
 def refusal(data: bytes) -> TorrentFileError:

@@ -21,7 +21,7 @@ from bot.torrents import (
     redact_announce,
     set_source,
 )
-from tests.torrent_factory import DEFAULT_ANNOUNCE, info_hash_of, make_torrent
+from tests.support.torrent_factory import DEFAULT_ANNOUNCE, info_hash_of, make_torrent
 
 HEX40 = re.compile(r"[0-9a-f]{40}\Z")
 MiB = 1024 * 1024

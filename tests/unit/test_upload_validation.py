@@ -35,7 +35,7 @@ from bot.services.uploads import (
     tag_choices,
     upload_link,
 )
-from tests.torrent_factory import make_torrent
+from tests.support.torrent_factory import make_torrent
 
 META = Meta.model_validate(json.loads((Path(__file__).parents[1] / "fakes" / "lacale_meta.json").read_text("utf-8")))
 FILMS_HD = "cmv0aa1fhd000003hd8x1v6q"

@@ -28,7 +28,7 @@ from bot.ui.upload_view import (
     outcome_text,
     preview_embed,
 )
-from tests.torrent_factory import make_torrent
+from tests.support.torrent_factory import make_torrent
 
 META = Meta.model_validate(json.loads((Path(__file__).parents[1] / "fakes" / "lacale_meta.json").read_text("utf-8")))
 SECRET = "the-api-key-never-shown-0123456789"

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.db.models import SeenRelease
 from bot.services.alerts.fetch import key_id
 from bot.services.alerts.scheduler import AlertScheduler
-from tests.alert_harness import Pipeline, lacale, sqlite_pipeline  # noqa: F401  (lacale: fixture)
+from tests.support.alert_harness import Pipeline, lacale, sqlite_pipeline  # noqa: F401  (lacale: fixture)
 from tests.fakes.lacale import SEARCH, FakeLaCale
 
 GUILD = 111_111_111_111_111_111

@@ -25,9 +25,9 @@ from bot.services.alerts.deliver import (
 from bot.services.alerts.fetch import key_id
 from bot.services.alerts.scheduler import AlertScheduler
 from bot.states import PauseReason
-from tests.alert_harness import Pipeline, forbid, lacale, postgres_pipeline, sqlite_pipeline  # noqa: F401  (lacale: fixture)
+from tests.support.alert_harness import Pipeline, forbid, lacale, postgres_pipeline, sqlite_pipeline  # noqa: F401  (lacale: fixture)
 from tests.fakes.lacale import SEARCH, FakeLaCale
-from tests.postgres import postgres_url  # noqa: F401  (fixture)
+from tests.support.postgres import postgres_url  # noqa: F401  (fixture)
 
 GUILD = 111_111_111_111_111_111
 CHANNEL = 222_222_222_222_222_222

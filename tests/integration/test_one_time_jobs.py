@@ -10,7 +10,7 @@ from pathlib import Path
 
 import asyncpg
 
-from tests.cluster.pg import fresh_db, plain, postgres_url  # noqa: F401  (fixtures)
+from tests.support.fresh_db import fresh_db, plain, postgres_url  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
 

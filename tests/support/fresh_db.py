@@ -1,4 +1,4 @@
-"""A fresh PostgreSQL database per test on the session's throwaway server (tests/postgres.py)."""
+"""A fresh PostgreSQL database per test on the session's throwaway server (tests/support/postgres.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from tests.postgres import postgres_url  # noqa: F401  (fixture re-exported for the tests' modules)
+from tests.support.postgres import postgres_url  # noqa: F401  (fixture re-exported for the tests' modules)
 
 
 def plain(url: str) -> str:

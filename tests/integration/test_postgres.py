@@ -19,7 +19,7 @@ from bot.services.guilds import GuildService
 from bot.services.vault import KeyVault
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 from tests.fakes.lacale import FakeLaCale
-from tests.postgres import postgres_url  # noqa: F401  (fixture)
+from tests.support.postgres import postgres_url  # noqa: F401  (fixture)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from bot.errors import UserError
 from bot.torrent_pool import TorrentPool, read_job, site_hash_job, source_fix_job
 from bot.torrents import MAX_FILES, TorrentFileError, read_torrent
-from tests.torrent_factory import make_torrent
+from tests.support.torrent_factory import make_torrent
 
 pytestmark = pytest.mark.asyncio
 

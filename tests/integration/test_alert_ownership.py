@@ -2,7 +2,7 @@
 are all-or-nothing and carry their owner, a claimed row is re-sent only by its owner with
 its own nonce, and each process paces its posts at its share of DISCORD_REST_RATE.
 
-Every test runs on SQLite and on a real PostgreSQL (tests/postgres.py); each "process" is
+Every test runs on SQLite and on a real PostgreSQL (tests/support/postgres.py); each "process" is
 a sender with its own engine (its own connections) on the same database, and all of them
 post to one recording Discord that, like Discord, answers a repeated nonce with the
 message it already created."""
@@ -33,8 +33,8 @@ from bot.services.alerts.deliver import (
     pending_rows,
 )
 from bot.services.alerts.queries import due_guilds
-from tests.alert_harness import RecordingPoster
-from tests.postgres import postgres_url  # noqa: F401  (fixture)
+from tests.support.alert_harness import RecordingPoster
+from tests.support.postgres import postgres_url  # noqa: F401  (fixture)
 
 SHARDS = 4
 

@@ -32,7 +32,7 @@ READ_ONLY_KEY = "vigie-cli-readonly-5a6b7c8d9e0f"
 FILMS_HD = "cmv0aa1fhd000003hd8x1v6q"
 TAG_1080P = "cmv0tt1p108000001gh4ij5k"
 TAG_VFF = "cmv0tt1vff0000005mn6op7q"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from bot.db.models import Alert
 from bot.errors import UserError
 from bot.limits import ALERTS_PER_GUILD_MAX
 from bot.services.alerts.service import AlertSpec
-from tests.alert_harness import Pipeline, lacale, postgres_pipeline, sqlite_pipeline  # noqa: F401  (lacale: fixture)
+from tests.support.alert_harness import Pipeline, lacale, postgres_pipeline, sqlite_pipeline  # noqa: F401  (lacale: fixture)
 from tests.fakes.lacale import FakeLaCale
-from tests.postgres import postgres_url  # noqa: F401  (fixture)
+from tests.support.postgres import postgres_url  # noqa: F401  (fixture)
 
 GUILD = 111_111_111_111_111_111
 CHANNEL = 222_222_222_222_222_222

@@ -14,7 +14,7 @@ from bot.cluster.membership import Layout, LayoutMismatch, SlotKeeper
 from bot.db.advisory import NS_SLOT
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_database
-from tests.cluster.pg import fresh_db, plain, postgres_url  # noqa: F401  (fixtures)
+from tests.support.fresh_db import fresh_db, plain, postgres_url  # noqa: F401  (fixtures)
 
 
 def test_layout_code_round_trips() -> None:

@@ -16,7 +16,7 @@ from bot.db.engine import create_engine
 from bot.db.migrate import upgrade_database
 from bot.exit_codes import ExitCode
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def vigie(args: list[str], database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -12,8 +12,8 @@ from bot.errors import UserError
 from bot.services.uploads import PreviewClosed, Uploader, UploadService, UploadStatus
 from bot.services.uploads.limits import NFO_MAX_BYTES
 from tests.fakes.lacale import UPLOAD
-from tests.test_upload_service import ADMIN, GUILD, KEY, MEMBER, MEMBER_KEY, UPLOADER_ROLE, Env, env  # noqa: F401
-from tests.torrent_factory import make_torrent
+from tests.integration.test_upload_service import ADMIN, GUILD, KEY, MEMBER, MEMBER_KEY, UPLOADER_ROLE, Env, env  # noqa: F401
+from tests.support.torrent_factory import make_torrent
 
 ADMIN_RIGHTS = Uploader(GUILD, ADMIN, can_manage_guild=True, role_ids=frozenset())
 UPLOADER_RIGHTS = Uploader(GUILD, MEMBER, can_manage_guild=False, role_ids=frozenset({UPLOADER_ROLE}))

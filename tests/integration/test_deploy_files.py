@@ -19,9 +19,9 @@ import yaml
 from bot.config import Settings
 from bot.observability.health import HealthServer
 from bot.observability.metrics import Metrics
-from tests.postgres import _free_port
+from tests.support.postgres import _free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def compose() -> dict[str, Any]:

@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, cast, literal, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.cluster.ownership import Ownership
-from tests.postgres import postgres_url  # noqa: F401  (fixture)
+from tests.support.postgres import postgres_url  # noqa: F401  (fixture)
 
 LAYOUTS = [Ownership(4, 2, 0), Ownership(4, 2, 1), Ownership(6, 3, 2), Ownership(5, 2, 1), Ownership(1, 1, 0)]
 

@@ -29,7 +29,7 @@ from bot.services.search import MemberCooldown, SearchService
 from bot.services.uploads import UploadDraft, UploadOutcome, UploadService, UploadStatus
 from bot.torrents import read_torrent
 from tests.fakes.lacale import DOWNLOAD, SEARCH, UPLOAD, FakeLaCale
-from tests.torrent_factory import make_torrent
+from tests.support.torrent_factory import make_torrent
 
 KEY = "vigie-upload-key-5b2e8d1c0a9f7364"
 MEMBER_KEY = "vigie-member-key-9d8c7b6a5f4e3d2c"
