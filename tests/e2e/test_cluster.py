@@ -35,11 +35,11 @@ from typing import Any
 
 import pytest
 
-from tests.discord_proxy import ProxyUnavailable, install_discord_proxy, run_discord_proxy
+from tests.support.discord_proxy import ProxyUnavailable, install_discord_proxy, run_discord_proxy
 from tests.e2e.conftest import MANAGE_GUILD, SECRET_KEY
 from tests.fakes.discord import FakeChannel, FakeDiscord, FakeDiscordError, FakeGuild, FakeMember, InteractionRecord
 from tests.fakes.lacale import SEARCH, FakeLaCale
-from tests.postgres import postgres_url  # noqa: F401  (fixture)
+from tests.support.postgres import postgres_url  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.asyncio
 

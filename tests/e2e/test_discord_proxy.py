@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.discord_proxy import discord_proxy_modules, run_discord_proxy  # noqa: F401  (fixture)
+from tests.support.discord_proxy import discord_proxy_modules, run_discord_proxy  # noqa: F401  (fixture)
 from tests.e2e.conftest import MANAGE_GUILD, VigieWorld, vigie_settings
 from tests.e2e.test_alerts import alert_posts, cog, cycle, db, final, titles
 from tests.fakes.discord import FakeDiscord

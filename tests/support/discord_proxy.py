@@ -26,7 +26,7 @@ import pytest
 #: Pinned: the behaviour documented in the README (408/504 passed through, 429s waited out,
 #: X-RateLimit headers dropped) was checked against these versions.
 PACKAGES = {"@discordjs/proxy": "2.1.1", "@discordjs/rest": "2.6.3"}
-SCRIPT = Path(__file__).resolve().parent / "fakes" / "discord_proxy.js"
+SCRIPT = Path(__file__).resolve().parents[1] / "fakes" / "discord_proxy.js"
 
 
 def _cache_dir() -> Path:
