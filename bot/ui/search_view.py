@@ -130,13 +130,10 @@ class DownloadView(AuthorView):
         super().__init__(author_id=author_id, timeout=VIEW_TIMEOUT)
         self.torrent = torrent
         self.download_for = download_for
-        button = discord.ui.Button(
-            label=i18n.t(locale, "search.download.button")[:80], emoji="📥", style=discord.ButtonStyle.primary, custom_id="search:download"
-        )
-        button.callback = self._download  # type: ignore[method-assign]
-        self.add_item(button)
+        self.download.label = i18n.t(locale, "search.download.button")[:80]
 
-    async def _download(self, interaction: discord.Interaction) -> None:
+    @discord.ui.button(label="Download", emoji="📥", style=discord.ButtonStyle.primary, custom_id="search:download")
+    async def download(self, interaction: discord.Interaction, button: discord.ui.Button[DownloadView]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         data = await self.download_for(interaction.user.id, self.torrent.info_hash)
         if data is None:

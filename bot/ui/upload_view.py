@@ -304,46 +304,48 @@ class UploadPreviewView(AuthorView):
 
     # -- components ---------------------------------------------------------------------------
     def _build(self, *, disabled: bool = False) -> None:
+        """Shows the declared components this draft needs, labelled in the member's language:
+        the tag menu only when La Cale offers tags, Fix source flag only when it is wrong."""
         self.clear_items()
         self._tag_select = None
         t = i18n.t
         options = self.draft.tag_options
         if options:
             chosen = set(self.draft.tag_ids)
-            select: discord.ui.Select[UploadPreviewView] = discord.ui.Select(
-                custom_id=TAGS_ID,
-                placeholder=t(self.locale, "upload.button.tags")[:150],
-                min_values=0,
-                max_values=len(options),
-                options=[
-                    discord.SelectOption(label=plain(tag.name, 100) or tag.id[:100], value=tag.id, default=tag.id in chosen)
-                    for tag in options
-                ],
-                disabled=disabled,
-                row=0,
-            )
-            select.callback = self._tags_chosen  # type: ignore[method-assign]
+            select = self.tags_menu
+            select.placeholder = t(self.locale, "upload.button.tags")[:150]
+            select.max_values = len(options)
+            select.options = [
+                discord.SelectOption(label=plain(tag.name, 100) or tag.id[:100], value=tag.id, default=tag.id in chosen)
+                for tag in options
+            ]
+            select.disabled = disabled
             self.add_item(select)
             self._tag_select = select
-        confirm: discord.ui.Button[UploadPreviewView] = discord.ui.Button(
-            label=t(self.locale, "upload.button.confirm")[:80], style=discord.ButtonStyle.success, custom_id=CONFIRM_ID,
-            disabled=disabled, row=1,
-        )
-        confirm.callback = self._confirm  # type: ignore[method-assign]
-        self.add_item(confirm)
+        shown = [(self.confirm_button, "upload.button.confirm")]
         if self.draft.needs_source_fix:
-            fix: discord.ui.Button[UploadPreviewView] = discord.ui.Button(
-                label=t(self.locale, "upload.button.fix_source")[:80], style=discord.ButtonStyle.primary, custom_id=FIX_ID,
-                disabled=disabled, row=1,
-            )
-            fix.callback = self._fix_source  # type: ignore[method-assign]
-            self.add_item(fix)
-        cancel: discord.ui.Button[UploadPreviewView] = discord.ui.Button(
-            label=t(self.locale, "upload.button.cancel")[:80], style=discord.ButtonStyle.secondary, custom_id=CANCEL_ID,
-            disabled=disabled, row=1,
-        )
-        cancel.callback = self._cancel  # type: ignore[method-assign]
-        self.add_item(cancel)
+            shown.append((self.fix_button, "upload.button.fix_source"))
+        shown.append((self.cancel_button, "upload.button.cancel"))
+        for button, label_key in shown:
+            button.label = t(self.locale, label_key)[:80]
+            button.disabled = disabled
+            self.add_item(button)
+
+    @discord.ui.select(custom_id=TAGS_ID, min_values=0, row=0)
+    async def tags_menu(self, interaction: discord.Interaction, select: discord.ui.Select[UploadPreviewView]) -> None:
+        await self._tags_chosen(interaction)
+
+    @discord.ui.button(label="Confirm", style=discord.ButtonStyle.success, custom_id=CONFIRM_ID, row=1)
+    async def confirm_button(self, interaction: discord.Interaction, button: discord.ui.Button[UploadPreviewView]) -> None:
+        await self._confirm(interaction)
+
+    @discord.ui.button(label="Fix source flag", style=discord.ButtonStyle.primary, custom_id=FIX_ID, row=1)
+    async def fix_button(self, interaction: discord.Interaction, button: discord.ui.Button[UploadPreviewView]) -> None:
+        await self._fix_source(interaction)
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id=CANCEL_ID, row=1)
+    async def cancel_button(self, interaction: discord.Interaction, button: discord.ui.Button[UploadPreviewView]) -> None:
+        await self._cancel(interaction)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
         if not await super().interaction_check(interaction):
