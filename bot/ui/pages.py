@@ -8,7 +8,7 @@ import discord
 
 from bot import i18n
 from bot.services.metadata import CategoryRow, TagGroupRows
-from bot.ui.embeds import COLOUR
+from bot.ui.style import Colours
 from bot.ui.text import escape, inline_code
 from bot.ui.paginator import Paginator
 
@@ -64,7 +64,7 @@ class PagesView(Paginator):
         return len(self.pages)
 
     def embed(self) -> discord.Embed:
-        embed = discord.Embed(title=self.title[:256], description=self.pages[self.page], colour=COLOUR)
+        embed = discord.Embed(title=self.title[:256], description=self.pages[self.page], colour=Colours.BRAND)
         footer = i18n.t(self.locale, "pages.footer", page=self.page + 1, pages=len(self.pages))
         embed.set_footer(text=f"{footer} · {self.footer}" if self.footer else footer)
         return embed

@@ -11,7 +11,7 @@ import discord
 from bot import i18n
 from bot.lacale.models import Torrent
 from bot.services.search import SortOrder, sort_results
-from bot.ui.embeds import release_card, results_page
+from bot.ui.cards import release_card, results_page
 from bot.ui.replies import NO_MENTIONS, reply
 from bot.ui.text import plain
 from bot.ui import views
