@@ -18,7 +18,6 @@ from bot import i18n
 from bot.app import VigieBot
 from bot.cluster.ownership import Ownership
 from bot.errors import UserError
-from bot.formatting import format_size
 from bot.limits import ALERT_NAME_MAX, BACKFILL_MAX, EXCLUDE_TEXT_MAX, MIN_SEEDERS_MAX, QUERY_MAX
 from bot.services.alerts.deliver import DeliverySender
 from bot.services.alerts.fetch import SiteMeta
@@ -27,72 +26,21 @@ from bot.services.alerts.pipeline import AlertPipeline
 from bot.services.alerts.poll import GuildPoller
 from bot.services.alerts.scheduler import AlertScheduler, ownership_of_shards
 from bot.services.alerts.service import (
-    AlertInfo,
     AlertService,
     AlertSpec,
-    Preview,
     parse_size_option,
 )
 from bot.ui.alert_posts import DiscordAlertPoster
 from bot.ui.autocomplete import category_choices
 from bot.ui.checks import may_manage_guild, require_manage_guild
-from bot.ui.embeds import COLOUR, release_card
+from bot.ui.cards import alert_line, alert_list_card, alert_test_card, criteria_text
 from bot.ui.replies import defer, reply
-from bot.ui.status import pause_reason_text
-from bot.ui.text import escape, plain, shorten
+from bot.ui.text import escape, plain
 
 log = logging.getLogger("vigie.alerts")
 
 #: Option names ``/alert edit clear:`` accepts.
 CLEARABLE = ("query", "category", "tmdb", "mention", "min_size", "max_size", "min_seeders", "exclude")
-
-
-def _when(value: object) -> str:
-    return discord.utils.format_dt(value, "R")  # type: ignore[arg-type]
-
-
-def criteria_text(alert: AlertInfo, locale: object) -> str:
-    lang = i18n.lang_of(locale)
-    t = i18n.t
-    parts: list[str] = []
-    if alert.query:
-        parts.append(t(locale, "alert.criteria.query", words=escape(alert.query)))
-    if alert.categories:
-        parts.append(t(locale, "alert.criteria.category", slugs=escape(", ".join(alert.categories))))
-    if alert.tmdb_id:
-        parts.append(t(locale, "alert.criteria.tmdb", id=alert.tmdb_id))
-    if alert.min_size is not None:
-        parts.append(t(locale, "alert.criteria.min_size", size=format_size(alert.min_size, lang)))
-    if alert.max_size is not None:
-        parts.append(t(locale, "alert.criteria.max_size", size=format_size(alert.max_size, lang)))
-    if alert.min_seeders is not None:
-        parts.append(t(locale, "alert.criteria.min_seeders", count=alert.min_seeders))
-    if alert.exclude:
-        parts.append(t(locale, "alert.criteria.exclude", words=escape(", ".join(alert.exclude))))
-    return " · ".join(parts) or t(locale, "alert.criteria.all")
-
-
-def alert_line(alert: AlertInfo, locale: object) -> str:
-    t = i18n.t
-    state = t(locale, "alert.list.active") if not alert.paused else t(locale, "alert.list.paused", reason=pause_reason_text(locale, alert.pause_reason))
-    where = f"<#{alert.channel_id}>" + (f" · <@&{alert.mention_role_id}>" if alert.mention_role_id else "")
-    last = t(locale, "alert.list.last_match", when=_when(alert.last_match_at)) if alert.last_match_at else t(locale, "alert.list.never")
-    counts = t(locale, "alert.list.posted", count=alert.delivered)
-    if alert.pending:
-        counts += " · " + t(locale, "alert.list.pending", count=alert.pending)
-    return f"**{escape(alert.name)}** — {state}\n{where} · {criteria_text(alert, locale)}\n{last} · {counts}"
-
-
-def fit_embeds(embeds: list[discord.Embed], budget: int = 6000) -> list[discord.Embed]:
-    """As many as Discord accepts in one message (10, and 6,000 characters in all)."""
-    out: list[discord.Embed] = []
-    total = 0
-    for embed in embeds[:10]:
-        if total + len(embed) > budget:
-            break
-        out.append(embed)
-        total += len(embed)
-    return out
 
 
 @app_commands.guild_only()
@@ -250,16 +198,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         if not alerts:
             await reply(interaction, i18n.t(locale, "alert.list.empty"))
             return
-        lines: list[str] = []
-        size = 0
-        for index, alert in enumerate(alerts):
-            line = alert_line(alert, locale)
-            if size + len(line) + 2 > 3900:
-                lines.append(i18n.t(locale, "alert.list.more", count=len(alerts) - index))
-                break
-            lines.append(line)
-            size += len(line) + 2
-        embed = discord.Embed(title=i18n.t(locale, "alert.list.title", count=len(alerts)), description="\n\n".join(lines), colour=COLOUR)
+        embed = alert_list_card(alerts, locale)
         await reply(interaction, embed=embed)
 
     @app_commands.command(name="edit", description="Change an alert (only the options you give)")
@@ -356,25 +295,8 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         assert interaction.guild_id is not None
         await defer(interaction, ephemeral=True)
         preview = await self.alerts.preview(interaction.guild_id, name)
-        content, embeds = self.render_preview(preview, interaction.locale)
+        content, embeds = alert_test_card(preview, base_url=self.bot.services.settings.lacale_base_url, locale=interaction.locale)
         await reply(interaction, content, embeds=embeds)
-
-    def render_preview(self, preview: Preview, locale: object) -> tuple[str, list[discord.Embed]]:
-        t = i18n.t
-        alert = preview.alert
-        lines = [
-            t(locale, "alert.test.heading", name=escape(alert.name), criteria=criteria_text(alert, locale)),
-            t(locale, "alert.test.rule"),
-            t(locale, "alert.test.summary", count=preview.checked, matched=t(locale, "alert.test.matched", count=len(preview.matches))),
-        ]
-        drops = [t(locale, f"alert.test.drop.{kind}", count=count) for kind, count in preview.drops.most_common() if kind]
-        if drops:
-            lines.append(t(locale, "alert.test.drops", details=", ".join(drops)))
-        if not preview.matches:
-            lines.append(t(locale, "alert.test.none"))
-        base_url = self.bot.services.settings.lacale_base_url
-        cards = [release_card(torrent, base_url=base_url, locale=locale, alert_names=(alert.name,)) for torrent in preview.matches]
-        return shorten("\n".join(lines), 2000), fit_embeds(cards)
 
 
 def _guild_channel(interaction: discord.Interaction, channel_id: int) -> discord.abc.GuildChannel | int:

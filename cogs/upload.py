@@ -22,7 +22,8 @@ from bot.services.uploads import (
 )
 from bot.ui.autocomplete import category_choices, tag_choices
 from bot.ui.replies import NO_MENTIONS, defer, reply
-from bot.ui.upload_view import UploadPreviewView, announcement_embed, uploader_of, uploads_embed
+from bot.ui.cards import announcement_embed, uploads_embed
+from bot.ui.upload_view import UploadPreviewView, uploader_of
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,8 @@ from bot.services.alerts.deliver import (
     RetryLater,
 )
 from bot.states import NoticeKind
-from bot.ui.embeds import release_card
+from bot.ui.cards import release_card
+from bot.ui.style import exact_time
 from bot.ui.text import escape, shorten
 
 log = logging.getLogger("vigie.alerts.discord")
@@ -54,7 +55,7 @@ def names_list(names: tuple[str, ...]) -> str:
 
 def when(value: datetime) -> str:
     """Discord renders it in each reader's time zone, with the relative time on hover."""
-    return discord.utils.format_dt(value, "f")
+    return exact_time(value)
 
 
 class DiscordAlertPoster:

@@ -1,5 +1,4 @@
-"""A generic paged embed (First / Previous / counter / Next / Last) for long listings,
-and the /meta listings rendered into pages."""
+"""The /meta listings rendered into pages, shown with the one paginator."""
 
 from __future__ import annotations
 
@@ -9,9 +8,9 @@ import discord
 
 from bot import i18n
 from bot.services.metadata import CategoryRow, TagGroupRows
-from bot.ui.embeds import COLOUR
+from bot.ui.style import Colours
 from bot.ui.text import escape, inline_code
-from bot.ui.views import AuthorView
+from bot.ui.paginator import Paginator
 
 PAGE_CHARS = 3800  # under the 4096 of an embed description
 EM_SPACE = "\u2003"
@@ -47,46 +46,25 @@ def tag_page_lines(groups: Sequence[TagGroupRows], locale: object) -> list[str]:
     return lines
 
 
-class PagesView(AuthorView):
+class PagesView(Paginator):
+    """A titled listing cut into pages (``pages:*`` buttons)."""
+
+    id_prefix = "pages"
+
     def __init__(self, *, author_id: int, title: str, pages: Sequence[str], locale: object, footer: str = "") -> None:
-        super().__init__(author_id=author_id, timeout=600)
+        super().__init__(author_id=author_id)
         self.title = title
         self.pages = list(pages)
         self.locale = locale
         self.footer = footer
-        self.page = 0
         self._build()
 
+    @property
+    def page_count(self) -> int:
+        return len(self.pages)
+
     def embed(self) -> discord.Embed:
-        embed = discord.Embed(title=self.title[:256], description=self.pages[self.page], colour=COLOUR)
+        embed = discord.Embed(title=self.title[:256], description=self.pages[self.page], colour=Colours.BRAND)
         footer = i18n.t(self.locale, "pages.footer", page=self.page + 1, pages=len(self.pages))
         embed.set_footer(text=f"{footer} · {self.footer}" if self.footer else footer)
         return embed
-
-    def _build(self) -> None:
-        self.clear_items()
-        last = len(self.pages) - 1
-        for name, emoji, target, disabled in (
-            ("first", "⏮", 0, self.page == 0),
-            ("prev", "◀", self.page - 1, self.page == 0),
-            ("counter", None, self.page, True),
-            ("next", "▶", self.page + 1, self.page >= last),
-            ("last", "⏭", last, self.page >= last),
-        ):
-            button: discord.ui.Button[PagesView] = discord.ui.Button(
-                emoji=emoji,
-                label=f"{self.page + 1}/{len(self.pages)}" if name == "counter" else None,
-                custom_id=f"pages:{name}",
-                disabled=disabled,
-                style=discord.ButtonStyle.secondary,
-            )
-            button.callback = self._goto(target)  # type: ignore[method-assign]
-            self.add_item(button)
-
-    def _goto(self, target: int):  # type: ignore[no-untyped-def]
-        async def callback(interaction: discord.Interaction) -> None:
-            self.page = max(0, min(target, len(self.pages) - 1))
-            self._build()
-            await interaction.response.edit_message(embed=self.embed(), view=self)
-
-        return callback

@@ -11,24 +11,28 @@ import discord
 from bot import i18n
 from bot.lacale.models import Torrent
 from bot.services.search import SortOrder, sort_results
-from bot.ui.embeds import release_card, results_page
+from bot.ui.cards import release_card, results_page
 from bot.ui.replies import NO_MENTIONS, reply
 from bot.ui.text import plain
+from bot.ui import views
+from bot.ui.paginator import Paginator
 from bot.ui.views import AuthorView
 
 log = logging.getLogger(__name__)
 
 PER_PAGE = 10
-VIEW_TIMEOUT = 600.0  # under the 15 minutes an interaction token lives, to edit it at timeout
+#: Read when a view is built (the e2e tests shorten it).
+VIEW_TIMEOUT = views.VIEW_TIMEOUT
 
 #: Fetches the .torrent for a member with *their own* key; ``None`` when they have none.
 DownloadFor = Callable[[int, str], Awaitable[bytes | None]]
 
 
-class SearchResultsView(AuthorView):
+class SearchResultsView(Paginator):
     """Only the member who searched turns pages and sorts; anyone may open a result's
     details (answered privately), and a download always uses the clicker's own key."""
 
+    id_prefix = "search"
     open_to_all = frozenset({"search:details"})
 
     def __init__(
@@ -51,11 +55,10 @@ class SearchResultsView(AuthorView):
         self.download_for = download_for
         self.has_personal_key = has_personal_key
         self.order = SortOrder.NEWEST
-        self.page = 0
         self._build()
 
     @property
-    def pages(self) -> int:
+    def page_count(self) -> int:
         return max(1, -(-len(self.results) // PER_PAGE))
 
     def embed(self) -> discord.Embed:
@@ -64,31 +67,11 @@ class SearchResultsView(AuthorView):
         )
 
     # -- components -------------------------------------------------------------------
-    def _build(self) -> None:
-        self.clear_items()
-        last = self.pages - 1
-        nav = [
-            ("first", "⏮", 0, self.page == 0),
-            ("prev", "◀", self.page - 1, self.page == 0),
-            ("next", "▶", self.page + 1, self.page >= last),
-            ("last", "⏭", last, self.page >= last),
-        ]
-        for name, emoji, target, disabled in nav[:2]:
-            self.add_item(_PageButton(name, emoji, target, disabled))
-        self.add_item(
-            discord.ui.Button(label=f"{self.page + 1}/{self.pages}", disabled=True, custom_id="search:counter", row=0)
-        )
-        for name, emoji, target, disabled in nav[2:]:
-            self.add_item(_PageButton(name, emoji, target, disabled))
+    def _add_page_items(self) -> None:
         self.add_item(_SortSelect(self.order, self.locale))
         page_items = self.results[self.page * PER_PAGE : (self.page + 1) * PER_PAGE]
         if page_items:
             self.add_item(_DetailsSelect(page_items, self.page * PER_PAGE, self.locale))
-
-    async def show_page(self, interaction: discord.Interaction, page: int) -> None:
-        self.page = max(0, min(page, self.pages - 1))
-        self._build()
-        await interaction.response.edit_message(embed=self.embed(), view=self)
 
     async def set_order(self, interaction: discord.Interaction, order: SortOrder) -> None:
         self.order = order
@@ -111,16 +94,6 @@ class SearchResultsView(AuthorView):
         if view is not None:
             kwargs["view"] = view
         await interaction.response.send_message(**kwargs)
-
-
-class _PageButton(discord.ui.Button["SearchResultsView"]):
-    def __init__(self, name: str, emoji: str, target: int, disabled: bool) -> None:
-        super().__init__(emoji=emoji, custom_id=f"search:{name}", disabled=disabled, row=0, style=discord.ButtonStyle.secondary)
-        self.target = target
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        assert self.view is not None
-        await self.view.show_page(interaction, self.target)
 
 
 class _SortSelect(discord.ui.Select["SearchResultsView"]):
@@ -157,13 +130,10 @@ class DownloadView(AuthorView):
         super().__init__(author_id=author_id, timeout=VIEW_TIMEOUT)
         self.torrent = torrent
         self.download_for = download_for
-        button = discord.ui.Button(
-            label=i18n.t(locale, "search.download.button")[:80], emoji="📥", style=discord.ButtonStyle.primary, custom_id="search:download"
-        )
-        button.callback = self._download  # type: ignore[method-assign]
-        self.add_item(button)
+        self.download.label = i18n.t(locale, "search.download.button")[:80]
 
-    async def _download(self, interaction: discord.Interaction) -> None:
+    @discord.ui.button(label="Download", emoji="📥", style=discord.ButtonStyle.primary, custom_id="search:download")
+    async def download(self, interaction: discord.Interaction, button: discord.ui.Button[DownloadView]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         data = await self.download_for(interaction.user.id, self.torrent.info_hash)
         if data is None:

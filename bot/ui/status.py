@@ -7,11 +7,12 @@ import discord
 from bot import i18n
 from bot.services.guilds import GuildStatus
 from bot.states import PauseReason, PollOutcome
+from bot.ui.style import Colours, relative_time
 from bot.ui.text import escape
 
 
 def _when(value: object) -> str:
-    return discord.utils.format_dt(value, "R") if value is not None else "—"  # type: ignore[arg-type]
+    return relative_time(value)  # type: ignore[arg-type]
 
 
 def pause_reason_text(locale: object, reason: str | None) -> str:
@@ -27,7 +28,7 @@ def poll_outcome_text(locale: object, outcome: str | None) -> str:
 
 def guild_status_embed(status: GuildStatus, locale: object) -> discord.Embed:
     t = i18n.t
-    embed = discord.Embed(title=t(locale, "setup.status.title"), colour=discord.Colour.blurple())
+    embed = discord.Embed(title=t(locale, "setup.status.title"), colour=Colours.STATUS)
     if status.has_key:
         key_line = t(locale, f"setup.status.key.{status.key_status}", fingerprint=status.fingerprint or "?")
         if status.registered_by:

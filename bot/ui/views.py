@@ -10,6 +10,10 @@ from bot import i18n
 from bot.ui.errors import describe_error
 from bot.ui.replies import reply
 
+#: How long every Vigie view answers: under the 15 minutes an interaction token lives, so
+#: the message can still be edited (its buttons removed) when the view times out.
+VIEW_TIMEOUT = 600.0
+
 
 class AuthorView(discord.ui.View):
     #: custom_ids anyone may use (e.g. opening a result's details, answered privately).

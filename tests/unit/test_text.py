@@ -11,7 +11,7 @@ from bot.formatting import clean_text
 from bot.services.metadata import Suggestion, _fits
 from bot.services.uploads.validation import code_span
 from bot.ui.text import escape, inline_code, plain, safe_title
-from bot.ui.upload_view import code_block
+from bot.ui.cards import code_block
 
 HOSTILE = [
     "\u202e",  # right-to-left override

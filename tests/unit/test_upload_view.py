@@ -22,12 +22,8 @@ from bot.services.uploads import (
     tag_choices,
 )
 from bot.torrents import read_torrent
-from bot.ui.upload_view import (
-    UploadPreviewView,
-    announcement_embed,
-    outcome_text,
-    preview_embed,
-)
+from bot.ui.cards import announcement_embed, outcome_text, preview_embed
+from bot.ui.upload_view import UploadPreviewView
 from tests.support.torrent_factory import make_torrent
 
 META = Meta.model_validate(json.loads((Path(__file__).parents[1] / "fakes" / "lacale_meta.json").read_text("utf-8")))

@@ -1,5 +1,10 @@
 """Posting pending deliveries: oldest first, each release once per channel, never twice.
 
+This module is the sender loop and its pacing; the pieces it runs are beside it: what it
+hands to Discord in :mod:`~bot.services.alerts.posting`, the planning of messages in
+:mod:`~bot.services.alerts.batches`, the SQL steps (pending rows, claims, marks) in
+:mod:`~bot.services.alerts.claims`. All their names are importable from here too.
+
 The sender talks to Discord through :class:`AlertPoster` (implemented with discord.py in
 ``bot/ui/alert_posts.py``; a recording fake in tests), so this module has no Discord
 import and can be tested and benchmarked alone.
@@ -35,378 +40,95 @@ turning a harmless repeat into a visible double.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cluster.ownership import Ownership
-from bot.db.models import Alert, Delivery, DeliveryStatus, GuildSettings
+from bot.db.models import Delivery, DeliveryStatus
 from bot.db.types import utcnow
 from bot.observability.metrics import Metrics
+from bot.services.alerts.batches import (
+    EMBED_BUDGET,
+    MAX_EMBEDS,
+    PendingRow,
+    PlannedBatch,
+    batch_nonce,
+    card_weight,
+    plan_batches,
+)
+from bot.services.alerts.claims import (
+    FLUSH_LIMIT,
+    claim,
+    mark_delivered_many,
+    note_failure,
+    pause_channel_alerts,
+    pending_rows,
+    take_over,
+)
+from bot.services.alerts.posting import (
+    AdminNotice,
+    AlertPoster,
+    ChannelUnavailable,
+    GapNotice,
+    PostedRelease,
+    PostError,
+    PostRejected,
+    ReleasePost,
+    RetryLater,
+    notice_nonce,
+)
 from bot.states import NoticeKind, PauseReason
+
+#: Re-exported: the pipeline's pieces were defined here before they had modules of their own.
+__all__ = [
+    "EMBED_BUDGET",
+    "FLUSH_LIMIT",
+    "MAX_EMBEDS",
+    "MAX_REJECTIONS",
+    "AdminNotice",
+    "AlertPoster",
+    "ChannelUnavailable",
+    "DeliverySender",
+    "FlushReport",
+    "GapNotice",
+    "PendingRow",
+    "PlannedBatch",
+    "PostError",
+    "PostPacer",
+    "PostRejected",
+    "PostedRelease",
+    "ReleasePost",
+    "RetryLater",
+    "batch_nonce",
+    "card_weight",
+    "claim",
+    "mark_delivered_many",
+    "note_failure",
+    "notice_nonce",
+    "pause_channel_alerts",
+    "pending_rows",
+    "plan_batches",
+    "take_over",
+]
 
 log = logging.getLogger("vigie.alerts.deliver")
 
-#: Discord: at most 10 embeds per message, 6,000 characters of embeds in all.
-MAX_EMBEDS = 10
-EMBED_BUDGET = 5_500
 #: A message Discord keeps refusing (a 400: our bug, or a card it dislikes) is dropped
 #: after this many tries, so that one bad release cannot block a channel forever.
 MAX_REJECTIONS = 5
-#: How many rows one flush plans at most (the rest waits for the next flush).
-FLUSH_LIMIT = 5_000
 #: Seconds between two writes of "delivered" marks during a flush (a crash loses at most
 #: that many seconds of marks; those posts are re-sent with their nonce: no repeat).
 MARK_EVERY = 0.1
 
-
-# -- what the sender hands to Discord --------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class PostedRelease:
-    """One embed: the release as stored, and every alert of this channel it matched."""
-
-    info_hash: str
-    release: dict[str, Any]
-    alert_names: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ReleasePost:
-    """One message: up to ten releases, the roles of their alerts (the only pings
-    allowed), and the nonce that makes a re-send a no-op."""
-
-    guild_id: int
-    channel_id: int
-    locale: str
-    nonce: str
-    releases: tuple[PostedRelease, ...]
-    role_ids: tuple[int, ...]
-
-
-def notice_nonce(*parts: object) -> str:
-    """A notice's Discord nonce: the same notice (same kind, server, channel, alerts and
-    time window) gets the same nonce, so a re-send after a crash, or by a second process,
-    is answered by Discord with the message already posted. 21 characters."""
-    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
-    return "n" + digest[:20]
-
-
-@dataclass(frozen=True, slots=True)
-class GapNotice:
-    """Releases published between ``since`` and ``until`` may have been missed."""
-
-    guild_id: int
-    channel_id: int
-    locale: str
-    alert_names: tuple[str, ...]
-    since: datetime
-    until: datetime
-
-    @property
-    def nonce(self) -> str:
-        """``since`` and ``until`` come from the database and La Cale's answer: a poll
-        finding the same gap again computes the same window."""
-        return notice_nonce(
-            "gap", self.guild_id, self.channel_id, *sorted(self.alert_names), self.since.isoformat(), self.until.isoformat()
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class AdminNotice:
-    """Something the server's admins must act on, posted in the log channel set with
-    ``/setup log-channel`` or else the server's system channel."""
-
-    guild_id: int
-    log_channel_id: int | None
-    locale: str
-    kind: NoticeKind
-    alert_names: tuple[str, ...] = ()
-    channel_id: int | None = None
-    #: When the event happened; its UTC hour is the nonce's time window.
-    at: datetime | None = None
-
-    @property
-    def nonce(self) -> str:
-        """The hour keeps the same event, told twice, one message; the same event again
-        hours later (the admins fixed it, it broke again) is a new message."""
-        window = self.at.strftime("%Y-%m-%dT%H") if self.at is not None else ""
-        return notice_nonce("admin", self.kind, self.guild_id, self.channel_id or 0, *sorted(self.alert_names), window)
-
-
-class PostError(Exception):
-    """Base of what an :class:`AlertPoster` raises."""
-
-
-class ChannelUnavailable(PostError):
-    """403 or 404 on the channel: posting again will not help until someone acts."""
-
-    def __init__(self, *, missing: bool, detail: str = "") -> None:
-        super().__init__(detail or ("unknown channel" if missing else "missing access"))
-        self.missing = missing
-
-
-class RetryLater(PostError):
-    """429 after discord.py's own retries, a 408 or 5xx (a proxy may answer them after
-    Discord posted), a timeout, a network error: the message may or may not exist; it is
-    re-sent later with the same nonce, never under a new one."""
-
-    def __init__(self, detail: str = "", *, retry_after: float | None = None) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
-
-
-class PostRejected(PostError):
-    """A definite refusal (400, 413...): the message was not posted, and the same message
-    would be refused again; only then is its nonce released."""
-
-
-class AlertPoster(Protocol):
-    """Discord, as the alert pipeline sees it."""
-
-    async def send_releases(self, post: ReleasePost) -> int:
-        """Post one message; return its id. Raises :class:`PostError` subclasses."""
-        ...
-
-    async def send_gap_notice(self, notice: GapNotice) -> None: ...
-
-    async def notify_admins(self, notice: AdminNotice) -> None: ...
-
-
-# -- planning ---------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class PendingRow:
-    id: int
-    alert_id: int
-    guild_id: int
-    channel_id: int
-    info_hash: str
-    release: dict[str, Any]
-    batch_nonce: str | None
-    alert_name: str
-    role_id: int | None
-    locale: str
-    log_channel_id: int | None
-    #: The slot that claimed it (``None``: unclaimed, or claimed before claims had owners).
-    claimed_by: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedBatch:
-    guild_id: int
-    channel_id: int
-    locale: str
-    log_channel_id: int | None
-    rows: tuple[PendingRow, ...]
-    #: Set for a batch claimed before (a restart): re-sent exactly as it was.
-    nonce: str | None
-
-    @property
-    def ids(self) -> tuple[int, ...]:
-        return tuple(r.id for r in self.rows)
-
-    def releases(self) -> tuple[PostedRelease, ...]:
-        by_hash: OrderedDict[str, list[PendingRow]] = OrderedDict()
-        for row in self.rows:
-            by_hash.setdefault(row.info_hash, []).append(row)
-        return tuple(
-            PostedRelease(h, rows[0].release, tuple(dict.fromkeys(r.alert_name for r in rows))) for h, rows in by_hash.items()
-        )
-
-    def role_ids(self) -> tuple[int, ...]:
-        return tuple(dict.fromkeys(r.role_id for r in self.rows if r.role_id))
-
-
-def batch_nonce(ids: Sequence[int]) -> str:
-    """Deterministic, 21 characters (Discord allows 25): the same rows give the same
-    nonce, different rows practically never do."""
-    digest = hashlib.sha256(",".join(map(str, sorted(ids))).encode()).hexdigest()
-    return "v" + digest[:20]
-
-
-def card_weight(release: dict[str, Any], alert_names: Sequence[str]) -> int:
-    """A generous estimate of a release card's characters (title, fields, footer)."""
-    title = str(release.get("title") or "")
-    category = str(release.get("category") or "")
-    # Escaping can double a title's length; field names and values add about 250.
-    return 2 * len(title) + len(category) + sum(len(n) + 2 for n in alert_names) + 300
-
-
-def plan_batches(rows: Sequence[PendingRow], *, max_releases: int = MAX_EMBEDS, budget: int = EMBED_BUDGET) -> list[PlannedBatch]:
-    """Messages to post, oldest first per channel.
-
-    Claimed rows keep their batch (same nonce, same rows). Unclaimed rows of one channel
-    are grouped by release (one embed names every alert of that channel it matched), then
-    packed up to ``max_releases`` embeds and ``budget`` characters per message.
-    """
-    out: list[PlannedBatch] = []
-    claimed: OrderedDict[str, list[PendingRow]] = OrderedDict()
-    fresh: OrderedDict[tuple[int, int], OrderedDict[str, list[PendingRow]]] = OrderedDict()
-    for row in rows:
-        if row.batch_nonce is not None:
-            claimed.setdefault(row.batch_nonce, []).append(row)
-        else:
-            fresh.setdefault((row.guild_id, row.channel_id), OrderedDict()).setdefault(row.info_hash, []).append(row)
-    for nonce, group in claimed.items():
-        first = group[0]
-        out.append(PlannedBatch(first.guild_id, first.channel_id, first.locale, first.log_channel_id, tuple(group), nonce))
-    for (guild_id, channel_id), releases in fresh.items():
-        current: list[PendingRow] = []
-        count = weight = 0
-        for group in releases.values():
-            w = card_weight(group[0].release, [r.alert_name for r in group])
-            if current and (count >= max_releases or weight + w > budget):
-                first = current[0]
-                out.append(PlannedBatch(guild_id, channel_id, first.locale, first.log_channel_id, tuple(current), None))
-                current, count, weight = [], 0, 0
-            current.extend(group)
-            count += 1
-            weight += w
-        if current:
-            first = current[0]
-            out.append(PlannedBatch(guild_id, channel_id, first.locale, first.log_channel_id, tuple(current), None))
-    return out
-
-
-# -- database steps -------------------------------------------------------------------------------
-async def pending_rows(
-    session: AsyncSession, *, ownership: Ownership = Ownership(), limit: int = FLUSH_LIMIT
-) -> tuple[list[PendingRow], bool]:
-    """Pending rows of the servers ``ownership`` owns, oldest first: every claimed one
-    (it may be on Discord already, and is only ever re-sent whole, with all its
-    companions), and unclaimed ones of running alerts up to ``limit`` (a paused alert's
-    matches wait for resume). The ownership test is in the SQL, before the ``LIMIT``.
-    The flag tells that ``limit`` was reached (more rows wait)."""
-    columns = (
-        Delivery.id,
-        Delivery.alert_id,
-        Delivery.guild_id,
-        Delivery.channel_id,
-        Delivery.info_hash,
-        Delivery.release,
-        Delivery.batch_nonce,
-        Delivery.claimed_by,
-        Alert.name,
-        Alert.mention_role_id,
-        GuildSettings.locale,
-        GuildSettings.log_channel_id,
-    )
-    base = (
-        select(*columns)
-        .join(Alert, Alert.id == Delivery.alert_id)
-        .join(GuildSettings, GuildSettings.guild_id == Delivery.guild_id)
-        .where(Delivery.status == DeliveryStatus.PENDING, ownership.owns_sql(Delivery.guild_id))
-    )
-    claimed = (await session.execute(base.where(Delivery.batch_nonce.is_not(None)).order_by(Delivery.id))).all()
-    fresh = (
-        await session.execute(
-            base.where(Delivery.batch_nonce.is_(None), Alert.paused.is_(False), GuildSettings.active.is_(True))
-            .order_by(Delivery.id)
-            .limit(limit)
-        )
-    ).all()
-    truncated = len(fresh) >= limit
-    if truncated:
-        # The last release may have more rows past the limit: keep them together.
-        last = fresh[-1]
-        fresh = [r for r in fresh if (r[3], r[4]) != (last[3], last[4])]
-    rows = [
-        PendingRow(
-            id=r[0], alert_id=r[1], guild_id=r[2], channel_id=r[3], info_hash=r[4], release=r[5], batch_nonce=r[6],
-            alert_name=r[8], role_id=r[9], locale=r[10] or "fr", log_channel_id=r[11], claimed_by=r[7],
-        )
-        for r in sorted([*claimed, *fresh], key=lambda r: r[0])
-    ]
-    return rows, truncated
-
-
-async def claim(session: AsyncSession, ids: Sequence[int], nonce: str, *, slot: int = 0, now: datetime | None = None) -> bool:
-    """Claim every row of one message for ``slot``, or none: in a savepoint, rolled back
-    when any row is no longer pending and unclaimed (another claimer, an alert removed).
-    On PostgreSQL a concurrent claimer of a row waits for this transaction, then finds
-    the row claimed: its own savepoint rolls back."""
-    return await _stamp(session, ids, Delivery.batch_nonce.is_(None), nonce=nonce, slot=slot, now=now)
-
-
-async def take_over(session: AsyncSession, ids: Sequence[int], nonce: str, *, slot: int, now: datetime | None = None) -> bool:
-    """Make this slot the owner of a batch claimed by another slot (or before claims had
-    owners), keeping its nonce; all rows or none, like :func:`claim`."""
-    return await _stamp(session, ids, Delivery.batch_nonce == nonce, nonce=nonce, slot=slot, now=now)
-
-
-async def _stamp(session: AsyncSession, ids: Sequence[int], condition: Any, *, nonce: str, slot: int, now: datetime | None) -> bool:
-    savepoint = await session.begin_nested()
-    result = await session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.PENDING, condition)
-        .values(batch_nonce=nonce, claimed_by=slot, claimed_at=now or utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if cast(CursorResult[Any], result).rowcount == len(set(ids)):
-        await savepoint.commit()
-        return True
-    await savepoint.rollback()
-    return False
-
-
-async def mark_delivered_many(session: AsyncSession, sent: Sequence[tuple[Sequence[int], int]], now: datetime) -> None:
-    """Several messages' rows at once (one executemany)."""
-    table = Delivery.__table__
-    params = [{"row_id": row_id, "message_id": message_id} for ids, message_id in sent for row_id in ids]
-    await session.execute(
-        update(table)  # type: ignore[arg-type]
-        .where(table.c.id == bindparam("row_id"), table.c.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.DELIVERED, delivered_at=now, message_id=bindparam("message_id"), attempts=table.c.attempts + 1),
-        params,
-    )
-
-
-async def note_failure(session: AsyncSession, ids: Sequence[int], error: str, *, release_claim: bool) -> None:
-    values: dict[str, Any] = {"attempts": Delivery.attempts + 1, "last_error": error[:500]}
-    if release_claim:
-        values.update(batch_nonce=None, claimed_by=None, claimed_at=None)
-    await session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.PENDING)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def pause_channel_alerts(session: AsyncSession, guild_id: int, channel_id: int, alert_ids: Sequence[int], reason: PauseReason) -> list[str]:
-    """Pause the running alerts that post to the channel; returns their names."""
-    result = await session.execute(
-        select(Alert.id, Alert.name).where(
-            Alert.guild_id == guild_id,
-            Alert.paused.is_(False),
-            or_(Alert.channel_id == channel_id, Alert.id.in_(list(alert_ids))),
-        )
-    )
-    found = result.all()
-    if found:
-        await session.execute(
-            update(Alert)
-            .where(Alert.id.in_([a for a, _ in found]))
-            .values(paused=True, pause_reason=reason)
-            .execution_options(synchronize_session=False)
-        )
-    # Unclaimed: sent to the channel once it works again (``/alert resume``) or to a new
-    # channel (``/alert edit``); nothing reached Discord, so the claim is simply released.
-    await session.execute(
-        update(Delivery)
-        .where(Delivery.guild_id == guild_id, Delivery.channel_id == channel_id, Delivery.status == DeliveryStatus.PENDING)
-        .values(batch_nonce=None, claimed_by=None, claimed_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    return [name for _, name in found]
 
 
 # -- pacing ---------------------------------------------------------------------------------------

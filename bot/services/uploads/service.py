@@ -19,6 +19,9 @@ Why the sending path is careful:
   flight, and a draft that ended (uploaded, duplicate) answers its first outcome again.
 * Every attempt is stored (``UploadRecord``): written before the request, completed after,
   so even a crash mid-upload leaves a trace in ``/uploads``.
+
+The looking on La Cale is :mod:`~bot.services.uploads.lookup`; the records are
+:mod:`~bot.services.uploads.records`; this module decides when each is used.
 """
 
 from __future__ import annotations
@@ -31,11 +34,8 @@ from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import UploadRecord
-from bot.db.types import utcnow
 from bot.errors import UserError
 from bot.lacale.errors import (
     BadRequest,
@@ -43,20 +43,14 @@ from bot.lacale.errors import (
     KeyRefused,
     LaCaleError,
     MissingKey,
-    NotFound,
     RateLimited,
     Unavailable,
 )
-from bot.lacale.models import (
-    Meta,
-    UploadFile,
-    UploadRequest,
-    download_url,
-)
+from bot.lacale.models import UploadFile, UploadRequest
 from bot.services.guilds import GuildService
 from bot.services.keys import ResolvedKey
 from bot.services.lacale_access import LaCaleAccess, MetaCache
-from bot.services.search import SearchService, build_query
+from bot.services.search import SearchService
 from bot.services.uploads.drafts import (
     OUTCOME_FAILED,
     OUTCOME_SENDING,
@@ -80,7 +74,9 @@ from bot.services.uploads.limits import (
     RECENT_LIMIT,
     VERIFY_DELAY,
 )
+from bot.services.uploads.lookup import SiteLookup
 from bot.services.uploads.previews import OnClosed, PreviewClosed, PreviewRegistry
+from bot.services.uploads.records import UploadRecords
 from bot.services.uploads.validation import (
     check_cover_url,
     check_description,
@@ -96,12 +92,11 @@ from bot.services.uploads.validation import (
     tag_choices,
     torrent_refusal,
 )
-from bot.torrent_pool import TorrentPool, site_hash_job, source_fix_job
+from bot.torrent_pool import TorrentPool, source_fix_job
 from bot.torrents import (
     DEFAULT_MAX_BYTES,
     TorrentFileError,
     clean_title,
-    has_lacale_source,
 )
 
 log = logging.getLogger(__name__)
@@ -156,10 +151,11 @@ class UploadService:
         #: Where every .torrent is read (worker processes, a time limit, one file per
         #: member at a time): never the event loop or its default executor.
         self.torrent_pool = torrent_pool or TorrentPool()
+        self._records = UploadRecords(sessions)
+        self._site = SiteLookup(access, search, self.torrent_pool)
         self._states: OrderedDict[str, _DraftState] = OrderedDict()
         self._sending: set[str] = set()
         self._hashes_in_flight: set[str] = set()
-        self._site_hashes: OrderedDict[str, str] = OrderedDict()
         #: Upload requests handed to the client (a local 30/min refusal counts too).
         self.requests_sent = 0
         # One upload of the largest accepted size always fits when nothing else is open.
@@ -314,7 +310,7 @@ class UploadService:
             raise torrent_refusal(exc, self.max_torrent_bytes) from None
         fixed = replace(draft, torrent=torrent, source_fixed=True)
         # The hash La Cale would have given the unfixed file is exactly the fixed one's.
-        self._remember_site_hash(draft.original_info_hash, fixed.torrent.info_hash)
+        self._site.remember_hash(draft.original_info_hash, fixed.torrent.info_hash)
         # The preview now holds the rewritten file instead of the original.
         self.previews.resize(draft.id, _held_bytes(fixed))
         return fixed
@@ -422,47 +418,47 @@ class UploadService:
         return outcome
 
     async def _send(self, draft: UploadDraft) -> UploadOutcome:
-        earlier = await self._earlier_records(draft)
+        earlier = await self._records.earlier(await self._site.hashes(draft))
         pending = [r.id for r in earlier if r.outcome in (OUTCOME_SENDING, UploadStatus.UNVERIFIED.value)]
         prior = next((r for r in earlier if r.outcome == UploadStatus.UPLOADED.value), None)
         if pending or prior is not None:
             # An earlier request for this file was stored, or may have been (no answer, a
             # crash mid-upload): look on La Cale before anything is sent again. Kept in the
             # database, so neither an expired preview nor a restart forgets it.
-            found, link = await self._find_on_site(draft)
+            found, link = await self._site.find(draft)
             if prior is not None and found is not False:
                 link = link or prior.link
-                record_id = await self._start_record(draft, outcome=UploadStatus.DUPLICATE.value)
-                await self._finish(record_id, UploadStatus.DUPLICATE.value, link=link, detail=f"already uploaded (record {prior.id})")
+                record_id = await self._records.start(draft, outcome=UploadStatus.DUPLICATE.value)
+                await self._records.finish(record_id, UploadStatus.DUPLICATE.value, link=link, detail=f"already uploaded (record {prior.id})")
                 return UploadOutcome(UploadStatus.DUPLICATE, draft, link=link, record_id=record_id)
             if pending:
                 if found is None:
                     return UploadOutcome(UploadStatus.UNVERIFIED, draft, record_id=pending[0])
                 if found:
                     for record_id in pending:
-                        await self._finish(record_id, UploadStatus.UPLOADED.value, link=link, detail="found on La Cale after a timeout")
+                        await self._records.finish(record_id, UploadStatus.UPLOADED.value, link=link, detail="found on La Cale after a timeout")
                     return UploadOutcome(UploadStatus.UPLOADED, draft, link=link, after_timeout=True, record_id=pending[0])
                 for record_id in pending:
-                    await self._finish(record_id, UploadStatus.NOT_STORED.value, detail="checked later: not on La Cale")
+                    await self._records.finish(record_id, UploadStatus.NOT_STORED.value, detail="checked later: not on La Cale")
             # else: uploaded through Vigie once, but no longer on La Cale (removed): send.
 
-        record_id = await self._start_record(draft)
+        record_id = await self._records.start(draft)
         client = self._access.client(draft.api_key)
         try:
             self.requests_sent += 1
             result = await client.upload(self._request(draft))
         except Duplicate:
-            link = await self._existing_link(draft)
-            await self._finish(record_id, UploadStatus.DUPLICATE.value, link=link)
+            link = await self._site.existing_link(draft)
+            await self._records.finish(record_id, UploadStatus.DUPLICATE.value, link=link)
             return UploadOutcome(UploadStatus.DUPLICATE, draft, link=link, record_id=record_id)
         except RateLimited as exc:
-            await self._finish(record_id, UploadStatus.RATE_LIMITED.value, detail=f"retry after {exc.retry_after:.0f} s")
+            await self._records.finish(record_id, UploadStatus.RATE_LIMITED.value, detail=f"retry after {exc.retry_after:.0f} s")
             return UploadOutcome(UploadStatus.RATE_LIMITED, draft, retry_after=exc.retry_after, record_id=record_id)
         except (KeyRefused, MissingKey) as exc:
-            await self._finish(record_id, UploadStatus.KEY_REFUSED.value, detail=exc.message or None)
+            await self._records.finish(record_id, UploadStatus.KEY_REFUSED.value, detail=exc.message or None)
             return UploadOutcome(UploadStatus.KEY_REFUSED, draft, message=exc.message or None, record_id=record_id)
         except BadRequest as exc:
-            await self._finish(record_id, UploadStatus.REFUSED.value, detail=exc.message or None)
+            await self._records.finish(record_id, UploadStatus.REFUSED.value, detail=exc.message or None)
             return UploadOutcome(UploadStatus.REFUSED, draft, message=exc.message or None, record_id=record_id)
         except Unavailable as exc:
             # A timeout (or a 5xx, a cut connection) may hide a stored upload: the request
@@ -471,28 +467,28 @@ class UploadService:
             return await self._after_failure(draft, record_id)
         except LaCaleError as exc:
             # Refused before sending (InvalidRequest) or an answer that proves nothing stored.
-            await self._finish(record_id, OUTCOME_FAILED, detail=type(exc).__name__)
+            await self._records.finish(record_id, OUTCOME_FAILED, detail=type(exc).__name__)
             raise
         except Exception:
             # Unknown fate: the record stays "unverified", so the next attempt checks first.
-            await self._finish(record_id, UploadStatus.UNVERIFIED.value, detail="unexpected error")
+            await self._records.finish(record_id, UploadStatus.UNVERIFIED.value, detail="unexpected error")
             raise
         # (CancelledError is left alone: the record stays "sending", which also means "check first".)
         link = upload_link(result, self.base_url, draft.torrent.info_hash)
-        await self._finish(record_id, UploadStatus.UPLOADED.value, link=link)
+        await self._records.finish(record_id, UploadStatus.UPLOADED.value, link=link)
         return UploadOutcome(UploadStatus.UPLOADED, draft, link=link, record_id=record_id)
 
     async def _after_failure(self, draft: UploadDraft, record_id: int) -> UploadOutcome:
         if self.verify_delay > 0:
             await asyncio.sleep(self.verify_delay)
-        found, link = await self._find_on_site(draft)
+        found, link = await self._site.find(draft)
         if found:
-            await self._finish(record_id, UploadStatus.UPLOADED.value, link=link, detail="found on La Cale after a timeout")
+            await self._records.finish(record_id, UploadStatus.UPLOADED.value, link=link, detail="found on La Cale after a timeout")
             return UploadOutcome(UploadStatus.UPLOADED, draft, link=link, after_timeout=True, record_id=record_id)
         if found is None:
-            await self._finish(record_id, UploadStatus.UNVERIFIED.value, detail="no answer, and La Cale could not be checked")
+            await self._records.finish(record_id, UploadStatus.UNVERIFIED.value, detail="no answer, and La Cale could not be checked")
             return UploadOutcome(UploadStatus.UNVERIFIED, draft, record_id=record_id)
-        await self._finish(record_id, UploadStatus.NOT_STORED.value, detail="no answer; checked: not on La Cale")
+        await self._records.finish(record_id, UploadStatus.NOT_STORED.value, detail="no answer; checked: not on La Cale")
         return UploadOutcome(UploadStatus.NOT_STORED, draft, record_id=record_id)
 
     def _request(self, draft: UploadDraft) -> UploadRequest:
@@ -508,140 +504,9 @@ class UploadService:
             nfo=UploadFile(draft.nfo_filename or "release.nfo", draft.nfo) if draft.nfo is not None else None,
         )
 
-    # -- looking on La Cale -----------------------------------------------------------------
-    async def _hashes(self, draft: UploadDraft) -> set[str]:
-        """Every hash under which La Cale may hold this file: as attached, as sent, and as
-        the site stores it after adding its source flag (computed once per file: torf is
-        slow on huge torrents; a fixed draft already knows it)."""
-        site = self._site_hashes.get(draft.original_info_hash)
-        if site is None:
-            if has_lacale_source(draft.torrent):
-                site = draft.torrent.info_hash
-            else:
-                # Its own owner, not the member: their one-file limit is for the files they
-                # attach, and must not make this check fail (the upload's fate unknown)
-                # while their next .torrent is being read.
-                site = await self.torrent_pool.run(site_hash_job, draft.torrent, owner=("site-hash", draft.id))
-            self._remember_site_hash(draft.original_info_hash, site)
-        return {draft.original_info_hash, draft.torrent.info_hash, site}
-
-    def _remember_site_hash(self, original: str, site: str) -> None:
-        self._site_hashes[original] = site
-        while len(self._site_hashes) > MAX_TRACKED_DRAFTS:
-            self._site_hashes.popitem(last=False)
-
-    async def _search_titles(self, draft: UploadDraft, hashes: set[str]) -> tuple[bool | None, str | None]:
-        """Search by the title, then by the torrent's name: (found, its link) or
-        (None, None) when a search failed and nothing was found."""
-        failed = False
-        texts = dict.fromkeys(t for t in (draft.title, clean_title(draft.torrent.name)) if t)
-        for text in texts:
-            try:
-                results = await self._search.search(draft.api_key, build_query(Meta(), text, (), None))
-            except (LaCaleError, UserError) as exc:
-                # La Cale is down or pacing us: a second search would only wait as long.
-                log.info("search after upload failed: %s", type(exc).__name__)
-                failed = True
-                break
-            for torrent in results:
-                if torrent.info_hash in hashes:
-                    return True, torrent.page_url(self.base_url)
-        return (None if failed else False), None
-
-    async def _find_on_site(self, draft: UploadDraft) -> tuple[bool | None, str | None]:
-        """Whether La Cale has this file: True/False, or None when it could not be told.
-
-        Search lists approved torrents only (and the server caches answers ~30 s), so the
-        download route is asked for each candidate hash as well: 404 means absent."""
-        hashes = await self._hashes(draft)
-        found, link = await self._search_titles(draft, hashes)
-        if found:
-            return True, link
-        unknown = found is None
-        client = self._access.client(draft.api_key)
-        for info_hash in sorted(hashes):
-            try:
-                await client.download_torrent(info_hash)  # carries the passkey: dropped at once
-            except NotFound:
-                continue
-            except LaCaleError as exc:
-                # Each check already retries; when one fails La Cale is not answering, and
-                # asking for the other hashes would keep the member waiting for nothing.
-                log.info("download check failed: %s", type(exc).__name__)
-                unknown = True
-                break
-            return True, download_url(self.base_url, info_hash)
-        return (None if unknown else False), None
-
-    async def _existing_link(self, draft: UploadDraft) -> str | None:
-        """After a 409: the existing torrent's link when a search by title finds it."""
-        found, link = await self._search_titles(draft, await self._hashes(draft))
-        return link if found else None
-
-    # -- records ------------------------------------------------------------------------------
-    async def _earlier_records(self, draft: UploadDraft) -> list[UploadRecord]:
-        """Earlier attempts for this file (any member) that were, or may have been, stored."""
-        hashes = await self._hashes(draft)
-        outcomes = (UploadStatus.UPLOADED.value, UploadStatus.UNVERIFIED.value, OUTCOME_SENDING)
-        async with self._sessions() as session:
-            rows = await session.scalars(
-                select(UploadRecord)
-                .where(UploadRecord.info_hash.in_(hashes), UploadRecord.outcome.in_(outcomes))
-                .order_by(UploadRecord.id.desc())
-                .limit(50)
-            )
-            return list(rows)
-
-    async def _start_record(self, draft: UploadDraft, *, outcome: str = OUTCOME_SENDING, detail: str | None = None) -> int:
-        async with self._sessions.begin() as session:
-            record = UploadRecord(
-                guild_id=draft.guild_id,
-                user_id=draft.user_id,
-                key_fingerprint=draft.key_fingerprint,
-                info_hash=draft.torrent.info_hash,
-                title=draft.title[:300],
-                category_id=draft.category_id[:64],
-                outcome=outcome,
-                detail=detail,
-                source_fixed=draft.source_fixed,
-                created_at=utcnow(),
-            )
-            session.add(record)
-            await session.flush()
-            return record.id
-
-    async def _finish(self, record_id: int, outcome: str, *, link: str | None = None, detail: str | None = None) -> None:
-        values: dict[str, object] = {"outcome": outcome, "finished_at": utcnow()}
-        if link is not None:
-            values["link"] = link
-        if detail is not None:
-            values["detail"] = detail[:1000]
-        async with self._sessions.begin() as session:
-            await session.execute(update(UploadRecord).where(UploadRecord.id == record_id).values(**values))
-
     async def recent(self, user_id: int, *, limit: int = RECENT_LIMIT) -> list[UploadSummary]:
         """A member's latest attempts, newest first."""
-        async with self._sessions() as session:
-            rows = await session.scalars(
-                select(UploadRecord)
-                .where(UploadRecord.user_id == user_id)
-                .order_by(UploadRecord.created_at.desc(), UploadRecord.id.desc())
-                .limit(limit)
-            )
-            return [
-                UploadSummary(
-                    id=row.id,
-                    title=row.title,
-                    info_hash=row.info_hash,
-                    outcome=row.outcome,
-                    link=row.link,
-                    key_fingerprint=row.key_fingerprint,
-                    source_fixed=row.source_fixed,
-                    created_at=row.created_at,
-                    finished_at=row.finished_at,
-                )
-                for row in rows
-            ]
+        return await self._records.recent(user_id, limit=limit)
 
 
 def _held_bytes(draft: UploadDraft) -> int:

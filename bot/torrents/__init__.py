@@ -1,4 +1,8 @@
-"""Reading and preparing the .torrent files users attach in Discord.
+"""Reading the .torrent files users attach in Discord, under caps.
+
+The package: reading and its caps here; writing the source flag in
+:mod:`bot.torrents.source`; default titles and announce masking in
+:mod:`bot.torrents.names`. Everything is importable from ``bot.torrents``.
 
 Anything may arrive as an attachment: a picture, a truncated download, a hostile file with
 a 10**30-byte string length, a torrent without an ``info`` dictionary... Every failure of
@@ -30,15 +34,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torf
-from torf import _flatbencode as bencode
 
-from bot.limits import TITLE_MAX
-from bot.urls import redact_secrets
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -52,9 +52,6 @@ __all__ = [
     "set_source",
 ]
 
-#: The source flag La Cale expects in ``info.source``; without it the site rewrites the
-#: torrent, which changes its info hash.
-LACALE_SOURCE = "lacale"
 
 #: Default cap on the size of a .torrent file (10 MiB).
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -548,78 +545,7 @@ def read_torrent(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> TorrentI
         raise TorrentFileError("invalid", f"{type(e).__name__}: {e}") from None
 
 
-def set_source(
-    data: bytes | TorrentInfo, source: str = LACALE_SOURCE, *, max_bytes: int = DEFAULT_MAX_BYTES
-) -> bytes:
-    """Return the torrent ``data`` with ``info.source`` set to ``source``.
-
-    The torrent is validated first (same errors as :func:`read_torrent`), unless ``data``
-    is the :class:`TorrentInfo` :func:`read_torrent` already made of it. If it already
-    carries exactly this source, ``data`` is returned unchanged. Otherwise the metainfo is
-    decoded with torf's bencode codec *as raw bytes* and re-encoded with only
-    ``info.source`` changed: every other value (private flag, unknown keys, non-UTF-8
-    names, top-level v2 "piece layers"...) is kept byte for byte; the output is canonical
-    bencode (sorted keys). The info hash changes, as it must.
-
-    ``torf.Torrent.dump`` is not used on purpose: it cannot encode dictionaries with
-    non-UTF-8 keys, rewrites ``private`` to 0/1 and ``creation date`` via datetime.
-
-    :raises TorrentFileError: for unusable torrent data.
-    :raises ValueError: if ``source`` is not a non-empty string (a programming error).
-    """
-    if not isinstance(source, str) or not source:
-        raise ValueError(f"source must be a non-empty string, not {source!r}")
-    info = data if isinstance(data, TorrentInfo) else read_torrent(data, max_bytes=max_bytes)
-    if info.source == source:
-        return info.raw
-    try:
-        metainfo = bencode.decode(info.raw)
-        metainfo[b"info"][b"source"] = source.encode("utf-8")
-        return bencode.encode(metainfo)
-    except Exception as e:  # pragma: no cover - read_torrent already decoded it
-        raise TorrentFileError("invalid", f"re-encoding failed: {type(e).__name__}: {e}") from None
-
-
-def has_lacale_source(info: TorrentInfo) -> bool:
-    """Whether the torrent already carries La Cale's source flag (exact, case-sensitive:
-    anything else and the site rewrites the torrent)."""
-    return info.source == LACALE_SOURCE
-
-
-# ---------------------------------------------------------------------------------------
-# Presentation helpers
-
-_TORRENT_SUFFIX = re.compile(r"\.torrent\s*\Z", re.IGNORECASE)
-_MEDIA_SUFFIX = re.compile(r"\.(?:mkv|mp4|avi|m4v|m2ts|wmv|mov|webm)\s*\Z", re.IGNORECASE)
-_SPACES = re.compile(r"\s+")
-
-
-def clean_title(name: str) -> str:
-    """Default upload title from a torrent name.
-
-    Keeps scene dots (``One.Piece.S01E01.1080p`` stays as is); drops a trailing
-    ``.torrent`` and then the container extension of a single-file torrent (``.mkv``,
-    ``.mp4``...); turns control characters into spaces, collapses whitespace, strips,
-    and caps the result at 200 characters.
-    """
-    if not isinstance(name, str):
-        name = _text(name) or ""
-    title = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in name)
-    title = _SPACES.sub(" ", title).strip()
-    title = _TORRENT_SUFFIX.sub("", title).strip()
-    title = _MEDIA_SUFFIX.sub("", title).strip()
-    return title[:TITLE_MAX].rstrip()
-
-
-def redact_announce(url: str) -> str:
-    """The announce URL with its secrets replaced by ``***``.
-
-    The rules are :mod:`bot.urls`'s, shared with the public link builder: values of
-    passkey-like parameters (``passkey``, ``pk``, ``apikey``, ``token``, ``authkey``,
-    ``torrent_pass``...), runs of 32+ hex digits (``/announce/<passkey>``,
-    ``/<passkey>/announce``), UUIDs, path tokens of 32+ characters with a digit, and
-    ``user:password@`` credentials. The rest of the URL is kept character for character.
-    Never raises for a string.
-    """
-    url = _text(url) if not isinstance(url, str) else url
-    return redact_secrets(url or "")
+# Writing (the source flag) and names (titles, announce masking) live in their own modules;
+# imported last, because they build on what is defined above.
+from bot.torrents.names import clean_title, redact_announce  # noqa: E402
+from bot.torrents.source import LACALE_SOURCE, has_lacale_source, set_source  # noqa: E402

@@ -1,0 +1,112 @@
+"""Planning deliveries into messages: pending rows grouped per channel, oldest first, into
+batches that fit one Discord message (10 embeds, a character budget), each with the
+deterministic nonce its claim and its send share."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.services.alerts.posting import PostedRelease
+
+#: Discord: at most 10 embeds per message, 6,000 characters of embeds in all.
+MAX_EMBEDS = 10
+EMBED_BUDGET = 5_500
+
+
+# -- planning ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PendingRow:
+    id: int
+    alert_id: int
+    guild_id: int
+    channel_id: int
+    info_hash: str
+    release: dict[str, Any]
+    batch_nonce: str | None
+    alert_name: str
+    role_id: int | None
+    locale: str
+    log_channel_id: int | None
+    #: The slot that claimed it (``None``: unclaimed, or claimed before claims had owners).
+    claimed_by: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedBatch:
+    guild_id: int
+    channel_id: int
+    locale: str
+    log_channel_id: int | None
+    rows: tuple[PendingRow, ...]
+    #: Set for a batch claimed before (a restart): re-sent exactly as it was.
+    nonce: str | None
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return tuple(r.id for r in self.rows)
+
+    def releases(self) -> tuple[PostedRelease, ...]:
+        by_hash: OrderedDict[str, list[PendingRow]] = OrderedDict()
+        for row in self.rows:
+            by_hash.setdefault(row.info_hash, []).append(row)
+        return tuple(
+            PostedRelease(h, rows[0].release, tuple(dict.fromkeys(r.alert_name for r in rows))) for h, rows in by_hash.items()
+        )
+
+    def role_ids(self) -> tuple[int, ...]:
+        return tuple(dict.fromkeys(r.role_id for r in self.rows if r.role_id))
+
+
+def batch_nonce(ids: Sequence[int]) -> str:
+    """Deterministic, 21 characters (Discord allows 25): the same rows give the same
+    nonce, different rows practically never do."""
+    digest = hashlib.sha256(",".join(map(str, sorted(ids))).encode()).hexdigest()
+    return "v" + digest[:20]
+
+
+def card_weight(release: dict[str, Any], alert_names: Sequence[str]) -> int:
+    """A generous estimate of a release card's characters (title, fields, footer)."""
+    title = str(release.get("title") or "")
+    category = str(release.get("category") or "")
+    # Escaping can double a title's length; field names and values add about 250.
+    return 2 * len(title) + len(category) + sum(len(n) + 2 for n in alert_names) + 300
+
+
+def plan_batches(rows: Sequence[PendingRow], *, max_releases: int = MAX_EMBEDS, budget: int = EMBED_BUDGET) -> list[PlannedBatch]:
+    """Messages to post, oldest first per channel.
+
+    Claimed rows keep their batch (same nonce, same rows). Unclaimed rows of one channel
+    are grouped by release (one embed names every alert of that channel it matched), then
+    packed up to ``max_releases`` embeds and ``budget`` characters per message.
+    """
+    out: list[PlannedBatch] = []
+    claimed: OrderedDict[str, list[PendingRow]] = OrderedDict()
+    fresh: OrderedDict[tuple[int, int], OrderedDict[str, list[PendingRow]]] = OrderedDict()
+    for row in rows:
+        if row.batch_nonce is not None:
+            claimed.setdefault(row.batch_nonce, []).append(row)
+        else:
+            fresh.setdefault((row.guild_id, row.channel_id), OrderedDict()).setdefault(row.info_hash, []).append(row)
+    for nonce, group in claimed.items():
+        first = group[0]
+        out.append(PlannedBatch(first.guild_id, first.channel_id, first.locale, first.log_channel_id, tuple(group), nonce))
+    for (guild_id, channel_id), releases in fresh.items():
+        current: list[PendingRow] = []
+        count = weight = 0
+        for group in releases.values():
+            w = card_weight(group[0].release, [r.alert_name for r in group])
+            if current and (count >= max_releases or weight + w > budget):
+                first = current[0]
+                out.append(PlannedBatch(guild_id, channel_id, first.locale, first.log_channel_id, tuple(current), None))
+                current, count, weight = [], 0, 0
+            current.extend(group)
+            count += 1
+            weight += w
+        if current:
+            first = current[0]
+            out.append(PlannedBatch(guild_id, channel_id, first.locale, first.log_channel_id, tuple(current), None))
+    return out
