@@ -21,6 +21,7 @@ from bot.services.uploads import (
     check_torrent_attachment,
 )
 from bot.ui.autocomplete import category_choices, tag_choices
+from bot.ui.options import Tags
 from bot.ui.replies import NO_MENTIONS, defer, reply
 from bot.ui.upload_view import UploadPreviewView, announcement_embed, uploader_of, uploads_embed
 
@@ -63,7 +64,7 @@ class Upload(commands.Cog):
         category: str,
         title: str | None = None,
         nfo: discord.Attachment | None = None,
-        tags: str | None = None,
+        tags: Tags | None = None,
         description: str | None = None,
         tmdb: str | None = None,
         tmdb_type: Choice[str] | None = None,
