@@ -21,7 +21,7 @@ from bot.services.uploads import (
     check_torrent_attachment,
 )
 from bot.ui.autocomplete import category_choices, tag_choices
-from bot.ui.options import Tags, UploadTmdbId
+from bot.ui.options import Tags
 from bot.ui.replies import NO_MENTIONS, defer, reply
 from bot.ui.upload_view import UploadPreviewView, announcement_embed, uploader_of, uploads_embed
 
@@ -66,7 +66,7 @@ class Upload(commands.Cog):
         nfo: discord.Attachment | None = None,
         tags: Tags | None = None,
         description: str | None = None,
-        tmdb: UploadTmdbId | None = None,
+        tmdb: str | None = None,
         tmdb_type: Choice[str] | None = None,
         cover_url: str | None = None,
     ) -> None:

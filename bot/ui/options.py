@@ -28,7 +28,6 @@ from bot.limits import EXCLUDE_TEXT_MAX
 from bot.services.alerts.matching import parse_exclude
 from bot.services.alerts.service import parse_size_option
 from bot.services.search import validate_tmdb
-from bot.services.uploads import check_tmdb_id
 from bot.ui.autocomplete import category_choices
 
 if TYPE_CHECKING:
@@ -51,14 +50,6 @@ class TmdbTransformer(app_commands.Transformer):
 
     async def transform(self, interaction: discord.Interaction, value: str, /) -> str | None:
         return validate_tmdb(value)
-
-
-class UploadTmdbTransformer(app_commands.Transformer):
-    """``/upload``'s TMDB id: digits only, refused in the upload's own words; whether
-    ``tmdb_type`` goes with it is checked by the upload service (both or neither)."""
-
-    async def transform(self, interaction: discord.Interaction, value: str, /) -> str | None:
-        return check_tmdb_id(value)
 
 
 class ExcludeTransformer(app_commands.Transformer):
@@ -112,7 +103,6 @@ class TagsTransformer(app_commands.Transformer):
 MinSize = app_commands.Transform[int, SizeTransformer("min_size")]
 MaxSize = app_commands.Transform[int, SizeTransformer("max_size")]
 TmdbId = app_commands.Transform[str, TmdbTransformer]
-UploadTmdbId = app_commands.Transform[str, UploadTmdbTransformer]
 Exclude = app_commands.Transform[tuple[str, ...], ExcludeTransformer]
 Category = app_commands.Transform[tuple[str, ...], CategoryTransformer]
 Tags = app_commands.Transform[tuple[str, ...], TagsTransformer]
@@ -129,6 +119,4 @@ __all__ = [
     "TagsTransformer",
     "TmdbId",
     "TmdbTransformer",
-    "UploadTmdbId",
-    "UploadTmdbTransformer",
 ]

@@ -230,24 +230,17 @@ def resolve_tag_list(meta: Meta, typed: str | Sequence[str] | None) -> tuple[Tag
     return tuple(found)
 
 
-def check_tmdb_id(tmdb: str | None) -> str | None:
-    """An upload's TMDB id alone (``/upload``'s typed option): ASCII digits, not too many."""
+def check_tmdb(tmdb: str | None, tmdb_type: str | None) -> tuple[str | None, TmdbType | None]:
+    """Both or neither: La Cale needs the type to know which TMDB id it is."""
     tmdb_id = (tmdb or "").strip() or None
+    kind = (tmdb_type or "").strip().upper() or None
+    if kind is not None and kind not in ("MOVIE", "TV"):
+        raise UserError("upload.tmdb.bad_type")
     if tmdb_id is not None:
         if not tmdb_id.isascii() or not tmdb_id.isdigit():
             raise UserError("upload.tmdb.not_digits")
         if len(tmdb_id) > TMDB_ID_MAX:
             raise UserError("upload.tmdb.too_long", limit=TMDB_ID_MAX)
-    return tmdb_id
-
-
-def check_tmdb(tmdb: str | None, tmdb_type: str | None) -> tuple[str | None, TmdbType | None]:
-    """Both or neither: La Cale needs the type to know which TMDB id it is."""
-    kind = (tmdb_type or "").strip().upper() or None
-    if kind is not None and kind not in ("MOVIE", "TV"):
-        raise UserError("upload.tmdb.bad_type")
-    tmdb_id = check_tmdb_id(tmdb)
-    if tmdb_id is not None:
         if kind is None:
             raise UserError("upload.tmdb.missing_type")
     elif kind is not None:
