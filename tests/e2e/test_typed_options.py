@@ -1,6 +1,7 @@
 """Typed options through the real bot and the fake Discord: a value a transformer refuses
-(bot/ui/options.py) is answered at once, privately, in the member's language, with the
-same precise message as when callbacks parsed it, and nothing reaches La Cale."""
+(bot/ui/options.py) is answered privately, in the member's language, with the same precise
+message as when callbacks parsed it, and nothing reaches La Cale. (/upload's TMDB id stays
+text, checked with its type by the service after the deferral: its message is checked too.)"""
 
 from __future__ import annotations
 

@@ -19,8 +19,8 @@ COMMANDS = {
 #: Options parsed by a transformer wherever they appear, and the few kept as text, with why.
 TYPED = {"min_size", "max_size", "tmdb", "exclude", "category", "tags"}
 KEPT_AS_TEXT = {
-    # Checked with tmdb_type (both or neither) by the upload service, after the member's
-    # right to upload: its refusals name the pair.
+    # /upload is deferred before anything is checked (tests/e2e/test_upload.py requires
+    # it): its TMDB id is checked with tmdb_type (both or neither) by the upload service.
     ("/upload", "tmdb"),
     # An id picked in /upload's own autocomplete (the key it lends), resolved to one category.
     ("/upload", "category"),
