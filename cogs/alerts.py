@@ -1,6 +1,6 @@
 """/alert: saved searches whose new matches are posted to a channel.
 
-Thin: options are parsed here, everything else is :class:`AlertService`; the pipeline
+Thin: options arrive typed (``bot.ui.options``), everything else is :class:`AlertService`; the pipeline
 (scheduler, poller, sender: :class:`AlertPipeline`) is built in the constructor, started in
 ``cog_load`` (startup does not wait for it) and stopped in ``cog_unload``.
 """
@@ -18,22 +18,21 @@ from bot import i18n
 from bot.app import VigieBot
 from bot.cluster.ownership import Ownership
 from bot.errors import UserError
-from bot.limits import ALERT_NAME_MAX, BACKFILL_MAX, EXCLUDE_TEXT_MAX, MIN_SEEDERS_MAX, QUERY_MAX
+from bot.limits import ALERT_NAME_MAX, BACKFILL_MAX, MIN_SEEDERS_MAX, QUERY_MAX
 from bot.services.alerts.deliver import DeliverySender
 from bot.services.alerts.fetch import SiteMeta
-from bot.services.alerts.matching import parse_exclude
 from bot.services.alerts.pipeline import AlertPipeline
 from bot.services.alerts.poll import GuildPoller
 from bot.services.alerts.scheduler import AlertScheduler, ownership_of_shards
 from bot.services.alerts.service import (
     AlertService,
     AlertSpec,
-    parse_size_option,
 )
 from bot.ui.alert_posts import DiscordAlertPoster
 from bot.ui.autocomplete import category_choices
 from bot.ui.checks import may_manage_guild, require_manage_guild
 from bot.ui.cards import alert_line, alert_list_card, alert_test_card, criteria_text
+from bot.ui.options import Category, Exclude, MaxSize, MinSize, TmdbId
 from bot.ui.replies import defer, reply
 from bot.ui.text import escape, plain
 
@@ -145,14 +144,14 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         interaction: discord.Interaction,
         name: Range[str, 1, ALERT_NAME_MAX],
         query: Range[str, 1, QUERY_MAX] | None = None,
-        category: str | None = None,
-        tmdb: str | None = None,
+        category: Category | None = None,
+        tmdb: TmdbId | None = None,
         channel: discord.TextChannel | None = None,
         mention: discord.Role | None = None,
-        min_size: str | None = None,
-        max_size: str | None = None,
+        min_size: MinSize | None = None,
+        max_size: MaxSize | None = None,
         min_seeders: Range[int, 0, MIN_SEEDERS_MAX] | None = None,
-        exclude: Range[str, 1, EXCLUDE_TEXT_MAX] | None = None,
+        exclude: Exclude | None = None,
         backfill: Range[int, 0, BACKFILL_MAX] = 0,
     ) -> None:
         assert interaction.guild_id is not None
@@ -167,13 +166,13 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
             name=name,
             channel_id=channel_id,
             query=query,
-            categories=(category,) if category else (),
+            categories=category or (),
             tmdb_id=tmdb,
             mention_role_id=mention.id if mention else None,
-            min_size=parse_size_option(min_size, "min_size"),
-            max_size=parse_size_option(max_size, "max_size"),
+            min_size=min_size,
+            max_size=max_size,
             min_seeders=min_seeders,
-            exclude=tuple(parse_exclude(exclude)),
+            exclude=exclude or (),
         )
         await defer(interaction, ephemeral=True)
         result = await self.alerts.create(interaction.guild_id, spec, created_by=interaction.user.id, backfill=backfill)
@@ -223,14 +222,14 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         name: str,
         new_name: Range[str, 1, ALERT_NAME_MAX] | None = None,
         query: Range[str, 1, QUERY_MAX] | None = None,
-        category: str | None = None,
-        tmdb: str | None = None,
+        category: Category | None = None,
+        tmdb: TmdbId | None = None,
         channel: discord.TextChannel | None = None,
         mention: discord.Role | None = None,
-        min_size: str | None = None,
-        max_size: str | None = None,
+        min_size: MinSize | None = None,
+        max_size: MaxSize | None = None,
         min_seeders: Range[int, 0, MIN_SEEDERS_MAX] | None = None,
-        exclude: Range[str, 1, EXCLUDE_TEXT_MAX] | None = None,
+        exclude: Exclude | None = None,
         clear: str | None = None,
     ) -> None:
         assert interaction.guild_id is not None
@@ -247,14 +246,14 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         given: dict[str, object] = {
             "new_name": new_name,
             "query": query,
-            "categories": (category,) if category else None,
+            "categories": category,
             "tmdb_id": tmdb,
             "channel_id": channel.id if channel else None,
             "mention_role_id": mention.id if mention else None,
-            "min_size": parse_size_option(min_size, "min_size"),
-            "max_size": parse_size_option(max_size, "max_size"),
+            "min_size": min_size,
+            "max_size": max_size,
             "min_seeders": min_seeders,
-            "exclude": tuple(parse_exclude(exclude)) if exclude else None,
+            "exclude": exclude,
         }
         changes.update({k: v for k, v in given.items() if v is not None})
         if not changes:

@@ -12,8 +12,8 @@ from bot.app import VigieBot
 from bot.errors import KeyUnreadable, UserError
 from bot.lacale.errors import LaCaleError
 from bot.limits import QUERY_MAX
-from bot.services.search import SortOrder, SearchQuery, sort_results
-from bot.ui.autocomplete import category_choices
+from bot.services.search import SearchQuery, SearchRequest, SortOrder, sort_results
+from bot.ui.options import Category, TmdbId
 from bot.ui.replies import defer, reply
 from bot.ui.search_view import SearchResultsView
 from bot.ui.text import escape, shorten
@@ -56,8 +56,8 @@ class Search(commands.Cog):
         self,
         interaction: discord.Interaction,
         query: str | None = None,
-        category: str | None = None,
-        tmdb: str | None = None,
+        category: Category | None = None,
+        tmdb: TmdbId | None = None,
         sort: Choice[str] | None = None,
         private: bool = False,
     ) -> None:
@@ -67,7 +67,8 @@ class Search(commands.Cog):
         await defer(interaction, ephemeral=private)
         services = self.bot.services
         key = await services.guilds.keys.resolve_key(interaction.guild_id, interaction.user.id)
-        prepared = await services.search.prepare(key.api_key, query, [category] if category else [], tmdb)
+        request = SearchRequest(text=query, categories=category or (), tmdb_id=tmdb)
+        prepared = await services.search.prepare(key.api_key, request)
         results = await services.search.search(key.api_key, prepared, member_id=interaction.user.id)
         title = heading(prepared, interaction.locale)
         if not results:
@@ -88,10 +89,6 @@ class Search(commands.Cog):
             view._build()
         view.message_interaction = interaction
         await interaction.followup.send(embed=view.embed(), view=view, ephemeral=private, allowed_mentions=discord.AllowedMentions.none())
-
-    @search.autocomplete("category")
-    async def category_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
-        return await category_choices(self.bot, interaction, current)
 
     async def has_personal_key(self, user_id: int) -> bool:
         try:

@@ -21,6 +21,7 @@ from bot.services.uploads import (
     check_torrent_attachment,
 )
 from bot.ui.autocomplete import category_choices, tag_choices
+from bot.ui.options import Tags
 from bot.ui.replies import NO_MENTIONS, defer, reply
 from bot.ui.cards import announcement_embed, uploads_embed
 from bot.ui.upload_view import UploadPreviewView, uploader_of
@@ -64,7 +65,7 @@ class Upload(commands.Cog):
         category: str,
         title: str | None = None,
         nfo: discord.Attachment | None = None,
-        tags: str | None = None,
+        tags: Tags | None = None,
         description: str | None = None,
         tmdb: str | None = None,
         tmdb_type: Choice[str] | None = None,

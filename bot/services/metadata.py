@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.formatting import clean_text
@@ -60,11 +61,12 @@ def suggest_tags(meta: Meta, typed: str) -> list[Suggestion]:
     return out
 
 
-def resolve_tags(meta: Meta, typed: str) -> tuple[list[Tag], list[str]]:
-    """Comma-separated names, slugs or ids → (tags found, items not found)."""
+def resolve_tags(meta: Meta, typed: str | Sequence[str]) -> tuple[list[Tag], list[str]]:
+    """Names, slugs or ids (a sequence, or one comma-separated text) → (tags found, items
+    not found)."""
     found: list[Tag] = []
     unknown: list[str] = []
-    for part in typed.split(","):
+    for part in typed.split(",") if isinstance(typed, str) else typed:
         item = part.strip()
         if not item:
             continue

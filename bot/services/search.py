@@ -8,7 +8,7 @@ import hashlib
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 
 from bot.errors import UserError
@@ -44,13 +44,40 @@ def sort_results(results: Sequence[Torrent], order: SortOrder) -> list[Torrent]:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """What a member asked ``/search`` for, as the command's typed options hand it over:
+    the one object passed from the cog to :meth:`SearchService.prepare`."""
+
+    text: str | None = None
+    categories: tuple[str, ...] = ()  # slugs (or labels) as typed or picked
+    tmdb_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SearchQuery:
-    """A validated search: what is sent to La Cale, and how it is shown back."""
+    """A validated search: what is sent to La Cale, and how it is shown back.
+
+    Its fields ARE the shared-results key (:meth:`cache_key` walks them all): a field
+    added here is part of the key without anyone having to remember it, so members whose
+    searches differ in anything never receive each other's results."""
 
     text: str | None
     categories: tuple[str, ...]  # the slugs the member chose
     expanded: tuple[str, ...]  # those slugs and their children's, sent as ``cat``
     tmdb_id: str | None
+
+    def cache_key(self, api_key: str) -> tuple[object, ...]:
+        """The key's digest (never the key itself) and every field, normalised the way
+        La Cale reads it: words without case, categories in any order."""
+        return (hashlib.sha256(api_key.encode()).hexdigest(), *(_key_part(getattr(self, f.name)) for f in fields(self)))
+
+
+def _key_part(value: object) -> object:
+    if isinstance(value, str):
+        return value.casefold()
+    if isinstance(value, tuple):
+        return tuple(sorted(_key_part(v) for v in value))  # type: ignore[type-var]
+    return value
 
 
 def validate_tmdb(value: str | None) -> str | None:
@@ -139,16 +166,18 @@ class SearchService:
     clock: Callable[[], float] = time.monotonic
     #: Longest a search may wait for its key's turn before being refused with the wait.
     max_wait: float = MEMBER_SEARCH_MAX_WAIT
-    _shared: dict[tuple[str, ...], _Shared] = field(default_factory=dict)
+    _shared: dict[tuple[object, ...], _Shared] = field(default_factory=dict)
     #: Requests actually sent to La Cale (benchmarks read it).
     requests_sent: int = 0
 
     async def meta(self, api_key: str) -> Meta:
         return await self.meta_cache.get(api_key)
 
-    async def prepare(self, api_key: str, text: str | None, categories: Sequence[str], tmdb: str | None) -> SearchQuery:
-        meta = await self.meta_cache.get(api_key) if any(c.strip() for c in categories) else Meta()
-        return build_query(meta, text, categories, tmdb)
+    async def prepare(self, api_key: str, request: SearchRequest) -> SearchQuery:
+        """The request checked and its categories resolved against the key's metadata
+        (fetched only when a category was given)."""
+        meta = await self.meta_cache.get(api_key) if any(c.strip() for c in request.categories) else Meta()
+        return build_query(meta, request.text, request.categories, request.tmdb_id)
 
     async def search(self, api_key: str, query: SearchQuery, *, member_id: int | None = None) -> list[Torrent]:
         """Results newest first; identical searches within the server's cache window share
@@ -159,12 +188,7 @@ class SearchService:
         ``max_wait`` ahead: the member learns the wait at once, the refusal
         does not count against their cooldown, and the key's alert polls never find more
         than a few seconds of member searches ahead of them."""
-        cache_key = (
-            hashlib.sha256(api_key.encode()).hexdigest(),
-            (query.text or "").casefold(),
-            query.tmdb_id or "",
-            *sorted(query.expanded),
-        )
+        cache_key = query.cache_key(api_key)
         now = self.clock()
         shared = self._shared.get(cache_key)
         if shared is not None and shared.done_at is not None and now - shared.done_at > SERVER_CACHE_SECONDS:
@@ -201,7 +225,7 @@ class SearchService:
             unique.setdefault(torrent.info_hash, torrent)
         return sort_results(list(unique.values()), SortOrder.NEWEST)
 
-    def _finished(self, cache_key: tuple[str, ...], shared: _Shared, task: asyncio.Task[list[Torrent]]) -> None:
+    def _finished(self, cache_key: tuple[object, ...], shared: _Shared, task: asyncio.Task[list[Torrent]]) -> None:
         shared.done_at = self.clock()
         if _failed(task):
             # Errors are not shared with later searches: drop the entry.

@@ -237,7 +237,7 @@ class UploadService:
         torrent_filename: str,
         category: str,
         title: str | None = None,
-        tags: str | None = None,
+        tags: str | Sequence[str] | None = None,
         description: str | None = None,
         tmdb: str | None = None,
         tmdb_type: str | None = None,

@@ -216,9 +216,10 @@ def resolve_category(meta: Meta, value: str) -> FlatCategory:
     raise UserError("upload.category.unknown", category=code_span(value))
 
 
-def resolve_tag_list(meta: Meta, typed: str | None) -> tuple[Tag, ...]:
-    """Comma-separated names, slugs or ids; every unknown one is named in the refusal."""
-    if not typed or not typed.strip():
+def resolve_tag_list(meta: Meta, typed: str | Sequence[str] | None) -> tuple[Tag, ...]:
+    """Names, slugs or ids (the ``/upload`` option's tuple, or one comma-separated text);
+    every unknown one is named in the refusal."""
+    if not typed or (isinstance(typed, str) and not typed.strip()):
         return ()
     found, unknown = resolve_tags(meta, typed)
     if unknown:
