@@ -12,7 +12,7 @@ import pytest
 
 from bot import i18n
 from tests.e2e.conftest import VigieWorld
-from tests.torrent_factory import make_torrent
+from tests.support.torrent_factory import make_torrent
 
 pytestmark = pytest.mark.asyncio
 
