@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import os
-import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +38,7 @@ from bot.lacale.models import (
     UploadResult,
     url_carries_secret,
 )
+from bot.private_files import create_private_temp, fsync_directory
 
 EXIT_OK = ExitCode.OK
 EXIT_OTHER = ExitCode.FAILURE
@@ -283,14 +283,14 @@ def _write_torrent(data: bytes, output: str, info_hash: str) -> dict[str, Any] |
     directory = target.parent
     temp: Path | None = None
     try:
-        fd, temp = _create_private(directory, target.name)
+        fd, temp = create_private_temp(directory, target.name)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(temp, target)
         temp = None
-        _fsync_directory(directory)
+        fsync_directory(directory)
     except OSError as exc:
         raise _UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
     finally:
@@ -298,32 +298,6 @@ def _write_torrent(data: bytes, output: str, info_hash: str) -> dict[str, Any] |
             with contextlib.suppress(OSError):
                 temp.unlink()
     return {"info_hash": info_hash.strip().lower(), "path": output, "size": len(data)}
-
-
-def _create_private(directory: Path, name: str) -> tuple[int, Path]:
-    """A new, empty 0600 file in ``directory``: exclusive creation never opens an existing
-    file or follows a link planted under the chosen name."""
-    for _ in range(100):
-        candidate = directory / f".{name}.{secrets.token_hex(6)}.tmp"
-        try:
-            return os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600), candidate
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free temporary name in {directory}")
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable; best effort (not every platform can open a directory)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _scrub(text: str, key: str) -> str:

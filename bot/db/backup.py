@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+
+from bot.private_files import create_private_temp, fsync_directory
 
 #: How long the copy waits for a writer's lock before giving up (the bot's own writes
 #: take milliseconds).
@@ -87,7 +88,7 @@ def backup_sqlite(database_url: str, target: str | Path) -> BackupResult:
             os.fsync(fh.fileno())
         os.replace(temp, out)
         temp = None
-        _fsync_directory(directory)
+        fsync_directory(directory)
     except sqlite3.Error as exc:
         raise BackupError(f"cannot back up {source}: {exc}") from None
     except OSError as exc:
@@ -101,30 +102,12 @@ def backup_sqlite(database_url: str, target: str | Path) -> BackupResult:
 
 
 def _private_temp(directory: Path, name: str) -> Path:
-    """A new, empty 0600 file: exclusive creation never opens an existing file or follows
-    a link planted under the chosen name."""
-    for _ in range(100):
-        candidate = directory / f".{name}.{secrets.token_hex(6)}.tmp"
-        try:
-            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise BackupError(f"cannot write in {directory}: {exc.strerror or exc}") from None
-        os.close(fd)
-        return candidate
-    raise BackupError(f"no free temporary name in {directory}")
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable; best effort."""
+    """A new, empty 0600 file beside the target (see :mod:`bot.private_files`)."""
     try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        fd, temp = create_private_temp(directory, name)
+    except FileExistsError:
+        raise BackupError(f"no free temporary name in {directory}") from None
+    except OSError as exc:
+        raise BackupError(f"cannot write in {directory}: {exc.strerror or exc}") from None
+    os.close(fd)
+    return temp
