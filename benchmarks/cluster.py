@@ -32,10 +32,8 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -61,30 +59,13 @@ SHARDS = CLUSTERS = 2
 # ======================================================================================
 @contextmanager
 def throwaway_postgres() -> Iterator[str]:
-    from tests.support.postgres import _bin_dir, _free_port
+    from tests.support.postgres import PostgresUnavailable, throwaway_postgres as server
 
-    bin_dir = _bin_dir()
-    if bin_dir is None:
-        raise SystemExit("no PostgreSQL server binaries on this machine (/usr/lib/postgresql/*/bin)")
-    root = Path(tempfile.mkdtemp(prefix="vigie-bench-pg-"))
-    data = root / "data"
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # postgres refuses to run as root
-        shutil.chown(root, "postgres")
-        prefix = [shutil.which("runuser") or "runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    subprocess.run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "vigie", "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True)
-    subprocess.run(
-        [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"),
-         "-o", f"-p {port} -h 127.0.0.1 -k {root} -c fsync=off -c max_connections=200", "start"],
-        check=True, capture_output=True,
-    )
     try:
-        yield f"postgresql+asyncpg://vigie@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+        with server(name="vigie-bench-pg-", options="-c max_connections=200") as db:
+            yield db.url
+    except PostgresUnavailable as exc:
+        raise SystemExit(str(exc)) from None
 
 
 # ======================================================================================

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import shutil
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +21,7 @@ from tests.e2e.conftest import MANAGE_GUILD, VigieWorld, vigie_settings
 from tests.e2e.test_process import env_for
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.lacale import FakeLaCale
-from tests.support.postgres import _bin_dir, _free_port
+from tests.support.postgres import PostgresUnavailable, _free_port, throwaway_postgres
 
 pytestmark = pytest.mark.asyncio
 
@@ -233,38 +229,11 @@ async def test_readyz_503_while_a_shard_is_disconnected_healthz_stays_200(hworld
 def own_postgres() -> Iterator[tuple[str, Any, Any]]:
     """A PostgreSQL 15 server of this test's own (tests/support/postgres.py's is shared by the
     session and must keep running), with ``stop()`` / ``start()`` for an outage."""
-    bin_dir = _bin_dir()
-    if bin_dir is None:
-        pytest.skip("no PostgreSQL server binaries on this machine")
-    root = Path(tempfile.mkdtemp(prefix="vigie-pg-health-"))
-    data = root / "data"
-    prefix: list[str] = []
-    if os.geteuid() == 0:
-        runuser = shutil.which("runuser")
-        if runuser is None:
-            pytest.skip("running as root without runuser")
-        shutil.chown(root, "postgres")
-        prefix = [runuser, "-u", "postgres", "--"]
-    port = _free_port()
-    subprocess.run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "vigie", "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True)
-
-    def start() -> None:
-        subprocess.run(
-            [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"),
-             "-o", f"-p {port} -h 127.0.0.1 -k {root} -c fsync=off", "start"],
-            check=True, capture_output=True,
-        )
-
-    def stop() -> None:
-        subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-
-    start()
     try:
-        yield f"postgresql+asyncpg://vigie@127.0.0.1:{port}/postgres", stop, start
-    finally:
-        stop()
-        shutil.rmtree(root, ignore_errors=True)
+        with throwaway_postgres(name="vigie-pg-health-") as server:
+            yield server.url, server.stop, server.start
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 async def test_readyz_503_while_postgresql_is_down(tmp_path: Path, fake_discord: FakeDiscord, lacale: FakeLaCale) -> None:
