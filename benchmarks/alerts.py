@@ -50,7 +50,57 @@ from aiohttp import web
 
 #: The vocabulary of release titles: no word is a prefix or a part of another one, so
 #: what La Cale's substring search returns and what an alert's prefix rule accepts agree.
-WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu", "amber", "basalt", "cobalt", "dune", "ember", "fjord", "granite", "harbor", "island", "jasper", "kelp", "lagoon", "meadow", "nectar", "orchid", "pebble", "quartz", "reef", "summit", "tundra", "upland", "valley", "willow"]
+WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+    "uniform",
+    "victor",
+    "whiskey",
+    "xray",
+    "yankee",
+    "zulu",
+    "amber",
+    "basalt",
+    "cobalt",
+    "dune",
+    "ember",
+    "fjord",
+    "granite",
+    "harbor",
+    "island",
+    "jasper",
+    "kelp",
+    "lagoon",
+    "meadow",
+    "nectar",
+    "orchid",
+    "pebble",
+    "quartz",
+    "reef",
+    "summit",
+    "tundra",
+    "upland",
+    "valley",
+    "willow",
+]
 LEAF_LABELS = ("Films HD", "Séries HD", "Animation", "FLAC", "Linux", "Séries TV", "Films")
 SECRET = b"benchmark-secret-key-0123456789!"
 FAKE_KEY = "bench-key-{:05d}"
@@ -131,8 +181,14 @@ async def serve_fakes(keys: int) -> None:
         return web.json_response({"added": added, "time": time.time()})
 
     async def counts(request: web.Request) -> web.Response:
-        return web.json_response({"total": sum(fake.path_counts.values()), "meta": fake.path_counts["/api/external/meta"],
-                                  "search": fake.path_counts[SEARCH], **fake.kinds})
+        return web.json_response(
+            {
+                "total": sum(fake.path_counts.values()),
+                "meta": fake.path_counts["/api/external/meta"],
+                "search": fake.path_counts[SEARCH],
+                **fake.kinds,
+            }
+        )
 
     async def reset(request: web.Request) -> web.Response:
         fake.path_counts.clear()
@@ -145,20 +201,29 @@ async def serve_fakes(keys: int) -> None:
         out = []
         ids = spec.get("ids") or [None] * spec["guilds"]  # chosen ids put servers on chosen shards
         for g in range(spec["guilds"]):
-            guild = discord_fake.add_guild(guild_id=ids[g], name=f"{spec.get('name', 'bench')}-{g}", preferred_locale="fr")
+            guild = discord_fake.add_guild(
+                guild_id=ids[g], name=f"{spec.get('name', 'bench')}-{g}", preferred_locale="fr"
+            )
             channels = [discord_fake.add_channel(guild, f"alerts-{c}").id for c in range(spec["channels"])]
             out.append({"id": guild.id, "channels": channels, "system": guild.system_channel_id})
         return web.json_response(out)
 
     async def messages(request: web.Request) -> web.Response:
         channels = (await request.json())["channels"]
-        return web.json_response({
-            str(c): [{**_message_view(m), "arrived": arrivals.get(int(m["id"]))} for m in discord_fake.channel_messages(c)]
-            for c in channels
-        })
+        return web.json_response(
+            {
+                str(c): [
+                    {**_message_view(m), "arrived": arrivals.get(int(m["id"]))}
+                    for m in discord_fake.channel_messages(c)
+                ]
+                for c in channels
+            }
+        )
 
     async def stats(request: web.Request) -> web.Response:
-        return web.json_response({"nonce_dedup_hits": discord_fake.nonce_dedup_hits, "unhandled": discord_fake.unhandled})
+        return web.json_response(
+            {"nonce_dedup_hits": discord_fake.nonce_dedup_hits, "unhandled": discord_fake.unhandled}
+        )
 
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_post("/lacale/add", add)
@@ -172,8 +237,17 @@ async def serve_fakes(keys: int) -> None:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     control = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    print(json.dumps({"base_url": fake.base_url, "control": control, "discord_api": discord_fake.api_base,
-                      "discord_token": discord_fake.token}), flush=True)
+    print(
+        json.dumps(
+            {
+                "base_url": fake.base_url,
+                "control": control,
+                "discord_api": discord_fake.api_base,
+                "discord_token": discord_fake.token,
+            }
+        ),
+        flush=True,
+    )
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
@@ -220,8 +294,12 @@ class Fakes:
     async def reset(self) -> None:
         await self._post("/lacale/reset", {})
 
-    async def guilds(self, count: int, channels: int, name: str, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
-        return await self._post("/discord/guilds", {"guilds": count, "channels": channels, "name": name, "ids": list(ids or [])})
+    async def guilds(
+        self, count: int, channels: int, name: str, ids: Sequence[int] | None = None
+    ) -> list[dict[str, Any]]:
+        return await self._post(
+            "/discord/guilds", {"guilds": count, "channels": channels, "name": name, "ids": list(ids or [])}
+        )
 
     async def messages(self, channels: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
         out: dict[int, list[dict[str, Any]]] = {}
@@ -266,8 +344,16 @@ class World:
         return f"sqlite+aiosqlite:///{self.folder / 'bench.sqlite3'}"
 
 
-async def build_world(tmp: Path, http: aiohttp.ClientSession, fakes: Fakes, *, search_interval: float, interval: float,
-                      concurrency: int, name: str) -> World:
+async def build_world(
+    tmp: Path,
+    http: aiohttp.ClientSession,
+    fakes: Fakes,
+    *,
+    search_interval: float,
+    interval: float,
+    concurrency: int,
+    name: str,
+) -> World:
     import discord
 
     from bot.db.engine import create_engine, create_sessionmaker
@@ -276,8 +362,8 @@ async def build_world(tmp: Path, http: aiohttp.ClientSession, fakes: Fakes, *, s
     from bot.services.alerts.fetch import SiteMeta
     from bot.services.alerts.pipeline import AlertPipeline
     from bot.services.guilds import GuildService
-    from bot.services.vault import KeyVault
     from bot.services.lacale_access import LaCaleAccess, MetaCache
+    from bot.services.vault import KeyVault
     from bot.ui.alert_posts import DiscordAlertPoster
 
     folder = tmp / name
@@ -296,10 +382,31 @@ async def build_world(tmp: Path, http: aiohttp.ClientSession, fakes: Fakes, *, s
     # Starts grouped as in production (POLL_INTERVAL_SECONDS=60: groups one second apart),
     # scaled to the shorter spread used here, so that CPU figures are comparable.
     tick = (interval / 60.0) if interval else 1.0
-    pipeline = AlertPipeline.build(sessions=sessions, vault=vault, access=access, guilds=guilds, site_meta=SiteMeta(meta), poster=poster,
-                                   interval=interval, concurrency=concurrency, tick=tick)
-    return World(folder, http, fakes, client, engine, sessions, access, vault, pipeline.poller, pipeline.sender, pipeline.scheduler,
-                 pipeline=pipeline)
+    pipeline = AlertPipeline.build(
+        sessions=sessions,
+        vault=vault,
+        access=access,
+        guilds=guilds,
+        site_meta=SiteMeta(meta),
+        poster=poster,
+        interval=interval,
+        concurrency=concurrency,
+        tick=tick,
+    )
+    return World(
+        folder,
+        http,
+        fakes,
+        client,
+        engine,
+        sessions,
+        access,
+        vault,
+        pipeline.poller,
+        pipeline.sender,
+        pipeline.scheduler,
+        pipeline=pipeline,
+    )
 
 
 async def close_world(world: World) -> None:
@@ -307,9 +414,18 @@ async def close_world(world: World) -> None:
     await world.engine.dispose()
 
 
-async def seed_guilds(world: World, *, guilds: int, alerts_per_guild: int, tmdb_alerts: int, tmdb_ids: Sequence[str],
-                      channels_per_guild: int, rng: random.Random, name: str,
-                      guild_ids: Sequence[int] | None = None) -> dict[int, dict[str, Any]]:
+async def seed_guilds(
+    world: World,
+    *,
+    guilds: int,
+    alerts_per_guild: int,
+    tmdb_alerts: int,
+    tmdb_ids: Sequence[str],
+    channels_per_guild: int,
+    rng: random.Random,
+    name: str,
+    guild_ids: Sequence[int] | None = None,
+) -> dict[int, dict[str, Any]]:
     """Servers, channels (on the fake Discord) and alerts, left as ``/alert add`` leaves
     them: each server's current newest page recorded as seen, each TMDB alert's current
     matches recorded as its baseline."""
@@ -336,9 +452,19 @@ async def seed_guilds(world: World, *, guilds: int, alerts_per_guild: int, tmdb_
         channels = fake_guild["channels"]
         world.channels += channels
         key = FAKE_KEY.format(g)
-        guild_rows.append({"guild_id": fake_guild["id"], "api_key_encrypted": world.vault.encrypt(key), "key_fingerprint": world.vault.fingerprint(key),
-                               "key_status": KeyStatus.VALID, "locale": "fr", "active": True, "created_at": now, "updated_at": now,
-                               "log_channel_id": fake_guild["system"]})
+        guild_rows.append(
+            {
+                "guild_id": fake_guild["id"],
+                "api_key_encrypted": world.vault.encrypt(key),
+                "key_fingerprint": world.vault.fingerprint(key),
+                "key_status": KeyStatus.VALID,
+                "locale": "fr",
+                "active": True,
+                "created_at": now,
+                "updated_at": now,
+                "log_channel_id": fake_guild["system"],
+            }
+        )
         plan: dict[str, Any] = {"key": key, "alerts": []}
         for a in range(alerts_per_guild):
             alert_id += 1
@@ -346,12 +472,21 @@ async def seed_guilds(world: World, *, guilds: int, alerts_per_guild: int, tmdb_
             is_tmdb = a == 0 and g < tmdb_alerts
             words = rng.sample(WORDS, 2 if a % 3 else 1)
             row = {
-                "id": alert_id, "guild_id": fake_guild["id"], "name": f"alert-{a}", "channel_id": channels[a % channels_per_guild],
-                "mention_role_id": None, "query": None if is_tmdb else " ".join(words),
+                "id": alert_id,
+                "guild_id": fake_guild["id"],
+                "name": f"alert-{a}",
+                "channel_id": channels[a % channels_per_guild],
+                "mention_role_id": None,
+                "query": None if is_tmdb else " ".join(words),
                 "categories": [] if is_tmdb or a % 4 else [rng.choice(["films", "series", "video", "audio"])],
                 "tmdb_id": tmdb_ids[g % len(tmdb_ids)] if is_tmdb else None,
-                "min_size": None if a % 5 else 1_000_000_000, "max_size": None, "min_seeders": None,
-                "exclude": ["cam"] if a % 7 == 0 else [], "paused": False, "created_at": now, "updated_at": now,
+                "min_size": None if a % 5 else 1_000_000_000,
+                "max_size": None,
+                "min_seeders": None,
+                "exclude": ["cam"] if a % 7 == 0 else [],
+                "paused": False,
+                "created_at": now,
+                "updated_at": now,
             }
             alert_rows.append(row)
             plan["alerts"].append(row)
@@ -362,15 +497,29 @@ async def seed_guilds(world: World, *, guilds: int, alerts_per_guild: int, tmdb_
             await session.execute(insert(Alert), alert_rows[i : i + 2000])
     client = LaCaleClient(FAKE_KEY.format(0), base_url=world.fakes.base_url, session=world.http)
     page = await client.search()
-    seen = [{"guild_id": gid, "info_hash": t.info_hash, "pub_date": t.pub_date, "seen_at": now} for gid in plans for t in page]
+    seen = [
+        {"guild_id": gid, "info_hash": t.info_hash, "pub_date": t.pub_date, "seen_at": now}
+        for gid in plans
+        for t in page
+    ]
     baselines = []
     for gid, plan in plans.items():
         for row in plan["alerts"]:
             if row["tmdb_id"]:
                 for t in await client.search(tmdb_id=row["tmdb_id"]):
-                    baselines.append({"alert_id": row["id"], "guild_id": gid, "channel_id": row["channel_id"], "info_hash": t.info_hash,
-                                          "release": release_payload(t), "pub_date": t.pub_date, "status": DeliveryStatus.BASELINE,
-                                          "created_at": now, "attempts": 0})
+                    baselines.append(
+                        {
+                            "alert_id": row["id"],
+                            "guild_id": gid,
+                            "channel_id": row["channel_id"],
+                            "info_hash": t.info_hash,
+                            "release": release_payload(t),
+                            "pub_date": t.pub_date,
+                            "status": DeliveryStatus.BASELINE,
+                            "created_at": now,
+                            "attempts": 0,
+                        }
+                    )
     async with world.sessions.begin() as session:
         for i in range(0, len(seen), 5000):
             await session.execute(insert(SeenRelease), seen[i : i + 5000])
@@ -379,8 +528,15 @@ async def seed_guilds(world: World, *, guilds: int, alerts_per_guild: int, tmdb_
     return plans
 
 
-def release_items(count: int, rng: random.Random, *, tmdb_ids: Sequence[str] = (), tmdb_share: float = 0.1, prefix: str = "",
-                  age_days: float = 0.0) -> list[dict[str, Any]]:
+def release_items(
+    count: int,
+    rng: random.Random,
+    *,
+    tmdb_ids: Sequence[str] = (),
+    tmdb_share: float = 0.1,
+    prefix: str = "",
+    age_days: float = 0.0,
+) -> list[dict[str, Any]]:
     """Releases with titles made of two words of ``WORDS``; ``age_days`` spreads their
     publication dates over that many past days (a catalogue), otherwise they are new."""
     items = []
@@ -389,13 +545,15 @@ def release_items(count: int, rng: random.Random, *, tmdb_ids: Sequence[str] = (
         words = rng.sample(WORDS, 2)
         item: dict[str, Any] = {
             "title": f"{prefix}{words[0].title()}.{words[1].title()}.S{rng.randint(1, 9):02d}E{i % 100:02d}."
-                     f"{rng.choice(['1080p', '2160p', '720p'])}.{rng.choice(['WEB', 'BluRay', 'CAM'])}",
+            f"{rng.choice(['1080p', '2160p', '720p'])}.{rng.choice(['WEB', 'BluRay', 'CAM'])}",
             "category": rng.choice(LEAF_LABELS),
             "size": rng.randint(300_000_000, 30_000_000_000),
             "seeders": rng.randint(0, 200),
         }
         if age_days:
-            item["pub_date"] = (now - timedelta(days=age_days) + timedelta(days=age_days) * i / count - timedelta(hours=1)).isoformat()
+            item["pub_date"] = (
+                now - timedelta(days=age_days) + timedelta(days=age_days) * i / count - timedelta(hours=1)
+            ).isoformat()
         if tmdb_ids and rng.random() < tmdb_share:
             item["tmdb"] = rng.choice(list(tmdb_ids))
         items.append(item)
@@ -415,8 +573,16 @@ async def bench_scale(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientS
     await fakes.add(release_items(args.catalogue, rng, tmdb_ids=tmdb_ids, age_days=30))
     world = await build_world(tmp, http, fakes, search_interval=2.0, interval=args.spread, concurrency=8, name="scale")
     t0 = time.perf_counter()
-    await seed_guilds(world, guilds=args.guilds, alerts_per_guild=args.alerts, tmdb_alerts=args.tmdb_alerts,
-                      tmdb_ids=tmdb_ids, channels_per_guild=3, rng=rng, name="scale")
+    await seed_guilds(
+        world,
+        guilds=args.guilds,
+        alerts_per_guild=args.alerts,
+        tmdb_alerts=args.tmdb_alerts,
+        tmdb_ids=tmdb_ids,
+        channels_per_guild=3,
+        rng=rng,
+        name="scale",
+    )
     setup_s = time.perf_counter() - t0
     out: dict[str, Any] = {"setup_s": setup_s, "cycles": [], "guilds": args.guilds, "alerts": args.guilds * args.alerts}
     request_times: list[float] = []
@@ -463,13 +629,26 @@ async def bench_scale(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientS
         flush_cpu = time.process_time() - cpu1
         counts = await fakes.counts()
         busiest = max(Counter(int(t - request_times[0]) for t in request_times).values()) if request_times else 0
-        out["cycles"].append({
-            "label": label, "requests": counts["total"], "newest": counts.get("newest", 0), "tmdb": counts.get("tmdb", 0),
-            "targeted": counts.get("targeted", 0), "meta": counts["meta"], "cpu": cpu, "wall": wall, "busiest_second": busiest,
-            "deliveries": report.new_deliveries, "messages": flushed.messages, "flush_cpu": flush_cpu,
-            "outcomes": dict(report.outcomes), "tracemalloc_peak_mb": peak_trace, "traced": trace,
-            "transactions": world.poller.recorder.transactions,
-        })
+        out["cycles"].append(
+            {
+                "label": label,
+                "requests": counts["total"],
+                "newest": counts.get("newest", 0),
+                "tmdb": counts.get("tmdb", 0),
+                "targeted": counts.get("targeted", 0),
+                "meta": counts["meta"],
+                "cpu": cpu,
+                "wall": wall,
+                "busiest_second": busiest,
+                "deliveries": report.new_deliveries,
+                "messages": flushed.messages,
+                "flush_cpu": flush_cpu,
+                "outcomes": dict(report.outcomes),
+                "tracemalloc_peak_mb": peak_trace,
+                "traced": trace,
+                "transactions": world.poller.recorder.transactions,
+            }
+        )
     out["rss_mb"] = rss_mb()
     out["new_per_cycle"] = args.new_per_cycle
     await close_world(world)
@@ -497,8 +676,16 @@ async def bench_burst(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientS
     rng = random.Random(2)
     # La Cale's pace is shortened here: a burst makes every server ask one query per alert.
     world = await build_world(tmp, http, fakes, search_interval=0.05, interval=args.spread, concurrency=8, name="burst")
-    plans = await seed_guilds(world, guilds=args.burst_guilds, alerts_per_guild=args.alerts, tmdb_alerts=0, tmdb_ids=["1"],
-                              channels_per_guild=4, rng=rng, name="burst")
+    plans = await seed_guilds(
+        world,
+        guilds=args.burst_guilds,
+        alerts_per_guild=args.alerts,
+        tmdb_alerts=0,
+        tmdb_ids=["1"],
+        channels_per_guild=4,
+        rng=rng,
+        name="burst",
+    )
     await world.scheduler.run_cycle(spread=0)  # a quiet first cycle
     await world.sender.flush()
     before = {m["id"] for msgs in (await fakes.messages(world.channels)).values() for m in msgs}
@@ -533,11 +720,23 @@ async def bench_burst(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientS
     async with world.sessions() as session:
         statuses = dict((await session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))).all())
     await close_world(world)
-    return {"guilds": len(plans), "alerts": len(plans) * args.alerts, "releases": len(torrents), "max_per_alert": most,
-            "expected": len(expected), "delivered": sum(1 for k in expected if posted[k] >= 1),
-            "missed": sum(1 for k in expected if posted[k] == 0), "duplicates": sum(n - 1 for n in posted.values() if n > 1),
-            "unexpected": sum(1 for k in posted if k not in expected), "statuses": statuses, "gap_notices": notices,
-            "requests": counts["total"], "outcomes": dict(report.outcomes), "cpu": cpu, "wall": wall}
+    return {
+        "guilds": len(plans),
+        "alerts": len(plans) * args.alerts,
+        "releases": len(torrents),
+        "max_per_alert": most,
+        "expected": len(expected),
+        "delivered": sum(1 for k in expected if posted[k] >= 1),
+        "missed": sum(1 for k in expected if posted[k] == 0),
+        "duplicates": sum(n - 1 for n in posted.values() if n > 1),
+        "unexpected": sum(1 for k in posted if k not in expected),
+        "statuses": statuses,
+        "gap_notices": notices,
+        "requests": counts["total"],
+        "outcomes": dict(report.outcomes),
+        "cpu": cpu,
+        "wall": wall,
+    }
 
 
 # ======================================================================================
@@ -595,25 +794,66 @@ async def bench_kill(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientSe
     (guild,) = await fakes.guilds(1, args.kill_channels, "kill")
     channels = guild["channels"]
     async with world.sessions.begin() as session:
-        await session.execute(insert(GuildSettings), [{"guild_id": guild["id"], "key_status": "valid", "locale": "en", "active": True,
-                                                           "created_at": now, "updated_at": now}])
-        await session.execute(insert(Alert), [
-            {"id": i + 1, "guild_id": guild["id"], "name": f"a{i}", "channel_id": channels[i // 2], "query": None, "categories": [], "exclude": [],
-                 "paused": False, "created_at": now}
-            for i in range(2 * args.kill_channels)
-        ])
+        await session.execute(
+            insert(GuildSettings),
+            [
+                {
+                    "guild_id": guild["id"],
+                    "key_status": "valid",
+                    "locale": "en",
+                    "active": True,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
+        )
+        await session.execute(
+            insert(Alert),
+            [
+                {
+                    "id": i + 1,
+                    "guild_id": guild["id"],
+                    "name": f"a{i}",
+                    "channel_id": channels[i // 2],
+                    "query": None,
+                    "categories": [],
+                    "exclude": [],
+                    "paused": False,
+                    "created_at": now,
+                }
+                for i in range(2 * args.kill_channels)
+            ],
+        )
     rows = []
     expected: set[tuple[int, str]] = set()
     for n in range(args.kill_releases):
         words = rng.sample(WORDS, 3)
-        torrent = Torrent.model_validate({"title": f"Kill.{n:05d}.{'.'.join(words)}", "size": 10**9, "category": "Films HD",
-                                          "pubDate": (now + timedelta(seconds=n)).isoformat(), "infoHash": f"{n:040x}", "seeders": 1})
+        torrent = Torrent.model_validate(
+            {
+                "title": f"Kill.{n:05d}.{'.'.join(words)}",
+                "size": 10**9,
+                "category": "Films HD",
+                "pubDate": (now + timedelta(seconds=n)).isoformat(),
+                "infoHash": f"{n:040x}",
+                "seeders": 1,
+            }
+        )
         index = n % args.kill_channels
         # A third of the releases match both alerts of their channel: one embed, two names.
         for alert_id in [2 * index + 1] + ([2 * index + 2] if n % 3 == 0 else []):
-            rows.append({"alert_id": alert_id, "guild_id": guild["id"], "channel_id": channels[index], "info_hash": torrent.info_hash,
-                             "release": release_payload(torrent), "pub_date": torrent.pub_date, "status": DeliveryStatus.PENDING,
-                             "created_at": now, "attempts": 0})
+            rows.append(
+                {
+                    "alert_id": alert_id,
+                    "guild_id": guild["id"],
+                    "channel_id": channels[index],
+                    "info_hash": torrent.info_hash,
+                    "release": release_payload(torrent),
+                    "pub_date": torrent.pub_date,
+                    "status": DeliveryStatus.PENDING,
+                    "created_at": now,
+                    "attempts": 0,
+                }
+            )
         expected.add((channels[index], torrent.title))
     async with world.sessions.begin() as session:
         await session.execute(insert(Delivery), rows)
@@ -622,8 +862,15 @@ async def bench_kill(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientSe
     while True:
         runs += 1
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--deliver-child", world.database_url, fakes.discord_api, fakes.discord_token, fakes.base_url,
-            stdout=asyncio.subprocess.PIPE, cwd=str(ROOT),
+            sys.executable,
+            __file__,
+            "--deliver-child",
+            world.database_url,
+            fakes.discord_api,
+            fakes.discord_token,
+            fakes.base_url,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=str(ROOT),
         )
         assert proc.stdout is not None
         line = await proc.stdout.readline()
@@ -666,19 +913,42 @@ async def bench_kill(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientSe
         statuses = dict((await session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))).all())
     stats = await fakes.discord_stats()
     await close_world(world)
-    return {"deliveries": len(rows), "releases": len(expected), "kills": kills, "runs": runs, "busy_kills": busy_kills, "last_run": last_run,
-            "missed": sum(1 for k in expected if posted[k] == 0), "duplicates": sum(n - 1 for n in posted.values() if n > 1),
-            "nonce_dedup_hits": stats["nonce_dedup_hits"], "statuses": statuses, "wall": wall, "messages": message_count}
+    return {
+        "deliveries": len(rows),
+        "releases": len(expected),
+        "kills": kills,
+        "runs": runs,
+        "busy_kills": busy_kills,
+        "last_run": last_run,
+        "missed": sum(1 for k in expected if posted[k] == 0),
+        "duplicates": sum(n - 1 for n in posted.values() if n > 1),
+        "nonce_dedup_hits": stats["nonce_dedup_hits"],
+        "statuses": statuses,
+        "wall": wall,
+        "messages": message_count,
+    }
 
 
 # ======================================================================================
 # 4. Latency
 # ======================================================================================
-async def bench_latency(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientSession, fakes: Fakes) -> dict[str, Any]:
+async def bench_latency(
+    args: argparse.Namespace, tmp: Path, http: aiohttp.ClientSession, fakes: Fakes
+) -> dict[str, Any]:
     rng = random.Random(4)
-    world = await build_world(tmp, http, fakes, search_interval=2.0, interval=args.latency_interval, concurrency=8, name="latency")
-    plans = await seed_guilds(world, guilds=args.latency_guilds, alerts_per_guild=5, tmdb_alerts=0, tmdb_ids=["1"],
-                              channels_per_guild=1, rng=rng, name="latency")
+    world = await build_world(
+        tmp, http, fakes, search_interval=2.0, interval=args.latency_interval, concurrency=8, name="latency"
+    )
+    plans = await seed_guilds(
+        world,
+        guilds=args.latency_guilds,
+        alerts_per_guild=5,
+        tmdb_alerts=0,
+        tmdb_ids=["1"],
+        channels_per_guild=1,
+        rng=rng,
+        name="latency",
+    )
     poll_starts: dict[int, list[float]] = defaultdict(list)
     original = world.poller.poll
 
@@ -712,9 +982,15 @@ async def bench_latency(args: argparse.Namespace, tmp: Path, http: aiohttp.Clien
             overheads.append(arrived - polls_after[0])
     await world.pipeline.stop()
     await close_world(world)
-    return {"interval": args.latency_interval, "samples": len(latencies), "max": max(latencies), "mean": statistics.mean(latencies),
-            "overhead_max": max(overheads) if overheads else float("nan"),
-            "overhead_mean": statistics.mean(overheads) if overheads else float("nan"), "guilds": len(plans)}
+    return {
+        "interval": args.latency_interval,
+        "samples": len(latencies),
+        "max": max(latencies),
+        "mean": statistics.mean(latencies),
+        "overhead_max": max(overheads) if overheads else float("nan"),
+        "overhead_mean": statistics.mean(overheads) if overheads else float("nan"),
+        "guilds": len(plans),
+    }
 
 
 # ======================================================================================
@@ -727,26 +1003,36 @@ def verdict(ok: bool) -> str:
 def print_report(results: dict[str, dict[str, Any]]) -> None:
     line = "-" * 118
     print()
-    print("Vigie alert pipeline benchmark: the real scheduler, poller and sender in this process; the fake La Cale and the")
+    print(
+        "Vigie alert pipeline benchmark: the real scheduler, poller and sender in this process; the fake La Cale and the"
+    )
     print(f"fake Discord in a child process, on loopback. Python {sys.version.split()[0]}, {os.cpu_count()} CPUs.")
     print(line)
     scale = results.get("scale")
     if scale:
-        print(f"1. SCALE: {scale['guilds']} servers × {scale['alerts'] // scale['guilds']} alerts = {scale['alerts']} alerts "
-              f"(50 on TMDB ids, each in its own server); setup {scale['setup_s']:.1f} s; polls spread over each cycle")
-        print(f"   {'cycle':<52} {'requests':>8} {'newest':>6} {'tmdb':>5} {'gap':>4} {'meta':>4} {'CPU s':>6} {'wall s':>6} "
-              f"{'req/s max':>9} {'matches':>7} {'posts':>5}")
+        print(
+            f"1. SCALE: {scale['guilds']} servers × {scale['alerts'] // scale['guilds']} alerts = {scale['alerts']} alerts "
+            f"(50 on TMDB ids, each in its own server); setup {scale['setup_s']:.1f} s; polls spread over each cycle"
+        )
+        print(
+            f"   {'cycle':<52} {'requests':>8} {'newest':>6} {'tmdb':>5} {'gap':>4} {'meta':>4} {'CPU s':>6} {'wall s':>6} "
+            f"{'req/s max':>9} {'matches':>7} {'posts':>5}"
+        )
         for c in scale["cycles"]:
-            print(f"   {c['label']:<52} {c['requests']:>8} {c['newest']:>6} {c['tmdb']:>5} {c['targeted']:>4} {c['meta']:>4} "
-                  f"{c['cpu']:>6.2f} {c['wall']:>6.1f} {c['busiest_second']:>9} {c['deliveries']:>7} {c['messages']:>5}")
+            print(
+                f"   {c['label']:<52} {c['requests']:>8} {c['newest']:>6} {c['tmdb']:>5} {c['targeted']:>4} {c['meta']:>4} "
+                f"{c['cpu']:>6.2f} {c['wall']:>6.1f} {c['busiest_second']:>9} {c['deliveries']:>7} {c['messages']:>5}"
+            )
         counted = [c for c in scale["cycles"] if not c["traced"]]
         peak_trace = max((c["tracemalloc_peak_mb"] or 0) for c in scale["cycles"])
         worst_searches = max(c["requests"] - c["meta"] for c in scale["cycles"])
         worst_requests = max(c["requests"] for c in scale["cycles"])
         metas = sum(c["meta"] for c in scale["cycles"])
-        print(f"   La Cale requests per cycle: at most {worst_requests} ({worst_searches} searches; /meta {metas} time(s) in the whole "
-              f"run: the category tree is fetched about once an hour for all servers) — target ≤ 1050, one query per alert "
-              f"would be {scale['alerts']} → {verdict(worst_searches <= 1050)}")
+        print(
+            f"   La Cale requests per cycle: at most {worst_requests} ({worst_searches} searches; /meta {metas} time(s) in the whole "
+            f"run: the category tree is fetched about once an hour for all servers) — target ≤ 1050, one query per alert "
+            f"would be {scale['alerts']} → {verdict(worst_searches <= 1050)}"
+        )
 
         def worst(cycles: list[dict[str, Any]]) -> float:
             return max((c["cpu"] for c in cycles), default=float("nan"))
@@ -755,47 +1041,69 @@ def print_report(results: dict[str, dict[str, Any]]) -> None:
         one = [c for c in counted if c["label"] == "1 new release"]
         many = [c for c in counted if c["label"].endswith("new releases") and not c["label"].startswith(("1 ", "gc"))]
         print("   CPU of one cycle (time.process_time around run_cycle, this process only) — target ≤ 2 s:")
-        print(f"     start-up {worst(counted[:1]):.2f} s; nothing new {worst(quiet):.2f} s → {verdict(worst(quiet) <= 2)}; "
-              f"1 new release {worst(one):.2f} s → {verdict(worst(one) <= 2)}; "
-              f"{scale['new_per_cycle']} new releases {worst(many):.2f} s → {verdict(worst(many) <= 2)}; "
-              f"first cycle with news (filters built) {worst(counted[1:2]):.2f} s")
-        print(f"   peak memory: max RSS {scale['rss_mb']:.0f} MB (the whole process, after all cycles), tracemalloc peak during one "
-              f"cycle {peak_trace:.1f} MB — target ≤ 200 MB → {verdict(scale['rss_mb'] <= 200)}")
-        print(f"   posting the matches (not part of the cycle): {sum(c['flush_cpu'] for c in scale['cycles']):.2f} s CPU for "
-              f"{sum(c['messages'] for c in scale['cycles'])} messages; {scale['cycles'][-1]['transactions']} database "
-              f"transactions for {len(scale['cycles'])} cycles of polls")
+        print(
+            f"     start-up {worst(counted[:1]):.2f} s; nothing new {worst(quiet):.2f} s → {verdict(worst(quiet) <= 2)}; "
+            f"1 new release {worst(one):.2f} s → {verdict(worst(one) <= 2)}; "
+            f"{scale['new_per_cycle']} new releases {worst(many):.2f} s → {verdict(worst(many) <= 2)}; "
+            f"first cycle with news (filters built) {worst(counted[1:2]):.2f} s"
+        )
+        print(
+            f"   peak memory: max RSS {scale['rss_mb']:.0f} MB (the whole process, after all cycles), tracemalloc peak during one "
+            f"cycle {peak_trace:.1f} MB — target ≤ 200 MB → {verdict(scale['rss_mb'] <= 200)}"
+        )
+        print(
+            f"   posting the matches (not part of the cycle): {sum(c['flush_cpu'] for c in scale['cycles']):.2f} s CPU for "
+            f"{sum(c['messages'] for c in scale['cycles'])} messages; {scale['cycles'][-1]['transactions']} database "
+            f"transactions for {len(scale['cycles'])} cycles of polls"
+        )
         print(line)
     burst = results.get("burst")
     if burst:
         ok = burst["missed"] == 0 and burst["duplicates"] == 0 and burst["unexpected"] == 0
-        print(f"2. BURST: {burst['releases']} releases published between two cycles; {burst['guilds']} servers × "
-              f"{burst['alerts'] // burst['guilds']} alerts; the most any alert matched: {burst['max_per_alert']} (≤ 50)")
-        print(f"   poll outcomes {burst['outcomes']}; {burst['requests']} La Cale requests (newest pages, then each alert's own query); "
-              f"{burst['wall']:.1f} s, {burst['cpu']:.2f} s CPU")
-        print(f"   (channel, release) posts expected from the matching rule: {burst['expected']}; delivered {burst['delivered']}, "
-              f"missed {burst['missed']}, duplicates {burst['duplicates']}, unexpected {burst['unexpected']}; "
-              f"gap notices {burst['gap_notices']}; rows {burst['statuses']} → {verdict(ok)}")
+        print(
+            f"2. BURST: {burst['releases']} releases published between two cycles; {burst['guilds']} servers × "
+            f"{burst['alerts'] // burst['guilds']} alerts; the most any alert matched: {burst['max_per_alert']} (≤ 50)"
+        )
+        print(
+            f"   poll outcomes {burst['outcomes']}; {burst['requests']} La Cale requests (newest pages, then each alert's own query); "
+            f"{burst['wall']:.1f} s, {burst['cpu']:.2f} s CPU"
+        )
+        print(
+            f"   (channel, release) posts expected from the matching rule: {burst['expected']}; delivered {burst['delivered']}, "
+            f"missed {burst['missed']}, duplicates {burst['duplicates']}, unexpected {burst['unexpected']}; "
+            f"gap notices {burst['gap_notices']}; rows {burst['statuses']} → {verdict(ok)}"
+        )
         print(line)
     kill = results.get("kill")
     if kill:
         ok = kill["missed"] == 0 and kill["duplicates"] == 0
-        print(f"3. KILL -9: {kill['deliveries']} pending deliveries ({kill['releases']} channel posts) sent by a subprocess killed "
-              f"{kill['kills']} times with SIGKILL at random moments ({kill['busy_kills']} of them in the middle of the delivery) "
-              f"and restarted ({kill['runs']} runs, {kill['wall']:.1f} s)")
-        print(f"   missed {kill['missed']}, duplicates {kill['duplicates']} → {verdict(ok)}; {kill['messages']} messages; "
-              f"re-sends the fake Discord dropped by nonce (posts a kill interrupted after Discord accepted them): "
-              f"{kill['nonce_dedup_hits']}; rows {kill['statuses']}")
+        print(
+            f"3. KILL -9: {kill['deliveries']} pending deliveries ({kill['releases']} channel posts) sent by a subprocess killed "
+            f"{kill['kills']} times with SIGKILL at random moments ({kill['busy_kills']} of them in the middle of the delivery) "
+            f"and restarted ({kill['runs']} runs, {kill['wall']:.1f} s)"
+        )
+        print(
+            f"   missed {kill['missed']}, duplicates {kill['duplicates']} → {verdict(ok)}; {kill['messages']} messages; "
+            f"re-sends the fake Discord dropped by nonce (posts a kill interrupted after Discord accepted them): "
+            f"{kill['nonce_dedup_hits']}; rows {kill['statuses']}"
+        )
         print(line)
     latency = results.get("latency")
     if latency:
         bound = latency["interval"] + 5
-        print(f"4. LATENCY: {latency['samples']} releases published at random moments; {latency['guilds']} servers; poll interval "
-              f"{latency['interval']:.0f} s; La Cale's cache off")
-        print(f"   release on La Cale → its message on Discord: mean {latency['mean']:.2f} s, max {latency['max']:.2f} s — "
-              f"target ≤ interval + 5 s = {bound:.0f} s → {verdict(latency['max'] <= bound)}")
-        print(f"   overhead (the server's next poll start → message): mean {latency['overhead_mean'] * 1000:.0f} ms, "
-              f"max {latency['overhead_max'] * 1000:.0f} ms; with POLL_INTERVAL_SECONDS=60 the bound is 60 s + "
-              f"{latency['overhead_max']:.1f} s")
+        print(
+            f"4. LATENCY: {latency['samples']} releases published at random moments; {latency['guilds']} servers; poll interval "
+            f"{latency['interval']:.0f} s; La Cale's cache off"
+        )
+        print(
+            f"   release on La Cale → its message on Discord: mean {latency['mean']:.2f} s, max {latency['max']:.2f} s — "
+            f"target ≤ interval + 5 s = {bound:.0f} s → {verdict(latency['max'] <= bound)}"
+        )
+        print(
+            f"   overhead (the server's next poll start → message): mean {latency['overhead_mean'] * 1000:.0f} ms, "
+            f"max {latency['overhead_max'] * 1000:.0f} ms; with POLL_INTERVAL_SECONDS=60 the bound is 60 s + "
+            f"{latency['overhead_max']:.1f} s"
+        )
         print(line)
 
 
@@ -809,7 +1117,12 @@ async def main(args: argparse.Namespace) -> None:
             fakes = await Fakes.start(max(args.guilds, args.burst_guilds, args.latency_guilds), http)
             results: dict[str, Any] = {}
             try:
-                for name, fn in (("scale", bench_scale), ("burst", bench_burst), ("kill", bench_kill), ("latency", bench_latency)):
+                for name, fn in (
+                    ("scale", bench_scale),
+                    ("burst", bench_burst),
+                    ("kill", bench_kill),
+                    ("latency", bench_latency),
+                ):
                     if name in args.skip:
                         continue
                     print(f"running {name}…", file=sys.stderr, flush=True)
@@ -835,7 +1148,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--kill-channels", type=int, default=400)
     parser.add_argument("--kill-releases", type=int, default=6000)
-    parser.add_argument("--kill-max-messages", type=int, default=60, help="a kill comes after 0 to this many accepted messages")
+    parser.add_argument(
+        "--kill-max-messages", type=int, default=60, help="a kill comes after 0 to this many accepted messages"
+    )
     parser.add_argument("--latency-interval", type=float, default=5.0)
     parser.add_argument("--latency-guilds", type=int, default=20)
     parser.add_argument("--latency-samples", type=int, default=8)

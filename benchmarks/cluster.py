@@ -49,7 +49,7 @@ if str(ROOT) not in sys.path:
 
 import aiohttp
 
-from benchmarks.alerts import WORDS, Fakes, World, fernet_key, release_items, seed_guilds
+from benchmarks.alerts import Fakes, World, fernet_key, release_items, seed_guilds
 
 SHARDS = CLUSTERS = 2
 
@@ -59,7 +59,8 @@ SHARDS = CLUSTERS = 2
 # ======================================================================================
 @contextmanager
 def throwaway_postgres() -> Iterator[str]:
-    from tests.support.postgres import PostgresUnavailable, throwaway_postgres as server
+    from tests.support.postgres import PostgresUnavailable
+    from tests.support.postgres import throwaway_postgres as server
 
     try:
         with server(name="vigie-bench-pg-", options="-c max_connections=200") as db:
@@ -87,8 +88,8 @@ async def slot_child(args: argparse.Namespace) -> None:
     from bot.services.alerts.fetch import SiteMeta
     from bot.services.alerts.pipeline import AlertPipeline
     from bot.services.guilds import GuildService
-    from bot.services.vault import KeyVault
     from bot.services.lacale_access import LaCaleAccess, MetaCache
+    from bot.services.vault import KeyVault
     from bot.ui.alert_posts import DiscordAlertPoster
 
     logging.basicConfig(level=logging.ERROR)
@@ -113,9 +114,18 @@ async def slot_child(args: argparse.Namespace) -> None:
 
         poster.send_releases = counted  # type: ignore[method-assign]
         # As the cog builds it: ownership for every part, posts paced at the slot's share.
-        pipeline = AlertPipeline.build(sessions=sessions, vault=vault, access=access, guilds=guilds, site_meta=SiteMeta(meta),
-                                       poster=poster, interval=args.interval, concurrency=8, ownership=ownership,
-                                       rest_rate=args.rest_rate)
+        pipeline = AlertPipeline.build(
+            sessions=sessions,
+            vault=vault,
+            access=access,
+            guilds=guilds,
+            site_meta=SiteMeta(meta),
+            poster=poster,
+            interval=args.interval,
+            concurrency=8,
+            ownership=ownership,
+            rest_rate=args.rest_rate,
+        )
         scheduler = pipeline.scheduler
 
         starts: list[float] = []
@@ -132,8 +142,16 @@ async def slot_child(args: argparse.Namespace) -> None:
 
         async def traced_finish(cycle: Any) -> Any:
             report = await finish_cycle(cycle)
-            emit(event="cycle", slot=args.slot, cycle=indexes.pop(id(report), -1), guilds=report.guilds, requests=report.requests,
-                 outcomes=report.outcomes, wall=report.finished - report.started, deliveries=report.new_deliveries)
+            emit(
+                event="cycle",
+                slot=args.slot,
+                cycle=indexes.pop(id(report), -1),
+                guilds=report.guilds,
+                requests=report.requests,
+                outcomes=report.outcomes,
+                wall=report.finished - report.started,
+                deliveries=report.new_deliveries,
+            )
             return report
 
         scheduler._start_cycle = traced_start  # type: ignore[method-assign]
@@ -144,8 +162,14 @@ async def slot_child(args: argparse.Namespace) -> None:
         pipeline.start()
         await loop.run_in_executor(None, sys.stdin.readline)  # "stop"
         await pipeline.stop()
-        emit(event="done", slot=args.slot, posts=posted["own"], foreign_posts=posted["foreign"], cycles_started=len(starts),
-             max_rss_mb=__import__("resource").getrusage(__import__("resource").RUSAGE_SELF).ru_maxrss / 1024)
+        emit(
+            event="done",
+            slot=args.slot,
+            posts=posted["own"],
+            foreign_posts=posted["foreign"],
+            cycles_started=len(starts),
+            max_rss_mb=__import__("resource").getrusage(__import__("resource").RUSAGE_SELF).ru_maxrss / 1024,
+        )
     await client.close()
     await engine.dispose()
 
@@ -163,10 +187,25 @@ class Slot:
     @classmethod
     async def start(cls, slot: int, args: argparse.Namespace, db: str, fakes: Fakes) -> Slot:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--slot", str(slot), "--db", db, "--lacale", fakes.base_url,
-            "--discord-api", fakes.discord_api, "--token", fakes.discord_token, "--interval", str(args.interval),
-            "--rest-rate", str(args.rest_rate),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=str(ROOT),
+            sys.executable,
+            __file__,
+            "--slot",
+            str(slot),
+            "--db",
+            db,
+            "--lacale",
+            fakes.base_url,
+            "--discord-api",
+            fakes.discord_api,
+            "--token",
+            fakes.discord_token,
+            "--interval",
+            str(args.interval),
+            "--rest-rate",
+            str(args.rest_rate),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=str(ROOT),
         )
         return cls(proc, slot)
 
@@ -222,21 +261,49 @@ async def run(args: argparse.Namespace, db: str) -> dict[str, Any]:
         try:
             tmdb_ids = [str(1000 + i) for i in range(40)]
             await fakes.add(release_items(args.catalogue, rng, tmdb_ids=tmdb_ids, age_days=30))
-            world = World(Path(tempfile.gettempdir()), http, fakes, None, engine, sessions, None, KeyVault(fernet_key()),
-                          None, None, None)
+            world = World(
+                Path(tempfile.gettempdir()),
+                http,
+                fakes,
+                None,
+                engine,
+                sessions,
+                None,
+                KeyVault(fernet_key()),
+                None,
+                None,
+                None,
+            )
             # Consecutive millisecond parts: the servers alternate between the two shards.
             base = int(time.time() * 1000) - 1_420_070_400_000
             ids = [((base + g) << 22) | 1 for g in range(args.guilds)]
             t0 = time.perf_counter()
-            plans = await seed_guilds(world, guilds=args.guilds, alerts_per_guild=args.alerts, tmdb_alerts=args.tmdb_alerts,
-                                      tmdb_ids=tmdb_ids, channels_per_guild=3, rng=rng, name="cluster", guild_ids=ids)
+            plans = await seed_guilds(
+                world,
+                guilds=args.guilds,
+                alerts_per_guild=args.alerts,
+                tmdb_alerts=args.tmdb_alerts,
+                tmdb_ids=tmdb_ids,
+                channels_per_guild=3,
+                rng=rng,
+                name="cluster",
+                guild_ids=ids,
+            )
             # One probe alert per server, matching only its own probe releases.
             probe_alerts: dict[int, dict[str, Any]] = {}
             async with sessions.begin() as session:
                 top = await session.scalar(select(func.max(Alert.id))) or 0
                 for n, (gid, plan) in enumerate(plans.items()):
-                    row = {"id": top + n + 1, "guild_id": gid, "name": "probe", "channel_id": plan["alerts"][0]["channel_id"],
-                           "query": f"probe{n:05d}", "categories": [], "exclude": [], "paused": False}
+                    row = {
+                        "id": top + n + 1,
+                        "guild_id": gid,
+                        "name": "probe",
+                        "channel_id": plan["alerts"][0]["channel_id"],
+                        "query": f"probe{n:05d}",
+                        "categories": [],
+                        "exclude": [],
+                        "paused": False,
+                    }
                     probe_alerts[gid] = row
                     session.add(Alert(**row))
             setup_s = time.perf_counter() - t0
@@ -258,7 +325,7 @@ async def run(args: argparse.Namespace, db: str) -> dict[str, Any]:
                     if not pending:
                         continue
                     channels = sorted({p["channel"] for p in pending.values()})
-                    for channel, msgs in (await fakes.messages(channels)).items():
+                    for _channel, msgs in (await fakes.messages(channels)).items():
                         for m in msgs:
                             for title in m["titles"]:
                                 probe = pending.pop(title, None)
@@ -269,10 +336,12 @@ async def run(args: argparse.Namespace, db: str) -> dict[str, Any]:
             n = 0
             for cycle in range(args.cycles):
                 cycle_start = started + cycle * args.interval
-                moments = sorted(rng.uniform(0, args.interval) for _ in range(args.probes_per_cycle + args.news_per_cycle))
+                moments = sorted(
+                    rng.uniform(0, args.interval) for _ in range(args.probes_per_cycle + args.news_per_cycle)
+                )
                 kinds = ["probe"] * args.probes_per_cycle + ["news"] * args.news_per_cycle
                 rng.shuffle(kinds)
-                for moment, kind in zip(moments, kinds):
+                for moment, kind in zip(moments, kinds, strict=False):
                     await asyncio.sleep(max(0.0, cycle_start + moment - time.time()))
                     if kind == "news":
                         await fakes.add(release_items(1, rng, prefix=f"News{cycle}."))
@@ -281,8 +350,16 @@ async def run(args: argparse.Namespace, db: str) -> dict[str, Any]:
                     alert = probe_alerts[gid]
                     title = f"Lat{n:05d}.{alert['query'].title()}.1080p.WEB"  # only its probe alert matches
                     n += 1
-                    _, published = await fakes.add([{"title": title, "category": "Films HD", "size": 5_000_000_000, "seeders": 50}])
-                    probe = {"title": title, "channel": alert["channel_id"], "guild": gid, "published": published, "arrived": None}
+                    _, published = await fakes.add(
+                        [{"title": title, "category": "Films HD", "size": 5_000_000_000, "seeders": 50}]
+                    )
+                    probe = {
+                        "title": title,
+                        "channel": alert["channel_id"],
+                        "guild": gid,
+                        "published": published,
+                        "arrived": None,
+                    }
                     probes.append(probe)
                     pending[title] = probe
             await asyncio.sleep(max(0.0, started + args.cycles * args.interval - time.time()))
@@ -294,7 +371,9 @@ async def run(args: argparse.Namespace, db: str) -> dict[str, Any]:
             # Let what is still queued go out before counting duplicates.
             for _ in range(120):
                 async with sessions() as session:
-                    left = await session.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == "pending"))
+                    left = await session.scalar(
+                        select(func.count()).select_from(Delivery).where(Delivery.status == "pending")
+                    )
                 if not left:
                     break
                 await asyncio.sleep(1)
@@ -310,7 +389,9 @@ async def run(args: argparse.Namespace, db: str) -> dict[str, Any]:
                     for title in m["titles"]:
                         posted[(channel, title)] += 1
             async with sessions() as session:
-                statuses = dict((await session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))).all())
+                statuses = dict(
+                    (await session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))).all()
+                )
             stats = await fakes.discord_stats()
         finally:
             for s in slots:
@@ -319,7 +400,9 @@ async def run(args: argparse.Namespace, db: str) -> dict[str, Any]:
                     await s.proc.wait()
             await fakes.stop()
     await engine.dispose()
-    per_cycle: dict[int, dict[str, Any]] = defaultdict(lambda: {"requests": 0, "guilds": 0, "cpu": {}, "wall": {}, "outcomes": Counter()})
+    per_cycle: dict[int, dict[str, Any]] = defaultdict(
+        lambda: {"requests": 0, "guilds": 0, "cpu": {}, "wall": {}, "outcomes": Counter()}
+    )
     done: dict[int, dict[str, Any]] = {}
     for s in slots:
         for e in s.of("cycle"):
@@ -333,11 +416,24 @@ async def run(args: argparse.Namespace, db: str) -> dict[str, Any]:
         (done[s.slot],) = s.of("done")
     latencies = [p["arrived"] - p["published"] for p in probes if p["arrived"] is not None]
     return {
-        "guilds": args.guilds, "alerts": args.alerts, "setup_s": setup_s, "shards": dict(shard_of), "interval": args.interval,
-        "cycles": {k: per_cycle[k] for k in sorted(per_cycle)}, "lacale_total": counts["total"], "lacale_meta": counts["meta"],
-        "probes": len(probes), "missed_probes": sum(1 for p in probes if p["arrived"] is None), "latencies": latencies,
-        "duplicates": sum(v - 1 for v in posted.values() if v > 1), "posted": sum(posted.values()), "messages": messages,
-        "done": done, "statuses": statuses, "nonce_dedup_hits": stats["nonce_dedup_hits"], "rest_rate": args.rest_rate,
+        "guilds": args.guilds,
+        "alerts": args.alerts,
+        "setup_s": setup_s,
+        "shards": dict(shard_of),
+        "interval": args.interval,
+        "cycles": {k: per_cycle[k] for k in sorted(per_cycle)},
+        "lacale_total": counts["total"],
+        "lacale_meta": counts["meta"],
+        "probes": len(probes),
+        "missed_probes": sum(1 for p in probes if p["arrived"] is None),
+        "latencies": latencies,
+        "duplicates": sum(v - 1 for v in posted.values() if v > 1),
+        "posted": sum(posted.values()),
+        "messages": messages,
+        "done": done,
+        "statuses": statuses,
+        "nonce_dedup_hits": stats["nonce_dedup_hits"],
+        "rest_rate": args.rest_rate,
         "news_per_cycle": args.news_per_cycle,
     }
 
@@ -349,42 +445,58 @@ def verdict(ok: bool) -> str:
 def print_report(r: dict[str, Any]) -> None:
     line = "-" * 112
     print()
-    print(f"Vigie cluster benchmark: {r['guilds']} servers × {r['alerts']} alerts (+1 probe alert each) over {CLUSTERS} processes "
-          f"(slots of {SHARDS} shards; servers per shard {r['shards']}),")
-    print(f"one PostgreSQL, fake La Cale + fake Discord in a child process, loopback only. Python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} CPUs. Poll interval {r['interval']:.0f} s; DISCORD_REST_RATE {r['rest_rate']:.0f}/s "
-          f"({r['rest_rate'] / CLUSTERS:.0f}/s per process); {r['news_per_cycle']} ordinary release(s) per cycle; setup {r['setup_s']:.0f} s.")
+    print(
+        f"Vigie cluster benchmark: {r['guilds']} servers × {r['alerts']} alerts (+1 probe alert each) over {CLUSTERS} processes "
+        f"(slots of {SHARDS} shards; servers per shard {r['shards']}),"
+    )
+    print(
+        f"one PostgreSQL, fake La Cale + fake Discord in a child process, loopback only. Python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs. Poll interval {r['interval']:.0f} s; DISCORD_REST_RATE {r['rest_rate']:.0f}/s "
+        f"({r['rest_rate'] / CLUSTERS:.0f}/s per process); {r['news_per_cycle']} ordinary release(s) per cycle; setup {r['setup_s']:.0f} s."
+    )
     print(line)
-    print(f"   {'cycle':>5} {'servers polled':>14} {'La Cale requests':>16} {'CPU s slot 0':>12} {'CPU s slot 1':>12} "
-          f"{'wall s 0':>8} {'wall s 1':>8}  outcomes")
+    print(
+        f"   {'cycle':>5} {'servers polled':>14} {'La Cale requests':>16} {'CPU s slot 0':>12} {'CPU s slot 1':>12} "
+        f"{'wall s 0':>8} {'wall s 1':>8}  outcomes"
+    )
     for k, c in r["cycles"].items():
         cpu = c["cpu"]
         wall = c["wall"]
-        print(f"   {k:>5} {c['guilds']:>14} {c['requests']:>16} {cpu.get(0, float('nan')):>12.2f} {cpu.get(1, float('nan')):>12.2f} "
-              f"{wall.get(0, float('nan')):>8.1f} {wall.get(1, float('nan')):>8.1f}  {dict(c['outcomes'])}")
+        print(
+            f"   {k:>5} {c['guilds']:>14} {c['requests']:>16} {cpu.get(0, float('nan')):>12.2f} {cpu.get(1, float('nan')):>12.2f} "
+            f"{wall.get(0, float('nan')):>8.1f} {wall.get(1, float('nan')):>8.1f}  {dict(c['outcomes'])}"
+        )
     complete = [c for c in r["cycles"].values() if len(c["wall"]) == CLUSTERS]
     worst_requests = max((c["requests"] for c in complete), default=0)
     cycles_run = max([1, *(v["cycles_started"] for v in r["done"].values())])
-    print(f"   La Cale requests per cycle in total (both processes' searches): at most {worst_requests} — target ≤ 2100 "
-          f"→ {verdict(worst_requests <= 2100)}; the fake counted {r['lacale_total']} requests in all "
-          f"({r['lacale_meta']} /meta) for {cycles_run} cycles started = {r['lacale_total'] / cycles_run:.0f} per cycle")
+    print(
+        f"   La Cale requests per cycle in total (both processes' searches): at most {worst_requests} — target ≤ 2100 "
+        f"→ {verdict(worst_requests <= 2100)}; the fake counted {r['lacale_total']} requests in all "
+        f"({r['lacale_meta']} /meta) for {cycles_run} cycles started = {r['lacale_total'] / cycles_run:.0f} per cycle"
+    )
     cpus = [v for c in r["cycles"].values() for v in c["cpu"].values()]
     steady = [v for k, c in r["cycles"].items() if k > 0 for v in c["cpu"].values()]
-    print(f"   CPU per cycle per process (whole process over each interval: polls, matching, writes, posts): first cycle "
-          f"{max(r['cycles'][0]['cpu'].values(), default=float('nan')):.2f} s, after it at most {max(steady, default=float('nan')):.2f} s, "
-          f"mean {statistics.mean(steady) if steady else float('nan'):.2f} s — target ≤ 2 s → {verdict(bool(cpus) and max(cpus) <= 2)}")
+    print(
+        f"   CPU per cycle per process (whole process over each interval: polls, matching, writes, posts): first cycle "
+        f"{max(r['cycles'][0]['cpu'].values(), default=float('nan')):.2f} s, after it at most {max(steady, default=float('nan')):.2f} s, "
+        f"mean {statistics.mean(steady) if steady else float('nan'):.2f} s — target ≤ 2 s → {verdict(bool(cpus) and max(cpus) <= 2)}"
+    )
     done = r["done"]
-    print(f"   posts: {r['messages']} messages ({r['posted']} channel posts of releases); by slot "
-          f"{ {k: v['posts'] for k, v in done.items()} }; posts for a server the process does not own: "
-          f"{sum(v['foreign_posts'] for v in done.values())}; duplicates {r['duplicates']} → "
-          f"{verdict(r['duplicates'] == 0 and sum(v['foreign_posts'] for v in done.values()) == 0)}; "
-          f"re-sends dropped by nonce {r['nonce_dedup_hits']}; rows {r['statuses']}")
+    print(
+        f"   posts: {r['messages']} messages ({r['posted']} channel posts of releases); by slot "
+        f"{ {k: v['posts'] for k, v in done.items()} }; posts for a server the process does not own: "
+        f"{sum(v['foreign_posts'] for v in done.values())}; duplicates {r['duplicates']} → "
+        f"{verdict(r['duplicates'] == 0 and sum(v['foreign_posts'] for v in done.values()) == 0)}; "
+        f"re-sends dropped by nonce {r['nonce_dedup_hits']}; rows {r['statuses']}"
+    )
     lat = r["latencies"]
     bound = r["interval"] + 5
     if lat:
-        print(f"   latency, probe release on La Cale → its message on Discord ({len(lat)} probes, {r['missed_probes']} never posted): "
-              f"mean {statistics.mean(lat):.1f} s, max {max(lat):.1f} s — target ≤ interval + 5 s = {bound:.0f} s "
-              f"→ {verdict(max(lat) <= bound and r['missed_probes'] == 0)}")
+        print(
+            f"   latency, probe release on La Cale → its message on Discord ({len(lat)} probes, {r['missed_probes']} never posted): "
+            f"mean {statistics.mean(lat):.1f} s, max {max(lat):.1f} s — target ≤ interval + 5 s = {bound:.0f} s "
+            f"→ {verdict(max(lat) <= bound and r['missed_probes'] == 0)}"
+        )
     rss = ", ".join(f"slot {k} {v['max_rss_mb']:.0f} MB" for k, v in done.items())
     print(f"   max RSS per process: {rss}")
     print(line)
@@ -402,11 +514,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--alerts", type=int, default=20, help="alerts per server")
     parser.add_argument("--tmdb-alerts", type=int, default=50)
     parser.add_argument("--catalogue", type=int, default=5000)
-    parser.add_argument("--interval", type=float, default=30.0, help="poll interval (POLL_INTERVAL_SECONDS; 30 is its floor)")
+    parser.add_argument(
+        "--interval", type=float, default=30.0, help="poll interval (POLL_INTERVAL_SECONDS; 30 is its floor)"
+    )
     parser.add_argument("--cycles", type=int, default=5)
     parser.add_argument("--probes-per-cycle", type=int, default=3)
     parser.add_argument("--news-per-cycle", type=int, default=1)
-    parser.add_argument("--rest-rate", type=float, default=40.0, help="DISCORD_REST_RATE (the whole bot's posts per second)")
+    parser.add_argument(
+        "--rest-rate", type=float, default=40.0, help="DISCORD_REST_RATE (the whole bot's posts per second)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.guilds, args.tmdb_alerts, args.catalogue, args.interval, args.cycles = 200, 10, 1000, 10.0, 3

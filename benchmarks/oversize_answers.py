@@ -24,16 +24,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.lacale import LaCaleClient, LaCaleError  # noqa: E402
-from bot.lacale.client import MAX_JSON_BYTES, MAX_TORRENT_BYTES  # noqa: E402
-from tests.fakes.lacale import DOWNLOAD, SEARCH, FakeLaCale  # noqa: E402
+from bot.lacale import LaCaleClient, LaCaleError
+from bot.lacale.client import MAX_JSON_BYTES, MAX_TORRENT_BYTES
+from tests.fakes.lacale import DOWNLOAD, SEARCH, FakeLaCale
 
 MIB = 1024 * 1024
 KEY = "benchmark-key-0123456789abcdef"
 
 
 async def run(size: int) -> None:
-    print(f"caps: JSON {MAX_JSON_BYTES / MIB:.0f} MiB, .torrent {MAX_TORRENT_BYTES / MIB:.0f} MiB; answers of {size / MIB:.0f} MiB")
+    print(
+        f"caps: JSON {MAX_JSON_BYTES / MIB:.0f} MiB, .torrent {MAX_TORRENT_BYTES / MIB:.0f} MiB; answers of {size / MIB:.0f} MiB"
+    )
     async with FakeLaCale(keys=[KEY]) as fake:
         for what, path, start in (("search", SEARCH, b'[{"title": "'), ("download", DOWNLOAD, b"d8:announce")):
             for chunked in (False, True):

@@ -22,15 +22,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.app import VigieBot  # noqa: E402
-from tests.e2e.conftest import MANAGE_GUILD, run_bot, vigie_settings  # noqa: E402
-from tests.fakes.discord import FakeDiscord  # noqa: E402
-from tests.fakes.lacale import FakeLaCale  # noqa: E402
+from bot.app import VigieBot
+from tests.e2e.conftest import MANAGE_GUILD, run_bot, vigie_settings
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.lacale import FakeLaCale
 
 
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
-    return ordered[max(0, int(round(0.95 * len(ordered))) - 1)]
+    return ordered[max(0, round(0.95 * len(ordered)) - 1)]
 
 
 async def main(searches: int, identical: int) -> None:
@@ -48,13 +48,17 @@ async def main(searches: int, identical: int) -> None:
             async with run_bot(VigieBot(settings), discord_fake) as bot:
                 opened = await discord_fake.invoke("setup key", by=admin, in_channel=channel)
                 await opened.wait_response()
-                await (await discord_fake.submit_modal(opened, {"vigie:secret:apikey": lacale.default_key}, by=admin)).wait_final()
+                await (
+                    await discord_fake.submit_modal(opened, {"vigie:secret:apikey": lacale.default_key}, by=admin)
+                ).wait_final()
 
                 to_defer: list[float] = []
                 to_final: list[float] = []
                 for i in range(searches):
                     started = time.perf_counter()
-                    rec = await discord_fake.invoke("search", by=admin, in_channel=channel, query=f"word{i % 97} {i:04d}")
+                    rec = await discord_fake.invoke(
+                        "search", by=admin, in_channel=channel, query=f"word{i % 97} {i:04d}"
+                    )
                     await rec.wait_response(timeout=10)
                     to_defer.append((time.perf_counter() - started) * 1000)
                     await rec.wait_final(timeout=10)
@@ -73,7 +77,9 @@ async def main(searches: int, identical: int) -> None:
     print(f"  searches timed              : {searches}")
     print(f"  interaction -> deferral     : median {statistics.median(to_defer):7.1f} ms   p95 {p95(to_defer):7.1f} ms")
     print(f"  interaction -> final answer : median {statistics.median(to_final):7.1f} ms   p95 {p95(to_final):7.1f} ms")
-    print(f"  identical searches          : {identical} members at once -> {reached} request(s) to La Cale ({sent} sent by the service)")
+    print(
+        f"  identical searches          : {identical} members at once -> {reached} request(s) to La Cale ({sent} sent by the service)"
+    )
 
 
 if __name__ == "__main__":

@@ -24,12 +24,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.app import VigieBot  # noqa: E402
-from bot.services.uploads import UploadDraft  # noqa: E402
-from tests.e2e.conftest import MANAGE_GUILD, run_bot, vigie_settings  # noqa: E402
-from tests.fakes.discord import FakeDiscord  # noqa: E402
-from tests.fakes.lacale import FakeLaCale  # noqa: E402
-from tests.support.torrent_factory import make_torrent  # noqa: E402
+from bot.app import VigieBot
+from bot.services.uploads import UploadDraft
+from tests.e2e.conftest import MANAGE_GUILD, run_bot, vigie_settings
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.lacale import FakeLaCale
+from tests.support.torrent_factory import make_torrent
 
 MIB = 1024 * 1024
 FILMS_HD = "cmv0aa1fhd000003hd8x1v6q"
@@ -61,18 +61,26 @@ async def main() -> None:
             guild = discord_fake.add_guild(name="Bench")
             channel = discord_fake.add_channel(guild, "general")
             admin = discord_fake.add_member(guild, name="admin", permissions=MANAGE_GUILD, locale="en-US")
-            members = [discord_fake.add_member(guild, name=f"m{i}", permissions=MANAGE_GUILD, locale="en-US") for i in range(10)]
+            members = [
+                discord_fake.add_member(guild, name=f"m{i}", permissions=MANAGE_GUILD, locale="en-US")
+                for i in range(10)
+            ]
             settings = vigie_settings(Path(tmp), discord_fake, lacale, guild.id, log_level="WARNING")
             async with run_bot(VigieBot(settings), discord_fake) as bot:
                 opened = await discord_fake.invoke("setup key", by=admin, in_channel=channel)
                 await opened.wait_response()
-                await (await discord_fake.submit_modal(opened, {"vigie:secret:apikey": lacale.default_key}, by=admin)).wait_final()
+                await (
+                    await discord_fake.submit_modal(opened, {"vigie:secret:apikey": lacale.default_key}, by=admin)
+                ).wait_final()
                 # (None on code without the preview bookkeeping: the "before" figures.)
                 previews = getattr(bot.services.uploads, "previews", None)
 
                 async def upload(by: object, name: str) -> str:
                     rec = await discord_fake.invoke(
-                        "upload", by=by, in_channel=channel, category=FILMS_HD,
+                        "upload",
+                        by=by,
+                        in_channel=channel,
+                        category=FILMS_HD,
                         torrent=discord_fake.add_attachment(f"{name}.torrent", big_torrent(name)),
                         nfo=discord_fake.add_attachment("release.nfo", NFO),
                     )
@@ -90,7 +98,9 @@ async def main() -> None:
                 if previews:
                     for draft_id in list(previews.of_member(admin.id)):
                         previews.release(draft_id)
-                many = await asyncio.gather(*(upload(m, f"Member{i}.{j}.1080p") for i, m in enumerate(members) for j in range(2)))
+                many = await asyncio.gather(
+                    *(upload(m, f"Member{i}.{j}.1080p") for i, m in enumerate(members) for j in range(2))
+                )
                 live_many = live_draft_bytes() - live_one
                 held_many = previews.held_bytes if previews else live_many
                 open_many = len(previews) if previews else many.count("preview")
@@ -102,7 +112,9 @@ async def main() -> None:
     print(f"  one member, 12 /upload in {elapsed:4.1f} s: {one.count('preview')} previews shown, {open_one} still open")
     print(f"    held (service count)         : {held_one / MIB:6.1f} MiB")
     print(f"    held (live draft buffers)    : {live_one / MIB:6.1f} MiB")
-    print(f"  ten members x 2 /upload at once: {len(many) - len(refused)} opened, {len(refused)} refused, {open_many} open")
+    print(
+        f"  ten members x 2 /upload at once: {len(many) - len(refused)} opened, {len(refused)} refused, {open_many} open"
+    )
     print(f"    held (service count)         : {held_many / MIB:6.1f} MiB   (budget {budget / MIB:.0f} MiB)")
     if refused:
         print(f"    refusal                      : {refused[0]!r}")

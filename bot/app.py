@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -58,6 +59,7 @@ HARD_EXIT_AFTER = 9.5
 #: Where our code lives: a task running it is ours to stop before the sessions it uses close.
 _OWN_CODE = tuple(str(Path(__file__).resolve().parents[1] / pkg) + os.sep for pkg in ("bot", "cogs"))
 
+
 @dataclass(slots=True)
 class Services:
     """What cogs reach through ``bot.services``; built once in ``setup_hook``."""
@@ -73,14 +75,19 @@ class Services:
     search: SearchService
     uploads: UploadService
 
+
 class VigieTree(app_commands.CommandTree["VigieBot"]):
     """One error path for every command: a short message in the member's language."""
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         name = interaction.command.qualified_name if interaction.command else "?"
         message = describe_error(error, interaction.locale, context=f"/{name}")
-        log_command(interaction, outcome=f"error:{type(unwrap(error)).__name__}" + (f":{message.error_id}" if message.error_id else ""))
+        log_command(
+            interaction,
+            outcome=f"error:{type(unwrap(error)).__name__}" + (f":{message.error_id}" if message.error_id else ""),
+        )
         await reply(interaction, message.text, ephemeral=True)
+
 
 def log_command(interaction: discord.Interaction, *, outcome: str) -> None:
     name = interaction.command.qualified_name if interaction.command else "?"
@@ -88,7 +95,9 @@ def log_command(interaction: discord.Interaction, *, outcome: str) -> None:
     metrics = getattr(interaction.client, "metrics", None)
     if isinstance(metrics, Metrics):
         # The label keeps the error's kind, not its id: one series per kind, not per error.
-        metrics.command_done(name, outcome.split(":")[1] if outcome.startswith("error:") else outcome, latency_ms / 1000)
+        metrics.command_done(
+            name, outcome.split(":")[1] if outcome.startswith("error:") else outcome, latency_ms / 1000
+        )
     command_log.info(
         "command=/%s guild=%s user=%s latency_ms=%.0f outcome=%s",
         name,
@@ -98,6 +107,7 @@ def log_command(interaction: discord.Interaction, *, outcome: str) -> None:
         outcome,
     )
 
+
 async def check_stored_keys(guilds: GuildService, *, rotation_enabled: bool) -> None:
     """Before serving anything: keys written under SECRET_KEY_OLD are re-encrypted, and
     servers whose key no secret reads have their alerts paused (told to the operator,
@@ -106,13 +116,17 @@ async def check_stored_keys(guilds: GuildService, *, rotation_enabled: bool) -> 
     if report.rotated:
         log.info("re-encrypted %d stored La Cale keys under the current SECRET_KEY", report.rotated)
     if report.restored_guilds:
-        log.info("%d servers' keys are readable again (SECRET_KEY_OLD): their alerts resume", len(report.restored_guilds))
+        log.info(
+            "%d servers' keys are readable again (SECRET_KEY_OLD): their alerts resume", len(report.restored_guilds)
+        )
     if report.unreadable_guilds or report.unreadable_members:
         log.error(
             "%d server keys and %d personal keys cannot be decrypted with SECRET_KEY%s; set the previous SECRET_KEY "
             "as SECRET_KEY_OLD and restart, or have them registered again (/setup key, /key set); "
             "those servers' alerts are paused",
-            len(report.unreadable_guilds), report.unreadable_members, " nor SECRET_KEY_OLD" if rotation_enabled else "",
+            len(report.unreadable_guilds),
+            report.unreadable_members,
+            " nor SECRET_KEY_OLD" if rotation_enabled else "",
         )
     elif rotation_enabled:
         log.info("every stored key is now encrypted under SECRET_KEY, so SECRET_KEY_OLD can be removed")
@@ -167,7 +181,9 @@ class VigieBot(commands.AutoShardedBot):
         self.health: HealthServer | None = None
         # Redaction is installed by the bot itself, whoever configured logging.
         install_redaction()
-        secrets.add(settings.discord_token.get_secret_value(), settings.secret_key.get_secret_value(), *settings.old_secret_keys)
+        secrets.add(
+            settings.discord_token.get_secret_value(), settings.secret_key.get_secret_value(), *settings.old_secret_keys
+        )
 
     async def setup_hook(self) -> None:
         settings = self.settings
@@ -219,7 +235,15 @@ class VigieBot(commands.AutoShardedBot):
             meta=meta,
             guilds=guilds,
             search=search,
-            uploads=UploadService(sessions, guilds, access, meta, search, max_torrent_bytes=settings.upload_max_bytes, preview_budget_bytes=settings.upload_preview_budget_bytes),
+            uploads=UploadService(
+                sessions,
+                guilds,
+                access,
+                meta,
+                search,
+                max_torrent_bytes=settings.upload_max_bytes,
+                preview_budget_bytes=settings.upload_preview_budget_bytes,
+            ),
         )
         await check_stored_keys(guilds, rotation_enabled=bool(settings.old_fernet_keys))
         await self.tree.set_translator(CatalogueTranslator())
@@ -272,7 +296,10 @@ class VigieBot(commands.AutoShardedBot):
         self.shard_ids = list(ownership.shard_ids)
         log.info(
             "cluster slot %d of %d: shards %s of %d (identify buckets: %d)",
-            self.cluster.slot, ownership.cluster_count, ", ".join(map(str, self.shard_ids)), ownership.shard_count,
+            self.cluster.slot,
+            ownership.cluster_count,
+            ", ".join(map(str, self.shard_ids)),
+            ownership.shard_count,
             self.max_concurrency,
         )
         warning = session_start_warning(limits, len(self.shard_ids))
@@ -301,7 +328,10 @@ class VigieBot(commands.AutoShardedBot):
         guild = discord.Object(self.settings.dev_guild_id) if self.settings.dev_guild_id else None
         if guild is not None:
             self.tree.copy_global_to(guild=guild)
-        payload = [await cmd.get_translated_payload(self.tree, self.tree.translator) for cmd in self.tree.get_commands(guild=guild)]  # type: ignore[arg-type]
+        payload = [
+            await cmd.get_translated_payload(self.tree, self.tree.translator)
+            for cmd in self.tree.get_commands(guild=guild)
+        ]  # type: ignore[arg-type]
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
         state_key = f"commands_hash:{guild.id if guild else 'global'}:{self.application_id}:{self.settings.discord_api_base or ''}"
         # One sync at a time across processes (the slot-0 process at start, `vigie sync`):
@@ -392,7 +422,9 @@ class VigieBot(commands.AutoShardedBot):
             closing = asyncio.ensure_future(super().close())
             done, _ = await asyncio.wait({closing}, timeout=CLOSE_DISCORD_TIMEOUT)
             if not done:
-                log.warning("Discord did not acknowledge the close in %.0f s; dropping the connection", CLOSE_DISCORD_TIMEOUT)
+                log.warning(
+                    "Discord did not acknowledge the close in %.0f s; dropping the connection", CLOSE_DISCORD_TIMEOUT
+                )
                 await self.http.close()
                 await asyncio.wait({closing}, timeout=CLOSE_DISCORD_TIMEOUT)
         else:
@@ -415,6 +447,7 @@ class VigieBot(commands.AutoShardedBot):
         # Last: the slot frees only once this process's work has stopped.
         await self.cluster.close()
 
+
 def create_engine_or_fail(database_url: str) -> AsyncEngine:
     try:
         return create_engine(database_url)
@@ -425,8 +458,13 @@ def create_engine_or_fail(database_url: str) -> AsyncEngine:
 async def _wait_stopped(tasks: set[asyncio.Task[object]], what: str) -> None:
     _, pending = await asyncio.wait(tasks, timeout=STOP_TASKS_TIMEOUT)
     if pending:
-        log.warning("%d %s still running %.0f s after being cancelled: %s", len(pending), what, STOP_TASKS_TIMEOUT,
-                    ", ".join(sorted(t.get_name() for t in pending)))
+        log.warning(
+            "%d %s still running %.0f s after being cancelled: %s",
+            len(pending),
+            what,
+            STOP_TASKS_TIMEOUT,
+            ", ".join(sorted(t.get_name() for t in pending)),
+        )
 
 
 def _keep_current_task() -> None:
@@ -481,10 +519,8 @@ async def run_bot(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # non-Unix: no signal handlers
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
-            pass
     started = time.monotonic()
     _keep_current_task()
     async with bot:

@@ -33,7 +33,6 @@ from bot.logging_setup import configure_logging
 log = logging.getLogger("vigie")
 
 
-
 def version() -> str:
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as dist_version
@@ -119,7 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 S = TypeVar("S", Settings, DatabaseSettings)
 
 #: Said by the run (a log line) and by ``vigie check`` (a "warn" line).
-INSECURE_HTTP_WARNING = f"LACALE_BASE_URL is plain http:// ({INSECURE_HTTP_SETTING}=true): members' API keys travel unencrypted"
+INSECURE_HTTP_WARNING = (
+    f"LACALE_BASE_URL is plain http:// ({INSECURE_HTTP_SETTING}=true): members' API keys travel unencrypted"
+)
 
 
 def _load(loader: Callable[[], S]) -> S | None:
@@ -175,9 +176,15 @@ def describe_failure(exc: BaseException, settings: Settings) -> tuple[ExitCode, 
     if isinstance(exc, discord.PrivilegedIntentsRequired):
         return ExitCode.USAGE, f"Discord refused the gateway intents: {exc}"
     if isinstance(exc, discord.HTTPException):
-        return ExitCode.UNAVAILABLE, f"Discord answered {exc.status} {exc.text or exc.response.reason or ''}".rstrip() + "; retry later"
+        return (
+            ExitCode.UNAVAILABLE,
+            f"Discord answered {exc.status} {exc.text or exc.response.reason or ''}".rstrip() + "; retry later",
+        )
     if isinstance(exc, (aiohttp.ClientError, discord.GatewayNotFound, OSError, TimeoutError)):
-        return ExitCode.UNAVAILABLE, f"cannot reach Discord at {_discord_where(settings)}: {_network_reason(exc)}; check the network and retry"
+        return (
+            ExitCode.UNAVAILABLE,
+            f"cannot reach Discord at {_discord_where(settings)}: {_network_reason(exc)}; check the network and retry",
+        )
     return None
 
 
@@ -257,7 +264,6 @@ async def _db_upgrade(database_url: str) -> int:
 
 
 async def _sync(settings: Settings) -> int:
-    import discord
 
     from bot.app import VigieBot
 
@@ -328,7 +334,9 @@ async def _check() -> int:
     from bot.lacale.errors import AuthError, LaCaleError
 
     try:
-        async with LaCaleClient(api_key, base_url=settings.lacale_base_url, timeout=settings.http_timeout_seconds) as client:
+        async with LaCaleClient(
+            api_key, base_url=settings.lacale_base_url, timeout=settings.http_timeout_seconds
+        ) as client:
             meta = await client.meta()
     except AuthError as exc:
         line("FAIL", f"La Cale: key refused ({type(exc).__name__})")
@@ -336,7 +344,10 @@ async def _check() -> int:
     except LaCaleError as exc:
         line("FAIL", f"La Cale at {settings.lacale_base_url}: {describe_error(exc).replace(api_key, '***')}")
         return ExitCode(exit_code_for(exc))
-    line("ok", f"La Cale at {settings.lacale_base_url}: key accepted, {sum(1 for _ in meta.walk_categories())} categories")
+    line(
+        "ok",
+        f"La Cale at {settings.lacale_base_url}: key accepted, {sum(1 for _ in meta.walk_categories())} categories",
+    )
     return ExitCode.OK
 
 
@@ -355,7 +366,7 @@ async def _check_database(database_url: str, say: Callable[[str, str], None]) ->
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         from pathlib import Path
 
-        if not Path(url.database).expanduser().exists():
+        if not Path(url.database).expanduser().exists():  # noqa: ASYNC240 - one stat at start-up
             pending = pending_after(None)
             say("ok", f"database {where}: not created yet; {_pending_text(pending)}")
             return ExitCode.OK

@@ -212,7 +212,8 @@ async def _dispatch(command: str, args: argparse.Namespace, key: str) -> Any:
             data = await client.download_torrent(args.info_hash)
             return _write_torrent(data, args.output, args.info_hash)
         if command == "upload":
-            assert upload_req is not None
+            if upload_req is None:
+                raise RuntimeError("upload_req is set at this point")
             return _upload_json(await client.upload(upload_req), client.base_url)
     raise _UsageError(f"unknown command {command!r}")
 

@@ -26,7 +26,7 @@ MAX_SHARD_COUNT = 32767
 
 
 #: How to make a SECRET_KEY, quoted in the messages about it.
-GENERATE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+GENERATE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105 - a command, not a secret
 #: The opt-in that lets LACALE_BASE_URL be plain http:// to another machine.
 INSECURE_HTTP_SETTING = "LACALE_ALLOW_INSECURE_HTTP"
 

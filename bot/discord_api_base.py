@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Any
 
 import yarl
 from discord import http as _http
@@ -58,7 +59,7 @@ def _install_hooks() -> None:
     if not getattr(get_bot_gateway, "_vigie_hook", False):
 
         @functools.wraps(get_bot_gateway)
-        async def _get_bot_gateway(self: _http.HTTPClient):  # type: ignore[no-untyped-def]
+        async def _get_bot_gateway(self: _http.HTTPClient) -> tuple[int, str, Any]:
             shards, url, limits = await get_bot_gateway(self)
             if _base is not None and not _explicit_gateway:
                 DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)

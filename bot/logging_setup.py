@@ -23,7 +23,9 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
     # Alembic narrates every start at INFO ("Context impl SQLiteImpl.", "setup plugin ...");
     # the bot logs one line of its own when it migrates. Its details only at DEBUG.
-    logging.getLogger("alembic").setLevel(logging.DEBUG if level == "DEBUG" else max(logging.WARNING, logging.getLevelName(level)))
+    logging.getLogger("alembic").setLevel(
+        logging.DEBUG if level == "DEBUG" else max(logging.WARNING, logging.getLevelName(level))
+    )
     voice = logging.getLogger("discord.client")
     if not any(isinstance(f, _NoVoiceWarnings) for f in voice.filters):
         voice.addFilter(_NoVoiceWarnings())

@@ -20,7 +20,9 @@ def create_private_temp(directory: Path, name: str) -> tuple[int, Path]:
     for _ in range(100):
         candidate = directory / f".{name}.{secrets.token_hex(6)}.tmp"
         try:
-            return os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600), candidate
+            return os.open(
+                candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600
+            ), candidate
         except FileExistsError:
             continue
     raise FileExistsError(f"no free temporary name in {directory}")

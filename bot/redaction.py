@@ -35,14 +35,29 @@ from typing import Any
 from bot.urls import redact_secrets
 
 #: Prefix of the custom_id of every modal text input that holds a secret.
-SECRET_INPUT_PREFIX = "vigie:secret:"
+SECRET_INPUT_PREFIX = "vigie:secret:"  # noqa: S105 - a custom_id prefix, not a secret
 MASK = "***"
 
 #: Names whose value is a credential, in a query string, a header, JSON or a repr.
 _SECRET_NAMES = (
-    "x-api-key", "api-key", "api_key", "apikey", "passkey", "torrent_pass", "authkey", "auth_key",
-    "access_token", "refresh_token", "bot_token", "discord_token", "webhook_token", "token",
-    "secret_key", "client_secret", "password", "pk",
+    "x-api-key",
+    "api-key",
+    "api_key",
+    "apikey",
+    "passkey",
+    "torrent_pass",
+    "authkey",
+    "auth_key",
+    "access_token",
+    "refresh_token",
+    "bot_token",
+    "discord_token",
+    "webhook_token",
+    "token",
+    "secret_key",
+    "client_secret",
+    "password",
+    "pk",
 )
 _NAMES = "|".join(re.escape(n) for n in sorted(_SECRET_NAMES, key=len, reverse=True))
 # An unquoted value ends at whitespace or a delimiter; a key wrapped onto the next line
@@ -122,10 +137,14 @@ def _mask_named(m: re.Match[str]) -> str:
 
 # A text input's value next to a secret custom_id, in the repr (single quotes) or JSON form.
 _INPUT_VALUE_AFTER = re.compile(
-    r"""(['"]custom_id['"]\s*:\s*['"]""" + re.escape(SECRET_INPUT_PREFIX) + r"""[^'"]*['"][^{}]*?['"]value['"]\s*:\s*)(['"])((?:\\.|(?!\2).)*)\2"""
+    r"""(['"]custom_id['"]\s*:\s*['"]"""
+    + re.escape(SECRET_INPUT_PREFIX)
+    + r"""[^'"]*['"][^{}]*?['"]value['"]\s*:\s*)(['"])((?:\\.|(?!\2).)*)\2"""
 )
 _INPUT_VALUE_BEFORE = re.compile(
-    r"""(['"]value['"]\s*:\s*)(['"])((?:\\.|(?!\2).)*)\2([^{}]*?['"]custom_id['"]\s*:\s*['"]""" + re.escape(SECRET_INPUT_PREFIX) + ")"
+    r"""(['"]value['"]\s*:\s*)(['"])((?:\\.|(?!\2).)*)\2([^{}]*?['"]custom_id['"]\s*:\s*['"]"""
+    + re.escape(SECRET_INPUT_PREFIX)
+    + ")"
 )
 
 
@@ -197,7 +216,9 @@ def scrub_structure(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, dict):
         custom_id = value.get("custom_id")
         out = {
-            k: MASK if isinstance(k, str) and k.lower() in _SECRET_KEYS and isinstance(v, str) and v else scrub_structure(v, _depth + 1)
+            k: MASK
+            if isinstance(k, str) and k.lower() in _SECRET_KEYS and isinstance(v, str) and v
+            else scrub_structure(v, _depth + 1)
             for k, v in value.items()
         }
         if isinstance(custom_id, str) and custom_id.startswith(SECRET_INPUT_PREFIX) and "value" in out:

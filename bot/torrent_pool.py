@@ -24,6 +24,7 @@ This module imports no more than :mod:`bot.torrents`: workers import it to run t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -94,10 +95,8 @@ def _worker_start(nice: int) -> None:
     # down itself, they need not print a KeyboardInterrupt each.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if nice:
-        try:
+        with contextlib.suppress(OSError):  # not permitted here: run at normal priority
             os.nice(nice)
-        except OSError:  # pragma: no cover - not permitted here: run at normal priority
-            pass
 
 
 # ---------------------------------------------------------------------------------------
@@ -167,7 +166,9 @@ class TorrentPool:
             if not done:
                 future.cancel()
                 self.timeouts += 1
-                log.warning("torrent job %s stopped after %.0f s: worker killed", getattr(fn, "__name__", fn), self.time_limit)
+                log.warning(
+                    "torrent job %s stopped after %.0f s: worker killed", getattr(fn, "__name__", fn), self.time_limit
+                )
                 raise UserError("upload.torrent.timeout", seconds=f"{self.time_limit:g}")
             try:
                 result = future.result()
@@ -203,10 +204,8 @@ class TorrentPool:
         # No public way to stop a running job before Python 3.14 (terminate_workers()).
         processes = list((getattr(executor, "_processes", None) or {}).values())
         for process in processes:
-            try:
+            with contextlib.suppress(OSError, ValueError, AttributeError):  # already gone
                 process.kill()
-            except (OSError, ValueError, AttributeError):  # already gone
-                pass
         executor.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:

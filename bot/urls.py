@@ -29,16 +29,43 @@ REDACTED = "***"
 #: Parameter names that carry a credential, compared lower case after percent-decoding.
 SECRET_PARAMS = frozenset(
     {
-        "passkey", "pk", "apikey", "api_key", "api-key", "x-api-key", "key", "token", "access_token",
-        "api_token", "auth", "authkey", "auth_key", "auth_token", "authorization", "torrent_pass",
-        "torrentpass", "secret", "client_secret", "sig", "signature", "password", "passwd", "pass",
-        "rsskey", "rss_key", "session", "sessionid", "sid",
+        "passkey",
+        "pk",
+        "apikey",
+        "api_key",
+        "api-key",
+        "x-api-key",
+        "key",
+        "token",
+        "access_token",
+        "api_token",
+        "auth",
+        "authkey",
+        "auth_key",
+        "auth_token",
+        "authorization",
+        "torrent_pass",
+        "torrentpass",
+        "secret",
+        "client_secret",
+        "sig",
+        "signature",
+        "password",
+        "passwd",
+        "pass",
+        "rsskey",
+        "rss_key",
+        "session",
+        "sessionid",
+        "sid",
     }
 )
 _SECRET_SUFFIXES = ("key", "token", "secret", "pass", "password", "passwd")
 
 _HEX_SECRET = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{32,}(?![0-9A-Za-z])")
-_UUID = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![0-9A-Za-z])")
+_UUID = re.compile(
+    r"(?<![0-9A-Za-z])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![0-9A-Za-z])"
+)
 _LONG_TOKEN = re.compile(r"(?<![0-9A-Za-z_\-])(?=[0-9A-Za-z_\-]*[0-9])[0-9A-Za-z_\-]{32,}(?![0-9A-Za-z_\-])")
 _PARAM_SEPARATORS = re.compile(r"([&;])")
 

@@ -30,8 +30,8 @@ from bot.services.alerts.service import (
 )
 from bot.ui.alert_posts import DiscordAlertPoster
 from bot.ui.autocomplete import category_choices
-from bot.ui.checks import may_manage_guild, require_manage_guild
 from bot.ui.cards import alert_line, alert_list_card, alert_test_card, criteria_text
+from bot.ui.checks import may_manage_guild, require_manage_guild
 from bot.ui.options import Category, Exclude, MaxSize, MinSize, TmdbId
 from bot.ui.replies import defer, reply
 from bot.ui.text import escape, plain
@@ -154,14 +154,16 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         exclude: Exclude | None = None,
         backfill: Range[int, 0, BACKFILL_MAX] = 0,
     ) -> None:
-        assert interaction.guild_id is not None
+        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
+            raise app_commands.NoPrivateMessage
         _check_mention(interaction, mention, channel)
         channel_id = channel.id if channel is not None else interaction.channel_id
         if channel is None:
             perms = interaction.app_permissions
             if not (perms.send_messages and perms.embed_links):
                 raise UserError("alert.error.cannot_post", channel=f"<#{channel_id}>")
-        assert channel_id is not None
+        if channel_id is None:
+            raise RuntimeError("channel_id is set at this point")
         spec = AlertSpec(
             name=name,
             channel_id=channel_id,
@@ -191,7 +193,8 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
 
     @app_commands.command(name="list", description="List this server's alerts with their state and last match")
     async def list_(self, interaction: discord.Interaction) -> None:
-        assert interaction.guild_id is not None
+        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
+            raise app_commands.NoPrivateMessage
         alerts = await self.alerts.list_alerts(interaction.guild_id)
         locale = interaction.locale
         if not alerts:
@@ -232,10 +235,13 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         exclude: Exclude | None = None,
         clear: str | None = None,
     ) -> None:
-        assert interaction.guild_id is not None
+        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
+            raise app_commands.NoPrivateMessage
         if mention is not None:
             # The ping goes to the channel the alert will post in: the new one, or its own.
-            target = channel or _guild_channel(interaction, (await self.alerts.get(interaction.guild_id, name)).channel_id)
+            target = channel or _guild_channel(
+                interaction, (await self.alerts.get(interaction.guild_id, name)).channel_id
+            )
             _check_mention(interaction, mention, target)
         changes: dict[str, object] = {}
         for option in [c.strip().lower() for c in (clear or "").replace(" ", ",").split(",") if c.strip()]:
@@ -267,7 +273,8 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
     @app_commands.describe(name="The alert to delete")
     @app_commands.autocomplete(name=_name_autocomplete)
     async def remove(self, interaction: discord.Interaction, name: str) -> None:
-        assert interaction.guild_id is not None
+        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
+            raise app_commands.NoPrivateMessage
         info = await self.alerts.remove(interaction.guild_id, name)
         await reply(interaction, i18n.t(interaction.locale, "alert.remove.done", name=escape(info.name)))
 
@@ -275,7 +282,8 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
     @app_commands.describe(name="The alert to pause")
     @app_commands.autocomplete(name=_name_autocomplete)
     async def pause(self, interaction: discord.Interaction, name: str) -> None:
-        assert interaction.guild_id is not None
+        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
+            raise app_commands.NoPrivateMessage
         info = await self.alerts.pause(interaction.guild_id, name)
         await reply(interaction, i18n.t(interaction.locale, "alert.pause.done", name=escape(info.name)))
 
@@ -283,18 +291,25 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
     @app_commands.describe(name="The alert to resume")
     @app_commands.autocomplete(name=_name_autocomplete)
     async def resume(self, interaction: discord.Interaction, name: str) -> None:
-        assert interaction.guild_id is not None
+        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
+            raise app_commands.NoPrivateMessage
         info = await self.alerts.resume(interaction.guild_id, name)
-        await reply(interaction, i18n.t(interaction.locale, "alert.resume.done", name=escape(info.name), channel=f"<#{info.channel_id}>"))
+        await reply(
+            interaction,
+            i18n.t(interaction.locale, "alert.resume.done", name=escape(info.name), channel=f"<#{info.channel_id}>"),
+        )
 
     @app_commands.command(name="test", description="Show what an alert would post now (posts nothing)")
     @app_commands.describe(name="The alert to try")
     @app_commands.autocomplete(name=_name_autocomplete)
     async def test(self, interaction: discord.Interaction, name: str) -> None:
-        assert interaction.guild_id is not None
+        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
+            raise app_commands.NoPrivateMessage
         await defer(interaction, ephemeral=True)
         preview = await self.alerts.preview(interaction.guild_id, name)
-        content, embeds = alert_test_card(preview, base_url=self.bot.services.settings.lacale_base_url, locale=interaction.locale)
+        content, embeds = alert_test_card(
+            preview, base_url=self.bot.services.settings.lacale_base_url, locale=interaction.locale
+        )
         await reply(interaction, content, embeds=embeds)
 
 
@@ -306,7 +321,9 @@ def _guild_channel(interaction: discord.Interaction, channel_id: int) -> discord
     return found if found is not None else channel_id
 
 
-def _check_mention(interaction: discord.Interaction, role: discord.Role | None, channel: discord.abc.GuildChannel | int | None) -> None:
+def _check_mention(
+    interaction: discord.Interaction, role: discord.Role | None, channel: discord.abc.GuildChannel | int | None
+) -> None:
     """Vigie pings an alert's role with its own permissions, which may reach roles the
     member could not ping themselves: a role is accepted only if anyone may mention it,
     or if the member may mention every role (``mention_everyone``) in the channel the
@@ -324,7 +341,8 @@ def _check_mention(interaction: discord.Interaction, role: discord.Role | None, 
     elif isinstance(channel, int):
         perms = member.guild_permissions if isinstance(member, discord.Member) else discord.Permissions.none()
     else:
-        assert channel is not None
+        if channel is None:
+            raise RuntimeError("channel is set at this point")
         perms = channel.permissions_for(member) if isinstance(member, discord.Member) else discord.Permissions.none()
     if not perms.mention_everyone:
         raise UserError("alert.error.mention_not_allowed", role=role.mention, channel=f"<#{channel_id}>")

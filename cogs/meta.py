@@ -23,7 +23,13 @@ class MetaCog(commands.GroupCog, group_name="meta", group_description="La Cale's
         if not lines:
             await reply(interaction, i18n.t(interaction.locale, "meta.nothing"))
             return
-        view = PagesView(author_id=interaction.user.id, title=title, pages=chunk_lines(lines), locale=interaction.locale, footer=footer)
+        view = PagesView(
+            author_id=interaction.user.id,
+            title=title,
+            pages=chunk_lines(lines),
+            locale=interaction.locale,
+            footer=footer,
+        )
         view.message_interaction = interaction
         await interaction.followup.send(embed=view.embed(), view=view, ephemeral=True)
 
@@ -34,7 +40,12 @@ class MetaCog(commands.GroupCog, group_name="meta", group_description="La Cale's
         key = await self.bot.services.guilds.keys.resolve_key(interaction.guild_id, interaction.user.id)
         meta = await self.bot.services.meta.get(key.api_key)
         lines = category_page_lines(category_rows(meta, filter))
-        await self._send(interaction, i18n.t(interaction.locale, "meta.categories.title"), lines, i18n.t(interaction.locale, "meta.categories.footer"))
+        await self._send(
+            interaction,
+            i18n.t(interaction.locale, "meta.categories.title"),
+            lines,
+            i18n.t(interaction.locale, "meta.categories.footer"),
+        )
 
     @app_commands.command(name="tags", description="List tags by group with their id")
     @app_commands.describe(filter="Show only tags whose name contains this")
@@ -43,7 +54,12 @@ class MetaCog(commands.GroupCog, group_name="meta", group_description="La Cale's
         key = await self.bot.services.guilds.keys.resolve_key(interaction.guild_id, interaction.user.id)
         meta = await self.bot.services.meta.get(key.api_key)
         lines = tag_page_lines(tag_groups(meta, filter), interaction.locale)
-        await self._send(interaction, i18n.t(interaction.locale, "meta.tags.title"), lines, i18n.t(interaction.locale, "meta.tags.footer"))
+        await self._send(
+            interaction,
+            i18n.t(interaction.locale, "meta.tags.title"),
+            lines,
+            i18n.t(interaction.locale, "meta.tags.footer"),
+        )
 
 
 async def setup(bot: VigieBot) -> None:

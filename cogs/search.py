@@ -10,7 +10,6 @@ from discord.ext import commands
 from bot import i18n
 from bot.app import VigieBot
 from bot.errors import KeyUnreadable, UserError
-from bot.lacale.errors import LaCaleError
 from bot.limits import QUERY_MAX
 from bot.services.search import SearchQuery, SearchRequest, SortOrder, sort_results
 from bot.ui.options import Category, TmdbId
@@ -36,7 +35,9 @@ def heading(query: SearchQuery, locale: object) -> str:
         parts.append(escape(", ".join(query.categories)))
     if query.tmdb_id:
         parts.append(f"TMDB {query.tmdb_id}")
-    return shorten(i18n.t(locale, "search.heading", what=" · ".join(parts) or i18n.t(locale, "search.heading.latest")), 256)
+    return shorten(
+        i18n.t(locale, "search.heading", what=" · ".join(parts) or i18n.t(locale, "search.heading.latest")), 256
+    )
 
 
 class Search(commands.Cog):
@@ -88,7 +89,9 @@ class Search(commands.Cog):
             view.results = sort_results(results, view.order)
             view._build()
         view.message_interaction = interaction
-        await interaction.followup.send(embed=view.embed(), view=view, ephemeral=private, allowed_mentions=discord.AllowedMentions.none())
+        await interaction.followup.send(
+            embed=view.embed(), view=view, ephemeral=private, allowed_mentions=discord.AllowedMentions.none()
+        )
 
     async def has_personal_key(self, user_id: int) -> bool:
         try:

@@ -30,7 +30,8 @@ class Setup(commands.GroupCog, group_name="setup", group_description="Configure 
     @app_commands.command(name="key", description="Register this server's La Cale API key (typed in a private form)")
     async def key(self, interaction: discord.Interaction) -> None:
         # The form acts for this server and this admin, whatever else is open meanwhile.
-        assert interaction.guild_id is not None
+        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
+            raise app_commands.NoPrivateMessage
         guild_id, user_id = interaction.guild_id, interaction.user.id
 
         async def on_key(modal_interaction: discord.Interaction, raw_key: str) -> None:
@@ -45,7 +46,8 @@ class Setup(commands.GroupCog, group_name="setup", group_description="Configure 
     @app_commands.command(name="status", description="Show the key, the alerts and the last poll of this server")
     async def status(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        assert interaction.guild_id is not None
+        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
+            raise app_commands.NoPrivateMessage
         guilds = self.bot.services.guilds
         await guilds.recheck_guild_key(interaction.guild_id)
         status = await guilds.status(interaction.guild_id)
@@ -53,14 +55,16 @@ class Setup(commands.GroupCog, group_name="setup", group_description="Configure 
 
     @app_commands.command(name="remove", description="Forget this server's La Cale key (alerts pause)")
     async def remove(self, interaction: discord.Interaction) -> None:
-        assert interaction.guild_id is not None
+        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
+            raise app_commands.NoPrivateMessage
         removed = await self.bot.services.guilds.remove_guild_key(interaction.guild_id)
         await reply(interaction, i18n.t(interaction.locale, "setup.remove.done" if removed else "setup.remove.none"))
 
     @app_commands.command(name="upload-role", description="Choose the role allowed to upload with the server's key")
     @app_commands.describe(role="Role allowed to upload (leave empty: Manage Server only)")
     async def upload_role(self, interaction: discord.Interaction, role: discord.Role | None = None) -> None:
-        assert interaction.guild_id is not None
+        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
+            raise app_commands.NoPrivateMessage
         await self.bot.services.guilds.set_upload_role(interaction.guild_id, role.id if role else None)
         if role is None:
             await reply(interaction, i18n.t(interaction.locale, "setup.upload_role.cleared"))
@@ -69,8 +73,11 @@ class Setup(commands.GroupCog, group_name="setup", group_description="Configure 
 
     @app_commands.command(name="upload-channel", description="Channel where new uploads are announced")
     @app_commands.describe(channel="Announcement channel (leave empty: no announcement)")
-    async def upload_channel(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
-        assert interaction.guild_id is not None
+    async def upload_channel(
+        self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
+    ) -> None:
+        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
+            raise app_commands.NoPrivateMessage
         await self.bot.services.guilds.set_upload_channel(interaction.guild_id, channel.id if channel else None)
         key = "setup.upload_channel.set" if channel else "setup.upload_channel.cleared"
         await reply(interaction, i18n.t(interaction.locale, key, channel=channel.mention if channel else ""))
@@ -78,7 +85,8 @@ class Setup(commands.GroupCog, group_name="setup", group_description="Configure 
     @app_commands.command(name="log-channel", description="Channel where Vigie tells admins about problems")
     @app_commands.describe(channel="Channel for admin notices (leave empty: the server's system channel)")
     async def log_channel(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
-        assert interaction.guild_id is not None
+        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
+            raise app_commands.NoPrivateMessage
         await self.bot.services.guilds.set_log_channel(interaction.guild_id, channel.id if channel else None)
         key = "setup.log_channel.set" if channel else "setup.log_channel.cleared"
         await reply(interaction, i18n.t(interaction.locale, key, channel=channel.mention if channel else ""))

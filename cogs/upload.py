@@ -21,9 +21,9 @@ from bot.services.uploads import (
     check_torrent_attachment,
 )
 from bot.ui.autocomplete import category_choices, tag_choices
+from bot.ui.cards import announcement_embed, uploads_embed
 from bot.ui.options import Tags
 from bot.ui.replies import NO_MENTIONS, defer, reply
-from bot.ui.cards import announcement_embed, uploads_embed
 from bot.ui.upload_view import UploadPreviewView, uploader_of
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,9 @@ class Upload(commands.Cog):
     def __init__(self, bot: VigieBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="upload", description="Upload a .torrent to La Cale: previewed first, sent only when you confirm")
+    @app_commands.command(
+        name="upload", description="Upload a .torrent to La Cale: previewed first, sent only when you confirm"
+    )
     @app_commands.describe(
         torrent="The .torrent file to upload",
         category="Category of the release (pick from the suggestions)",
@@ -162,7 +164,12 @@ class Upload(commands.Cog):
                 i18n.t(locale, "upload.announce", user=f"<@{draft.user_id}>"), embed=embed, allowed_mentions=NO_MENTIONS
             )
         except discord.HTTPException as exc:
-            log.warning("could not announce an upload in channel %s: %s %s", channel.id if hasattr(channel, "id") else "?", exc.status, exc.code)
+            log.warning(
+                "could not announce an upload in channel %s: %s %s",
+                channel.id if hasattr(channel, "id") else "?",
+                exc.status,
+                exc.code,
+            )
 
 
 async def setup(bot: VigieBot) -> None:

@@ -29,9 +29,9 @@ Nothing here imports discord.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -84,12 +84,10 @@ def fail_stop(reason: str) -> None:
     """Stop everything now: no post, no answer, no poll after this. A graceful close would
     keep working for seconds while another process may already run the same shards; the
     outbox and Discord's nonces make an abrupt stop safe (it is what SIGKILL does)."""
-    print(f"vigie: database: {reason}; stopping now so that the supervisor restarts this process", file=sys.stderr, flush=True)
     for handler in logging.getLogger().handlers:
-        try:
+        # A broken log handler must not keep us running.
+        with contextlib.suppress(Exception):
             handler.flush()
-        except Exception:  # pragma: no cover - a broken log handler must not keep us running
-            pass
     os._exit(ExitCode.DATABASE)
 
 
@@ -249,7 +247,9 @@ class SlotKeeper:
             for slot in candidates:
                 async with self._use:
                     self._check_alive()
-                    taken = await self._conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", NS_SLOT, slot, timeout=self._ping_timeout)
+                    taken = await self._conn.fetchval(
+                        "SELECT pg_try_advisory_lock($1, $2)", NS_SLOT, slot, timeout=self._ping_timeout
+                    )
                 if taken:
                     self._waiting = None
                     self.slot = slot
@@ -259,7 +259,9 @@ class SlotKeeper:
             if waiting_since is None:
                 waiting_since = loop.time()
                 which = f"slot {wanted} is" if wanted is not None else f"all {self.layout.cluster_count} slots are"
-                log.info("%s held by other processes: waiting as a hot standby (retrying every %.1f s)", which, self._retry)
+                log.info(
+                    "%s held by other processes: waiting as a hot standby (retrying every %.1f s)", which, self._retry
+                )
             await asyncio.sleep(self._retry)
 
     def keep_running_at_close(self) -> None:
@@ -284,8 +286,10 @@ class SlotKeeper:
                     self._check_alive()
                     slot = self.slot
                     held = await self._conn.fetchval(
-                        HELD_BY_ME, NS_SLOT if slot is not None else NS_LAYOUT,
-                        slot if slot is not None else self.layout.code, timeout=self._ping_timeout,
+                        HELD_BY_ME,
+                        NS_SLOT if slot is not None else NS_LAYOUT,
+                        slot if slot is not None else self.layout.code,
+                        timeout=self._ping_timeout,
                     )
             except asyncio.CancelledError:
                 raise

@@ -44,7 +44,11 @@ NS_IDENTIFY = 0x56470007
 
 
 def _postgres(bind: AsyncConnection | AsyncSession) -> bool:
-    return bind.get_bind().dialect.name == "postgresql" if isinstance(bind, AsyncSession) else bind.dialect.name == "postgresql"
+    return (
+        bind.get_bind().dialect.name == "postgresql"
+        if isinstance(bind, AsyncSession)
+        else bind.dialect.name == "postgresql"
+    )
 
 
 async def xact_lock(bind: AsyncConnection | AsyncSession, namespace: int, key: int = 0) -> None:

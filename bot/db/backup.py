@@ -48,7 +48,7 @@ def sqlite_path(database_url: str) -> Path:
     if url.get_backend_name() != "sqlite":
         raise NotSQLite(
             "vigie db backup copies SQLite databases; for PostgreSQL use pg_dump "
-            "(e.g. pg_dump --format=custom --file=vigie.dump \"$DATABASE_URL\" with the postgresql:// form of the URL)"
+            '(e.g. pg_dump --format=custom --file=vigie.dump "$DATABASE_URL" with the postgresql:// form of the URL)'
         )
     if not url.database or url.database == ":memory:":
         raise BackupError("DATABASE_URL names no SQLite file to back up")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from pathlib import Path
@@ -83,10 +84,8 @@ def describe_database_error(exc: BaseException, database_url: str) -> str:
     """One line saying what is wrong with the database and what to do, without its password."""
     where = safe_database_url(database_url)
     url = None
-    try:
+    with contextlib.suppress(Exception):
         url = make_url(database_url)
-    except Exception:
-        pass
     backend = url.get_backend_name() if url is not None else ""
     # SQLAlchemy wraps the driver's error; the driver's says what happened.
     orig = getattr(exc, "orig", None) or exc
@@ -97,7 +96,10 @@ def describe_database_error(exc: BaseException, database_url: str) -> str:
         path = Path(url.database).expanduser().resolve()
         if isinstance(orig, OSError):  # creating the folder failed
             reason = orig.strerror or text
-            return f"cannot create the folder for the SQLite file {path}: {reason} ({orig.filename or path.parent}); set DATABASE_URL to a path this user can write"
+            return (
+                f"cannot create the folder for the SQLite file {path}: {reason} ({orig.filename or path.parent}); "
+                "set DATABASE_URL to a path this user can write"
+            )
         if "unable to open database file" in text or "readonly" in text or "read-only" in text:
             return f"cannot open or write the SQLite file {path} ({text}); check that its folder exists and is writable by this user"
         return f"SQLite file {path}: {text}"

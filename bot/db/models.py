@@ -7,7 +7,7 @@ overflow). Secrets are stored only as Fernet tokens (see ``bot.services.vault``)
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -17,7 +17,16 @@ from bot.limits import ALERT_NAME_MAX, INFO_HASH_MAX, QUERY_MAX, TMDB_ID_MAX
 from bot.states import DeliveryStatus, KeyStatus
 
 __all__ = [
-    "Alert", "Base", "BotState", "Delivery", "DeliveryStatus", "GuildSettings", "KeyStatus", "MemberKey", "SeenRelease", "UploadRecord",
+    "Alert",
+    "Base",
+    "BotState",
+    "Delivery",
+    "DeliveryStatus",
+    "GuildSettings",
+    "KeyStatus",
+    "MemberKey",
+    "SeenRelease",
+    "UploadRecord",
 ]
 
 # Named constraints let Alembic's batch mode drop and recreate them on SQLite.
@@ -32,7 +41,7 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
 
 
 class GuildSettings(Base):

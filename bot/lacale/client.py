@@ -24,7 +24,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Literal
@@ -106,8 +106,8 @@ def parse_retry_after(value: str | None, *, default: float = DEFAULT_RETRY_AFTER
     except (TypeError, ValueError, IndexError):
         return default
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 class LaCaleClient:
@@ -249,9 +249,12 @@ class LaCaleClient:
         """
         h = info_hash.strip().lower()
         if not is_info_hash(h):
-            raise InvalidRequest("info hash must be 40 or 64 hexadecimal characters", field="info_hash", limit=INFO_HASH_MAX)
+            raise InvalidRequest(
+                "info hash must be 40 or 64 hexadecimal characters", field="info_hash", limit=INFO_HASH_MAX
+            )
         body = await self._call("GET", DOWNLOAD_PATH + h, expect="torrent", retry=True)
-        assert isinstance(body, bytes)
+        if not isinstance(body, bytes):
+            raise TypeError(f"expected bytes, got {type(body).__name__}")
         return body
 
     # -- search helpers -----------------------------------------------------------------
@@ -307,8 +310,15 @@ class LaCaleClient:
                 if not retry or attempt >= self._max_retries:
                     raise
                 delay = self._backoff(attempt)
-                log.info("%s %s failed (%s), retry %d/%d in %.2f s",
-                         method, path, type(exc).__name__, attempt + 1, self._max_retries, delay)
+                log.info(
+                    "%s %s failed (%s), retry %d/%d in %.2f s",
+                    method,
+                    path,
+                    type(exc).__name__,
+                    attempt + 1,
+                    self._max_retries,
+                    delay,
+                )
             attempt += 1
             await asyncio.sleep(delay)
 
@@ -362,7 +372,10 @@ class LaCaleClient:
         upload: bool,
     ) -> Any:
         session = self._ensure_session()
-        headers = {"X-Api-Key": self._key, "Accept": "application/x-bittorrent" if expect == "torrent" else "application/json"}
+        headers = {
+            "X-Api-Key": self._key,
+            "Accept": "application/x-bittorrent" if expect == "torrent" else "application/json",
+        }
         started = time.monotonic()
         try:
             async with session.request(
@@ -378,10 +391,12 @@ class LaCaleClient:
                 content_type = resp.content_type
                 retry_after = resp.headers.get("Retry-After")
                 if 200 <= status < 300:
-                    body = await _read_capped(resp, self._max_torrent_bytes if expect == "torrent" else self._max_json_bytes, expect)
+                    body = await _read_capped(
+                        resp, self._max_torrent_bytes if expect == "torrent" else self._max_json_bytes, expect
+                    )
                 else:
                     body = await _read_capped(resp, MAX_ERROR_BYTES, None)
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             raise Timeout(_timeout_message(upload)) from None
         except aiohttp.ClientConnectionError as exc:
             raise ConnectionFailed(f"cannot reach La Cale ({type(exc).__name__})") from None
@@ -418,7 +433,9 @@ class LaCaleClient:
         if status == 429:
             return RateLimited(message or "rate limited by La Cale", retry_after=parse_retry_after(retry_after))
         if status >= 500:
-            return ServerError(f"La Cale server error (HTTP {status})" + (f": {message}" if message else ""), status=status)
+            return ServerError(
+                f"La Cale server error (HTTP {status})" + (f": {message}" if message else ""), status=status
+            )
         if 300 <= status < 400:
             return MalformedResponse(f"La Cale answered with an unexpected redirect (HTTP {status})", status=status)
         return MalformedResponse(f"La Cale answered with unexpected HTTP {status}", status=status)
@@ -484,10 +501,15 @@ def _upload_form(req: UploadRequest) -> aiohttp.FormData:
     if req.cover_url:
         form.add_field("coverUrl", req.cover_url.strip())
     form.add_field(
-        "file", req.torrent.content, filename=req.torrent.filename or "upload.torrent", content_type="application/x-bittorrent"
+        "file",
+        req.torrent.content,
+        filename=req.torrent.filename or "upload.torrent",
+        content_type="application/x-bittorrent",
     )
     if req.nfo is not None:
-        form.add_field("nfoFile", req.nfo.content, filename=req.nfo.filename or "release.nfo", content_type="text/plain")
+        form.add_field(
+            "nfoFile", req.nfo.content, filename=req.nfo.filename or "release.nfo", content_type="text/plain"
+        )
     return form
 
 
@@ -506,7 +528,8 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int, expect: Expect 
     if expect is not None and declared is not None and declared > limit:
         raise ResponseTooLarge(
             f"La Cale announced {what} of {declared} bytes, more than the {limit} accepted",
-            limit=limit, declared=declared,
+            limit=limit,
+            declared=declared,
         )
     body = bytearray()
     async for chunk in resp.content.iter_chunked(_READ_CHUNK):
@@ -517,7 +540,9 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int, expect: Expect 
                 break
             raise ResponseTooLarge(
                 f"La Cale sent {what} larger than the {limit} bytes accepted; stopped reading",
-                limit=limit, declared=declared, received=len(body) + len(chunk),
+                limit=limit,
+                declared=declared,
+                received=len(body) + len(chunk),
             )
         body += chunk
     return bytes(body)
@@ -583,7 +608,7 @@ _PARSED_PAGES_MAX = 256
 
 
 def _parse_search_body(body: bytes) -> tuple[Torrent, ...]:
-    digest = hashlib.sha1(body).digest()
+    digest = hashlib.sha1(body, usedforsecurity=False).digest()
     cached = _PARSED_PAGES.get(digest)
     if cached is not None:
         _PARSED_PAGES.move_to_end(digest)
@@ -656,4 +681,3 @@ __all__ = [
     "is_info_hash",
     "parse_retry_after",
 ]
-

@@ -71,16 +71,16 @@ class KeyLimiter:
     """
 
     __slots__ = (
-        "upload_limit",
-        "upload_window",
-        "search_interval",
-        "quirks",
         "_clock",
+        "_next_search",
+        "_paused_until",
+        "_queued",
         "_sleep",
         "_uploads",
-        "_next_search",
-        "_queued",
-        "_paused_until",
+        "quirks",
+        "search_interval",
+        "upload_limit",
+        "upload_window",
     )
 
     def __init__(
@@ -139,9 +139,7 @@ class KeyLimiter:
     def _check_queue(self, max_wait: float) -> None:
         wait = self.search_wait()
         if wait > max_wait:
-            raise KeyBusy(
-                f"this key's searches are booked {wait:.1f} s ahead", retry_after=wait - max_wait, wait=wait
-            )
+            raise KeyBusy(f"this key's searches are booked {wait:.1f} s ahead", retry_after=wait - max_wait, wait=wait)
 
     async def acquire_search(
         self, *, check_pause: bool = True, priority: bool = False, max_wait: float | None = None
@@ -217,9 +215,7 @@ class KeyLimiter:
         self.check_paused()
         wait = self.upload_retry_after()
         if wait > 0:
-            raise RateLimited(
-                f"at most {self.upload_limit} uploads per {self.upload_window:g} s", retry_after=wait
-            )
+            raise RateLimited(f"at most {self.upload_limit} uploads per {self.upload_window:g} s", retry_after=wait)
         if self._uploads is None:
             self._uploads = deque(maxlen=self.upload_limit)
         self._uploads.append(self._clock())
@@ -252,7 +248,7 @@ class LimiterRegistry:
     learnt about the server spares the others a failed request.
     """
 
-    __slots__ = ("search_interval", "upload_limit", "upload_window", "quirks", "_clock", "_sleep", "_limiters")
+    __slots__ = ("_clock", "_limiters", "_sleep", "quirks", "search_interval", "upload_limit", "upload_window")
 
     def __init__(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -22,7 +22,9 @@ from bot.urls import url_carries_secret as url_carries_secret
 #: Letters that neither NFKD nor case folding turn into plain ones: ligatures written as
 #: one letter (``Cœur``, ``Ægypte``) and letters with a stroke. Applied after
 #: ``casefold`` (which already makes ``ß`` ``ss`` and ``Œ`` ``œ``).
-_FOLD_LETTERS = str.maketrans({"œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ħ": "h", "ŧ": "t"})
+_FOLD_LETTERS = str.maketrans(
+    {"œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ħ": "h", "ŧ": "t"}
+)
 
 
 def normalize_text(text: str) -> str:
@@ -58,7 +60,7 @@ class Torrent(_Lenient):
     @field_validator("pub_date")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
 
     @field_validator("info_hash")
     @classmethod

@@ -22,7 +22,9 @@ def rate_limit_trace(metrics: Metrics) -> aiohttp.TraceConfig:
     ``cloudflare`` when the answer carries no ``Via`` header)."""
     trace = aiohttp.TraceConfig()
 
-    async def on_request_end(session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestEndParams) -> None:
+    async def on_request_end(
+        session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestEndParams
+    ) -> None:
         response = params.response
         if response.status != 429:
             return

@@ -48,7 +48,9 @@ class HealthServerError(Exception):
 
 
 class HealthServer:
-    def __init__(self, bot: Any, metrics: Metrics, *, host: str, port: int, database_timeout: float = DATABASE_TIMEOUT) -> None:
+    def __init__(
+        self, bot: Any, metrics: Metrics, *, host: str, port: int, database_timeout: float = DATABASE_TIMEOUT
+    ) -> None:
         self._bot = bot
         self._metrics = metrics
         self.host = host
@@ -102,9 +104,7 @@ class HealthServer:
         }
         failed = [name for name, result in checks.items() if result != OK]
         body = {"status": "ready" if not failed else "not ready", "checks": checks, "failed": failed}
-        return web.Response(
-            status=200 if not failed else 503, text=json.dumps(body), content_type="application/json"
-        )
+        return web.Response(status=200 if not failed else 503, text=json.dumps(body), content_type="application/json")
 
     async def _metrics_page(self, request: web.Request) -> web.Response:
         self._metrics.slot_held.set(1 if self.check_slot() == OK else 0)

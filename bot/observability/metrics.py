@@ -52,63 +52,94 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.commands = Counter(
-            "vigie_commands", "Slash commands answered, by command and outcome (ok, or the error's kind)",
-            ["command", "outcome"], registry=r,
+            "vigie_commands",
+            "Slash commands answered, by command and outcome (ok, or the error's kind)",
+            ["command", "outcome"],
+            registry=r,
         )
         self.command_seconds = Histogram(
-            "vigie_command_duration_seconds", "Time from the member's command to Vigie's answer, by command",
-            ["command"], buckets=COMMAND_BUCKETS, registry=r,
+            "vigie_command_duration_seconds",
+            "Time from the member's command to Vigie's answer, by command",
+            ["command"],
+            buckets=COMMAND_BUCKETS,
+            registry=r,
         )
         self.lacale_requests = Counter(
-            "vigie_lacale_requests", "HTTP requests to La Cale, by endpoint and outcome "
+            "vigie_lacale_requests",
+            "HTTP requests to La Cale, by endpoint and outcome "
             "(ok, 4xx, 429, 5xx, 3xx, timeout, connection, too_large, malformed)",
-            ["endpoint", "outcome"], registry=r,
+            ["endpoint", "outcome"],
+            registry=r,
         )
         self.lacale_seconds = Histogram(
-            "vigie_lacale_request_duration_seconds", "Duration of HTTP requests to La Cale, by endpoint",
-            ["endpoint"], buckets=LACALE_BUCKETS, registry=r,
+            "vigie_lacale_request_duration_seconds",
+            "Duration of HTTP requests to La Cale, by endpoint",
+            ["endpoint"],
+            buckets=LACALE_BUCKETS,
+            registry=r,
         )
         self.poll_cycle_seconds = Histogram(
-            "vigie_poll_cycle_duration_seconds", "Duration of an alert poll cycle (every due server polled once)",
-            buckets=CYCLE_BUCKETS, registry=r,
+            "vigie_poll_cycle_duration_seconds",
+            "Duration of an alert poll cycle (every due server polled once)",
+            buckets=CYCLE_BUCKETS,
+            registry=r,
         )
         self.poll_cycles = Counter("vigie_poll_cycles", "Alert poll cycles completed", registry=r)
         self.servers_polled = Counter(
-            "vigie_poll_servers", "Servers polled for alerts, by the poll's outcome (ok, gap, rate_limited...)",
-            ["outcome"], registry=r,
+            "vigie_poll_servers",
+            "Servers polled for alerts, by the poll's outcome (ok, gap, rate_limited...)",
+            ["outcome"],
+            registry=r,
         )
         self.servers_last_cycle = Gauge(
-            "vigie_poll_servers_last_cycle", "Servers due in the last alert poll cycle", registry=r,
+            "vigie_poll_servers_last_cycle",
+            "Servers due in the last alert poll cycle",
+            registry=r,
         )
         self.gaps = Counter(
             "vigie_alert_gaps",
-            "Gap notices: a channel told that releases published in a time range may have been missed", registry=r,
+            "Gap notices: a channel told that releases published in a time range may have been missed",
+            registry=r,
         )
         self.posts_pending = Gauge(
-            "vigie_alert_posts_pending", "Alert deliveries (a release for a channel) waiting to be posted, "
-            "for this process's servers; read from the database at scrape time", registry=r,
+            "vigie_alert_posts_pending",
+            "Alert deliveries (a release for a channel) waiting to be posted, "
+            "for this process's servers; read from the database at scrape time",
+            registry=r,
         )
         self.posts_sent = Counter(
-            "vigie_alert_posts_sent", "Alert deliveries posted (a release for a channel)", registry=r,
+            "vigie_alert_posts_sent",
+            "Alert deliveries posted (a release for a channel)",
+            registry=r,
         )
         self.messages_sent = Counter(
-            "vigie_alert_messages_sent", "Alert messages posted (up to ten releases each)", registry=r,
+            "vigie_alert_messages_sent",
+            "Alert messages posted (up to ten releases each)",
+            registry=r,
         )
         self.posts_failed = Counter(
-            "vigie_alert_posts_failed", "Alert messages that failed, by reason: retry_later (outcome unknown, "
+            "vigie_alert_posts_failed",
+            "Alert messages that failed, by reason: retry_later (outcome unknown, "
             "re-sent with the same nonce), rejected (Discord refused it), channel_unavailable (alerts paused)",
-            ["reason"], registry=r,
+            ["reason"],
+            registry=r,
         )
         self.posts_dropped = Counter(
-            "vigie_alert_posts_dropped", "Alert deliveries given up after repeated refusals", registry=r,
+            "vigie_alert_posts_dropped",
+            "Alert deliveries given up after repeated refusals",
+            registry=r,
         )
         self.discord_rate_limited = Counter(
-            "vigie_discord_rate_limited", "HTTP 429 answers from Discord's REST API, by scope "
+            "vigie_discord_rate_limited",
+            "HTTP 429 answers from Discord's REST API, by scope "
             "(user, shared, global; cloudflare: a 429 without Via header, an IP ban)",
-            ["scope"], registry=r,
+            ["scope"],
+            registry=r,
         )
         self.slot_held = Gauge(
-            "vigie_slot_held", "1 while this process holds its cluster slot (0: standby or lost)", registry=r,
+            "vigie_slot_held",
+            "1 while this process holds its cluster slot (0: standby or lost)",
+            registry=r,
         )
         self.slot_held.set(1)
         # Series that exist from the start with 0, so that a rate() over them works from the

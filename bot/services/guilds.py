@@ -100,7 +100,8 @@ class GuildService:
             # Not ``session.add``: another transaction may be creating it right now.
             await insert_missing(session, GuildSettings, guild_id=guild_id)
             row = await session.get(GuildSettings, guild_id)
-            assert row is not None
+            if row is None:
+                raise RuntimeError("row is set at this point")
         return row
 
     async def ensure_guild(self, guild_id: int, locale: str | None = None) -> None:
@@ -155,7 +156,9 @@ class GuildService:
             row.key_status = KeyStatus.UNCHECKED
             row.key_status_reason = None
             await session.execute(
-                update(Alert).where(Alert.guild_id == guild_id, Alert.paused.is_(False)).values(paused=True, pause_reason=reason)
+                update(Alert)
+                .where(Alert.guild_id == guild_id, Alert.paused.is_(False))
+                .values(paused=True, pause_reason=reason)
             )
         self.keys.replaced(old)
         self._key_changed(guild_id, "key_removed")
@@ -237,7 +240,9 @@ class GuildService:
                 continue
             values: dict[str, object] = {}
             if new_token is not None:
-                values.update(api_key_encrypted=new_token, key_fingerprint=self._vault.fingerprint(self._vault.decrypt(new_token)))
+                values.update(
+                    api_key_encrypted=new_token, key_fingerprint=self._vault.fingerprint(self._vault.decrypt(new_token))
+                )
             if key_status == KeyStatus.UNREADABLE:
                 # Readable again: La Cale's opinion of it is unknown until the next use.
                 values.update(key_status=KeyStatus.UNCHECKED, key_status_reason=None)
@@ -257,7 +262,9 @@ class GuildService:
                     restored.append(guild_id)
             rotated += bool(done.rowcount and new_token is not None)
         members = await self.keys.rotate_member_keys()
-        return StoredKeysReport(rotated + members.rotated, tuple(unreadable_guilds), members.unreadable, tuple(restored))
+        return StoredKeysReport(
+            rotated + members.rotated, tuple(unreadable_guilds), members.unreadable, tuple(restored)
+        )
 
     async def forget_guild(self, guild_id: int) -> None:
         """Vigie left the server: erase its key at once and pause its alerts."""
@@ -354,7 +361,10 @@ class GuildService:
             row.key_checked_at = utcnow()
             await session.execute(
                 update(Alert)
-                .where(Alert.guild_id == guild_id, Alert.pause_reason.in_((PauseReason.KEY_REFUSED, PauseReason.KEY_UNREADABLE)))
+                .where(
+                    Alert.guild_id == guild_id,
+                    Alert.pause_reason.in_((PauseReason.KEY_REFUSED, PauseReason.KEY_UNREADABLE)),
+                )
                 .values(paused=False, pause_reason=None)
             )
         return KeyStatus.VALID

@@ -118,7 +118,8 @@ class KeyService:
             # one replace the first's key instead of failing.
             await insert_missing(session, MemberKey, user_id=user_id, api_key_encrypted="", key_fingerprint="")
             row = await session.get(MemberKey, user_id, with_for_update=True)
-            assert row is not None
+            if row is None:
+                raise RuntimeError("row is set at this point")
             old = self._vault.decrypt_or_none(row.api_key_encrypted)
             row.api_key_encrypted = self._vault.encrypt(api_key)
             row.key_fingerprint = self._vault.fingerprint(api_key)
@@ -159,7 +160,10 @@ class KeyService:
                 done = await session.execute(
                     update(MemberKey)
                     .where(MemberKey.user_id == user_id, MemberKey.api_key_encrypted == token)
-                    .values(api_key_encrypted=new_token, key_fingerprint=self._vault.fingerprint(self._vault.decrypt(new_token)))
+                    .values(
+                        api_key_encrypted=new_token,
+                        key_fingerprint=self._vault.fingerprint(self._vault.decrypt(new_token)),
+                    )
                     .execution_options(synchronize_session=False)
                 )
             rotated += bool(done.rowcount)

@@ -4,12 +4,13 @@ searches, and per-member pacing so one member cannot exhaust the server's key.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
-from enum import Enum
+from enum import StrEnum
 
 from bot.errors import UserError
 from bot.lacale.errors import KeyBusy
@@ -25,7 +26,7 @@ SERVER_CACHE_SECONDS = 30.0
 INTERACTIVE_RETRY_AFTER = 5.0
 
 
-class SortOrder(str, Enum):
+class SortOrder(StrEnum):
     NEWEST = "newest"
     SEEDERS = "seeders"
     LARGEST = "largest"
@@ -141,10 +142,8 @@ class MemberCooldown:
         """Forget a search counted at ``at`` that La Cale was never asked (refused busy)."""
         history = self._history.get(member_id)
         if history is not None:
-            try:
+            with contextlib.suppress(ValueError):
                 history.remove(at)
-            except ValueError:
-                pass
 
 
 def _failed(task: asyncio.Task[list[Torrent]]) -> bool:
@@ -216,9 +215,7 @@ class SearchService:
 
     async def _fetch(self, api_key: str, query: SearchQuery) -> list[Torrent]:
         self.requests_sent += 1
-        client = self.access.client(
-            api_key, max_retry_after=INTERACTIVE_RETRY_AFTER, search_max_wait=self.max_wait
-        )
+        client = self.access.client(api_key, max_retry_after=INTERACTIVE_RETRY_AFTER, search_max_wait=self.max_wait)
         results = await client.search(query.text, tmdb_id=query.tmdb_id, categories=query.expanded)
         unique: dict[str, Torrent] = {}
         for torrent in results:

@@ -36,9 +36,9 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 import torf
-
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -104,8 +104,15 @@ MAX_INT_DIGITS = 1_000_000
 
 REASONS = frozenset(
     {
-        "too_large", "empty", "not_bencode", "no_info", "invalid",
-        "too_many_trackers", "too_many_files", "too_deep", "name_too_long",
+        "too_large",
+        "empty",
+        "not_bencode",
+        "no_info",
+        "invalid",
+        "too_many_trackers",
+        "too_many_files",
+        "too_deep",
+        "name_too_long",
     }
 )
 
@@ -211,7 +218,7 @@ _PLAIN, _INFO, _TIERS, _TIER, _FILES, _FILE, _PATH = range(7)
 
 
 class _Frame:
-    __slots__ = ("is_dict", "start", "keys", "key", "awaiting_key", "role", "count")
+    __slots__ = ("awaiting_key", "count", "is_dict", "key", "keys", "role", "start")
 
     def __init__(self, is_dict: bool, start: int, role: int) -> None:
         self.is_dict = is_dict
@@ -393,11 +400,11 @@ class _Torrent(torf.Torrent):
     MAX_TORRENT_FILE_SIZE = 1 << 62
 
     @property
-    def creation_date(self):  # type: ignore[override]
+    def creation_date(self) -> datetime | None:  # type: ignore[override]
         return torf.Torrent.creation_date.fget(self)
 
     @creation_date.setter
-    def creation_date(self, value):  # type: ignore[override]
+    def creation_date(self, value: object) -> None:  # type: ignore[override]
         try:
             torf.Torrent.creation_date.fset(self, value)
         except (OverflowError, OSError, ValueError):
@@ -433,9 +440,7 @@ def _is_pad(fileinfo: Mapping) -> bool:
 
 def _check_and_parse(data: bytes, max_bytes: int) -> tuple[_Scan, torf.Torrent]:
     if len(data) > max_bytes:
-        raise TorrentFileError(
-            "too_large", f"{len(data)} bytes > limit of {max_bytes} bytes", limit=max_bytes
-        )
+        raise TorrentFileError("too_large", f"{len(data)} bytes > limit of {max_bytes} bytes", limit=max_bytes)
     if not data:
         raise TorrentFileError("empty", "zero bytes")
     try:
@@ -511,7 +516,7 @@ def _build_info(data: bytes, scan: _Scan, torrent: torf.Torrent) -> TorrentInfo:
     start, end = scan.info_span
     return TorrentInfo(
         name=name,
-        info_hash=hashlib.sha1(data[start:end]).hexdigest(),
+        info_hash=hashlib.sha1(data[start:end], usedforsecurity=False).hexdigest(),
         total_size=total,
         file_count=count,
         files=tuple(files),

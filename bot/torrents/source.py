@@ -12,9 +12,7 @@ from bot.torrents import DEFAULT_MAX_BYTES, TorrentFileError, TorrentInfo, read_
 LACALE_SOURCE = "lacale"
 
 
-def set_source(
-    data: bytes | TorrentInfo, source: str = LACALE_SOURCE, *, max_bytes: int = DEFAULT_MAX_BYTES
-) -> bytes:
+def set_source(data: bytes | TorrentInfo, source: str = LACALE_SOURCE, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """Return the torrent ``data`` with ``info.source`` set to ``source``.
 
     The torrent is validated first (same errors as :func:`read_torrent`), unless ``data``

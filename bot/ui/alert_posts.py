@@ -65,7 +65,12 @@ class DiscordAlertPoster:
 
     def cards(self, post: ReleasePost) -> list[discord.Embed]:
         return [
-            release_card(Torrent.model_validate(r.release), base_url=self._base_url, locale=post.locale, alert_names=r.alert_names)
+            release_card(
+                Torrent.model_validate(r.release),
+                base_url=self._base_url,
+                locale=post.locale,
+                alert_names=r.alert_names,
+            )
             for r in post.releases
         ]
 
@@ -74,7 +79,10 @@ class DiscordAlertPoster:
         content = " ".join(f"<@&{r}>" for r in post.role_ids) or None
         try:
             message = await channel.send(
-                content=content, embeds=self.cards(post), nonce=post.nonce, allowed_mentions=role_mentions(post.role_ids)
+                content=content,
+                embeds=self.cards(post),
+                nonce=post.nonce,
+                allowed_mentions=role_mentions(post.role_ids),
             )
         except discord.HTTPException as exc:
             raise _post_error(exc) from None
@@ -84,7 +92,11 @@ class DiscordAlertPoster:
 
     async def send_gap_notice(self, notice: GapNotice) -> None:
         text = i18n.t(
-            notice.locale, "alert.gap.notice", names=names_list(notice.alert_names), since=when(notice.since), until=when(notice.until)
+            notice.locale,
+            "alert.gap.notice",
+            names=names_list(notice.alert_names),
+            since=when(notice.since),
+            until=when(notice.until),
         )
         # A deterministic nonce (discord.py adds ``enforce_nonce``): the same gap told
         # twice (a re-send after a crash, another process) is one message.

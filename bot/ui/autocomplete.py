@@ -22,7 +22,12 @@ if TYPE_CHECKING:
 
 
 async def category_choices(
-    bot: VigieBot, interaction: discord.Interaction, current: str, *, value: str = "slug", key: ResolvedKey | None = None
+    bot: VigieBot,
+    interaction: discord.Interaction,
+    current: str,
+    *,
+    value: str = "slug",
+    key: ResolvedKey | None = None,
 ) -> list[Choice[str]]:
     """Categories matching ``current``; ``value``: ``slug`` (searches, alerts) or ``id``
     (uploads). ``key``: the one the command would use, when it is not the member's own or

@@ -55,7 +55,9 @@ def release_card(
         value=t(locale, "card.peers.value", seeders=torrent.seeders, leechers=torrent.leechers),
         inline=True,
     )
-    embed.add_field(name=t(locale, "card.published"), value=exact_time(torrent.pub_date) + " · " + timestamp(torrent), inline=False)
+    embed.add_field(
+        name=t(locale, "card.published"), value=exact_time(torrent.pub_date) + " · " + timestamp(torrent), inline=False
+    )
     if details:
         embed.add_field(name=t(locale, "card.info_hash"), value=inline_code(torrent.info_hash, 100), inline=False)
         if torrent.guid:
@@ -126,9 +128,17 @@ def criteria_text(alert: AlertInfo, locale: object) -> str:
 
 def alert_line(alert: AlertInfo, locale: object) -> str:
     t = i18n.t
-    state = t(locale, "alert.list.active") if not alert.paused else t(locale, "alert.list.paused", reason=pause_reason_text(locale, alert.pause_reason))
+    state = (
+        t(locale, "alert.list.active")
+        if not alert.paused
+        else t(locale, "alert.list.paused", reason=pause_reason_text(locale, alert.pause_reason))
+    )
     where = f"<#{alert.channel_id}>" + (f" · <@&{alert.mention_role_id}>" if alert.mention_role_id else "")
-    last = t(locale, "alert.list.last_match", when=relative_time(alert.last_match_at)) if alert.last_match_at else t(locale, "alert.list.never")
+    last = (
+        t(locale, "alert.list.last_match", when=relative_time(alert.last_match_at))
+        if alert.last_match_at
+        else t(locale, "alert.list.never")
+    )
     counts = t(locale, "alert.list.posted", count=alert.delivered)
     if alert.pending:
         counts += " · " + t(locale, "alert.list.pending", count=alert.pending)
@@ -158,7 +168,9 @@ def alert_list_card(alerts: Sequence[AlertInfo], locale: object) -> discord.Embe
             break
         lines.append(line)
         size += len(line) + 2
-    return discord.Embed(title=i18n.t(locale, "alert.list.title", count=len(alerts)), description="\n\n".join(lines), colour=COLOUR)
+    return discord.Embed(
+        title=i18n.t(locale, "alert.list.title", count=len(alerts)), description="\n\n".join(lines), colour=COLOUR
+    )
 
 
 def alert_test_card(preview: Preview, *, base_url: str, locale: object) -> tuple[str, list[discord.Embed]]:
@@ -168,14 +180,22 @@ def alert_test_card(preview: Preview, *, base_url: str, locale: object) -> tuple
     lines = [
         t(locale, "alert.test.heading", name=escape(alert.name), criteria=criteria_text(alert, locale)),
         t(locale, "alert.test.rule"),
-        t(locale, "alert.test.summary", count=preview.checked, matched=t(locale, "alert.test.matched", count=len(preview.matches))),
+        t(
+            locale,
+            "alert.test.summary",
+            count=preview.checked,
+            matched=t(locale, "alert.test.matched", count=len(preview.matches)),
+        ),
     ]
     drops = [t(locale, f"alert.test.drop.{kind}", count=count) for kind, count in preview.drops.most_common() if kind]
     if drops:
         lines.append(t(locale, "alert.test.drops", details=", ".join(drops)))
     if not preview.matches:
         lines.append(t(locale, "alert.test.none"))
-    cards = [release_card(torrent, base_url=base_url, locale=locale, alert_names=(alert.name,)) for torrent in preview.matches]
+    cards = [
+        release_card(torrent, base_url=base_url, locale=locale, alert_names=(alert.name,))
+        for torrent in preview.matches
+    ]
     return shorten("\n".join(lines), 2000), fit_embeds(cards)
 
 
@@ -274,11 +294,18 @@ def preview_embed(
         embed.add_field(name=t(locale, "upload.preview.cover"), value=inline_code(draft.cover_url, 1000), inline=False)
     embed.add_field(
         name=t(locale, "upload.preview.files"),
-        value=t(locale, "upload.preview.files.value", count=draft.torrent.file_count, size=format_size(draft.torrent.total_size, lang)),
+        value=t(
+            locale,
+            "upload.preview.files.value",
+            count=draft.torrent.file_count,
+            size=format_size(draft.torrent.total_size, lang),
+        ),
         inline=True,
     )
     embed.add_field(name=t(locale, "upload.preview.source"), value=_source(draft, locale), inline=True)
-    embed.add_field(name=t(locale, "upload.preview.info_hash"), value=inline_code(draft.torrent.info_hash), inline=False)
+    embed.add_field(
+        name=t(locale, "upload.preview.info_hash"), value=inline_code(draft.torrent.info_hash), inline=False
+    )
     trackers = "\n".join(inline_code(url, 150) for url in draft.announce_redacted[:3]) or "—"
     if len(draft.announce_redacted) > 3:
         trackers += "\n" + t(locale, "upload.preview.trackers.more", count=len(draft.announce_redacted) - 3)
@@ -287,7 +314,9 @@ def preview_embed(
     nfo = code_block(draft.nfo_excerpt) if draft.nfo_excerpt else t(locale, "upload.preview.nfo.none")
     embed.add_field(name=t(locale, "upload.preview.nfo"), value=nfo, inline=False)
     if draft.description:
-        embed.add_field(name=t(locale, "upload.preview.description"), value=shorten(escape(draft.description), 300), inline=False)
+        embed.add_field(
+            name=t(locale, "upload.preview.description"), value=shorten(escape(draft.description), 300), inline=False
+        )
     if not closed:
         embed.set_footer(text=t(locale, "upload.preview.footer"))
     return embed
@@ -310,7 +339,9 @@ def outcome_text(outcome: UploadOutcome, locale: object) -> str:
         case UploadStatus.RATE_LIMITED:
             return t(locale, "upload.result.rate_limited", seconds=max(1, math.ceil(outcome.retry_after or 0)))
         case UploadStatus.KEY_REFUSED:
-            key = "upload.result.key_refused_member" if draft.key_owner == "member" else "upload.result.key_refused_guild"
+            key = (
+                "upload.result.key_refused_member" if draft.key_owner == "member" else "upload.result.key_refused_guild"
+            )
             return t(locale, key, fingerprint=draft.key_fingerprint)
         case UploadStatus.REFUSED:
             return t(locale, "upload.result.refused", message=escape(outcome.message or "HTTP 400")[:300])
@@ -369,6 +400,8 @@ def uploads_embed(records: Sequence[UploadSummary], locale: object) -> discord.E
         if record.source_fixed:
             extras.append(t(locale, "upload.list.source_fixed"))
         lines.append(line + "\n" + " · ".join(extras))
-    embed = discord.Embed(title=t(locale, "upload.list.title"), description="\n\n".join(lines)[:4096], colour=Colours.BRAND)
+    embed = discord.Embed(
+        title=t(locale, "upload.list.title"), description="\n\n".join(lines)[:4096], colour=Colours.BRAND
+    )
     embed.set_footer(text=t(locale, "upload.list.footer", count=len(records)))
     return embed

@@ -40,7 +40,9 @@ def new_error_id() -> str:
 
 
 def _permissions(locale: object, names: list[str]) -> str:
-    return ", ".join(i18n.t(locale, _PERMISSION_KEYS[n]) if n in _PERMISSION_KEYS else n.replace("_", " ") for n in names)
+    return ", ".join(
+        i18n.t(locale, _PERMISSION_KEYS[n]) if n in _PERMISSION_KEYS else n.replace("_", " ") for n in names
+    )
 
 
 def unwrap(error: BaseException) -> BaseException:
@@ -106,9 +108,13 @@ def describe_error(error: BaseException, locale: object, *, context: str = "") -
         case app_commands.NoPrivateMessage():
             return ErrorMessage(t(locale, "error.guild_only"))
         case app_commands.MissingPermissions():
-            return ErrorMessage(t(locale, "error.missing_permissions", permissions=_permissions(locale, error.missing_permissions)))
+            return ErrorMessage(
+                t(locale, "error.missing_permissions", permissions=_permissions(locale, error.missing_permissions))
+            )
         case app_commands.BotMissingPermissions():
-            return ErrorMessage(t(locale, "error.bot_missing_permissions", permissions=_permissions(locale, error.missing_permissions)))
+            return ErrorMessage(
+                t(locale, "error.bot_missing_permissions", permissions=_permissions(locale, error.missing_permissions))
+            )
         case app_commands.MissingRole() | app_commands.MissingAnyRole():
             return ErrorMessage(t(locale, "error.missing_role"))
         case app_commands.CommandOnCooldown():

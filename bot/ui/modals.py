@@ -45,7 +45,9 @@ def _forms_of(client: discord.Client) -> dict[str, KeyModal]:
 class KeyModal(discord.ui.Modal):
     def __init__(self, locale: object, *, title_key: str, on_key: KeySubmitted, user_id: int) -> None:
         super().__init__(
-            title=i18n.t(locale, title_key)[:45], timeout=KEY_FORM_TIMEOUT, custom_id=KEY_FORM_PREFIX + secrets.token_urlsafe(12)
+            title=i18n.t(locale, title_key)[:45],
+            timeout=KEY_FORM_TIMEOUT,
+            custom_id=KEY_FORM_PREFIX + secrets.token_urlsafe(12),
         )
         self._on_key = on_key
         self._user_id = user_id

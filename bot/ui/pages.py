@@ -8,9 +8,9 @@ import discord
 
 from bot import i18n
 from bot.services.metadata import CategoryRow, TagGroupRows
+from bot.ui.paginator import Paginator
 from bot.ui.style import Colours
 from bot.ui.text import escape, inline_code
-from bot.ui.paginator import Paginator
 
 PAGE_CHARS = 3800  # under the 4096 of an embed description
 EM_SPACE = "\u2003"
@@ -32,7 +32,10 @@ def chunk_lines(lines: Sequence[str], limit: int = PAGE_CHARS, max_lines: int = 
 
 
 def category_page_lines(rows: Sequence[CategoryRow]) -> list[str]:
-    return [EM_SPACE * row.depth + f"**{escape(row.name)}** · {inline_code(row.slug)} · {inline_code(row.id)}" for row in rows]
+    return [
+        EM_SPACE * row.depth + f"**{escape(row.name)}** · {inline_code(row.slug)} · {inline_code(row.id)}"
+        for row in rows
+    ]
 
 
 def tag_page_lines(groups: Sequence[TagGroupRows], locale: object) -> list[str]:

@@ -74,7 +74,9 @@ class Paginator(AuthorView):
     async def previous_page(self, interaction: discord.Interaction, button: discord.ui.Button[Paginator]) -> None:
         await self.show_page(interaction, self.page - 1)
 
-    @discord.ui.button(label="1/1", style=discord.ButtonStyle.secondary, custom_id="pages:counter", disabled=True, row=NAV_ROW)
+    @discord.ui.button(
+        label="1/1", style=discord.ButtonStyle.secondary, custom_id="pages:counter", disabled=True, row=NAV_ROW
+    )
     async def counter(self, interaction: discord.Interaction, button: discord.ui.Button[Paginator]) -> None:
         """Only shows where the member is; always disabled."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -20,7 +21,9 @@ async def defer(interaction: discord.Interaction, *, ephemeral: bool) -> None:
         interaction.extras["public_defer"] = not ephemeral
 
 
-async def reply(interaction: discord.Interaction, content: str | None = None, *, ephemeral: bool = True, **kwargs: Any) -> None:
+async def reply(
+    interaction: discord.Interaction, content: str | None = None, *, ephemeral: bool = True, **kwargs: Any
+) -> None:
     """First answer through the response, later ones through the followup webhook.
 
     After a public defer the first followup would replace the public placeholder, so a
@@ -31,10 +34,8 @@ async def reply(interaction: discord.Interaction, content: str | None = None, *,
     try:
         if interaction.response.is_done():
             if ephemeral and interaction.extras.pop("public_defer", False):
-                try:
+                with contextlib.suppress(discord.HTTPException):
                     await interaction.delete_original_response()
-                except discord.HTTPException:
-                    pass
             await interaction.followup.send(content, ephemeral=ephemeral, **kwargs)
         else:
             await interaction.response.send_message(content, ephemeral=ephemeral, **kwargs)

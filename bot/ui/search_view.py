@@ -11,11 +11,11 @@ import discord
 from bot import i18n
 from bot.lacale.models import Torrent
 from bot.services.search import SortOrder, sort_results
+from bot.ui import views
 from bot.ui.cards import release_card, results_page
+from bot.ui.paginator import Paginator
 from bot.ui.replies import NO_MENTIONS, reply
 from bot.ui.text import plain
-from bot.ui import views
-from bot.ui.paginator import Paginator
 from bot.ui.views import AuthorView
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,12 @@ class SearchResultsView(Paginator):
 
     def embed(self) -> discord.Embed:
         return results_page(
-            self.results, page=self.page, per_page=PER_PAGE, heading=self.heading, base_url=self.base_url, locale=self.locale
+            self.results,
+            page=self.page,
+            per_page=PER_PAGE,
+            heading=self.heading,
+            base_url=self.base_url,
+            locale=self.locale,
         )
 
     # -- components -------------------------------------------------------------------
@@ -86,10 +91,18 @@ class SearchResultsView(Paginator):
         embed = release_card(torrent, base_url=self.base_url, locale=locale, details=True)
         if await self.has_personal_key(interaction.user.id):
             view: discord.ui.View | None = DownloadView(interaction.user.id, torrent, self.download_for, locale)
-            embed.add_field(name=i18n.t(locale, "search.download.title"), value=i18n.t(locale, "search.download.with_key"), inline=False)
+            embed.add_field(
+                name=i18n.t(locale, "search.download.title"),
+                value=i18n.t(locale, "search.download.with_key"),
+                inline=False,
+            )
         else:
             view = None
-            embed.add_field(name=i18n.t(locale, "search.download.title"), value=i18n.t(locale, "search.download.no_key"), inline=False)
+            embed.add_field(
+                name=i18n.t(locale, "search.download.title"),
+                value=i18n.t(locale, "search.download.no_key"),
+                inline=False,
+            )
         kwargs = {"embed": embed, "ephemeral": True, "allowed_mentions": NO_MENTIONS}
         if view is not None:
             kwargs["view"] = view
@@ -99,26 +112,36 @@ class SearchResultsView(Paginator):
 class _SortSelect(discord.ui.Select["SearchResultsView"]):
     def __init__(self, current: SortOrder, locale: object) -> None:
         options = [
-            discord.SelectOption(label=i18n.t(locale, f"search.sort.{order.value}"), value=order.value, default=order is current)
+            discord.SelectOption(
+                label=i18n.t(locale, f"search.sort.{order.value}"), value=order.value, default=order is current
+            )
             for order in SortOrder
         ]
-        super().__init__(custom_id="search:sort", options=options, row=1, placeholder=i18n.t(locale, "search.sort.placeholder"))
+        super().__init__(
+            custom_id="search:sort", options=options, row=1, placeholder=i18n.t(locale, "search.sort.placeholder")
+        )
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        assert self.view is not None
+        if self.view is None:
+            raise RuntimeError("self.view is set at this point")
         await self.view.set_order(interaction, SortOrder(self.values[0]))
 
 
 class _DetailsSelect(discord.ui.Select["SearchResultsView"]):
     def __init__(self, items: Sequence[Torrent], offset: int, locale: object) -> None:
         options = [
-            discord.SelectOption(label=plain(f"{offset + i + 1}. {t.title}", 100) or str(offset + i + 1), value=str(offset + i))
+            discord.SelectOption(
+                label=plain(f"{offset + i + 1}. {t.title}", 100) or str(offset + i + 1), value=str(offset + i)
+            )
             for i, t in enumerate(items)
         ]
-        super().__init__(custom_id="search:details", options=options, row=2, placeholder=i18n.t(locale, "search.details.placeholder"))
+        super().__init__(
+            custom_id="search:details", options=options, row=2, placeholder=i18n.t(locale, "search.details.placeholder")
+        )
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        assert self.view is not None
+        if self.view is None:
+            raise RuntimeError("self.view is set at this point")
         await self.view.show_details(interaction, int(self.values[0]))
 
 

@@ -32,7 +32,12 @@ def guild_status_embed(status: GuildStatus, locale: object) -> discord.Embed:
     if status.has_key:
         key_line = t(locale, f"setup.status.key.{status.key_status}", fingerprint=status.fingerprint or "?")
         if status.registered_by:
-            key_line += "\n" + t(locale, "setup.status.key.registered", user=f"<@{status.registered_by}>", when=_when(status.registered_at))
+            key_line += "\n" + t(
+                locale,
+                "setup.status.key.registered",
+                user=f"<@{status.registered_by}>",
+                when=_when(status.registered_at),
+            )
         key_line += "\n" + t(locale, "setup.status.key.checked", when=_when(status.checked_at))
     else:
         key_line = t(locale, "setup.status.key.none")
@@ -41,14 +46,23 @@ def guild_status_embed(status: GuildStatus, locale: object) -> discord.Embed:
     for name, reason in status.paused_alerts[:10]:
         alerts += f"\n• {escape(name)} — {pause_reason_text(locale, reason)}"
     embed.add_field(name=t(locale, "setup.status.alerts"), value=alerts[:1024], inline=True)
-    poll = t(locale, "setup.status.poll.never") if status.last_poll_at is None else t(
-        locale, "setup.status.poll.value", when=_when(status.last_poll_at), outcome=poll_outcome_text(locale, status.last_poll_outcome)
+    poll = (
+        t(locale, "setup.status.poll.never")
+        if status.last_poll_at is None
+        else t(
+            locale,
+            "setup.status.poll.value",
+            when=_when(status.last_poll_at),
+            outcome=poll_outcome_text(locale, status.last_poll_outcome),
+        )
     )
     embed.add_field(name=t(locale, "setup.status.poll"), value=poll, inline=True)
     role = f"<@&{status.upload_role_id}>" if status.upload_role_id else t(locale, "setup.status.upload_role.default")
     embed.add_field(name=t(locale, "setup.status.upload_role"), value=role, inline=False)
     channel = f"<#{status.upload_channel_id}>" if status.upload_channel_id else "—"
     embed.add_field(name=t(locale, "setup.status.upload_channel"), value=channel, inline=True)
-    log_channel = f"<#{status.log_channel_id}>" if status.log_channel_id else t(locale, "setup.status.log_channel.default")
+    log_channel = (
+        f"<#{status.log_channel_id}>" if status.log_channel_id else t(locale, "setup.status.log_channel.default")
+    )
     embed.add_field(name=t(locale, "setup.status.log_channel"), value=log_channel, inline=True)
     return embed

@@ -27,7 +27,7 @@ class Colours:
 
 
 def relative_time(value: datetime | None, missing: str = "—") -> str:
-    """"3 hours ago", with the exact date on hover; *missing* when there is no date."""
+    """Render "3 hours ago", with the exact date on hover; *missing* when there is no date."""
     return discord.utils.format_dt(value, "R") if value is not None else missing
 
 

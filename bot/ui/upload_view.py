@@ -19,8 +19,8 @@ import discord
 from bot import i18n
 from bot.services.uploads import (
     PreviewClosed,
-    Uploader,
     UploadDraft,
+    Uploader,
     UploadOutcome,
     UploadService,
     UploadStatus,
@@ -133,7 +133,9 @@ class UploadPreviewView(AuthorView):
         await self._tags_chosen(interaction)
 
     @discord.ui.button(label="Confirm", style=discord.ButtonStyle.success, custom_id=CONFIRM_ID, row=1)
-    async def confirm_button(self, interaction: discord.Interaction, button: discord.ui.Button[UploadPreviewView]) -> None:
+    async def confirm_button(
+        self, interaction: discord.Interaction, button: discord.ui.Button[UploadPreviewView]
+    ) -> None:
         await self._confirm(interaction)
 
     @discord.ui.button(label="Fix source flag", style=discord.ButtonStyle.primary, custom_id=FIX_ID, row=1)
@@ -141,7 +143,9 @@ class UploadPreviewView(AuthorView):
         await self._fix_source(interaction)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id=CANCEL_ID, row=1)
-    async def cancel_button(self, interaction: discord.Interaction, button: discord.ui.Button[UploadPreviewView]) -> None:
+    async def cancel_button(
+        self, interaction: discord.Interaction, button: discord.ui.Button[UploadPreviewView]
+    ) -> None:
         await self._cancel(interaction)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
@@ -159,7 +163,9 @@ class UploadPreviewView(AuthorView):
         self._closed_notice = i18n.t(self.locale, message_key, **values)
         self.draft = without_files(self.draft)
         try:
-            task = asyncio.get_running_loop().create_task(self._show_closed(self._closed_notice), name="upload-preview-closed")
+            task = asyncio.get_running_loop().create_task(
+                self._show_closed(self._closed_notice), name="upload-preview-closed"
+            )
         except RuntimeError:  # no loop: nothing to edit
             return
         _closing.add(task)
@@ -218,7 +224,11 @@ class UploadPreviewView(AuthorView):
         if outcome.final:
             self.stop()
             embed = preview_embed(
-                outcome.draft, self.locale, notice=self.notice, colour=self.colour, closed=True,
+                outcome.draft,
+                self.locale,
+                notice=self.notice,
+                colour=self.colour,
+                closed=True,
                 link=outcome.link if outcome.status is UploadStatus.UPLOADED else None,
             )
             await self._edit(embed=embed, view=None)
@@ -229,7 +239,10 @@ class UploadPreviewView(AuthorView):
             # The file the member must seed: the one La Cale now has. Privately: it may
             # carry their passkey in its announce URL.
             await interaction.followup.send(
-                i18n.t(self.locale, "upload.fixed_file"), file=torrent_file(outcome.draft), ephemeral=True, allowed_mentions=NO_MENTIONS
+                i18n.t(self.locale, "upload.fixed_file"),
+                file=torrent_file(outcome.draft),
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
             )
         if outcome.status is UploadStatus.UPLOADED and self.on_uploaded is not None:
             try:
@@ -244,7 +257,9 @@ class UploadPreviewView(AuthorView):
         self.service.discard(self.draft)
         self.stop()
         self.message_interaction = interaction
-        embed = preview_embed(self.draft, self.locale, notice=i18n.t(self.locale, "upload.cancelled"), colour=Colours.WARN, closed=True)
+        embed = preview_embed(
+            self.draft, self.locale, notice=i18n.t(self.locale, "upload.cancelled"), colour=Colours.WARN, closed=True
+        )
         await interaction.response.edit_message(embed=embed, view=None)
 
     async def _fix_source(self, interaction: discord.Interaction) -> None:
@@ -297,5 +312,7 @@ class UploadPreviewView(AuthorView):
         if self._busy or self.service.is_sending(self.draft) or self._closed_notice is not None:
             return
         self.service.discard(self.draft)
-        embed = preview_embed(self.draft, self.locale, notice=i18n.t(self.locale, "upload.expired"), colour=Colours.WARN, closed=True)
+        embed = preview_embed(
+            self.draft, self.locale, notice=i18n.t(self.locale, "upload.expired"), colour=Colours.WARN, closed=True
+        )
         await self._edit(embed=embed, view=None)

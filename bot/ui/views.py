@@ -4,6 +4,8 @@ like a command's."""
 
 from __future__ import annotations
 
+import contextlib
+
 import discord
 
 from bot import i18n
@@ -36,10 +38,8 @@ class AuthorView(discord.ui.View):
 
     async def on_timeout(self) -> None:
         if self.message_interaction is not None:
-            try:
+            with contextlib.suppress(discord.HTTPException):
                 await self.message_interaction.edit_original_response(view=None)
-            except discord.HTTPException:
-                pass
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:  # type: ignore[type-arg]
         message = describe_error(error, interaction.locale, context=f"{type(self).__name__}")

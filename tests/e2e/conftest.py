@@ -96,10 +96,8 @@ async def run_bot(
         if not waiter.done():
             waiter.cancel()
         await bot.close()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=5)
-        except asyncio.CancelledError:
-            pass
 
 
 # -- the real Vigie bot against both fakes ---------------------------------------------------
@@ -161,14 +159,22 @@ class VigieWorld:
         await self.stop()
         return await self.start(expect_sync=False, **overrides)
 
-    async def invoke(self, command: str, *, by: FakeMember | None = None, locale: str = "en-US", **options: Any) -> InteractionRecord:
-        return await self.discord.invoke(command, by=by or self.admin, in_channel=self.channel, locale=locale, **options)
+    async def invoke(
+        self, command: str, *, by: FakeMember | None = None, locale: str = "en-US", **options: Any
+    ) -> InteractionRecord:
+        return await self.discord.invoke(
+            command, by=by or self.admin, in_channel=self.channel, locale=locale, **options
+        )
 
-    async def register_key(self, key: str | None = None, *, by: FakeMember | None = None, locale: str = "en-US") -> InteractionRecord:
+    async def register_key(
+        self, key: str | None = None, *, by: FakeMember | None = None, locale: str = "en-US"
+    ) -> InteractionRecord:
         """``/setup key`` then the modal, as an admin would; returns the modal's record."""
         opened = await self.invoke("setup key", by=by, locale=locale)
         await opened.wait_response()
-        submitted = await self.discord.submit_modal(opened, {"vigie:secret:apikey": key or self.key}, by=by or self.admin, locale=locale)
+        submitted = await self.discord.submit_modal(
+            opened, {"vigie:secret:apikey": key or self.key}, by=by or self.admin, locale=locale
+        )
         await submitted.wait_final()
         return submitted
 
@@ -180,7 +186,9 @@ class VigieWorld:
         return submitted
 
 
-def vigie_settings(tmp_path: Path, discord_fake: FakeDiscord, lacale: FakeLaCale, guild_id: int, **overrides: Any) -> Settings:
+def vigie_settings(
+    tmp_path: Path, discord_fake: FakeDiscord, lacale: FakeLaCale, guild_id: int, **overrides: Any
+) -> Settings:
     values: dict[str, Any] = dict(
         discord_token=discord_fake.token,
         secret_key=SECRET_KEY,

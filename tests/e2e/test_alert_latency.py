@@ -51,7 +51,9 @@ async def test_search_flood_on_one_key_never_delays_alerts(world: VigieWorld) ->
     other_channel = w.discord.add_channel(other, "releases")
     assert w.bot is not None
     await w.bot.services.guilds.register_guild_key(other.id, w.lacale.add_key(), w.admin.id)
-    await cog(w).alerts.create(other.id, AlertSpec(name="dune", channel_id=other_channel.id, query="dune"), created_by=w.admin.id)
+    await cog(w).alerts.create(
+        other.id, AlertSpec(name="dune", channel_id=other_channel.id, query="dune"), created_by=w.admin.id
+    )
 
     await w.restart(poll_interval_seconds=POLL_INTERVAL, search_min_interval_seconds=SEARCH_PACING)
     members = [w.discord.add_member(w.guild, name=f"member{i}", locale="en-US") for i in range(MEMBERS)]

@@ -4,7 +4,7 @@ which, like Discord, answers a repeated nonce (``enforce_nonce``) with the first
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ def poster(world: VigieWorld) -> Any:
 
 async def test_a_gap_notice_sent_twice_is_posted_once(world: VigieWorld) -> None:
     w = world
-    since = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)
+    since = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
     notice = GapNotice(w.guild.id, w.channel.id, "en", ("dune",), since, since.replace(hour=11))
     await poster(w).send_gap_notice(notice)
     await poster(w).send_gap_notice(GapNotice(w.guild.id, w.channel.id, "en", ("dune",), since, since.replace(hour=11)))
@@ -40,10 +40,12 @@ async def test_a_gap_notice_sent_twice_is_posted_once(world: VigieWorld) -> None
 async def test_an_admin_notice_sent_twice_is_posted_once(world: VigieWorld) -> None:
     w = world
     log_channel = w.discord.add_channel(w.guild, "vigie-log")
-    at = datetime(2026, 12, 1, 10, 5, tzinfo=timezone.utc)
+    at = datetime(2026, 12, 1, 10, 5, tzinfo=UTC)
     refused = AdminNotice(w.guild.id, log_channel.id, "en", NoticeKind.KEY_REFUSED, ("dune",), at=at)
     await poster(w).notify_admins(refused)
-    await poster(w).notify_admins(AdminNotice(w.guild.id, log_channel.id, "en", NoticeKind.KEY_REFUSED, ("dune",), at=at.replace(minute=9)))
+    await poster(w).notify_admins(
+        AdminNotice(w.guild.id, log_channel.id, "en", NoticeKind.KEY_REFUSED, ("dune",), at=at.replace(minute=9))
+    )
     (message,) = w.discord.channel_messages(log_channel)
     assert message["nonce"] == refused.nonce and message["enforce_nonce"] is True
     forbidden = AdminNotice(w.guild.id, log_channel.id, "en", NoticeKind.CHANNEL_FORBIDDEN, ("dune",), w.channel.id, at)

@@ -60,7 +60,9 @@ async def test_commands_add_list_test_edit_pause_resume_remove(ready: VigieWorld
     w.lacale.add_torrent("Arcane.S02E01.1080p", category_label="Séries TV")
     role = w.discord.add_role(w.guild, "Dune fans", mentionable=True)
 
-    text = (await final(w, "alert add", name="dune", query="dune", category="films", mention=role, exclude="cam"))["content"]
+    text = (await final(w, "alert add", name="dune", query="dune", category="films", mention=role, exclude="cam"))[
+        "content"
+    ]
     assert "« dune » created" in text and f"<#{w.channel.id}>" in text
     assert "1 release already on La Cale matches it: it is not posted" in text
 
@@ -101,7 +103,9 @@ async def test_commands_in_french_and_for_admins_only(ready: VigieWorld) -> None
     assert content.endswith("Aucune sortie déjà sur La Cale n'y correspond.")
     with pytest.raises(FakeDiscordError):  # hidden from members (default_member_permissions)
         await w.invoke("alert list", by=w.member)
-    rec = await w.discord.invoke("alert list", by=w.member, in_channel=w.channel, locale="en-US", enforce_permissions=False)
+    rec = await w.discord.invoke(
+        "alert list", by=w.member, in_channel=w.channel, locale="en-US", enforce_permissions=False
+    )
     assert "Manage Server" in (await rec.wait_final())["content"]
     commands = {c["name"]: c for c in w.discord.commands(guild_id=w.guild.id)}
     assert commands["alert"]["name_localizations"]["fr"] == "alerte"
@@ -293,7 +297,11 @@ async def test_ambiguous_408_after_posting_is_retried_with_the_same_nonce(ready:
     w.discord.fail_next(route, 408, message="Request Timeout", after_handling=True)
     await cycle(w)
     assert len(alert_posts(w, w.channel)) == 1  # posted, though the answer was a 408
-    pending = db(w).execute("select count(*), count(distinct batch_nonce) from deliveries where status = 'pending'").fetchone()
+    pending = (
+        db(w)
+        .execute("select count(*), count(distinct batch_nonce) from deliveries where status = 'pending'")
+        .fetchone()
+    )
     assert pending == (2, 1)  # still claimed under one nonce
     await cog(w).sender.flush()
     (message,) = alert_posts(w, w.channel)
@@ -312,7 +320,9 @@ async def test_alert_card_link_carrying_a_secret_is_rebuilt(ready: VigieWorld) -
     await cycle(w)
     (message,) = alert_posts(w, w.channel)
     base = w.lacale.base_url
-    assert [e["url"] for e in message["embeds"]] == [f"{base}/api/torrents/download/{t['infoHash']}" for t in (one, two)]
+    assert [e["url"] for e in message["embeds"]] == [
+        f"{base}/api/torrents/download/{t['infoHash']}" for t in (one, two)
+    ]
     sent = "\n".join(w.discord.all_sent_text())
     assert "SECRETAK" not in sent and passkey not in sent
 

@@ -30,7 +30,9 @@ async def ready(world: VigieWorld) -> VigieWorld:
     return world
 
 
-async def final(world: VigieWorld, command: str, *, by: Any = None, locale: str = "en-US", **options: Any) -> dict[str, Any]:
+async def final(
+    world: VigieWorld, command: str, *, by: Any = None, locale: str = "en-US", **options: Any
+) -> dict[str, Any]:
     rec = await world.invoke(command, by=by, locale=locale, **options)
     return await rec.wait_final()
 
@@ -112,7 +114,9 @@ async def test_add_refuses_a_role_the_member_could_not_ping(ready: VigieWorld) -
     assert alert_rows(w) == [("dune", open_role.id)]
 
     # A member allowed to mention every role may pick any role.
-    pinger = w.discord.add_member(w.guild, name="pinger", permissions=MANAGE_GUILD | VIEW_SEND | MENTION_EVERYONE, locale="en-US")
+    pinger = w.discord.add_member(
+        w.guild, name="pinger", permissions=MANAGE_GUILD | VIEW_SEND | MENTION_EVERYONE, locale="en-US"
+    )
     assert "created" in (await final(w, "alert add", by=pinger, name="staff", query="x", mention=secret))["content"]
     assert ("staff", secret.id) in alert_rows(w)
 
@@ -125,7 +129,9 @@ async def pinger_but_not_in_news(w: VigieWorld) -> tuple[Any, Any]:
     news = w.discord.add_channel(w.guild, "news")
     w.discord.set_overwrite(news, pingers, deny=MENTION_EVERYONE)
     assert w.bot is not None
-    await w.discord.wait_until(lambda: getattr(w.bot.get_channel(news.id), "overwrites", None), what="the overwrite reaches the bot")  # type: ignore[union-attr]
+    await w.discord.wait_until(
+        lambda: getattr(w.bot.get_channel(news.id), "overwrites", None), what="the overwrite reaches the bot"
+    )  # type: ignore[union-attr]
     return pinger, news
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -35,10 +36,10 @@ from typing import Any
 
 import pytest
 
-from tests.support.discord_proxy import ProxyUnavailable, install_discord_proxy, run_discord_proxy
 from tests.e2e.conftest import MANAGE_GUILD, SECRET_KEY
 from tests.fakes.discord import FakeChannel, FakeDiscord, FakeDiscordError, FakeGuild, FakeMember, InteractionRecord
 from tests.fakes.lacale import SEARCH, FakeLaCale
+from tests.support.discord_proxy import ProxyUnavailable, install_discord_proxy, run_discord_proxy
 from tests.support.postgres import postgres_url  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.asyncio
@@ -124,8 +125,18 @@ class Cluster:
     processes: list[BotProcess] = field(default_factory=list)
 
     def env(self, **overrides: str) -> dict[str, str]:
-        drop = {"DISCORD_TOKEN", "SECRET_KEY", "DATABASE_URL", "LACALE_API_KEY", "CLUSTER_ID", "DEV_GUILD_ID",
-                "SHARD_COUNT", "CLUSTER_COUNT", "DISCORD_REST_RATE", "HEALTH_PORT"}
+        drop = {
+            "DISCORD_TOKEN",
+            "SECRET_KEY",
+            "DATABASE_URL",
+            "LACALE_API_KEY",
+            "CLUSTER_ID",
+            "DEV_GUILD_ID",
+            "SHARD_COUNT",
+            "CLUSTER_COUNT",
+            "DISCORD_REST_RATE",
+            "HEALTH_PORT",
+        }
         env = {k: v for k, v in os.environ.items() if k not in drop}
         env.update(
             DISCORD_TOKEN=self.fake.token,
@@ -151,8 +162,13 @@ class Cluster:
         log_path = self.tmp_path / f"{name}.log"
         with log_path.open("wb") as log_file:  # the child keeps its own descriptor
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", env=self.env(**overrides), cwd=self.tmp_path,
-                stdout=log_file, stderr=log_file,
+                sys.executable,
+                "-m",
+                "bot",
+                env=self.env(**overrides),
+                cwd=self.tmp_path,
+                stdout=log_file,
+                stderr=log_file,
             )
         bp = BotProcess(name, proc, log_path, time.monotonic())
         self.processes.append(bp)
@@ -183,8 +199,10 @@ class Cluster:
         return {bp.name: bp.shards(self.fake) for bp in self.processes if bp.running}
 
     def diagnostics(self) -> str:
-        parts = [f"shards held: {self.holders()}",
-                 f"identifies: {[(r.shard, round(r.at, 2), r.refused) for r in self.fake.identifies]}"]
+        parts = [
+            f"shards held: {self.holders()}",
+            f"identifies: {[(r.shard, round(r.at, 2), r.refused) for r in self.fake.identifies]}",
+        ]
         for bp in self.processes:
             parts.append(f"--- {bp.name} (pid {bp.pid}, exit {bp.proc.returncode}) log tail:\n{bp.log()[-2500:]}")
         return "\n".join(parts)
@@ -215,7 +233,9 @@ def make_servers(fake: FakeDiscord, lacale: FakeLaCale, per_shard: int, channels
     servers = []
     for shard in range(SHARDS):
         for i in range(per_shard):
-            guild = fake.add_guild(fake.snowflake_on_shard(shard, SHARDS), name=f"shard{shard}-{i}", preferred_locale="en-US")
+            guild = fake.add_guild(
+                fake.snowflake_on_shard(shard, SHARDS), name=f"shard{shard}-{i}", preferred_locale="en-US"
+            )
             chans = [fake.add_channel(guild, f"alerts-{c}") for c in range(channels)]
             admin = fake.add_member(guild, name="admin", permissions=MANAGE_GUILD | VIEW_SEND, locale="en-US")
             servers.append(Server(guild, admin, chans, lacale.add_key()))
@@ -235,8 +255,15 @@ async def set_up(fake: FakeDiscord, server: Server) -> list[InteractionRecord]:
     assert "Fingerprint" in final["content"], final
     recs = [opened, submitted]
     for n, channel in enumerate(server.channels):
-        rec = await fake.invoke("alert add", by=server.admin, in_channel=where, locale="en-US",
-                                name=f"dune-{n}", query="dune", channel=channel)
+        rec = await fake.invoke(
+            "alert add",
+            by=server.admin,
+            in_channel=where,
+            locale="en-US",
+            name=f"dune-{n}",
+            query="dune",
+            channel=channel,
+        )
         answer = await rec.wait_final(timeout=20)
         assert "created" in answer["content"], answer
         recs.append(rec)
@@ -260,13 +287,17 @@ def all_posted(fake: FakeDiscord, servers: Iterable[Server], titles: Iterable[st
 
 def duplicates(fake: FakeDiscord, servers: Iterable[Server]) -> dict[str, int]:
     """Every (channel, title) posted more than once."""
-    return {f"{c.name}@{s.guild.name}:{t}": n
-            for s in servers for c in s.channels for t, n in posted_titles(fake, c).items() if n > 1}
+    return {
+        f"{c.name}@{s.guild.name}:{t}": n
+        for s in servers
+        for c in s.channels
+        for t, n in posted_titles(fake, c).items()
+        if n > 1
+    }
 
 
 def post_times(fake: FakeDiscord) -> list[float]:
-    return sorted(r.at for r in fake.requests
-                  if r.method == "POST" and re.fullmatch(r"/channels/\d+/messages", r.path))
+    return sorted(r.at for r in fake.requests if r.method == "POST" and re.fullmatch(r"/channels/\d+/messages", r.path))
 
 
 def max_rate(times: list[float], window: float = 1.0) -> int:
@@ -283,13 +314,18 @@ def newest_page_times(lacale: FakeLaCale, since: float, until: float) -> dict[st
     """Per key, when a newest-page search (no terms) arrived within [since, until)."""
     out: dict[str, list[float]] = {}
     for r in lacale.requests:
-        if r.path == SEARCH and r.key and since <= r.at < until and not dict(r.query).get("q") \
-                and not dict(r.query).get("tmdbId"):
+        if (
+            r.path == SEARCH
+            and r.key
+            and since <= r.at < until
+            and not dict(r.query).get("q")
+            and not dict(r.query).get("tmdbId")
+        ):
             out.setdefault(r.key, []).append(r.at)
     return out
 
 
-async def fresh_database(postgres_url: str) -> str:  # noqa: F811
+async def fresh_database(postgres_url: str) -> str:
     import asyncpg
 
     name = f"vigie_cluster_{secrets.token_hex(4)}"
@@ -302,8 +338,14 @@ async def fresh_database(postgres_url: str) -> str:  # noqa: F811
 
 
 @contextlib.asynccontextmanager
-async def cluster_env(tmp_path: Path, postgres_url: str, *, max_concurrency: int,  # noqa: F811
-                      api_base: str | None = None, proxy_modules: Path | None = None) -> AsyncIterator[Cluster]:
+async def cluster_env(
+    tmp_path: Path,
+    postgres_url: str,
+    *,
+    max_concurrency: int,
+    api_base: str | None = None,
+    proxy_modules: Path | None = None,
+) -> AsyncIterator[Cluster]:
     fake = FakeDiscord(shard_count=SHARDS, max_concurrency=max_concurrency, interaction_timeout=10.0)
     # interaction_timeout: Discord's deadline is 3 s; this test is about ownership, and the
     # machine (2 cores) runs four bots, PostgreSQL and node besides: latency is measured elsewhere.
@@ -330,7 +372,7 @@ def report(tmp_path: Path, figures: dict[str, Any]) -> None:
 # -- the acceptance test ------------------------------------------------------------------------
 
 
-async def test_two_clusters_of_two_shards(tmp_path: Path, postgres_url: str) -> None:  # noqa: F811
+async def test_two_clusters_of_two_shards(tmp_path: Path, postgres_url: str) -> None:
     """Cold start, steady state, standby, another layout refused, kill -9 with posts in
     flight, rolling restart, post rate; and, at the same time on a second cluster (its own
     database and fakes), the steady state through @discordjs/proxy. The two run
@@ -348,7 +390,9 @@ async def test_two_clusters_of_two_shards(tmp_path: Path, postgres_url: str) -> 
             group.create_task(cluster_scenario(tmp_path / "cluster", postgres_url, figures.setdefault("cluster", {})))
             if modules is not None:
                 (tmp_path / "proxy").mkdir()
-                group.create_task(proxy_scenario(tmp_path / "proxy", postgres_url, modules, figures.setdefault("proxy", {})))
+                group.create_task(
+                    proxy_scenario(tmp_path / "proxy", postgres_url, modules, figures.setdefault("proxy", {}))
+                )
     except BaseExceptionGroup as group_error:
         report(tmp_path, figures)
         raise group_error.exceptions[0] from None
@@ -358,7 +402,7 @@ async def test_two_clusters_of_two_shards(tmp_path: Path, postgres_url: str) -> 
         warnings.warn(f"the @discordjs/proxy scenario was not run: {no_proxy}", stacklevel=1)
 
 
-async def cluster_scenario(tmp_path: Path, postgres_url: str, figures: dict[str, Any]) -> None:  # noqa: F811
+async def cluster_scenario(tmp_path: Path, postgres_url: str, figures: dict[str, Any]) -> None:
     t0 = time.monotonic()
     # max_concurrency=1: every login of every process is in one identify bucket, so two
     # processes starting at once must space their logins across processes.
@@ -370,8 +414,10 @@ async def cluster_scenario(tmp_path: Path, postgres_url: str, figures: dict[str,
 
         # 1. Cold start of both at once: shards split 0,2 / 1,3; commands synced once; no failed login.
         a, b = await asyncio.gather(cl.spawn("first"), cl.spawn("second"))
-        await cl.wait(lambda: sorted(s.shard[0] for s in fake.sessions() if s.ready) == [0, 1, 2, 3],
-                      "the 4 shards to be connected once each")
+        await cl.wait(
+            lambda: sorted(s.shard[0] for s in fake.sessions() if s.ready) == [0, 1, 2, 3],
+            "the 4 shards to be connected once each",
+        )
         held = cl.holders()
         assert sorted(map(sorted, held.values())) == [[0, 2], [1, 3]], cl.diagnostics()
         figures["cold_start_s"] = round(time.monotonic() - t0, 1)
@@ -403,7 +449,9 @@ async def cluster_scenario(tmp_path: Path, postgres_url: str, figures: dict[str,
         assert len([ln for ln in wrong_lines if "SHARD_COUNT" in ln]) == 1, wrong.log()
         assert "Traceback" not in wrong.log()
         figures["wrong_layout"] = {"exit": code, "line": wrong_lines[-1]}
-        await cl.wait(lambda: all_posted(fake, servers, r1), "release set 1 in every channel", timeout=2 * INTERVAL + 30)
+        await cl.wait(
+            lambda: all_posted(fake, servers, r1), "release set 1 in every channel", timeout=2 * INTERVAL + 30
+        )
         figures["release_to_posted_everywhere_s"] = round(time.monotonic() - setup_done, 1)
         assert standby.running, standby.log()
         assert len(fake.identifies) == identifies, cl.diagnostics()
@@ -420,8 +468,11 @@ async def cluster_scenario(tmp_path: Path, postgres_url: str, figures: dict[str,
                 fake.slow_next(f"POST /channels/{c.id}/messages", 4.0)
         for title in r2:
             lacale.add_torrent(title)
-        await cl.wait(lambda: any(posted_titles(fake, c)[r2[0]] for s in mine for c in s.channels),
-                      "a first post of set 2 on the slot-0 shards", timeout=2 * INTERVAL + 30)
+        await cl.wait(
+            lambda: any(posted_titles(fake, c)[r2[0]] for s in mine for c in s.channels),
+            "a first post of set 2 on the slot-0 shards",
+            timeout=2 * INTERVAL + 30,
+        )
         in_flight = sum(1 for r in fake.requests if r.status == 0 and r.key.endswith("/messages"))
         killed_at = await cl.kill(slot0)
         steady_end = killed_at
@@ -459,7 +510,9 @@ async def cluster_scenario(tmp_path: Path, postgres_url: str, figures: dict[str,
         stop_asking.set()
         await asker
         await cl.wait(lambda: all(r.callbacks for r in asked[-3:]), "the last interactions to be answered", timeout=20)
-        await cl.wait(lambda: all_posted(fake, servers, r2), "release set 2 in every channel", timeout=2 * INTERVAL + 30)
+        await cl.wait(
+            lambda: all_posted(fake, servers, r2), "release set 2 in every channel", timeout=2 * INTERVAL + 30
+        )
         figures["takeover"] = {
             "posts_in_flight_when_killed": in_flight,
             "kill_to_first_identify_s": round(first_login - killed_at, 2),
@@ -467,8 +520,10 @@ async def cluster_scenario(tmp_path: Path, postgres_url: str, figures: dict[str,
             "kill_to_everything_posted_s": round(time.monotonic() - killed_at, 1),
         }
         figures["rolling_restart"] = {
-            "interactions_sent": len(asked), "answered": sum(1 for r in asked if r.callbacks),
-            "found_no_session": unrouted, "old_stopped_to_new_connected_s": round(restart_gap, 1),
+            "interactions_sent": len(asked),
+            "answered": sum(1 for r in asked if r.callbacks),
+            "found_no_session": unrouted,
+            "old_stopped_to_new_connected_s": round(restart_gap, 1),
         }
 
         # La Cale: one newest page per key per cycle, never two processes polling one key.
@@ -479,11 +534,12 @@ async def cluster_scenario(tmp_path: Path, postgres_url: str, figures: dict[str,
         end = time.monotonic()
         windows = [(setup_done, steady_end), (rolled, end)]
         stable = [newest_page_times(lacale, since, until) for since, until in windows]
-        gaps = [b2 - b1 for w in stable for ts in w.values() for b1, b2 in zip(ts, ts[1:])]
+        gaps = [b2 - b1 for w in stable for ts in w.values() for b1, b2 in itertools.pairwise(ts)]
         cycles = sum(until - since for since, until in windows) / INTERVAL
         requests = sum(len(ts) for w in stable for ts in w.values())
         figures["la_cale"] = {
-            "stable_window_s": round(cycles * INTERVAL, 1), "keys": len(servers),
+            "stable_window_s": round(cycles * INTERVAL, 1),
+            "keys": len(servers),
             "newest_page_requests": requests,
             "newest_page_requests_per_key_per_cycle": round(requests / len(servers) / cycles, 2),
             "min_gap_between_two_newest_requests_of_one_key_s": round(min(gaps), 1) if gaps else None,
@@ -491,7 +547,7 @@ async def cluster_scenario(tmp_path: Path, postgres_url: str, figures: dict[str,
         }
         assert set(stable[0]) == {s.key for s in servers}, stable[0].keys()
         assert gaps and min(gaps) >= INTERVAL / 2, figures["la_cale"]
-        for (since, until), w in zip(windows, stable):
+        for (since, until), w in zip(windows, stable, strict=False):
             assert all(len(ts) <= (until - since) / INTERVAL + 1 for ts in w.values()), figures["la_cale"]
         every = r1 + r2
 
@@ -500,13 +556,19 @@ async def cluster_scenario(tmp_path: Path, postgres_url: str, figures: dict[str,
         dupes = duplicates(fake, servers)
         times = post_times(fake)
         figures.update(
-            servers=len(servers), channels=sum(len(s.channels) for s in servers),
+            servers=len(servers),
+            channels=sum(len(s.channels) for s in servers),
             alert_posts=sum(sum(posted_titles(fake, c).values()) for s in servers for c in s.channels),
             expected_posts=len(every) * sum(len(s.channels) for s in servers),
-            duplicates=len(dupes), interactions_answered_twice=len(fake.double_acks),
-            failed_logins=len(fake.failed_logins), command_syncs=fake.sync_count,
-            identifies=len(fake.identifies), post_requests=len(times),
-            max_posts_in_1s=max_rate(times), max_posts_in_5s=max_rate(times, 5.0), rest_rate=REST_RATE,
+            duplicates=len(dupes),
+            interactions_answered_twice=len(fake.double_acks),
+            failed_logins=len(fake.failed_logins),
+            command_syncs=fake.sync_count,
+            identifies=len(fake.identifies),
+            post_requests=len(times),
+            max_posts_in_1s=max_rate(times),
+            max_posts_in_5s=max_rate(times, 5.0),
+            rest_rate=REST_RATE,
             runtime_s=round(time.monotonic() - t0, 1),
         )
         assert dupes == {}, dupes
@@ -525,7 +587,7 @@ async def cluster_scenario(tmp_path: Path, postgres_url: str, figures: dict[str,
             assert "Traceback" not in bp.log(), bp.log()[-3000:]
 
 
-async def proxy_scenario(tmp_path: Path, postgres_url: str, modules: Path, figures: dict[str, Any]) -> None:  # noqa: F811
+async def proxy_scenario(tmp_path: Path, postgres_url: str, modules: Path, figures: dict[str, Any]) -> None:
     """The same steady state with DISCORD_API_BASE pointed at @discordjs/proxy (the gateway
     stays the fake's, named by ``GET /gateway/bot`` through the proxy)."""
     t0 = time.monotonic()
@@ -534,8 +596,10 @@ async def proxy_scenario(tmp_path: Path, postgres_url: str, modules: Path, figur
         servers = make_servers(fake, lacale, per_shard=1, channels=2)
         first_request = len(fake.requests)
         await asyncio.gather(cl.spawn("first"), cl.spawn("second"))
-        await cl.wait(lambda: sorted(s.shard[0] for s in fake.sessions() if s.ready) == [0, 1, 2, 3],
-                      "the 4 shards to be connected once each (proxy)")
+        await cl.wait(
+            lambda: sorted(s.shard[0] for s in fake.sessions() if s.ready) == [0, 1, 2, 3],
+            "the 4 shards to be connected once each (proxy)",
+        )
         assert sorted(map(sorted, cl.holders().values())) == [[0, 2], [1, 3]], cl.diagnostics()
         await cl.wait(lambda: fake.sync_count >= 1, "the command sync (proxy)")
         await asyncio.gather(*(set_up(fake, s) for s in servers))
@@ -543,19 +607,26 @@ async def proxy_scenario(tmp_path: Path, postgres_url: str, modules: Path, figur
         titles = ["Dune.Proxied.One.2160p", "Dune.Proxied.Two.1080p"]
         for title in titles:
             lacale.add_torrent(title)
-        await cl.wait(lambda: all_posted(fake, servers, titles), "the releases in every channel (proxy)",
-                      timeout=2 * INTERVAL + 30)
+        await cl.wait(
+            lambda: all_posted(fake, servers, titles),
+            "the releases in every channel (proxy)",
+            timeout=2 * INTERVAL + 30,
+        )
         await asyncio.sleep(2)  # anything doubled would have arrived
         seen = fake.requests[first_request:]
         newest = newest_page_times(lacale, setup_done, time.monotonic())
         figures.update(
-            servers=len(servers), channels=sum(len(s.channels) for s in servers),
+            servers=len(servers),
+            channels=sum(len(s.channels) for s in servers),
             alert_posts=sum(sum(posted_titles(fake, c).values()) for s in servers for c in s.channels),
             duplicates=len(duplicates(fake, servers)),
-            interactions_answered_twice=len(fake.double_acks), failed_logins=len(fake.failed_logins),
-            command_syncs=fake.sync_count, requests_through_proxy=len(seen),
+            interactions_answered_twice=len(fake.double_acks),
+            failed_logins=len(fake.failed_logins),
+            command_syncs=fake.sync_count,
+            requests_through_proxy=len(seen),
             newest_page_requests_per_key=dict(Counter(len(v) for v in newest.values())),
-            max_posts_in_1s=max_rate(post_times(fake)), runtime_s=round(time.monotonic() - t0, 1),
+            max_posts_in_1s=max_rate(post_times(fake)),
+            runtime_s=round(time.monotonic() - t0, 1),
         )
         assert all("discord.js" in (r.user_agent or "") for r in seen), {r.user_agent for r in seen}
         assert duplicates(fake, servers) == {}

@@ -17,10 +17,10 @@ import asyncpg
 
 from bot.db.advisory import NS_SLOT
 from bot.exit_codes import ExitCode
-from tests.support.fresh_db import fresh_db, plain, postgres_url  # noqa: F401  (fixtures)
 from tests.e2e.test_process import env_for, run
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.lacale import FakeLaCale
+from tests.support.fresh_db import fresh_db, plain, postgres_url  # noqa: F401  (fixtures)
 
 #: Guild ids on shard 0 and shard 1 of 2 (Discord's rule: (id >> 22) % shard_count).
 SHARD0_GUILD = 4000 << 22
@@ -112,7 +112,9 @@ def sessions_by_shard(fake: FakeDiscord) -> dict[tuple[int, int], int]:
 
 
 async def test_two_processes_split_the_shards_sync_once_and_space_their_logins(
-    tmp_path: Path, fake_discord: FakeDiscord, fresh_db: str  # noqa: F811
+    tmp_path: Path,
+    fake_discord: FakeDiscord,
+    fresh_db: str,
 ) -> None:
     """Cold start of two identical replicas at the same second (one with CLUSTER_ID=1):
     each runs its own shard, answers its own servers, commands are synced once (by slot 0),
@@ -125,7 +127,9 @@ async def test_two_processes_split_the_shards_sync_once_and_space_their_logins(
         explicit, first_free = await asyncio.gather(
             group.start("explicit", **layout, CLUSTER_ID="1"), group.start("first-free", **layout)
         )
-        await fake_discord.wait_until(lambda: sessions_by_shard(fake_discord) == {(0, 2): 1, (1, 2): 1}, 90, "one session per shard")
+        await fake_discord.wait_until(
+            lambda: sessions_by_shard(fake_discord) == {(0, 2): 1, (1, 2): 1}, 90, "one session per shard"
+        )
         assert "cluster slot 1 of 2: shards 1 of 2" in explicit.text()
         assert "cluster slot 0 of 2: shards 0 of 2" in first_free.text()
 
@@ -145,7 +149,9 @@ async def test_two_processes_split_the_shards_sync_once_and_space_their_logins(
             assert len(rec.callbacks) == 1, rec.callbacks
 
         # Another layout while these run: refused before doing anything.
-        code, _, err = await run([], {**group.env, "SHARD_COUNT": "4", "CLUSTER_COUNT": "2", "LOG_LEVEL": "WARNING"}, tmp_path)
+        code, _, err = await run(
+            [], {**group.env, "SHARD_COUNT": "4", "CLUSTER_COUNT": "2", "LOG_LEVEL": "WARNING"}, tmp_path
+        )
         assert code == ExitCode.USAGE == 2, err
         assert one_line(err) == (
             "vigie: other Vigie processes on this database run with SHARD_COUNT=2, CLUSTER_COUNT=2, this one with "
@@ -153,13 +159,17 @@ async def test_two_processes_split_the_shards_sync_once_and_space_their_logins(
         )
         assert sessions_by_shard(fake_discord) == {(0, 2): 1, (1, 2): 1}
 
-        assert await explicit.stop() == 0 and await first_free.stop() == 0, explicit.text()[-2000:] + first_free.text()[-2000:]
+        assert await explicit.stop() == 0 and await first_free.stop() == 0, (
+            explicit.text()[-2000:] + first_free.text()[-2000:]
+        )
     for bot in (explicit, first_free):
         assert "Traceback" not in bot.text(), bot.text()[-3000:]
 
 
 async def test_a_second_instance_waits_as_standby_and_takes_over_when_the_first_is_killed(
-    tmp_path: Path, fake_discord: FakeDiscord, fresh_db: str  # noqa: F811
+    tmp_path: Path,
+    fake_discord: FakeDiscord,
+    fresh_db: str,
 ) -> None:
     """CLUSTER_COUNT=1 on PostgreSQL: an instance started by mistake does no harm (no
     gateway session, no sync, no answer); when the running one is SIGKILLed, it takes the
@@ -182,8 +192,11 @@ async def test_a_second_instance_waits_as_standby_and_takes_over_when_the_first_
         took_at = await standby.wait_log("took cluster slot 0 after")
         print(f"standby took the slot {took_at - killed_at:.2f} s after the holder was killed")
         assert took_at - killed_at < 5, "the freed slot was not taken at once"
-        await fake_discord.wait_until(lambda: sessions_by_shard(fake_discord) == {(0, 1): 1} and fake_discord.identify_count == 2,
-                                      60, "the standby's session")
+        await fake_discord.wait_until(
+            lambda: sessions_by_shard(fake_discord) == {(0, 1): 1} and fake_discord.identify_count == 2,
+            60,
+            "the standby's session",
+        )
         assert fake_discord.sync_count == 1  # commands unchanged: not synced again
         rec = await fake_discord.invoke("search", in_channel=guild.system_channel, locale="en-US", query="dune")
         await rec.wait_final(timeout=15)
@@ -200,7 +213,9 @@ async def test_a_second_instance_waits_as_standby_and_takes_over_when_the_first_
 
 
 async def test_losing_the_slot_connection_stops_the_process_with_the_database_status(
-    tmp_path: Path, fake_discord: FakeDiscord, fresh_db: str  # noqa: F811
+    tmp_path: Path,
+    fake_discord: FakeDiscord,
+    fresh_db: str,
 ) -> None:
     """The slot's connection is the fence: once it is gone another process may run the
     same shards, so this one stops at once (no graceful close) with status 7."""
@@ -210,7 +225,9 @@ async def test_losing_the_slot_connection_stops_the_process_with_the_database_st
         await fake_discord.wait_until(lambda: sessions_by_shard(fake_discord) == {(0, 2): 1}, 60, "the session")
         admin = await asyncpg.connect(plain(fresh_db))
         try:
-            rows = await admin.fetch("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = $1", NS_SLOT)
+            rows = await admin.fetch(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = $1", NS_SLOT
+            )
             assert len(rows) == 1
             await admin.execute("SELECT pg_terminate_backend($1)", rows[0]["pid"])
         finally:
@@ -228,8 +245,13 @@ async def test_losing_the_slot_connection_stops_the_process_with_the_database_st
 
 async def test_several_clusters_on_sqlite_are_refused_in_one_line(tmp_path: Path) -> None:
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-        "DISCORD_TOKEN": "t", "SECRET_KEY": "s" * 32, "CLUSTER_COUNT": "2", "SHARD_COUNT": "2",
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "DISCORD_TOKEN": "t",
+        "SECRET_KEY": "s" * 32,
+        "CLUSTER_COUNT": "2",
+        "SHARD_COUNT": "2",
         "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10",  # never the real Discord, whatever happens
     }
     code, _, err = await run([], env, tmp_path)

@@ -26,28 +26,36 @@ from typing import Any
 
 import pytest
 
-from tests.support.discord_proxy import discord_proxy_modules, run_discord_proxy  # noqa: F401  (fixture)
 from tests.e2e.conftest import MANAGE_GUILD, VigieWorld, vigie_settings
 from tests.e2e.test_alerts import alert_posts, cog, cycle, db, final, titles
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.lacale import FakeLaCale
+from tests.support.discord_proxy import discord_proxy_modules, run_discord_proxy  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.asyncio
 
 
 @pytest.fixture
-async def proxied(tmp_path: Path, fake_discord: FakeDiscord, lacale: FakeLaCale,
-                  discord_proxy_modules: Path) -> AsyncIterator[VigieWorld]:  # noqa: F811
+async def proxied(
+    tmp_path: Path, fake_discord: FakeDiscord, lacale: FakeLaCale, discord_proxy_modules: Path
+) -> AsyncIterator[VigieWorld]:
     """The world fixture with DISCORD_API_BASE pointed at @discordjs/proxy; a key registered."""
     async with run_discord_proxy(discord_proxy_modules, f"{fake_discord.origin}/api") as proxy_base:
         guild = fake_discord.add_guild(name="Proxied", preferred_locale="en-US")
         channel = fake_discord.add_channel(guild, "general")
-        admin = fake_discord.add_member(guild, name="admin", permissions=MANAGE_GUILD | (1 << 10) | (1 << 11), locale="en-US")
+        admin = fake_discord.add_member(
+            guild, name="admin", permissions=MANAGE_GUILD | (1 << 10) | (1 << 11), locale="en-US"
+        )
         member = fake_discord.add_member(guild, name="member", locale="en-US")
         w = VigieWorld(
-            discord=fake_discord, lacale=lacale,
+            discord=fake_discord,
+            lacale=lacale,
             settings=vigie_settings(tmp_path, fake_discord, lacale, guild.id, discord_api_base=proxy_base),
-            guild=guild, channel=channel, admin=admin, member=member, api_base=proxy_base,
+            guild=guild,
+            channel=channel,
+            admin=admin,
+            member=member,
+            api_base=proxy_base,
         )
         first_request = len(fake_discord.requests)
         await w.start()
@@ -74,7 +82,7 @@ async def register_key(w: VigieWorld) -> None:
 
 def through_proxy(w: VigieWorld) -> list[Any]:
     """The bot's REST requests since it started, as the fake saw them."""
-    return w.discord.requests[w.first_request:]  # type: ignore[attr-defined]
+    return w.discord.requests[w.first_request :]  # type: ignore[attr-defined]
 
 
 async def test_search_and_alert_post_through_the_proxy(proxied: VigieWorld) -> None:
@@ -96,7 +104,7 @@ async def test_search_and_alert_post_through_the_proxy(proxied: VigieWorld) -> N
     keys = {r.key for r in seen}
     assert f"POST /channels/{w.channel.id}/messages" in keys  # the alert post
     assert any(k.startswith("POST /interactions/") for k in keys)  # the answers
-    assert any(k.startswith("PATCH /webhooks/") or k.startswith("POST /webhooks/") for k in keys)
+    assert any(k.startswith(("PATCH /webhooks/", "POST /webhooks/")) for k in keys)
 
 
 async def test_discord_429_through_the_proxy_is_retried_with_the_same_nonce(proxied: VigieWorld) -> None:
@@ -115,7 +123,11 @@ async def test_discord_429_through_the_proxy_is_retried_with_the_same_nonce(prox
     posts = [r for r in through_proxy(w) if r.key == route]
     assert [r.status for r in posts] == [429, 400] and posts[1].json is None  # replayed without its body
     assert alert_posts(w, w.channel) == []
-    pending = db(w).execute("select count(*), count(distinct batch_nonce) from deliveries where status = 'pending'").fetchone()
+    pending = (
+        db(w)
+        .execute("select count(*), count(distinct batch_nonce) from deliveries where status = 'pending'")
+        .fetchone()
+    )
     assert pending == (1, 1)  # still claimed, under one nonce
     await cog(w).sender.flush()
     (post,) = alert_posts(w, w.channel)
@@ -161,7 +173,11 @@ async def test_ambiguous_408_through_the_proxy_keeps_the_nonce(proxied: VigieWor
     w.discord.fail_next(route, 408, message="Request Timeout", after_handling=True)
     await cycle(w)
     assert len(alert_posts(w, w.channel)) == 1  # posted, though the bot was told 408
-    pending = db(w).execute("select count(*), count(distinct batch_nonce) from deliveries where status = 'pending'").fetchone()
+    pending = (
+        db(w)
+        .execute("select count(*), count(distinct batch_nonce) from deliveries where status = 'pending'")
+        .fetchone()
+    )
     assert pending == (2, 1)
     await cog(w).sender.flush()
     (message,) = alert_posts(w, w.channel)
@@ -186,7 +202,11 @@ async def test_a_429_without_via_is_raised_at_once_and_keeps_the_nonce(world: Vi
     await cycle(w)
     assert alert_posts(w, w.channel) == []
     assert [r.status for r in w.discord.requests[before:] if r.key == route] == [429]  # not retried by discord.py
-    pending = db(w).execute("select count(*), count(distinct batch_nonce) from deliveries where status = 'pending'").fetchone()
+    pending = (
+        db(w)
+        .execute("select count(*), count(distinct batch_nonce) from deliveries where status = 'pending'")
+        .fetchone()
+    )
     assert pending == (1, 1)
     await cog(w).sender.flush()
     (message,) = alert_posts(w, w.channel)

@@ -90,8 +90,9 @@ class TrackerCog(commands.Cog):
 
     @app_commands.command(name="search", description="Search the tracker")
     @app_commands.describe(query="What to look for", category="Category", limit="How many")
-    @app_commands.choices(category=[app_commands.Choice(name="Films", value="films"),
-                                    app_commands.Choice(name="Séries", value="series")])
+    @app_commands.choices(
+        category=[app_commands.Choice(name="Films", value="films"), app_commands.Choice(name="Séries", value="series")]
+    )
     async def search(
         self,
         interaction: discord.Interaction,
@@ -430,7 +431,12 @@ async def test_resume_and_reidentify(world: SimpleNamespace, bot: TestBot) -> No
     await fake.invalidate_sessions()
     await fake.wait_until_ready_sent(count=2)
     assert fake.identify_count == 2
-    assert [c["path"] for c in fake.gateway_connections] == ["/gateway", "/gateway/resume", "/gateway/resume", "/gateway"]
+    assert [c["path"] for c in fake.gateway_connections] == [
+        "/gateway",
+        "/gateway/resume",
+        "/gateway/resume",
+        "/gateway",
+    ]
     assert (await (await fake.invoke("ping")).wait_final())["content"] == "pong"
 
 
@@ -448,7 +454,7 @@ async def test_gateway_url_from_gateway_bot(fake_discord: FakeDiscord) -> None:
         await client.login(fake_discord.token)
         assert discord.http.Route("GET", "/users/@me").url == f"{fake_discord.api_base}/users/@me"
         discord.http._set_api_version(9)
-        assert discord.http.Route.BASE == f"{fake_discord.origin}/api/v9"
+        assert f"{fake_discord.origin}/api/v9" == discord.http.Route.BASE
         discord.http._set_api_version(10)
         await client.http.get_bot_gateway()
         assert str(DiscordWebSocket.DEFAULT_GATEWAY) == fake_discord.gateway_url
@@ -468,17 +474,54 @@ async def test_sync_validation_rejects_bad_commands(fake_discord: FakeDiscord) -
         ([{"name": "x", "description": "d" * 101}], ("0", "description")),
         ([{"name": "x", "description": "d", "options": [opt("a"), opt("b", True)]}], ("0", "options", "1", "required")),
         ([{"name": "Search", "description": "d"}], ("0", "name")),
-        ([{"name": "x", "description": "d", "name_localizations": {"fr-FR": "x"}}], ("0", "name_localizations", "fr-FR")),
-        ([{"name": "x", "description": "d", "name_localizations": {"fr": "Chercher Film"}}], ("0", "name_localizations", "fr")),
+        (
+            [{"name": "x", "description": "d", "name_localizations": {"fr-FR": "x"}}],
+            ("0", "name_localizations", "fr-FR"),
+        ),
+        (
+            [{"name": "x", "description": "d", "name_localizations": {"fr": "Chercher Film"}}],
+            ("0", "name_localizations", "fr"),
+        ),
         ([{"name": "x", "description": "d", "options": [opt(f"o{i}") for i in range(26)]}], ("0", "options")),
         ([{"name": "x", "description": "d", "options": [opt("a"), opt("a")]}], ("0", "options", "1", "name")),
-        ([{"name": "x", "description": "d", "options": [opt("a", choices=[{"name": "c", "value": str(i)} for i in range(26)])]}],
-         ("0", "options", "0", "choices")),
-        ([{"name": "x", "description": "d", "options": [{"type": 1, "name": "s", "description": "d"}, opt("a")]}],
-         ("0", "options")),
-        ([{"name": "x", "description": "d", "options": [{"type": 2, "name": "g", "description": "d", "options": [
-            {"type": 2, "name": "h", "description": "d", "options": [{"type": 1, "name": "s", "description": "d"}]}]}]}],
-         ("0", "options", "0", "options", "0", "type")),
+        (
+            [
+                {
+                    "name": "x",
+                    "description": "d",
+                    "options": [opt("a", choices=[{"name": "c", "value": str(i)} for i in range(26)])],
+                }
+            ],
+            ("0", "options", "0", "choices"),
+        ),
+        (
+            [{"name": "x", "description": "d", "options": [{"type": 1, "name": "s", "description": "d"}, opt("a")]}],
+            ("0", "options"),
+        ),
+        (
+            [
+                {
+                    "name": "x",
+                    "description": "d",
+                    "options": [
+                        {
+                            "type": 2,
+                            "name": "g",
+                            "description": "d",
+                            "options": [
+                                {
+                                    "type": 2,
+                                    "name": "h",
+                                    "description": "d",
+                                    "options": [{"type": 1, "name": "s", "description": "d"}],
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ],
+            ("0", "options", "0", "options", "0", "type"),
+        ),
         ([{"name": f"c{i}", "description": "d"} for i in range(101)], ()),
         ([{"name": "x", "description": "d"}, {"name": "x", "description": "e"}], ("1", "name")),
     ]
@@ -559,7 +602,10 @@ async def _identify_raw(fake: FakeDiscord, http: aiohttp.ClientSession, shard: l
 
 
 async def test_gateway_bot_shards_session_starts_and_identify_buckets() -> None:
-    async with FakeDiscord(shard_count=4, max_concurrency=2, identify_interval=0.5) as fake, aiohttp.ClientSession() as http:
+    async with (
+        FakeDiscord(shard_count=4, max_concurrency=2, identify_interval=0.5) as fake,
+        aiohttp.ClientSession() as http,
+    ):
         headers = {"Authorization": f"Bot {fake.token}"}
 
         async def gateway_bot() -> dict[str, Any]:
@@ -568,7 +614,12 @@ async def test_gateway_bot_shards_session_starts_and_identify_buckets() -> None:
 
         first = await gateway_bot()
         assert first["shards"] == 4 and first["url"] == fake.gateway_url
-        assert first["session_start_limit"] == {"total": 1000, "remaining": 1000, "reset_after": 14_400_000, "max_concurrency": 2}
+        assert first["session_start_limit"] == {
+            "total": 1000,
+            "remaining": 1000,
+            "reset_after": 14_400_000,
+            "max_concurrency": 2,
+        }
         on_shard_1 = fake.add_guild(fake.snowflake_on_shard(1), name="on shard 1")
         assert fake.shard_of(on_shard_1.id) == 1
 
@@ -605,18 +656,24 @@ async def test_gateway_bot_shards_session_starts_and_identify_buckets() -> None:
         await ws3.close()
 
 
-async def test_duplicate_sessions_each_get_the_interaction_and_a_second_answer_is_refused(world: SimpleNamespace) -> None:
+async def test_duplicate_sessions_each_get_the_interaction_and_a_second_answer_is_refused(
+    world: SimpleNamespace,
+) -> None:
     """Two processes holding one shard (what Vigie must never let happen): both receive every
     interaction; the second answer is refused 400 / 40060 and counted in ``double_acks``."""
     fake = world.fake
-    async with run_bot(TestBot(world.guild.id), fake, expect_sync=2), \
-            run_bot(TestBot(world.guild.id), fake, expect_sync=2):
+    async with (
+        run_bot(TestBot(world.guild.id), fake, expect_sync=2),
+        run_bot(TestBot(world.guild.id), fake, expect_sync=2),
+    ):
         assert len(fake.sessions(0)) == 2
         rec = await fake.invoke("ping", by=world.alice)
         assert (await rec.wait_final())["content"] == "pong"
         assert len(rec.sessions) == 2
-        await fake.wait_until(lambda: len([c for c in fake.callback_log if c.interaction_id == rec.id]) == 2,
-                              what="both processes' answers")
+        await fake.wait_until(
+            lambda: len([c for c in fake.callback_log if c.interaction_id == rec.id]) == 2,
+            what="both processes' answers",
+        )
         assert [(c.status, c.code) for c in fake.callback_log if c.interaction_id == rec.id] == [(200, 0), (400, 40060)]
         assert [c.interaction_id for c in fake.double_acks] == [rec.id]
         assert len(rec.callbacks) == 1

@@ -51,7 +51,9 @@ def make_world(tmp_path: Path, discord: FakeDiscord, lacale: FakeLaCale, **overr
     admin = discord.add_member(guild, name="admin", permissions=MANAGE_GUILD | (1 << 10) | (1 << 11), locale="fr")
     member = discord.add_member(guild, name="member", locale="en-US")
     settings = vigie_settings(tmp_path, discord, lacale, guild.id, **overrides)
-    return VigieWorld(discord=discord, lacale=lacale, settings=settings, guild=guild, channel=channel, admin=admin, member=member)
+    return VigieWorld(
+        discord=discord, lacale=lacale, settings=settings, guild=guild, channel=channel, admin=admin, member=member
+    )
 
 
 @pytest.fixture
@@ -236,7 +238,9 @@ def own_postgres() -> Iterator[tuple[str, Any, Any]]:
         pytest.skip(str(exc))
 
 
-async def test_readyz_503_while_postgresql_is_down(tmp_path: Path, fake_discord: FakeDiscord, lacale: FakeLaCale) -> None:
+async def test_readyz_503_while_postgresql_is_down(
+    tmp_path: Path, fake_discord: FakeDiscord, lacale: FakeLaCale
+) -> None:
     with own_postgres() as (url, stop_server, start_server):
         w = make_world(tmp_path, fake_discord, lacale, health_port=0, database_url=url)
         await w.start()
@@ -302,7 +306,9 @@ async def test_bot_process_serves_health_on_loopback_by_default(tmp_path: Path, 
         env["HEALTH_PORT"] = str(port)
         log_path = tmp_path / "bot.log"
         with log_path.open("wb") as log_file:
-            proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", env=env, cwd=tmp_path, stdout=log_file, stderr=log_file)
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", env=env, cwd=tmp_path, stdout=log_file, stderr=log_file
+            )
             try:
                 await fake_discord.wait_until_ready_sent(timeout=60)
                 url = f"http://127.0.0.1:{port}"
@@ -330,10 +336,18 @@ async def test_health_port_already_taken_is_one_line_and_status_2(tmp_path: Path
             port = taken.getsockname()[1]
             env.update(HEALTH_PORT=str(port), LOG_LEVEL="WARNING")
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+                sys.executable,
+                "-m",
+                "bot",
+                env=env,
+                cwd=tmp_path,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
             )
-            out, err = await asyncio.wait_for(proc.communicate(), 60)
+            _out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 2
     lines = [line for line in err.decode().splitlines() if line.startswith("vigie:")]
-    assert lines == [f"vigie: HEALTH_PORT: cannot listen on 127.0.0.1:{port} (address already in use); choose a free port or unset HEALTH_PORT"]
+    assert lines == [
+        f"vigie: HEALTH_PORT: cannot listen on 127.0.0.1:{port} (address already in use); choose a free port or unset HEALTH_PORT"
+    ]
     assert "Traceback" not in err.decode()

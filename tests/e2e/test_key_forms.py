@@ -17,9 +17,14 @@ def _db(world: VigieWorld) -> sqlite3.Connection:
 
 
 def _guild_fingerprint(world: VigieWorld, guild_id: int) -> str | None:
-    row = _db(world).execute(
-        "select key_fingerprint from guild_settings where guild_id = ? and api_key_encrypted is not null", (guild_id,)
-    ).fetchone()
+    row = (
+        _db(world)
+        .execute(
+            "select key_fingerprint from guild_settings where guild_id = ? and api_key_encrypted is not null",
+            (guild_id,),
+        )
+        .fetchone()
+    )
     return row[0] if row else None
 
 

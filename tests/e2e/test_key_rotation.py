@@ -20,7 +20,9 @@ def db(world: VigieWorld) -> sqlite3.Connection:
     return sqlite3.connect(world.settings.database_url.split("///", 1)[1])
 
 
-async def final(world: VigieWorld, command: str, *, by: Any = None, locale: str = "en-US", **options: Any) -> dict[str, Any]:
+async def final(
+    world: VigieWorld, command: str, *, by: Any = None, locale: str = "en-US", **options: Any
+) -> dict[str, Any]:
     rec = await world.invoke(command, by=by, locale=locale, **options)
     return await rec.wait_final()
 
@@ -67,7 +69,8 @@ async def test_changed_secret_key_shows_keys_unreadable_and_pauses_alerts(
     await restart_with(world, tmp_path, secret_key=NEW_SECRET)
     # The operator, who alone can fix SECRET_KEY, is told at start.
     assert any(
-        r.levelno == logging.ERROR and "1 server keys and 1 personal keys cannot be decrypted" in r.getMessage()
+        r.levelno == logging.ERROR
+        and "1 server keys and 1 personal keys cannot be decrypted" in r.getMessage()
         and "SECRET_KEY_OLD" in r.getMessage()
         for r in caplog.records
     )
@@ -77,7 +80,9 @@ async def test_changed_secret_key_shows_keys_unreadable_and_pauses_alerts(
     status = await final(world, "setup status")
     assert "Unreadable" in key_field(status) and "Valid" not in key_field(status)
     assert "SECRET_KEY_OLD" in key_field(status) and "/setup key" in key_field(status)
-    assert "1 paused" in alerts_field(status) and "dune — the server's La Cale key can no longer be read" in alerts_field(status)
+    assert "1 paused" in alerts_field(
+        status
+    ) and "dune — the server's La Cale key can no longer be read" in alerts_field(status)
     status_fr = await final(world, "setup status", locale="fr")
     assert "Illisible" in key_field(status_fr)
     # A French member's client shows the commands under their French names.
@@ -89,7 +94,11 @@ async def test_changed_secret_key_shows_keys_unreadable_and_pauses_alerts(
 
     # Commands say what is wrong, not "no key".
     searched = (await final(world, "search", query="dune"))["content"]
-    assert "This server's La Cale key" in searched and "can no longer be read" in searched and "no La Cale key" not in searched
+    assert (
+        "This server's La Cale key" in searched
+        and "can no longer be read" in searched
+        and "no La Cale key" not in searched
+    )
     mine = (await final(world, "search", query="dune", by=world.member))["content"]
     assert "Your personal La Cale key" in mine and "/key set" in mine
     personal_status = (await final(world, "key status", by=world.member))["content"]
@@ -112,15 +121,27 @@ async def test_secret_key_old_reads_and_reencrypts_every_key(
 ) -> None:
     caplog.set_level(logging.INFO)
     personal = await setup_keys_and_alert(world)
-    before = db(world).execute("select (select api_key_encrypted from guild_settings), (select api_key_encrypted from member_keys)").fetchone()
+    before = (
+        db(world)
+        .execute("select (select api_key_encrypted from guild_settings), (select api_key_encrypted from member_keys)")
+        .fetchone()
+    )
 
-    await restart_with(world, tmp_path, secret_key=NEW_SECRET, secret_key_old=f"some-older-secret-0000000000,{SECRET_KEY}")
+    await restart_with(
+        world, tmp_path, secret_key=NEW_SECRET, secret_key_old=f"some-older-secret-0000000000,{SECRET_KEY}"
+    )
     assert alert_rows(world) == [(0, None)]
-    guild_token, member_token, guild_fp, member_fp = db(world).execute(
-        "select g.api_key_encrypted, m.api_key_encrypted, g.key_fingerprint, m.key_fingerprint from guild_settings g, member_keys m"
-    ).fetchone()
+    guild_token, member_token, guild_fp, member_fp = (
+        db(world)
+        .execute(
+            "select g.api_key_encrypted, m.api_key_encrypted, g.key_fingerprint, m.key_fingerprint from guild_settings g, member_keys m"
+        )
+        .fetchone()
+    )
     assert (guild_token, member_token) != tuple(before) and guild_token != before[0] and member_token != before[1]
-    new_vault = KeyVault(vigie_settings(tmp_path, world.discord, world.lacale, world.guild.id, secret_key=NEW_SECRET).fernet_key)
+    new_vault = KeyVault(
+        vigie_settings(tmp_path, world.discord, world.lacale, world.guild.id, secret_key=NEW_SECRET).fernet_key
+    )
     old_vault = KeyVault(vigie_settings(tmp_path, world.discord, world.lacale, world.guild.id).fernet_key)
     assert new_vault.decrypt(guild_token) == world.key and new_vault.decrypt(member_token) == personal
     with pytest.raises(KeyDecryptError):
@@ -143,7 +164,9 @@ async def test_secret_key_old_reads_and_reencrypts_every_key(
     assert NEW_SECRET not in caplog.text and SECRET_KEY not in caplog.text
 
 
-async def test_secret_key_old_added_later_resumes_alerts_paused_as_unreadable(world: VigieWorld, tmp_path: Path) -> None:
+async def test_secret_key_old_added_later_resumes_alerts_paused_as_unreadable(
+    world: VigieWorld, tmp_path: Path
+) -> None:
     """The operator changed SECRET_KEY, saw the keys unreadable, and puts the old one back
     as SECRET_KEY_OLD: the keys are readable again and the alerts resume by themselves."""
     await setup_keys_and_alert(world)

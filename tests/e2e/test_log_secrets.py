@@ -47,7 +47,10 @@ def debug_logs() -> Iterator[_Everything]:
     """Set up *before* ``world`` (listed first), so the bot's login is captured too."""
     handler = _Everything()
     root = logging.getLogger()
-    saved = {name: logging.getLogger(name).level for name in ("", "discord", "discord.http", "discord.gateway", "aiohttp", "bot")}
+    saved = {
+        name: logging.getLogger(name).level
+        for name in ("", "discord", "discord.http", "discord.gateway", "aiohttp", "bot")
+    }
     root.addHandler(handler)
     for name in saved:
         logging.getLogger(name).setLevel(logging.DEBUG)
@@ -105,7 +108,9 @@ async def test_no_secret_in_any_log_line_at_debug(debug_logs: _Everything, world
     metainfo[b"announce"] = f"https://tracker.example:99999/{path_passkey}/announce".encode()  # port out of range
     bad = bencode.encode(metainfo)
     refused = await w.invoke(
-        "upload", torrent=w.discord.add_attachment("Refused.Release.1080p.torrent", bad), category=FILMS_HD,
+        "upload",
+        torrent=w.discord.add_attachment("Refused.Release.1080p.torrent", bad),
+        category=FILMS_HD,
         nfo=w.discord.add_attachment("release.nfo", NFO),
     )
     answer = await refused.wait_final()
@@ -115,11 +120,17 @@ async def test_no_secret_in_any_log_line_at_debug(debug_logs: _Everything, world
     other_passkey = "c0ffee00deadbeef1234567890abcdef"
     query_passkey = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
     good = make_torrent(
-        "Some.Release.2024.1080p", source="lacale",
-        announce=[f"https://tracker.example/{other_passkey}/announce", f"https://t2.example/announce?passkey={query_passkey}"],
+        "Some.Release.2024.1080p",
+        source="lacale",
+        announce=[
+            f"https://tracker.example/{other_passkey}/announce",
+            f"https://t2.example/announce?passkey={query_passkey}",
+        ],
     )
     upload = await w.invoke(
-        "upload", torrent=w.discord.add_attachment("Some.Release.2024.1080p.torrent", good), category=FILMS_HD,
+        "upload",
+        torrent=w.discord.add_attachment("Some.Release.2024.1080p.torrent", good),
+        category=FILMS_HD,
         nfo=w.discord.add_attachment("release.nfo", NFO),
     )
     await upload.wait_final()
@@ -151,7 +162,9 @@ async def test_no_secret_in_any_log_line_at_debug(debug_logs: _Everything, world
     secrets.update({f"interaction token {i}": token for i, token in enumerate(sorted(tokens))})
 
     lines = debug_logs.lines
-    assert len(lines) > 200 and any("WebSocket Event" in line for line in lines), "discord.py's DEBUG lines were captured"
+    assert len(lines) > 200 and any("WebSocket Event" in line for line in lines), (
+        "discord.py's DEBUG lines were captured"
+    )
     # The refused torrent's tracker URL did reach the log (INFO), masked.
     assert any("tracker.example:99999/***/announce" in line for line in lines)
     leaks: dict[str, Any] = _leaks(lines, secrets)

@@ -29,8 +29,6 @@ def one_line(err: str) -> str:
     return lines[0]
 
 
-
-
 async def test_wrong_token_is_one_line_and_status_3(tmp_path: Path, fake_discord: FakeDiscord) -> None:
     async with FakeLaCale() as lacale:
         env = {**env_for(tmp_path, fake_discord, lacale), "DISCORD_TOKEN": "not-the-token", "LOG_LEVEL": "WARNING"}
@@ -50,11 +48,17 @@ async def test_unreachable_discord_is_one_line_and_status_5(tmp_path: Path, fake
         env = {**env_for(tmp_path, fake_discord, lacale), "DISCORD_API_BASE": closed_port, "LOG_LEVEL": "WARNING"}
         code, out, err = await run([], env, tmp_path)
         assert code == ExitCode.UNAVAILABLE == 5
-        assert one_line(err) == "vigie: cannot reach Discord at 127.0.0.1:9: connection refused; check the network and retry"
+        assert (
+            one_line(err)
+            == "vigie: cannot reach Discord at 127.0.0.1:9: connection refused; check the network and retry"
+        )
 
         code, out, err = await run(["check"], env, tmp_path)
         assert code == 5 and "Traceback" not in out + err
-        assert out.strip().splitlines()[-1] == "[FAIL] discord login: cannot reach Discord at 127.0.0.1:9: connection refused; check the network and retry"
+        assert (
+            out.strip().splitlines()[-1]
+            == "[FAIL] discord login: cannot reach Discord at 127.0.0.1:9: connection refused; check the network and retry"
+        )
 
 
 async def test_unusable_database_is_one_line_and_status_7(tmp_path: Path, fake_discord: FakeDiscord) -> None:
@@ -86,8 +90,12 @@ async def test_unusable_database_is_one_line_and_status_7(tmp_path: Path, fake_d
 
 
 async def test_db_upgrade_needs_only_database_url(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
-           "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db' / 'vigie.sqlite3'}"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db' / 'vigie.sqlite3'}",
+    }
     code, out, err = await run(["db", "upgrade"], env, tmp_path)
     assert code == 0, err
     assert out.startswith("database upgraded from empty to ") and err == "", err
@@ -110,22 +118,33 @@ async def test_check_reports_pending_migrations_and_applies_none(tmp_path: Path,
         await engine.dispose()
         code, out, err = await run(["check"], env, tmp_path)
         assert code == 0, out + err
-        assert "at revision 0001; 2 migrations pending (0002, 0003): the bot applies them at start, or run `vigie db upgrade`" in out
+        assert (
+            "at revision 0001; 2 migrations pending (0002, 0003): the bot applies them at start, or run `vigie db upgrade`"
+            in out
+        )
         assert sqlite3.connect(db_path).execute("select version_num from alembic_version").fetchone()[0] == "0001"
 
 
-async def test_normal_start_prints_no_alembic_chatter_nor_voice_warning(tmp_path: Path, fake_discord: FakeDiscord) -> None:
+async def test_normal_start_prints_no_alembic_chatter_nor_voice_warning(
+    tmp_path: Path, fake_discord: FakeDiscord
+) -> None:
     fake_discord.add_guild(name="Quiet")
     async with FakeLaCale() as lacale:
         env = {**env_for(tmp_path, fake_discord, lacale), "LOG_LEVEL": "INFO"}
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            sys.executable,
+            "-m",
+            "bot",
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         try:
             await fake_discord.wait_until_ready_sent(timeout=60)
         finally:
             proc.send_signal(signal.SIGTERM)
-            out, err_bytes = await asyncio.wait_for(proc.communicate(), 30)
+            _out, err_bytes = await asyncio.wait_for(proc.communicate(), 30)
         err = err_bytes.decode()
         assert proc.returncode == 0, err
         assert "database migrated from empty to 0003" in err
@@ -134,13 +153,20 @@ async def test_normal_start_prints_no_alembic_chatter_nor_voice_warning(tmp_path
         assert " WARNING " not in err and "Traceback" not in err, err
 
 
-async def test_missing_postgres_database_is_one_line_and_status_7(tmp_path: Path, postgres_url: str) -> None:  # noqa: F811
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
-           "DATABASE_URL": postgres_url.rsplit("/", 1)[0].replace("vigie@", "vigie:pw-not-shown@") + "/no_such_db"}
+async def test_missing_postgres_database_is_one_line_and_status_7(tmp_path: Path, postgres_url: str) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": postgres_url.rsplit("/", 1)[0].replace("vigie@", "vigie:pw-not-shown@") + "/no_such_db",
+    }
     code, out, err = await run(["db", "upgrade"], env, tmp_path)
     assert code == ExitCode.DATABASE, out + err
     line = one_line(err)
-    assert line.startswith("vigie: database: postgresql+asyncpg://vigie:***@127.0.0.1:") and 'database "no_such_db" does not exist' in line, line
+    assert (
+        line.startswith("vigie: database: postgresql+asyncpg://vigie:***@127.0.0.1:")
+        and 'database "no_such_db" does not exist' in line
+    ), line
     assert "pw-not-shown" not in err
 
     # The same server with a database that exists, in the plain form people paste.

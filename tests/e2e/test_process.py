@@ -17,7 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def env_for(tmp_path: Path, fake: FakeDiscord, lacale: FakeLaCale, guild_id: int | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DISCORD_TOKEN", "SECRET_KEY", "DATABASE_URL", "LACALE_API_KEY"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DISCORD_TOKEN", "SECRET_KEY", "DATABASE_URL", "LACALE_API_KEY"}
+    }
     env.update(
         DISCORD_TOKEN=fake.token,
         SECRET_KEY=SECRET_KEY,
@@ -34,13 +38,22 @@ def env_for(tmp_path: Path, fake: FakeDiscord, lacale: FakeLaCale, guild_id: int
 
 async def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, env=env, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     return proc.returncode or 0, out.decode(), err.decode()
 
 
-async def test_bot_process_registers_a_key_and_stops_cleanly_on_sigterm(tmp_path: Path, fake_discord: FakeDiscord) -> None:
+async def test_bot_process_registers_a_key_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, fake_discord: FakeDiscord
+) -> None:
     guild = fake_discord.add_guild(name="Process")
     channel = fake_discord.add_channel(guild, "general")
     admin = fake_discord.add_member(guild, name="admin", permissions=MANAGE_GUILD, locale="en-US")
@@ -56,11 +69,15 @@ async def test_bot_process_registers_a_key_and_stops_cleanly_on_sigterm(tmp_path
                 await fake_discord.wait_until_ready_sent(timeout=60)
                 opened = await fake_discord.invoke("setup key", by=admin, in_channel=channel, locale="en-US")
                 await opened.wait_response(timeout=10)
-                submitted = await fake_discord.submit_modal(opened, {"vigie:secret:apikey": lacale.default_key}, by=admin)
+                submitted = await fake_discord.submit_modal(
+                    opened, {"vigie:secret:apikey": lacale.default_key}, by=admin
+                )
                 final = await submitted.wait_final(timeout=10)
                 assert "Fingerprint" in final["content"]
 
-                search = await fake_discord.invoke("search", by=admin, in_channel=channel, locale="en-US", query="nothing")
+                search = await fake_discord.invoke(
+                    "search", by=admin, in_channel=channel, locale="en-US", query="nothing"
+                )
                 assert "No release found" in (await search.wait_final(timeout=10))["content"]
             finally:
                 proc.send_signal(signal.SIGTERM)
@@ -82,7 +99,9 @@ async def test_db_upgrade_twice_on_empty_directory(tmp_path: Path, fake_discord:
         assert "upgraded from empty" in out
         code, out, _ = await run(["db", "upgrade"], env, tmp_path)
         assert code == 0 and "already at" in out
-        tables = {r[0] for r in sqlite3.connect(tmp_path / "data" / "vigie.sqlite3").execute("select name from sqlite_master")}
+        tables = {
+            r[0] for r in sqlite3.connect(tmp_path / "data" / "vigie.sqlite3").execute("select name from sqlite_master")
+        }
         assert {"guild_settings", "member_keys", "alerts", "deliveries", "uploads"} <= tables
 
 

@@ -34,7 +34,9 @@ async def ready(world: VigieWorld) -> VigieWorld:
     return world
 
 
-async def search(world: VigieWorld, *, by: Any = None, locale: str = "en-US", **options: Any) -> tuple[Any, dict[str, Any]]:
+async def search(
+    world: VigieWorld, *, by: Any = None, locale: str = "en-US", **options: Any
+) -> tuple[Any, dict[str, Any]]:
     rec = await world.invoke("search", by=by, locale=locale, **options)
     await rec.wait_response()
     assert rec.deferred, "a search must be deferred at once"
@@ -199,7 +201,7 @@ async def test_refused_key_and_outage_messages(ready: VigieWorld) -> None:
 
 async def test_untrusted_title_stays_text(ready: VigieWorld) -> None:
     ready.lacale.add_torrent("**Bold** @everyone [click](http://evil.example) <@&123> __x__")
-    rec, msg = await search(ready, query="bold")
+    _rec, msg = await search(ready, query="bold")
     text = embed_text(msg)
     assert "\\*\\*Bold\\*\\*" in text and "@\u200beveryone" in text and "\\[click\\]" in text
     assert msg["mention_everyone"] is False and msg["mentions"] == [] and msg["mention_roles"] == []
@@ -271,7 +273,9 @@ async def test_links_carrying_a_secret_are_rebuilt_from_the_base_url(ready: Vigi
     for index in range(4):
         details = await ready.discord.select(rec, "search:details", [str(index)])
         urls.add((await details.wait_final())["embeds"][0]["url"])
-    assert urls == {f"{base}/api/torrents/download/{item['infoHash']}" for item in items} | {f"{base}/torrents/leaky-clean-3-abc123"}
+    assert urls == {f"{base}/api/torrents/download/{item['infoHash']}" for item in items} | {
+        f"{base}/torrents/leaky-clean-3-abc123"
+    }
     sent = "\n".join(ready.discord.all_sent_text())
     for secret in ("SECRETPK1", "SECRETTP2", passkey):
         assert secret not in sent

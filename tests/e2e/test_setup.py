@@ -11,7 +11,9 @@ from tests.e2e.conftest import VigieWorld
 from tests.fakes.discord import FakeDiscordError
 
 
-async def test_register_key_through_modal_keeps_only_ciphertext(world: VigieWorld, caplog: pytest.LogCaptureFixture) -> None:
+async def test_register_key_through_modal_keeps_only_ciphertext(
+    world: VigieWorld, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     opened = await world.invoke("setup key")
     response = await opened.wait_response()
@@ -24,7 +26,9 @@ async def test_register_key_through_modal_keeps_only_ciphertext(world: VigieWorl
     assert f"`{fingerprint}`" in final["content"]
 
     db = sqlite3.connect(world.settings.database_url.split("///", 1)[1])
-    row = db.execute("select api_key_encrypted, key_fingerprint, key_status, key_registered_by from guild_settings").fetchone()
+    row = db.execute(
+        "select api_key_encrypted, key_fingerprint, key_status, key_registered_by from guild_settings"
+    ).fetchone()
     assert row[0] and world.key not in row[0]
     assert row[1] == fingerprint and row[2] == "valid" and row[3] == world.admin.id
     dump = "\n".join(db.iterdump())
@@ -57,7 +61,9 @@ async def test_member_without_manage_server_is_refused(world: VigieWorld) -> Non
     )
     final = await rec.wait_final()
     assert rec.ephemeral and "Manage Server" in final["content"]
-    rec_fr = await world.discord.invoke("setup key", by=world.member, in_channel=world.channel, locale="fr", enforce_permissions=False)
+    rec_fr = await world.discord.invoke(
+        "setup key", by=world.member, in_channel=world.channel, locale="fr", enforce_permissions=False
+    )
     assert "Gérer le serveur" in (await rec_fr.wait_final())["content"]
 
 
@@ -131,10 +137,15 @@ async def test_unexpected_error_gets_an_id_that_is_logged_with_the_traceback(
     error_id = text.split("`")[1]
     logged = [r for r in caplog.records if error_id in r.getMessage()]
     assert logged and logged[0].exc_info is not None
-    assert any("command=/setup status" in r.getMessage() and f"outcome=error:RuntimeError:{error_id}" in r.getMessage() for r in caplog.records)
+    assert any(
+        "command=/setup status" in r.getMessage() and f"outcome=error:RuntimeError:{error_id}" in r.getMessage()
+        for r in caplog.records
+    )
 
 
-async def test_each_command_is_logged_once_with_its_outcome(world: VigieWorld, caplog: pytest.LogCaptureFixture) -> None:
+async def test_each_command_is_logged_once_with_its_outcome(
+    world: VigieWorld, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="vigie.commands")
     rec = await world.invoke("key status", by=world.member)
     await rec.wait_final()
@@ -145,4 +156,8 @@ async def test_each_command_is_logged_once_with_its_outcome(world: VigieWorld, c
     await world.discord.wait_until(lambda: bool(command_lines()))
     lines = command_lines()
     assert len(lines) == 1
-    assert f"guild={world.guild.id} user={world.member.id}" in lines[0] and "outcome=ok" in lines[0] and "latency_ms=" in lines[0]
+    assert (
+        f"guild={world.guild.id} user={world.member.id}" in lines[0]
+        and "outcome=ok" in lines[0]
+        and "latency_ms=" in lines[0]
+    )

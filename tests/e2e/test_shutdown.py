@@ -36,7 +36,13 @@ async def start_bot(tmp_path: Path, fake: FakeDiscord, lacale: FakeLaCale) -> tu
     log_path = tmp_path / "bot.log"
     with log_path.open("wb") as log_file:  # the child keeps its own descriptor
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", env=env_for(tmp_path, fake, lacale), cwd=tmp_path, stdout=log_file, stderr=log_file
+            sys.executable,
+            "-m",
+            "bot",
+            env=env_for(tmp_path, fake, lacale),
+            cwd=tmp_path,
+            stdout=log_file,
+            stderr=log_file,
         )
     await fake.wait_until_ready_sent(timeout=60)
     return proc, log_path
@@ -59,7 +65,9 @@ async def stop_within_grace(proc: asyncio.subprocess.Process, log_path: Path) ->
     return log
 
 
-async def test_sigterm_during_the_reconnect_backoff_exits_within_10_s(tmp_path: Path, fake_discord: FakeDiscord) -> None:
+async def test_sigterm_during_the_reconnect_backoff_exits_within_10_s(
+    tmp_path: Path, fake_discord: FakeDiscord
+) -> None:
     async with FakeLaCale() as lacale:
         proc, log_path = await start_bot(tmp_path, fake_discord, lacale)
         try:
@@ -83,7 +91,9 @@ async def test_sigterm_during_the_reconnect_backoff_exits_within_10_s(tmp_path: 
         assert "Traceback" not in log.split("signal received")[1], log[-3000:]
 
 
-async def test_close_stops_the_polls_before_closing_the_sessions_they_use(world: VigieWorld, caplog: pytest.LogCaptureFixture) -> None:
+async def test_close_stops_the_polls_before_closing_the_sessions_they_use(
+    world: VigieWorld, caplog: pytest.LogCaptureFixture
+) -> None:
     """The scheduler is cancelled while it spreads a cycle: the poll it already started
     must stop too, before the HTTP session and the engine close (it used to run on and
     fail with "Session is closed")."""
@@ -95,7 +105,9 @@ async def test_close_stops_the_polls_before_closing_the_sessions_they_use(world:
     for guild, channel in ((world.guild, world.channel), (second, second_channel)):
         await bot.services.guilds.ensure_guild(guild.id, "en-US")
         await bot.services.guilds.register_guild_key(guild.id, world.key, world.admin.id)
-        await cog.alerts.create(guild.id, AlertSpec(name="dune", channel_id=channel.id, query="dune"), created_by=world.admin.id)
+        await cog.alerts.create(
+            guild.id, AlertSpec(name="dune", channel_id=channel.id, query="dune"), created_by=world.admin.id
+        )
     world.lacale.delay_next(SEARCH, 1.5, times=10)  # La Cale is slow: the first poll is in flight
     searches = world.lacale.count(SEARCH)
     # A cycle spread over 20 s, as the scheduler runs it: the second poll waits its turn.

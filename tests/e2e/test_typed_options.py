@@ -55,8 +55,15 @@ async def test_typed_values_reach_the_service(ready: VigieWorld) -> None:
     """Sizes in any accepted spelling, excluded words, a category: stored as the service
     reads them (bytes, normalised words, the slug)."""
     w = ready
-    rec = await w.invoke("alert add", name="dune", category="films", min_size="1,5 Go", max_size="4.5 GiB", exclude="CAM, hd  ts")
+    rec = await w.invoke(
+        "alert add", name="dune", category="films", min_size="1,5 Go", max_size="4.5 GiB", exclude="CAM, hd  ts"
+    )
     await rec.wait_final()
     alerts = w.bot.get_cog("Alerts").alerts  # type: ignore[union-attr]
     (info,) = await alerts.list_alerts(w.guild.id)
-    assert (info.categories, info.min_size, info.max_size, info.exclude) == (("films",), 1_500_000_000, int(4.5 * 2**30), ("cam", "hd ts"))
+    assert (info.categories, info.min_size, info.max_size, info.exclude) == (
+        ("films",),
+        1_500_000_000,
+        int(4.5 * 2**30),
+        ("cam", "hd ts"),
+    )

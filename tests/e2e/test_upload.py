@@ -44,7 +44,12 @@ def fields(message: dict[str, Any]) -> dict[str, str]:
 
 
 def component_ids(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {c["custom_id"]: c for row in message.get("components", []) for c in row.get("components", []) if c.get("custom_id")}
+    return {
+        c["custom_id"]: c
+        for row in message.get("components", [])
+        for c in row.get("components", [])
+        if c.get("custom_id")
+    }
 
 
 def has(text: str) -> Callable[[dict[str, Any]], bool]:
@@ -71,7 +76,9 @@ async def open_preview(
     **options: Any,
 ) -> tuple[InteractionRecord, dict[str, Any]]:
     values: dict[str, Any] = {
-        "torrent": world.discord.add_attachment(filename, torrent if torrent is not None else make_torrent(TITLE, source="lacale")),
+        "torrent": world.discord.add_attachment(
+            filename, torrent if torrent is not None else make_torrent(TITLE, source="lacale")
+        ),
         "category": FILMS_HD,
     }
     if nfo is not None:
@@ -107,7 +114,11 @@ async def test_good_upload_with_several_tags_and_an_nfo(ready: VigieWorld) -> No
     world = ready
     await (await world.invoke("setup upload-channel", channel=world.channel)).wait_final()
     rec, preview = await open_preview(
-        world, tags="1080p, VFF", tmdb="693134", tmdb_type="MOVIE", cover_url="https://image.tmdb.org/t/p/w500/dune.jpg",
+        world,
+        tags="1080p, VFF",
+        tmdb="693134",
+        tmdb_type="MOVIE",
+        cover_url="https://image.tmdb.org/t/p/w500/dune.jpg",
         description="Suite de Dune.",
     )
     assert preview["flags"] & FLAG_EPHEMERAL
@@ -333,7 +344,8 @@ async def test_double_click_on_confirm_uploads_once(ready: VigieWorld) -> None:
     world.lacale.delay_next(UPLOAD, 0.3)
     rec, _ = await open_preview(world)
     first, second = await asyncio.gather(
-        world.discord.click(rec, "upload:confirm", locale="en-US"), world.discord.click(rec, "upload:confirm", locale="en-US")
+        world.discord.click(rec, "upload:confirm", locale="en-US"),
+        world.discord.click(rec, "upload:confirm", locale="en-US"),
     )
     await rec.wait_final(predicate=has("Uploaded to La Cale"))
     answers = [await first.wait_response(), await second.wait_response()]
@@ -351,7 +363,9 @@ async def test_uploads_lists_nothing_at_first(ready: VigieWorld) -> None:
 
 async def test_autocomplete_of_category_ids_and_several_tags(ready: VigieWorld) -> None:
     world = ready
-    categories = await world.discord.autocomplete("upload", "category", "films h", by=world.admin, in_channel=world.channel)
+    categories = await world.discord.autocomplete(
+        "upload", "category", "films h", by=world.admin, in_channel=world.channel
+    )
     assert {"name": "Vidéo › Films › Films HD — films-hd", "value": FILMS_HD} in [
         {"name": c["name"], "value": c["value"]} for c in categories
     ]
@@ -379,7 +393,7 @@ async def test_hostile_title_and_nfo_stay_clean_text(ready: VigieWorld) -> None:
     block = shown["NFO"]
     assert block.startswith("```\n") and block.endswith("\n```") and "``" not in block[4:-4]
     assert hidden(preview["embeds"][0]["title"]) == [] and hidden(block) == []
-    _, done = await confirm(world, rec, "Uploaded to La Cale")
+    _, _done = await confirm(world, rec, "Uploaded to La Cale")
     posted = await world.discord.wait_for_channel_message(world.channel.id, lambda m: bool(m.get("embeds")))
     assert posted["embeds"][0]["title"] == "Duneexe.4pm \\*\\*Bold\\*\\* @\u200beveryone"
     assert posted["mention_everyone"] is False

@@ -30,7 +30,9 @@ async def ready(world: VigieWorld) -> VigieWorld:
     return world
 
 
-async def start_upload(world: VigieWorld, torrent: bytes, *, by: FakeMember | None = None, locale: str = "en-US") -> InteractionRecord:
+async def start_upload(
+    world: VigieWorld, torrent: bytes, *, by: FakeMember | None = None, locale: str = "en-US"
+) -> InteractionRecord:
     rec = await world.invoke(
         "upload",
         by=by,
@@ -43,7 +45,9 @@ async def start_upload(world: VigieWorld, torrent: bytes, *, by: FakeMember | No
     return rec
 
 
-async def upload(world: VigieWorld, torrent: bytes, *, by: FakeMember | None = None, locale: str = "en-US", timeout: float = 20) -> dict[str, Any]:
+async def upload(
+    world: VigieWorld, torrent: bytes, *, by: FakeMember | None = None, locale: str = "en-US", timeout: float = 20
+) -> dict[str, Any]:
     return await (await start_upload(world, torrent, by=by, locale=locale)).wait_final(timeout=timeout)
 
 
@@ -61,10 +65,18 @@ async def test_hostile_torrents_are_refused_each_with_its_own_message(ready: Vig
     assert 8 << 20 < len(hostile) < 10 << 20
     cases = [
         (hostile, "en-US", "lists more than 200 tracker addresses"),
-        (make_torrent(TITLE, files=[(f"f{i}", 1) for i in range(10_001)]), "en-US", "holds more than 10\u202f000 files"),
+        (
+            make_torrent(TITLE, files=[(f"f{i}", 1) for i in range(10_001)]),
+            "en-US",
+            "holds more than 10\u202f000 files",
+        ),
         (make_torrent(TITLE, files=[("/".join(["d"] * 70), 1), ("b", 1)]), "en-US", "more than 64 levels deep"),
         (make_torrent("N" * 5000), "en-US", "longer than 1\u202f024 bytes"),
-        (make_torrent(TITLE, files=[(f"f{i}", 1) for i in range(10_001)]), "fr", "contient plus de 10\u202f000 fichiers"),
+        (
+            make_torrent(TITLE, files=[(f"f{i}", 1) for i in range(10_001)]),
+            "fr",
+            "contient plus de 10\u202f000 fichiers",
+        ),
         (hostile, "fr", "plus de 200 adresses de trackers"),
     ]
     for torrent, locale, expected in cases:
@@ -125,7 +137,10 @@ async def test_a_member_has_one_torrent_read_at_a_time(ready: VigieWorld, tmp_pa
     assert fields(await first.wait_final(timeout=20))["Title"] == TITLE
     assert fields(await other.wait_final(timeout=20))["Title"] == "Other.Release.1080p"
     # The first file answered: the member may send the next one.
-    assert fields(await upload(world, make_torrent("Another.Release.1080p", source="lacale")))["Title"] == "Another.Release.1080p"
+    assert (
+        fields(await upload(world, make_torrent("Another.Release.1080p", source="lacale")))["Title"]
+        == "Another.Release.1080p"
+    )
 
 
 async def test_reading_over_the_time_limit_is_stopped_with_a_message(ready: VigieWorld) -> None:

@@ -141,7 +141,9 @@ async def test_a_fourth_preview_closes_the_members_oldest(ready: VigieWorld) -> 
     assert len(previews(world).of_member(world.admin.id)) == 2
 
 
-async def test_a_full_budget_refuses_a_new_preview_before_downloading(ready: VigieWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_full_budget_refuses_a_new_preview_before_downloading(
+    ready: VigieWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
     world = ready
     await world.restart(upload_max_bytes=64 * 1024, upload_preview_budget_bytes=1024 * 1024)
     big_nfo = b"NFO\n" + b"#" * (450 * 1024)

@@ -56,6 +56,7 @@ __all__ = [
     "MANAGE_GUILD",
     "SEND_MESSAGES",
     "VIEW_CHANNEL",
+    "CallbackRecord",
     "FakeChannel",
     "FakeDiscord",
     "FakeDiscordError",
@@ -63,7 +64,6 @@ __all__ = [
     "FakeMember",
     "FakeRole",
     "FakeUser",
-    "CallbackRecord",
     "IdentifyRecord",
     "InteractionRecord",
     "RequestRecord",
@@ -121,8 +121,14 @@ DEFAULT_BOT_PERMISSIONS = (
     | SEND_MESSAGES_IN_THREADS
 )
 DM_PERMISSIONS = (
-    VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES | READ_MESSAGE_HISTORY | ADD_REACTIONS
-    | USE_EXTERNAL_EMOJIS | USE_APPLICATION_COMMANDS
+    VIEW_CHANNEL
+    | SEND_MESSAGES
+    | EMBED_LINKS
+    | ATTACH_FILES
+    | READ_MESSAGE_HISTORY
+    | ADD_REACTIONS
+    | USE_EXTERNAL_EMOJIS
+    | USE_APPLICATION_COMMANDS
 )
 
 # --- gateway intents ----------------------------------------------------------------------
@@ -158,13 +164,55 @@ FLAG_COMPONENTS_V2 = 1 << 15
 _SENDABLE_FLAGS = FLAG_SUPPRESS_EMBEDS | FLAG_EPHEMERAL | FLAG_SUPPRESS_NOTIFICATIONS | FLAG_COMPONENTS_V2
 
 VALID_LOCALES = frozenset(
-    ["id", "da", "de", "en-GB", "en-US", "es-ES", "es-419", "fr", "hr", "it", "lt", "hu", "nl", "no", "pl", "pt-BR", "ro", "fi", "sv-SE", "vi", "tr", "cs", "el", "bg", "ru", "uk", "hi", "th", "zh-CN", "ja", "zh-TW", "ko"]
+    [
+        "id",
+        "da",
+        "de",
+        "en-GB",
+        "en-US",
+        "es-ES",
+        "es-419",
+        "fr",
+        "hr",
+        "it",
+        "lt",
+        "hu",
+        "nl",
+        "no",
+        "pl",
+        "pt-BR",
+        "ro",
+        "fi",
+        "sv-SE",
+        "vi",
+        "tr",
+        "cs",
+        "el",
+        "bg",
+        "ru",
+        "uk",
+        "hi",
+        "th",
+        "zh-CN",
+        "ja",
+        "zh-TW",
+        "ko",
+    ]
 )
 _CHANNEL_TYPES = frozenset({0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15, 16})
 _TEXT_LIKE = frozenset({0, 1, 2, 3, 5, 10, 11, 12, 13})
 _OPTION_TYPE_NAMES = {
-    1: "SUB_COMMAND", 2: "SUB_COMMAND_GROUP", 3: "STRING", 4: "INTEGER", 5: "BOOLEAN", 6: "USER",
-    7: "CHANNEL", 8: "ROLE", 9: "MENTIONABLE", 10: "NUMBER", 11: "ATTACHMENT",
+    1: "SUB_COMMAND",
+    2: "SUB_COMMAND_GROUP",
+    3: "STRING",
+    4: "INTEGER",
+    5: "BOOLEAN",
+    6: "USER",
+    7: "CHANNEL",
+    8: "ROLE",
+    9: "MENTIONABLE",
+    10: "NUMBER",
+    11: "ATTACHMENT",
 }
 _MAX_SAFE_INT = 2**53
 
@@ -600,18 +648,30 @@ def _validate_options(errors: _Errors, path: tuple[Any, ...], options: Any, leve
             errors.add(p + ("type",), "BASE_TYPE_CHOICES", f"Value must be one of {sorted(_OPTION_TYPE_NAMES)}.")
             continue
         if level == "group" and otype != 1:
-            errors.add(p + ("type",), "APPLICATION_COMMAND_OPTION_TYPE_INVALID", "Sub-command groups may only contain sub-commands")
+            errors.add(
+                p + ("type",),
+                "APPLICATION_COMMAND_OPTION_TYPE_INVALID",
+                "Sub-command groups may only contain sub-commands",
+            )
         if level == "subcommand" and otype in (1, 2):
-            errors.add(p + ("type",), "APPLICATION_COMMAND_OPTION_TYPE_INVALID", "Sub-commands cannot contain sub-commands or groups")
+            errors.add(
+                p + ("type",),
+                "APPLICATION_COMMAND_OPTION_TYPE_INVALID",
+                "Sub-commands cannot contain sub-commands or groups",
+            )
         name = opt.get("name")
         _check_chat_name(errors, p + ("name",), name)
         if isinstance(name, str):
             if name in seen:
-                errors.add(p + ("name",), "APPLICATION_COMMAND_OPTIONS_NAME_ALREADY_EXISTS", "Option names must be unique")
+                errors.add(
+                    p + ("name",), "APPLICATION_COMMAND_OPTIONS_NAME_ALREADY_EXISTS", "Option names must be unique"
+                )
             seen.add(name)
         _check_length(errors, p + ("description",), opt.get("description"), 1, 100)
         name_locs = opt.get("name_localizations")
-        _check_localizations(errors, p + ("name_localizations",), name_locs, lambda q, v: _check_chat_name(errors, q, v))
+        _check_localizations(
+            errors, p + ("name_localizations",), name_locs, lambda q, v: _check_chat_name(errors, q, v)
+        )
         if isinstance(name_locs, dict):
             for locale, value in name_locs.items():
                 if value in seen_localized[locale]:
@@ -622,7 +682,9 @@ def _validate_options(errors: _Errors, path: tuple[Any, ...], options: Any, leve
                     )
                 seen_localized[locale].add(value)
         _check_localizations(
-            errors, p + ("description_localizations",), opt.get("description_localizations"),
+            errors,
+            p + ("description_localizations",),
+            opt.get("description_localizations"),
             lambda q, v: _check_length(errors, q, v, 1, 100),
         )
         if otype in (1, 2):
@@ -631,7 +693,9 @@ def _validate_options(errors: _Errors, path: tuple[Any, ...], options: Any, leve
                 errors.add(p + ("options",), "BASE_TYPE_REQUIRED", "Sub-command groups must contain sub-commands")
             _validate_options(errors, p + ("options",), sub_options, "group" if otype == 2 else "subcommand")
             if level != "command" and otype == 2:
-                errors.add(p + ("type",), "APPLICATION_COMMAND_OPTION_TYPE_INVALID", "Sub-command groups cannot be nested")
+                errors.add(
+                    p + ("type",), "APPLICATION_COMMAND_OPTION_TYPE_INVALID", "Sub-command groups cannot be nested"
+                )
             continue
         required = opt.get("required", False)
         if required and optional_seen:
@@ -645,14 +709,22 @@ def _validate_options(errors: _Errors, path: tuple[Any, ...], options: Any, leve
         choices = opt.get("choices")
         if choices:
             if otype not in (3, 4, 10):
-                errors.add(p + ("choices",), "APPLICATION_COMMAND_OPTION_CHOICES_INVALID", "Only string, integer and number options may have choices")
+                errors.add(
+                    p + ("choices",),
+                    "APPLICATION_COMMAND_OPTION_CHOICES_INVALID",
+                    "Only string, integer and number options may have choices",
+                )
             if not isinstance(choices, list):
                 errors.add(p + ("choices",), "BASE_TYPE_ARRAY", "Must be an array.")
                 choices = []
             if len(choices) > 25:
                 errors.add(p + ("choices",), "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
             if opt.get("autocomplete"):
-                errors.add(p + ("autocomplete",), "APPLICATION_COMMAND_OPTION_CHOICES_AUTOCOMPLETE", "Autocomplete and choices are mutually exclusive")
+                errors.add(
+                    p + ("autocomplete",),
+                    "APPLICATION_COMMAND_OPTION_CHOICES_AUTOCOMPLETE",
+                    "Autocomplete and choices are mutually exclusive",
+                )
             for j, choice in enumerate(choices):
                 q = p + ("choices", j)
                 if not isinstance(choice, dict):
@@ -660,7 +732,9 @@ def _validate_options(errors: _Errors, path: tuple[Any, ...], options: Any, leve
                     continue
                 _check_length(errors, q + ("name",), choice.get("name"), 1, 100)
                 _check_localizations(
-                    errors, q + ("name_localizations",), choice.get("name_localizations"),
+                    errors,
+                    q + ("name_localizations",),
+                    choice.get("name_localizations"),
                     lambda r, v: _check_length(errors, r, v, 1, 100),
                 )
                 value = choice.get("value")
@@ -671,28 +745,50 @@ def _validate_options(errors: _Errors, path: tuple[Any, ...], options: Any, leve
                 elif otype == 10 and not _is_number(value):
                     errors.add(q + ("value",), "NUMBER_TYPE_COERCE", f'Value "{value}" is not a valid number.')
         if opt.get("autocomplete") and otype not in (3, 4, 10):
-            errors.add(p + ("autocomplete",), "APPLICATION_COMMAND_OPTION_AUTOCOMPLETE_INVALID", "Only string, integer and number options support autocomplete")
+            errors.add(
+                p + ("autocomplete",),
+                "APPLICATION_COMMAND_OPTION_AUTOCOMPLETE_INVALID",
+                "Only string, integer and number options support autocomplete",
+            )
         for key in ("min_value", "max_value"):
             if opt.get(key) is not None:
                 if otype not in (4, 10):
-                    errors.add(p + (key,), "APPLICATION_COMMAND_OPTION_INVALID", f"{key} is only valid for integer and number options")
+                    errors.add(
+                        p + (key,),
+                        "APPLICATION_COMMAND_OPTION_INVALID",
+                        f"{key} is only valid for integer and number options",
+                    )
                 elif not _is_number(opt[key]) or (otype == 4 and not _is_int(opt[key])):
                     errors.add(p + (key,), "NUMBER_TYPE_COERCE", f'Value "{opt[key]}" is not a valid number.')
-        if _is_number(opt.get("min_value")) and _is_number(opt.get("max_value")) and opt["min_value"] > opt["max_value"]:
+        if (
+            _is_number(opt.get("min_value"))
+            and _is_number(opt.get("max_value"))
+            and opt["min_value"] > opt["max_value"]
+        ):
             errors.add(p + ("min_value",), "NUMBER_TYPE_MAX", "min_value must be less than or equal to max_value")
         for key, lo in (("min_length", 0), ("max_length", 1)):
             if opt.get(key) is not None:
                 if otype != 3:
-                    errors.add(p + (key,), "APPLICATION_COMMAND_OPTION_INVALID", f"{key} is only valid for string options")
+                    errors.add(
+                        p + (key,), "APPLICATION_COMMAND_OPTION_INVALID", f"{key} is only valid for string options"
+                    )
                 elif not _is_int(opt[key]) or not lo <= opt[key] <= 6000:
                     errors.add(p + (key,), "NUMBER_TYPE_MAX", f"Must be between {lo} and 6000.")
         if _is_int(opt.get("min_length")) and _is_int(opt.get("max_length")) and opt["min_length"] > opt["max_length"]:
             errors.add(p + ("min_length",), "NUMBER_TYPE_MAX", "min_length must be less than or equal to max_length")
         if opt.get("channel_types") is not None:
             if otype != 7:
-                errors.add(p + ("channel_types",), "APPLICATION_COMMAND_OPTION_INVALID", "channel_types is only valid for channel options")
-            elif not isinstance(opt["channel_types"], list) or any(t not in _CHANNEL_TYPES for t in opt["channel_types"]):
-                errors.add(p + ("channel_types",), "BASE_TYPE_CHOICES", f"Value must be one of {sorted(_CHANNEL_TYPES)}.")
+                errors.add(
+                    p + ("channel_types",),
+                    "APPLICATION_COMMAND_OPTION_INVALID",
+                    "channel_types is only valid for channel options",
+                )
+            elif not isinstance(opt["channel_types"], list) or any(
+                t not in _CHANNEL_TYPES for t in opt["channel_types"]
+            ):
+                errors.add(
+                    p + ("channel_types",), "BASE_TYPE_CHOICES", f"Value must be one of {sorted(_CHANNEL_TYPES)}."
+                )
 
 
 def _command_size(cmd: dict[str, Any], locale: str | None) -> int:
@@ -746,10 +842,15 @@ def _validate_command(errors: _Errors, index: int, cmd: Any) -> None:
         _check_chat_name(errors, p + ("name",), cmd.get("name"))
         _check_length(errors, p + ("description",), cmd.get("description"), 1, 100)
         _check_localizations(
-            errors, p + ("name_localizations",), cmd.get("name_localizations"), lambda q, v: _check_chat_name(errors, q, v)
+            errors,
+            p + ("name_localizations",),
+            cmd.get("name_localizations"),
+            lambda q, v: _check_chat_name(errors, q, v),
         )
         _check_localizations(
-            errors, p + ("description_localizations",), cmd.get("description_localizations"),
+            errors,
+            p + ("description_localizations",),
+            cmd.get("description_localizations"),
             lambda q, v: _check_length(errors, q, v, 1, 100),
         )
         _validate_options(errors, p + ("options",), cmd.get("options"), "command")
@@ -760,12 +861,21 @@ def _validate_command(errors: _Errors, index: int, cmd: Any) -> None:
     else:
         _check_menu_name(errors, p + ("name",), cmd.get("name"))
         _check_localizations(
-            errors, p + ("name_localizations",), cmd.get("name_localizations"), lambda q, v: _check_menu_name(errors, q, v)
+            errors,
+            p + ("name_localizations",),
+            cmd.get("name_localizations"),
+            lambda q, v: _check_menu_name(errors, q, v),
         )
         if cmd.get("description"):
-            errors.add(p + ("description",), "APPLICATION_COMMAND_INVALID_DESCRIPTION", "Context menu commands cannot have a description")
+            errors.add(
+                p + ("description",),
+                "APPLICATION_COMMAND_INVALID_DESCRIPTION",
+                "Context menu commands cannot have a description",
+            )
         if cmd.get("options"):
-            errors.add(p + ("options",), "APPLICATION_COMMAND_INVALID_OPTIONS", "Context menu commands cannot have options")
+            errors.add(
+                p + ("options",), "APPLICATION_COMMAND_INVALID_OPTIONS", "Context menu commands cannot have options"
+            )
     perms = cmd.get("default_member_permissions")
     if perms is not None and not (_is_int(perms) and perms >= 0) and not (isinstance(perms, str) and perms.isdigit()):
         errors.add(p + ("default_member_permissions",), "NUMBER_TYPE_COERCE", f'Value "{perms}" is not snowflake.')
@@ -787,12 +897,20 @@ def _validate_command_list(payload: Any) -> None:
         if isinstance(cmd, dict) and isinstance(cmd.get("name"), str):
             key = (cmd.get("type", 1), cmd["name"])
             if key in names:
-                errors.add((i, "name"), "APPLICATION_COMMANDS_DUPLICATE_NAME", f"Application command names must be unique ({cmd['name']!r})")
+                errors.add(
+                    (i, "name"),
+                    "APPLICATION_COMMANDS_DUPLICATE_NAME",
+                    f"Application command names must be unique ({cmd['name']!r})",
+                )
             names[key] = i
             counts[key[0]] += 1
     for ctype, limit in ((1, 100), (2, 15), (3, 15)):
         if counts[ctype] > limit:
-            errors.add((), "APPLICATION_COMMANDS_TOO_MANY", f"Maximum number of application commands of type {ctype} reached ({limit})")
+            errors.add(
+                (),
+                "APPLICATION_COMMANDS_TOO_MANY",
+                f"Maximum number of application commands of type {ctype} reached ({limit})",
+            )
     errors.raise_if_any()
 
 
@@ -838,7 +956,9 @@ def _validate_embeds(errors: _Errors, embeds: Any) -> None:
                 else:
                     total += len(str(value))
                     if len(str(value)) > limit:
-                        errors.add(p + ("fields", j, key), "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
+                        errors.add(
+                            p + ("fields", j, key), "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length."
+                        )
         for key in ("url",):
             if embed.get(key) is not None and not _URL_RE.match(str(embed[key])):
                 errors.add(p + (key,), "URL_TYPE_INVALID_URL", "Not a well formed URL.")
@@ -881,7 +1001,11 @@ def _validate_components(errors: _Errors, components: Any, *, v2: bool) -> None:
             errors.add(p, "MODEL_TYPE_CONVERT", "Only dictionaries may be used in a ModelType")
             continue
         if not v2 and row.get("type") != 1:
-            errors.add(p + ("type",), "UNION_TYPE_CHOICES", "Top-level components must be action rows (type 1) without the components v2 flag")
+            errors.add(
+                p + ("type",),
+                "UNION_TYPE_CHOICES",
+                "Top-level components must be action rows (type 1) without the components v2 flag",
+            )
             continue
         if row.get("type") == 1:
             children = row.get("components") or []
@@ -889,52 +1013,92 @@ def _validate_components(errors: _Errors, components: Any, *, v2: bool) -> None:
                 errors.add(p + ("components",), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length.")
             selects = [c for c in children if isinstance(c, dict) and c.get("type") in (3, 5, 6, 7, 8)]
             if selects and len(children) > 1:
-                errors.add(p + ("components",), "COMPONENT_LAYOUT_WIDTH_EXCEEDED", "A select menu must be alone in its action row")
+                errors.add(
+                    p + ("components",),
+                    "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+                    "A select menu must be alone in its action row",
+                )
     for comp in _walk_components(components):
         ctype = comp.get("type")
         cid = comp.get("custom_id")
         if cid is not None:
             if not isinstance(cid, str) or not 1 <= len(cid) <= 100:
-                errors.add(("components",), "BASE_TYPE_BAD_LENGTH", f"custom_id {cid!r}: must be between 1 and 100 in length.")
+                errors.add(
+                    ("components",), "BASE_TYPE_BAD_LENGTH", f"custom_id {cid!r}: must be between 1 and 100 in length."
+                )
             elif cid in custom_ids:
-                errors.add(("components",), "COMPONENT_CUSTOM_ID_DUPLICATED", f"Component custom id {cid!r} cannot be duplicated")
+                errors.add(
+                    ("components",),
+                    "COMPONENT_CUSTOM_ID_DUPLICATED",
+                    f"Component custom id {cid!r} cannot be duplicated",
+                )
             custom_ids.add(cid) if isinstance(cid, str) else None
         if ctype == 2:
             style = comp.get("style")
             if style not in (1, 2, 3, 4, 5, 6):
-                errors.add(("components",), "BASE_TYPE_CHOICES", f"button style {style!r}: value must be one of (1..6).")
+                errors.add(
+                    ("components",), "BASE_TYPE_CHOICES", f"button style {style!r}: value must be one of (1..6)."
+                )
             if style in (1, 2, 3, 4) and not cid:
-                errors.add(("components",), "BUTTON_COMPONENT_CUSTOM_ID_REQUIRED", "A custom id is required for this button")
+                errors.add(
+                    ("components",), "BUTTON_COMPONENT_CUSTOM_ID_REQUIRED", "A custom id is required for this button"
+                )
             if style == 5 and not comp.get("url"):
                 errors.add(("components",), "BUTTON_COMPONENT_URL_REQUIRED", "A url is required for link buttons")
             if style == 5 and cid:
-                errors.add(("components",), "BUTTON_COMPONENT_INVALID_URL_WITH_CUSTOM_ID", "Link buttons cannot have a custom id")
+                errors.add(
+                    ("components",),
+                    "BUTTON_COMPONENT_INVALID_URL_WITH_CUSTOM_ID",
+                    "Link buttons cannot have a custom id",
+                )
             if comp.get("label") is not None and len(str(comp["label"])) > 80:
                 errors.add(("components",), "BASE_TYPE_MAX_LENGTH", "button label: must be 80 or fewer in length.")
             if style != 6 and not comp.get("label") and not comp.get("emoji"):
-                errors.add(("components",), "BUTTON_COMPONENT_LABEL_OR_EMOJI_REQUIRED", "A label or an emoji is required for buttons")
+                errors.add(
+                    ("components",),
+                    "BUTTON_COMPONENT_LABEL_OR_EMOJI_REQUIRED",
+                    "A label or an emoji is required for buttons",
+                )
         elif ctype in (3, 5, 6, 7, 8):
             if not cid:
                 errors.add(("components",), "BASE_TYPE_REQUIRED", "select custom_id: this field is required")
             options = comp.get("options") or []
             if ctype == 3 and not 1 <= len(options) <= 25:
-                errors.add(("components",), "BASE_TYPE_BAD_LENGTH", "select options: must be between 1 and 25 in length.")
+                errors.add(
+                    ("components",), "BASE_TYPE_BAD_LENGTH", "select options: must be between 1 and 25 in length."
+                )
             values = set()
             for opt in options:
                 for key, limit in (("label", 100), ("value", 100), ("description", 100)):
                     value = opt.get(key)
                     if key != "description" and not value:
-                        errors.add(("components",), "BASE_TYPE_REQUIRED", f"select option {key}: this field is required")
+                        errors.add(
+                            ("components",), "BASE_TYPE_REQUIRED", f"select option {key}: this field is required"
+                        )
                     elif value is not None and len(str(value)) > limit:
-                        errors.add(("components",), "BASE_TYPE_MAX_LENGTH", f"select option {key}: must be {limit} or fewer in length.")
+                        errors.add(
+                            ("components",),
+                            "BASE_TYPE_MAX_LENGTH",
+                            f"select option {key}: must be {limit} or fewer in length.",
+                        )
                 if opt.get("value") in values:
-                    errors.add(("components",), "SELECT_COMPONENT_OPTION_VALUE_DUPLICATED", "Select option values must be unique")
+                    errors.add(
+                        ("components",),
+                        "SELECT_COMPONENT_OPTION_VALUE_DUPLICATED",
+                        "Select option values must be unique",
+                    )
                 values.add(opt.get("value"))
             min_v, max_v = comp.get("min_values", 1), comp.get("max_values", 1)
             if not 0 <= min_v <= 25 or not 1 <= max_v <= 25 or min_v > max_v or (ctype == 3 and max_v > len(options)):
-                errors.add(("components",), "SELECT_COMPONENT_MIN_MAX_INVALID", f"select min_values/max_values invalid ({min_v}, {max_v})")
+                errors.add(
+                    ("components",),
+                    "SELECT_COMPONENT_MIN_MAX_INVALID",
+                    f"select min_values/max_values invalid ({min_v}, {max_v})",
+                )
             if comp.get("placeholder") is not None and len(comp["placeholder"]) > 150:
-                errors.add(("components",), "BASE_TYPE_MAX_LENGTH", "select placeholder: must be 150 or fewer in length.")
+                errors.add(
+                    ("components",), "BASE_TYPE_MAX_LENGTH", "select placeholder: must be 150 or fewer in length."
+                )
         elif ctype == 4:
             errors.add(("components",), "COMPONENT_TYPE_INVALID", "Text inputs are only valid in modals")
 
@@ -958,19 +1122,35 @@ def _validate_message(data: dict[str, Any], files: list[_File], *, creating: boo
     if data.get("embeds") is not None:
         _validate_embeds(errors, data["embeds"])
         if v2 and data["embeds"]:
-            errors.add(("embeds",), "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2", "embeds cannot be used with IS_COMPONENTS_V2")
+            errors.add(
+                ("embeds",),
+                "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2",
+                "embeds cannot be used with IS_COMPONENTS_V2",
+            )
     if v2 and content:
-        errors.add(("content",), "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2", "content cannot be used with IS_COMPONENTS_V2")
+        errors.add(
+            ("content",),
+            "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2",
+            "content cannot be used with IS_COMPONENTS_V2",
+        )
     if data.get("components") is not None:
         _validate_components(errors, data["components"], v2=v2)
     mentions = data.get("allowed_mentions")
     if mentions is not None:
         parse = mentions.get("parse", [])
         if any(p not in ("roles", "users", "everyone") for p in parse):
-            errors.add(("allowed_mentions", "parse"), "BASE_TYPE_CHOICES", "Value must be one of ('roles', 'users', 'everyone').")
+            errors.add(
+                ("allowed_mentions", "parse"),
+                "BASE_TYPE_CHOICES",
+                "Value must be one of ('roles', 'users', 'everyone').",
+            )
         for kind in ("users", "roles"):
             if kind in parse and mentions.get(kind):
-                errors.add(("allowed_mentions",), "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE", f'parse:["{kind}"] and {kind}: [ids] are mutually exclusive.')
+                errors.add(
+                    ("allowed_mentions",),
+                    "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
+                    f'parse:["{kind}"] and {kind}: [ids] are mutually exclusive.',
+                )
             if len(mentions.get(kind) or []) > 100:
                 errors.add(("allowed_mentions", kind), "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.")
     if len(files) > 10:
@@ -1290,7 +1470,9 @@ class FakeDiscord:
         self.enforce_identify_rate = enforce_identify_rate
         self.session_start_total = session_start_total
         #: Decremented by every accepted IDENTIFY; at 0 every IDENTIFY is refused.
-        self.session_start_remaining = session_start_total if session_start_remaining is None else session_start_remaining
+        self.session_start_remaining = (
+            session_start_total if session_start_remaining is None else session_start_remaining
+        )
         self.session_start_reset_after_ms = 14_400_000
         self.host = host
         self.heartbeat_interval_ms = heartbeat_interval_ms
@@ -1378,7 +1560,7 @@ class FakeDiscord:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> FakeDiscord:  # noqa: PYI034
+    async def __aenter__(self) -> FakeDiscord:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
@@ -1483,8 +1665,15 @@ class FakeDiscord:
 
     # -- world setup ---------------------------------------------------------------------------
 
-    def add_user(self, user_id: int | None = None, name: str = "user", *, locale: str = "fr", bot: bool = False,
-                 global_name: str | None = None) -> FakeUser:
+    def add_user(
+        self,
+        user_id: int | None = None,
+        name: str = "user",
+        *,
+        locale: str = "fr",
+        bot: bool = False,
+        global_name: str | None = None,
+    ) -> FakeUser:
         uid = user_id or self._snowflake()
         user = self.users.get(uid)
         if user is None:
@@ -1510,7 +1699,12 @@ class FakeDiscord:
         guild = FakeGuild(gid, name, owner.id, self.bot_user.id, preferred_locale=preferred_locale)
         guild.roles[gid] = FakeRole(gid, gid, "@everyone", everyone_permissions)
         bot_role = FakeRole(
-            self._snowflake(), gid, self.bot_user.username, bot_permissions, position=1, managed=True,
+            self._snowflake(),
+            gid,
+            self.bot_user.username,
+            bot_permissions,
+            position=1,
+            managed=True,
             tags={"bot_id": str(self.bot_user.id)},
         )
         guild.roles[bot_role.id] = bot_role
@@ -1746,8 +1940,13 @@ class FakeDiscord:
         self.gateway_connections.append({"path": request.path, "query": dict(query)})
         self.connection_count += 1
         conn.writer = asyncio.create_task(conn.run_writer(), name="fake-discord-gateway-writer")
-        log.debug("gateway connection %s (v=%s encoding=%s compress=%s)", request.path, query.get("v"),
-                  query.get("encoding"), compress)
+        log.debug(
+            "gateway connection %s (v=%s encoding=%s compress=%s)",
+            request.path,
+            query.get("v"),
+            query.get("encoding"),
+            compress,
+        )
         try:
             if query.get("encoding", "json") != "json":
                 await ws.close(code=4002, message=b"Only encoding=json is supported by the fake")
@@ -1755,8 +1954,14 @@ class FakeDiscord:
             if query.get("v") not in (None, "9", "10"):
                 await ws.close(code=4012, message=b"Invalid API version")
                 return ws
-            conn.enqueue({"op": 10, "s": None, "t": None,
-                          "d": {"heartbeat_interval": self.heartbeat_interval_ms, "_trace": ["fake-discord"]}})
+            conn.enqueue(
+                {
+                    "op": 10,
+                    "s": None,
+                    "t": None,
+                    "d": {"heartbeat_interval": self.heartbeat_interval_ms, "_trace": ["fake-discord"]},
+                }
+            )
             async for msg in ws:
                 if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     try:
@@ -1903,8 +2108,9 @@ class FakeDiscord:
     def sessions(self, shard_id: int | None = None, *, live: bool = True) -> list[_Session]:
         """The gateway sessions (of one shard id), by default only those with an open
         connection. Several sessions of one shard may be live at once, as on Discord."""
-        return [s for s in self._sessions.values()
-                if (shard_id is None or s.shard[0] == shard_id) and (s.live or not live)]
+        return [
+            s for s in self._sessions.values() if (shard_id is None or s.shard[0] == shard_id) and (s.live or not live)
+        ]
 
     def shard_of(self, guild_id: int | None, shard_count: int | None = None) -> int:
         """Discord's rule: ``(guild_id >> 22) % shard_count``; DMs live on shard 0."""
@@ -1955,8 +2161,9 @@ class FakeDiscord:
                 members = [m for m in members if m.id in wanted]
             elif d.get("query"):
                 q = d["query"].lower()
-                members = [m for m in members if m.user.username.lower().startswith(q)
-                           or (m.nick or "").lower().startswith(q)]
+                members = [
+                    m for m in members if m.user.username.lower().startswith(q) or (m.nick or "").lower().startswith(q)
+                ]
             if d.get("limit"):
                 members = members[: d["limit"]]
             chunk: dict[str, Any] = {
@@ -2002,7 +2209,9 @@ class FakeDiscord:
         Discord, duplicate sessions of one shard each receive its events and interactions."""
         sessions = [s for s in self._ready_sessions(guild_id) if s.live]
         if not sessions:
-            raise FakeDiscordError("no ready gateway session to dispatch to (is the bot running?)\n" + self._diagnostics())
+            raise FakeDiscordError(
+                "no ready gateway session to dispatch to (is the bot running?)\n" + self._diagnostics()
+            )
         return sorted(sessions, key=lambda s: s.identified_at)
 
     async def dispatch(self, event: str, data: dict[str, Any], *, guild_id: int | None = None) -> None:
@@ -2159,7 +2368,13 @@ class FakeDiscord:
         return compiled
 
     def rate_limit_next(
-        self, route: str, retry_after: float = 0.1, *, is_global: bool = False, times: int = 1, scope: str = "user",
+        self,
+        route: str,
+        retry_after: float = 0.1,
+        *,
+        is_global: bool = False,
+        times: int = 1,
+        scope: str = "user",
         via: bool = True,
     ) -> None:
         """The next ``times`` requests whose "METHOD /path" contains ``route`` get a 429.
@@ -2168,19 +2383,45 @@ class FakeDiscord:
         JSON body, which discord.py waits out and retries. ``via=False`` gives a 429 with
         neither (what Cloudflare's ban, or a REST proxy rejecting on a rate limit, answers):
         discord.py raises it at once, without retrying."""
-        self._faults.append({"route": route, "kind": "429", "retry_after": retry_after, "global": is_global,
-                             "times": times, "scope": scope, "via": via})
+        self._faults.append(
+            {
+                "route": route,
+                "kind": "429",
+                "retry_after": retry_after,
+                "global": is_global,
+                "times": times,
+                "scope": scope,
+                "via": via,
+            }
+        )
 
-    def fail_next(self, route: str, status: int = 500, *, code: int = 0, message: str | None = None,
-                  times: int = 1, after_handling: bool = False) -> None:
+    def fail_next(
+        self,
+        route: str,
+        status: int = 500,
+        *,
+        code: int = 0,
+        message: str | None = None,
+        times: int = 1,
+        after_handling: bool = False,
+    ) -> None:
         """The next ``times`` requests whose "METHOD /path" contains ``route`` fail with ``status``.
         (discord.py retries 500/502/504 itself after sleeping 1 s, 3 s...).
 
         ``after_handling``: the request is carried out first (the message is created),
         then answered with the failure, as a REST proxy that times out (408) or a gateway
         that drops the answer (502) after Discord did the work."""
-        self._faults.append({"route": route, "kind": "fail", "status": status, "code": code,
-                             "message": message, "times": times, "after": after_handling})
+        self._faults.append(
+            {
+                "route": route,
+                "kind": "fail",
+                "status": status,
+                "code": code,
+                "message": message,
+                "times": times,
+                "after": after_handling,
+            }
+        )
 
     def slow_next(self, route: str, seconds: float, *, times: int = 1) -> None:
         """The next ``times`` requests whose "METHOD /path" contains ``route`` are carried
@@ -2202,14 +2443,16 @@ class FakeDiscord:
             self.rate_limited.append(key)
             retry = fault["retry_after"]
             if not fault.get("via", True):
-                return web.Response(status=429, text="error code: 1015", headers={"Retry-After": str(max(1, int(retry + 0.999)))})
+                return web.Response(
+                    status=429, text="error code: 1015", headers={"Retry-After": str(max(1, int(retry + 0.999)))}
+                )
             headers = {
                 "Retry-After": str(max(1, int(retry + 0.999))),
                 "X-RateLimit-Limit": "5",
                 "X-RateLimit-Remaining": "0",
                 "X-RateLimit-Reset": f"{time.time() + retry:.3f}",
                 "X-RateLimit-Reset-After": f"{retry:.3f}",
-                "X-RateLimit-Bucket": hashlib.md5(key.encode()).hexdigest(),
+                "X-RateLimit-Bucket": hashlib.md5(key.encode(), usedforsecurity=False).hexdigest(),
                 "X-RateLimit-Scope": fault["scope"],
                 "Via": "1.1 google",
             }
@@ -2253,8 +2496,15 @@ class FakeDiscord:
         version = request.match_info["version"]
         path = "/" + request.match_info["tail"]
         key = f"{request.method} {path}"
-        record = RequestRecord(request.method, path, dict(request.query), None, [], via=request.headers.get("Via"),
-                               user_agent=request.headers.get("User-Agent"))
+        record = RequestRecord(
+            request.method,
+            path,
+            dict(request.query),
+            None,
+            [],
+            via=request.headers.get("Via"),
+            user_agent=request.headers.get("User-Agent"),
+        )
         self.requests.append(record)
         try:
             if version not in ("9", "10"):
@@ -2292,8 +2542,13 @@ class FakeDiscord:
         except _ApiError as exc:
             record.status = exc.status
             if exc.status != 404 or key not in self.unhandled:
-                log.warning("fake Discord: %s -> %s %s %s", key, exc.status, exc.code,
-                            json.dumps(exc.errors or exc.message)[:500])
+                log.warning(
+                    "fake Discord: %s -> %s %s %s",
+                    key,
+                    exc.status,
+                    exc.code,
+                    json.dumps(exc.errors or exc.message)[:500],
+                )
                 self.errors.append({"route": key, "status": exc.status, "body": exc.body()})
                 rec = self._rec_for_path(path)
                 if rec is not None:
@@ -2349,8 +2604,9 @@ class FakeDiscord:
     # -- REST: users, application, gateway ---------------------------------------------------------
 
     async def _r_me(self, request: web.Request, payload: Any, files: list[_File]) -> web.Response:
-        return self._json({**self.bot_user.payload(), "verified": True, "mfa_enabled": False, "locale": "en-US",
-                           "email": None})
+        return self._json(
+            {**self.bot_user.payload(), "verified": True, "mfa_enabled": False, "locale": "en-US", "email": None}
+        )
 
     async def _r_get_user(self, request: web.Request, payload: Any, files: list[_File], user_id: str) -> web.Response:
         user = self.users.get(int(user_id)) if user_id.isdigit() else None
@@ -2361,11 +2617,17 @@ class FakeDiscord:
     async def _r_create_dm(self, request: web.Request, payload: Any, files: list[_File]) -> web.Response:
         rid = (payload or {}).get("recipient_id")
         if rid is None or int(rid) not in self.users:
-            raise _ApiError(400, 50035, "Invalid Form Body",
-                            {"recipient_id": {"_errors": [{"code": "NUMBER_TYPE_COERCE", "message": "Unknown user"}]}})
+            raise _ApiError(
+                400,
+                50035,
+                "Invalid Form Body",
+                {"recipient_id": {"_errors": [{"code": "NUMBER_TYPE_COERCE", "message": "Unknown user"}]}},
+            )
         return self._json(self.dm_channel(int(rid)).payload())
 
-    async def _r_leave_guild(self, request: web.Request, payload: Any, files: list[_File], guild_id: str) -> web.Response:
+    async def _r_leave_guild(
+        self, request: web.Request, payload: Any, files: list[_File], guild_id: str
+    ) -> web.Response:
         g = self.guilds.get(int(guild_id))
         if g is None or g.removed:
             raise _ApiError(404, 10004, "Unknown Guild")
@@ -2373,44 +2635,48 @@ class FakeDiscord:
         return self._no_content()
 
     async def _r_app_info(self, request: web.Request, payload: Any, files: list[_File]) -> web.Response:
-        return self._json({
-            "id": str(self.application_id),
-            "name": self.bot_user.username,
-            "icon": None,
-            "description": "",
-            "summary": "",
-            "type": None,
-            "hook": True,
-            "bot_public": True,
-            "bot_require_code_grant": False,
-            "verify_key": hashlib.sha256(str(self.application_id).encode()).hexdigest(),
-            "owner": self.app_owner.payload(),
-            "team": None,
-            "flags": 0,
-            "tags": [],
-            "redirect_uris": [],
-            "interactions_endpoint_url": None,
-            "role_connections_verification_url": None,
-            "install_params": None,
-            "integration_types_config": {"0": {}},
-            "approximate_guild_count": sum(1 for g in self.guilds.values() if not g.removed),
-            "bot": self.bot_user.payload(),
-        })
+        return self._json(
+            {
+                "id": str(self.application_id),
+                "name": self.bot_user.username,
+                "icon": None,
+                "description": "",
+                "summary": "",
+                "type": None,
+                "hook": True,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "verify_key": hashlib.sha256(str(self.application_id).encode()).hexdigest(),
+                "owner": self.app_owner.payload(),
+                "team": None,
+                "flags": 0,
+                "tags": [],
+                "redirect_uris": [],
+                "interactions_endpoint_url": None,
+                "role_connections_verification_url": None,
+                "install_params": None,
+                "integration_types_config": {"0": {}},
+                "approximate_guild_count": sum(1 for g in self.guilds.values() if not g.removed),
+                "bot": self.bot_user.payload(),
+            }
+        )
 
     async def _r_gateway(self, request: web.Request, payload: Any, files: list[_File]) -> web.Response:
         return self._json({"url": self.gateway_url})
 
     async def _r_gateway_bot(self, request: web.Request, payload: Any, files: list[_File]) -> web.Response:
-        return self._json({
-            "url": self.gateway_url,
-            "shards": self.shard_count,
-            "session_start_limit": {
-                "total": self.session_start_total,
-                "remaining": self.session_start_remaining,
-                "reset_after": self.session_start_reset_after_ms,
-                "max_concurrency": self.max_concurrency,
-            },
-        })
+        return self._json(
+            {
+                "url": self.gateway_url,
+                "shards": self.shard_count,
+                "session_start_limit": {
+                    "total": self.session_start_total,
+                    "remaining": self.session_start_remaining,
+                    "reset_after": self.session_start_reset_after_ms,
+                    "max_concurrency": self.max_concurrency,
+                },
+            }
+        )
 
     async def _r_empty_list(self, request: web.Request, payload: Any, files: list[_File], **_: str) -> web.Response:
         return self._json([])
@@ -2468,8 +2734,9 @@ class FakeDiscord:
             **body,
         }
 
-    async def _r_get_commands(self, request: web.Request, payload: Any, files: list[_File], app_id: str,
-                              guild_id: str | None = None) -> web.Response:
+    async def _r_get_commands(
+        self, request: web.Request, payload: Any, files: list[_File], app_id: str, guild_id: str | None = None
+    ) -> web.Response:
         self._check_app(app_id)
         scope = self._command_scope(guild_id)
         cmds = copy.deepcopy(self._commands.get(scope, []))
@@ -2479,8 +2746,9 @@ class FakeDiscord:
                 cmd.pop("description_localizations", None)
         return self._json(cmds)
 
-    async def _r_put_commands(self, request: web.Request, payload: Any, files: list[_File], app_id: str,
-                              guild_id: str | None = None) -> web.Response:
+    async def _r_put_commands(
+        self, request: web.Request, payload: Any, files: list[_File], app_id: str, guild_id: str | None = None
+    ) -> web.Response:
         self._check_app(app_id)
         scope = self._command_scope(guild_id)
         _validate_command_list(payload)
@@ -2491,8 +2759,9 @@ class FakeDiscord:
         self.sync_count += 1
         return self._json(copy.deepcopy(stored))
 
-    async def _r_post_command(self, request: web.Request, payload: Any, files: list[_File], app_id: str,
-                              guild_id: str | None = None) -> web.Response:
+    async def _r_post_command(
+        self, request: web.Request, payload: Any, files: list[_File], app_id: str, guild_id: str | None = None
+    ) -> web.Response:
         self._check_app(app_id)
         scope = self._command_scope(guild_id)
         existing = self._commands.get(scope, [])
@@ -2510,33 +2779,57 @@ class FakeDiscord:
                 return cmd
         raise _ApiError(404, 10063, "Unknown application command")
 
-    async def _r_get_command(self, request: web.Request, payload: Any, files: list[_File], app_id: str,
-                             command_id: str, guild_id: str | None = None) -> web.Response:
+    async def _r_get_command(
+        self,
+        request: web.Request,
+        payload: Any,
+        files: list[_File],
+        app_id: str,
+        command_id: str,
+        guild_id: str | None = None,
+    ) -> web.Response:
         self._check_app(app_id)
         return self._json(copy.deepcopy(self._find_stored(self._command_scope(guild_id), command_id)))
 
-    async def _r_patch_command(self, request: web.Request, payload: Any, files: list[_File], app_id: str,
-                               command_id: str, guild_id: str | None = None) -> web.Response:
+    async def _r_patch_command(
+        self,
+        request: web.Request,
+        payload: Any,
+        files: list[_File],
+        app_id: str,
+        command_id: str,
+        guild_id: str | None = None,
+    ) -> web.Response:
         self._check_app(app_id)
         scope = self._command_scope(guild_id)
         cmd = self._find_stored(scope, command_id)
-        merged = {**{k: v for k, v in cmd.items() if k not in ("id", "application_id", "version", "guild_id")},
-                  **(payload or {})}
+        merged = {
+            **{k: v for k, v in cmd.items() if k not in ("id", "application_id", "version", "guild_id")},
+            **(payload or {}),
+        }
         _validate_command_list([merged])
         new = self._stored_command(merged, scope, cmd)
         self._commands[scope] = [new if c is cmd else c for c in self._commands[scope]]
         return self._json(copy.deepcopy(new))
 
-    async def _r_delete_command(self, request: web.Request, payload: Any, files: list[_File], app_id: str,
-                                command_id: str, guild_id: str | None = None) -> web.Response:
+    async def _r_delete_command(
+        self,
+        request: web.Request,
+        payload: Any,
+        files: list[_File],
+        app_id: str,
+        command_id: str,
+        guild_id: str | None = None,
+    ) -> web.Response:
         self._check_app(app_id)
         scope = self._command_scope(guild_id)
         cmd = self._find_stored(scope, command_id)
         self._commands[scope] = [c for c in self._commands[scope] if c is not cmd]
         return self._no_content()
 
-    async def _r_command_permissions(self, request: web.Request, payload: Any, files: list[_File], app_id: str,
-                                     guild_id: str) -> web.Response:
+    async def _r_command_permissions(
+        self, request: web.Request, payload: Any, files: list[_File], app_id: str, guild_id: str
+    ) -> web.Response:
         self._check_app(app_id)
         return self._json([])
 
@@ -2574,8 +2867,21 @@ class FakeDiscord:
                 index = int(aid) if aid.isdigit() else None
                 f = by_index.get(index)
                 if f is None:
-                    raise _ApiError(400, 50035, "Invalid Form Body", {"attachments": {"_errors": [
-                        {"code": "ATTACHMENT_NOT_FOUND", "message": f"Attachment {aid!r} not found in the request files"}]}})
+                    raise _ApiError(
+                        400,
+                        50035,
+                        "Invalid Form Body",
+                        {
+                            "attachments": {
+                                "_errors": [
+                                    {
+                                        "code": "ATTACHMENT_NOT_FOUND",
+                                        "message": f"Attachment {aid!r} not found in the request files",
+                                    }
+                                ]
+                            }
+                        },
+                    )
                 used.add(index)
                 att = self._store_file(_File(f.index, entry.get("filename") or f.filename, f.data, f.content_type))
                 if entry.get("description"):
@@ -2630,7 +2936,9 @@ class FakeDiscord:
             msg["application_id"] = str(self.application_id)
             user = self.users[rec.user_id].payload()
             meta: dict[str, Any] = {
-                "id": str(rec.id), "type": rec.type, "user": user,
+                "id": str(rec.id),
+                "type": rec.type,
+                "user": user,
                 "authorizing_integration_owners": rec.payload.get("authorizing_integration_owners", {}),
             }
             if rec.type == 2:
@@ -2656,8 +2964,9 @@ class FakeDiscord:
         out.setdefault("content_scan_version", 0)
         return out
 
-    def _apply_edit(self, msg: dict[str, Any], data: dict[str, Any], files: list[_File], *,
-                    resolve_loading: bool = False) -> None:
+    def _apply_edit(
+        self, msg: dict[str, Any], data: dict[str, Any], files: list[_File], *, resolve_loading: bool = False
+    ) -> None:
         data = data or {}
         new = dict(msg)
         if "content" in data:
@@ -2702,8 +3011,9 @@ class FakeDiscord:
         cid = _id_of(channel_id)
         msgs = [self._messages[m] for m in self._channel_messages.get(cid, [])]
         if include_deleted:
-            msgs = [m for m in self._messages.values() if m["channel_id"] == str(cid)
-                    and not m["flags"] & FLAG_EPHEMERAL]
+            msgs = [
+                m for m in self._messages.values() if m["channel_id"] == str(cid) and not m["flags"] & FLAG_EPHEMERAL
+            ]
         return msgs
 
     def message(self, message_id: Any) -> dict[str, Any]:
@@ -2771,7 +3081,9 @@ class FakeDiscord:
             raise _ApiError(403, 50001, "Missing Access")
         return ch
 
-    async def _r_get_channel(self, request: web.Request, payload: Any, files: list[_File], channel_id: str) -> web.Response:
+    async def _r_get_channel(
+        self, request: web.Request, payload: Any, files: list[_File], channel_id: str
+    ) -> web.Response:
         return self._json(self._readable_channel(channel_id).payload())
 
     async def _r_history(self, request: web.Request, payload: Any, files: list[_File], channel_id: str) -> web.Response:
@@ -2791,7 +3103,9 @@ class FakeDiscord:
             chosen = ids[-limit:]
         return self._json([_wire(self._messages[i]) for i in reversed(chosen)])
 
-    async def _r_create_message(self, request: web.Request, payload: Any, files: list[_File], channel_id: str) -> web.Response:
+    async def _r_create_message(
+        self, request: web.Request, payload: Any, files: list[_File], channel_id: str
+    ) -> web.Response:
         data = payload or {}
         ch = self._postable_channel(channel_id, files)
         _validate_message(data, files, creating=True, allow_ephemeral=False)
@@ -2812,8 +3126,16 @@ class FakeDiscord:
                 int(ref_id) not in self._messages or self._messages[int(ref_id)].get("_deleted")
             )
             if unknown and ref.get("fail_if_not_exists", True):
-                raise _ApiError(400, 50035, "Invalid Form Body", {"message_reference": {"_errors": [
-                        {"code": "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "message": "Unknown message"}]}})
+                raise _ApiError(
+                    400,
+                    50035,
+                    "Invalid Form Body",
+                    {
+                        "message_reference": {
+                            "_errors": [{"code": "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "message": "Unknown message"}]
+                        }
+                    },
+                )
         if _is_empty_message({**data, "attachments": files or data.get("attachments")}):
             raise _ApiError(400, 50006, "Cannot send an empty message")
         msg = self._new_message(ch, data, files, msg_type=msg_type, flags=(data.get("flags") or 0) & _SENDABLE_FLAGS)
@@ -2828,12 +3150,14 @@ class FakeDiscord:
             raise _ApiError(404, 10008, "Unknown Message")
         return msg
 
-    async def _r_get_message(self, request: web.Request, payload: Any, files: list[_File], channel_id: str,
-                             message_id: str) -> web.Response:
+    async def _r_get_message(
+        self, request: web.Request, payload: Any, files: list[_File], channel_id: str, message_id: str
+    ) -> web.Response:
         return self._json(_wire(self._channel_message(channel_id, message_id)))
 
-    async def _r_edit_message(self, request: web.Request, payload: Any, files: list[_File], channel_id: str,
-                              message_id: str) -> web.Response:
+    async def _r_edit_message(
+        self, request: web.Request, payload: Any, files: list[_File], channel_id: str, message_id: str
+    ) -> web.Response:
         msg = self._channel_message(channel_id, message_id)
         if msg["author"]["id"] != str(self.bot_user.id):
             raise _ApiError(403, 50005, "Cannot edit a message authored by another user")
@@ -2842,11 +3166,16 @@ class FakeDiscord:
         self._apply_edit(msg, payload or {}, files)
         return self._json(_wire(msg))
 
-    async def _r_delete_message(self, request: web.Request, payload: Any, files: list[_File], channel_id: str,
-                                message_id: str) -> web.Response:
+    async def _r_delete_message(
+        self, request: web.Request, payload: Any, files: list[_File], channel_id: str, message_id: str
+    ) -> web.Response:
         msg = self._channel_message(channel_id, message_id)
         ch = self.channels[int(channel_id)]
-        if msg["author"]["id"] != str(self.bot_user.id) and ch.guild_id and not self.bot_permissions(ch) & MANAGE_MESSAGES:
+        if (
+            msg["author"]["id"] != str(self.bot_user.id)
+            and ch.guild_id
+            and not self.bot_permissions(ch) & MANAGE_MESSAGES
+        ):
             raise _ApiError(403, 50013, "Missing Permissions")
         self._delete(msg)
         return self._no_content()
@@ -2855,8 +3184,9 @@ class FakeDiscord:
         self._postable_channel(channel_id, [])
         return self._no_content()
 
-    async def _r_reaction(self, request: web.Request, payload: Any, files: list[_File], channel_id: str,
-                          message_id: str, emoji: str) -> web.Response:
+    async def _r_reaction(
+        self, request: web.Request, payload: Any, files: list[_File], channel_id: str, message_id: str, emoji: str
+    ) -> web.Response:
         self._channel_message(channel_id, message_id)
         return self._no_content()
 
@@ -2875,22 +3205,29 @@ class FakeDiscord:
             data.update(approximate_member_count=len(g.members), approximate_presence_count=0)
         return self._json(data)
 
-    async def _r_guild_channels(self, request: web.Request, payload: Any, files: list[_File], guild_id: str) -> web.Response:
+    async def _r_guild_channels(
+        self, request: web.Request, payload: Any, files: list[_File], guild_id: str
+    ) -> web.Response:
         g = self._rest_guild(guild_id)
         return self._json([c.payload() for c in g.channels.values() if not c.deleted])
 
-    async def _r_guild_roles(self, request: web.Request, payload: Any, files: list[_File], guild_id: str) -> web.Response:
+    async def _r_guild_roles(
+        self, request: web.Request, payload: Any, files: list[_File], guild_id: str
+    ) -> web.Response:
         return self._json([r.payload() for r in self._rest_guild(guild_id).roles.values()])
 
-    async def _r_guild_members(self, request: web.Request, payload: Any, files: list[_File], guild_id: str) -> web.Response:
+    async def _r_guild_members(
+        self, request: web.Request, payload: Any, files: list[_File], guild_id: str
+    ) -> web.Response:
         g = self._rest_guild(guild_id)
         after = int(request.query.get("after", 0))
         limit = max(1, min(1000, int(request.query.get("limit", 1))))
         members = sorted((m for m in g.members.values() if m.id > after), key=lambda m: m.id)[:limit]
         return self._json([m.payload() for m in members])
 
-    async def _r_guild_member(self, request: web.Request, payload: Any, files: list[_File], guild_id: str,
-                              user_id: str) -> web.Response:
+    async def _r_guild_member(
+        self, request: web.Request, payload: Any, files: list[_File], guild_id: str, user_id: str
+    ) -> web.Response:
         g = self._rest_guild(guild_id)
         m = g.members.get(int(user_id)) if user_id.isdigit() else None
         if m is None:
@@ -2943,7 +3280,10 @@ class FakeDiscord:
         else:
             payload.update(
                 user=user.payload(),
-                channel={**channel.payload(), "permissions": str(permissions if permissions is not None else DM_PERMISSIONS)},
+                channel={
+                    **channel.payload(),
+                    "permissions": str(permissions if permissions is not None else DM_PERMISSIONS),
+                },
                 authorizing_integration_owners={"0": "0"},
                 context=1,
             )
@@ -2951,8 +3291,9 @@ class FakeDiscord:
             payload["message"] = _wire(message)
         return payload
 
-    async def _send_interaction(self, payload: dict[str, Any], command: dict[str, Any] | None = None,
-                                parent: InteractionRecord | None = None) -> InteractionRecord:
+    async def _send_interaction(
+        self, payload: dict[str, Any], command: dict[str, Any] | None = None, parent: InteractionRecord | None = None
+    ) -> InteractionRecord:
         rec = InteractionRecord(self, payload, command=command)
         rec.parent = parent
         if parent is not None and rec.source_message_id is None:
@@ -3006,7 +3347,9 @@ class FakeDiscord:
                 return opt
         return None
 
-    def _command_path(self, command: str, guild: FakeGuild | None) -> tuple[dict[str, Any], int | None, list[dict[str, Any]], dict[str, Any]]:
+    def _command_path(
+        self, command: str, guild: FakeGuild | None
+    ) -> tuple[dict[str, Any], int | None, list[dict[str, Any]], dict[str, Any]]:
         """(command, scope, [group/subcommand option defs], leaf definition holding the value options)."""
         parts = command.split()
         if not parts:
@@ -3017,21 +3360,27 @@ class FakeDiscord:
         for part in parts[1:]:
             sub = self._match_option([o for o in leaf.get("options") or [] if o["type"] in (1, 2)], part)
             if sub is None:
-                raise FakeDiscordError(f"/{cmd['name']} has no sub-command or group {part!r} "
-                                       f"(has: {[o['name'] for o in leaf.get('options') or [] if o['type'] in (1, 2)]})")
+                raise FakeDiscordError(
+                    f"/{cmd['name']} has no sub-command or group {part!r} "
+                    f"(has: {[o['name'] for o in leaf.get('options') or [] if o['type'] in (1, 2)]})"
+                )
             chain.append(sub)
             leaf = sub
         if any(o["type"] in (1, 2) for o in leaf.get("options") or []):
-            raise FakeDiscordError(f"/{command} is a group: Discord only invokes sub-commands "
-                                   f"({[o['name'] for o in leaf['options']]})")
+            raise FakeDiscordError(
+                f"/{command} is a group: Discord only invokes sub-commands ({[o['name'] for o in leaf['options']]})"
+            )
         return cmd, scope, chain, leaf
 
-    def _check_invocable(self, cmd: dict[str, Any], guild: FakeGuild | None, user: FakeUser,
-                         enforce_permissions: bool) -> None:
+    def _check_invocable(
+        self, cmd: dict[str, Any], guild: FakeGuild | None, user: FakeUser, enforce_permissions: bool
+    ) -> None:
         if guild is None:
             contexts = cmd.get("contexts")
-            if cmd.get("guild_id") or (contexts is not None and 1 not in contexts) or (
-                contexts is None and cmd.get("dm_permission") is False
+            if (
+                cmd.get("guild_id")
+                or (contexts is not None and 1 not in contexts)
+                or (contexts is None and cmd.get("dm_permission") is False)
             ):
                 raise FakeDiscordError(f"/{cmd['name']} is not available in DMs")
             return
@@ -3048,8 +3397,13 @@ class FakeDiscord:
                 )
 
     def _option_value(
-        self, opt: dict[str, Any], value: Any, resolved: dict[str, dict[str, Any]], guild: FakeGuild | None,
-        invoker: FakeUser, channel: FakeChannel,
+        self,
+        opt: dict[str, Any],
+        value: Any,
+        resolved: dict[str, dict[str, Any]],
+        guild: FakeGuild | None,
+        invoker: FakeUser,
+        channel: FakeChannel,
     ) -> Any:
         otype, name = opt["type"], opt["name"]
         choices = opt.get("choices") or []
@@ -3076,8 +3430,9 @@ class FakeDiscord:
         elif otype == 5:
             if not isinstance(value, bool):
                 raise bad(f"expects a bool, got {value!r}")
-        elif otype in (6, 9) and (isinstance(value, (FakeUser, FakeMember)) or (
-                otype == 6 or _id_of(value) in self.users)):
+        elif otype in (6, 9) and (
+            isinstance(value, (FakeUser, FakeMember)) or (otype == 6 or _id_of(value) in self.users)
+        ):
             uid = _id_of(value)
             user = self.users.get(uid)
             if user is None:
@@ -3104,10 +3459,18 @@ class FakeDiscord:
                 raise bad(f"channel type {ch.type} not in channel_types={opt['channel_types']}")
             perms = self.member_permissions(guild, guild.member(invoker), ch)
             resolved.setdefault("channels", {})[str(ch.id)] = {
-                "id": str(ch.id), "name": ch.name, "type": ch.type, "permissions": str(perms),
-                "parent_id": str(ch.parent_id) if ch.parent_id else None, "guild_id": str(ch.guild_id),
-                "position": ch.position, "topic": ch.topic, "nsfw": ch.nsfw, "rate_limit_per_user": 0,
-                "flags": 0, "last_message_id": str(ch.last_message_id) if ch.last_message_id else None,
+                "id": str(ch.id),
+                "name": ch.name,
+                "type": ch.type,
+                "permissions": str(perms),
+                "parent_id": str(ch.parent_id) if ch.parent_id else None,
+                "guild_id": str(ch.guild_id),
+                "position": ch.position,
+                "topic": ch.topic,
+                "nsfw": ch.nsfw,
+                "rate_limit_per_user": 0,
+                "flags": 0,
+                "last_message_id": str(ch.last_message_id) if ch.last_message_id else None,
             }
             return str(ch.id)
         elif otype == 11:
@@ -3124,8 +3487,15 @@ class FakeDiscord:
         return value
 
     def _build_command_data(
-        self, command: str, guild: FakeGuild | None, user: FakeUser, channel: FakeChannel, values: dict[str, Any],
-        *, focused: str | None = None, focused_value: str = "",
+        self,
+        command: str,
+        guild: FakeGuild | None,
+        user: FakeUser,
+        channel: FakeChannel,
+        values: dict[str, Any],
+        *,
+        focused: str | None = None,
+        focused_value: str = "",
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         cmd, scope, chain, leaf = self._command_path(command, guild)
         defs = leaf.get("options") or []
@@ -3193,8 +3563,15 @@ class FakeDiscord:
         user, channel, guild = self._resolve_context(by, in_channel, dm)
         data, cmd = self._build_command_data(command, guild, user, channel, values)
         self._check_invocable(cmd, guild, user, enforce_permissions)
-        payload = self._interaction_payload(2, user=user, channel=channel, data=data, locale=locale,
-                                            permissions=permissions, app_permissions=app_permissions)
+        payload = self._interaction_payload(
+            2,
+            user=user,
+            channel=channel,
+            data=data,
+            locale=locale,
+            permissions=permissions,
+            app_permissions=app_permissions,
+        )
         return await self._send_interaction(payload, command=cmd)
 
     async def autocomplete(
@@ -3215,11 +3592,13 @@ class FakeDiscord:
         """The user types ``value`` in ``focused_option``: returns the bot's choices (type 8)."""
         values = {**(options or {}), **other_options}
         user, channel, guild = self._resolve_context(by, in_channel, dm)
-        data, cmd = self._build_command_data(command, guild, user, channel, values, focused=focused_option,
-                                             focused_value=value)
+        data, cmd = self._build_command_data(
+            command, guild, user, channel, values, focused=focused_option, focused_value=value
+        )
         self._check_invocable(cmd, guild, user, enforce_permissions=False)
-        payload = self._interaction_payload(4, user=user, channel=channel, data=data, locale=locale,
-                                            permissions=None, app_permissions=None)
+        payload = self._interaction_payload(
+            4, user=user, channel=channel, data=data, locale=locale, permissions=None, app_permissions=None
+        )
         rec = await self._send_interaction(payload, command=cmd)
         response = await rec.wait_response(timeout)
         if response["type"] != 8:
@@ -3259,7 +3638,9 @@ class FakeDiscord:
         user, channel, _ = self._resolve_context(by, channel, False)
         return user, channel
 
-    async def click(self, message: Any, custom_id: str, *, by: Any = None, locale: str | None = None) -> InteractionRecord:
+    async def click(
+        self, message: Any, custom_id: str, *, by: Any = None, locale: str | None = None
+    ) -> InteractionRecord:
         """A user presses the button ``custom_id`` of ``message`` (a message dict, its id, or an
         InteractionRecord for its response). ``by`` defaults to the user who ran the command."""
         msg = self._component_message(message)
@@ -3269,13 +3650,21 @@ class FakeDiscord:
         if comp.get("disabled"):
             raise FakeDiscordError(f"button {custom_id!r} is disabled")
         user, channel = self._component_context(msg, by)
-        payload = self._interaction_payload(3, user=user, channel=channel, locale=locale, permissions=None,
-                                            app_permissions=None, message=msg,
-                                            data={"custom_id": custom_id, "component_type": 2})
+        payload = self._interaction_payload(
+            3,
+            user=user,
+            channel=channel,
+            locale=locale,
+            permissions=None,
+            app_permissions=None,
+            message=msg,
+            data={"custom_id": custom_id, "component_type": 2},
+        )
         return await self._send_interaction(payload)
 
-    async def select(self, message: Any, custom_id: str, values: list[Any], *, by: Any = None,
-                     locale: str | None = None) -> InteractionRecord:
+    async def select(
+        self, message: Any, custom_id: str, values: list[Any], *, by: Any = None, locale: str | None = None
+    ) -> InteractionRecord:
         """A user picks ``values`` in the select menu ``custom_id`` (string, user, role,
         mentionable or channel select)."""
         msg = self._component_message(message)
@@ -3303,8 +3692,9 @@ class FakeDiscord:
             fake_opt = {"type": kind, "name": custom_id, "channel_types": comp.get("channel_types")}
             data["values"] = [self._option_value(fake_opt, v, resolved, guild, user, channel) for v in values]
             data["resolved"] = resolved
-        payload = self._interaction_payload(3, user=user, channel=channel, locale=locale, permissions=None,
-                                            app_permissions=None, message=msg, data=data)
+        payload = self._interaction_payload(
+            3, user=user, channel=channel, locale=locale, permissions=None, app_permissions=None, message=msg, data=data
+        )
         return await self._send_interaction(payload)
 
     async def submit_modal(
@@ -3318,7 +3708,11 @@ class FakeDiscord:
             parent = modal
         else:
             parent = next((r for r in reversed(self.interactions) if r.modal is modal), None) or next(
-                (r for r in reversed(self.interactions) if r.modal and r.modal.get("custom_id") == modal.get("custom_id")),
+                (
+                    r
+                    for r in reversed(self.interactions)
+                    if r.modal and r.modal.get("custom_id") == modal.get("custom_id")
+                ),
                 None,
             )
         if parent is None or parent.modal is None:
@@ -3342,8 +3736,14 @@ class FakeDiscord:
         user, channel, _ = self._resolve_context(user_arg, parent.channel_id, parent.guild_id is None)
         message = self._messages.get(parent.source_message_id) if parent.source_message_id else None
         payload = self._interaction_payload(
-            5, user=user, channel=channel, locale=locale, permissions=None, app_permissions=None,
-            message=message, data={"custom_id": spec["custom_id"], "components": components},
+            5,
+            user=user,
+            channel=channel,
+            locale=locale,
+            permissions=None,
+            app_permissions=None,
+            message=message,
+            data={"custom_id": spec["custom_id"], "components": components},
         )
         return await self._send_interaction(payload, parent=parent)
 
@@ -3393,7 +3793,9 @@ class FakeDiscord:
             elif top.get("type") == 10:
                 continue
             else:
-                errors.add(p + ("type",), "UNION_TYPE_CHOICES", f"Component type {top.get('type')} is not valid in a modal")
+                errors.add(
+                    p + ("type",), "UNION_TYPE_CHOICES", f"Component type {top.get('type')} is not valid in a modal"
+                )
                 continue
             for comp in inner:
                 cid = comp.get("custom_id")
@@ -3406,7 +3808,7 @@ class FakeDiscord:
                     if comp.get("style") not in (1, 2):
                         errors.add(p, "BASE_TYPE_CHOICES", "text input style must be 1 or 2")
                     lo, hi = comp.get("min_length"), comp.get("max_length")
-                    if lo is not None and not 0 <= lo <= 4000 or hi is not None and not 1 <= hi <= 4000:
+                    if (lo is not None and not 0 <= lo <= 4000) or (hi is not None and not 1 <= hi <= 4000):
                         errors.add(p, "BASE_TYPE_BAD_LENGTH", "min_length/max_length must be within 0..4000")
                     if comp.get("value") is not None and len(comp["value"]) > 4000:
                         errors.add(p, "BASE_TYPE_MAX_LENGTH", "value must be 4000 or fewer in length.")
@@ -3443,8 +3845,9 @@ class FakeDiscord:
                 errors.add(p + ("value",), "NUMBER_TYPE_COERCE", f'Value "{value}" is not a valid number.')
         errors.raise_if_any()
 
-    async def _r_callback(self, request: web.Request, payload: Any, files: list[_File], interaction_id: str,
-                          token: str) -> web.Response:
+    async def _r_callback(
+        self, request: web.Request, payload: Any, files: list[_File], interaction_id: str, token: str
+    ) -> web.Response:
         rec = self._interactions.get(int(interaction_id)) if interaction_id.isdigit() else None
         if rec is None or rec.token != token:
             raise _ApiError(404, 10062, "Unknown interaction")
@@ -3456,8 +3859,9 @@ class FakeDiscord:
         self.callback_log.append(CallbackRecord(rec.id, time.monotonic(), response.status))
         return response
 
-    async def _callback(self, request: web.Request, payload: Any, files: list[_File],
-                        rec: InteractionRecord) -> web.Response:
+    async def _callback(
+        self, request: web.Request, payload: Any, files: list[_File], rec: InteractionRecord
+    ) -> web.Response:
         if rec.callbacks:
             raise _ApiError(400, 40060, "Interaction has already been acknowledged.")
         if asyncio.get_running_loop().time() - rec.dispatched_at > self.interaction_timeout:
@@ -3469,9 +3873,21 @@ class FakeDiscord:
         if rec.type == 5 and rec.source_message_id is None:
             allowed = {4, 5}
         if ctype == 1 or ctype not in allowed:
-            raise _ApiError(400, 50035, "Invalid Form Body", {"type": {"_errors": [
-                {"code": "INTERACTION_RESPONSE_TYPE_INVALID",
-                 "message": f"Callback type {ctype} is not valid for an interaction of type {rec.type}"}]}})
+            raise _ApiError(
+                400,
+                50035,
+                "Invalid Form Body",
+                {
+                    "type": {
+                        "_errors": [
+                            {
+                                "code": "INTERACTION_RESPONSE_TYPE_INVALID",
+                                "message": f"Callback type {ctype} is not valid for an interaction of type {rec.type}",
+                            }
+                        ]
+                    }
+                },
+            )
         message: dict[str, Any] | None = None
         channel = self.channels[rec.channel_id]
         if ctype == 4:
@@ -3480,13 +3896,20 @@ class FakeDiscord:
             self._check_files(files)
             if _is_empty_message({**data, "attachments": files or data.get("attachments")}):
                 raise _ApiError(400, 50006, "Cannot send an empty message")
-            message = self._new_message(channel, data, files, msg_type=20 if rec.type == 2 else 19,
-                                        flags=(data.get("flags") or 0) & _SENDABLE_FLAGS, rec=rec)
+            message = self._new_message(
+                channel,
+                data,
+                files,
+                msg_type=20 if rec.type == 2 else 19,
+                flags=(data.get("flags") or 0) & _SENDABLE_FLAGS,
+                rec=rec,
+            )
             rec.original_id = int(message["id"])
         elif ctype == 5:
             flags = ((data or {}).get("flags") or 0) & FLAG_EPHEMERAL
-            message = self._new_message(channel, {}, [], msg_type=20 if rec.type == 2 else 19,
-                                        flags=flags | FLAG_LOADING, rec=rec)
+            message = self._new_message(
+                channel, {}, [], msg_type=20 if rec.type == 2 else 19, flags=flags | FLAG_LOADING, rec=rec
+            )
             rec.original_id = int(message["id"])
         elif ctype in (6, 7):
             source = self._messages.get(rec.source_message_id or 0)
@@ -3502,11 +3925,13 @@ class FakeDiscord:
             self._validate_choices(rec, data)
         elif ctype == 9:
             self._validate_modal(data)
-        rec.callbacks.append({
-            "type": ctype,
-            "data": data,
-            "files": [{"filename": f.filename, "data": f.data, "content_type": f.content_type} for f in files],
-        })
+        rec.callbacks.append(
+            {
+                "type": ctype,
+                "data": data,
+                "files": [{"filename": f.filename, "data": f.data, "content_type": f.content_type} for f in files],
+            }
+        )
         self._bump()
         if request.query.get("with_response", "").lower() not in ("1", "true"):
             return self._no_content()
@@ -3544,8 +3969,9 @@ class FakeDiscord:
                 raise _ApiError(404, 10008, "Unknown Message")
         return msg
 
-    async def _r_followup(self, request: web.Request, payload: Any, files: list[_File], app_id: str,
-                          token: str) -> web.Response:
+    async def _r_followup(
+        self, request: web.Request, payload: Any, files: list[_File], app_id: str, token: str
+    ) -> web.Response:
         rec = self._webhook_rec(app_id, token)
         data = payload or {}
         _validate_message(data, files, creating=True, allow_ephemeral=True)
@@ -3558,21 +3984,29 @@ class FakeDiscord:
             self._apply_edit(original, {**data, "flags": None}, files, resolve_loading=True)
             msg = original
         else:
-            msg = self._new_message(self.channels[rec.channel_id], data, files, msg_type=20 if rec.type == 2 else 0,
-                                    flags=(data.get("flags") or 0) & _SENDABLE_FLAGS, rec=rec)
+            msg = self._new_message(
+                self.channels[rec.channel_id],
+                data,
+                files,
+                msg_type=20 if rec.type == 2 else 0,
+                flags=(data.get("flags") or 0) & _SENDABLE_FLAGS,
+                rec=rec,
+            )
         rec.followup_ids.append(int(msg["id"]))
         self._bump()
         if request.query.get("wait", "").lower() in ("1", "true"):
             return self._json(_wire(msg))
         return self._no_content()
 
-    async def _r_webhook_get(self, request: web.Request, payload: Any, files: list[_File], app_id: str, token: str,
-                             message_id: str) -> web.Response:
+    async def _r_webhook_get(
+        self, request: web.Request, payload: Any, files: list[_File], app_id: str, token: str, message_id: str
+    ) -> web.Response:
         rec = self._webhook_rec(app_id, token)
         return self._json(_wire(self._webhook_message(rec, message_id)))
 
-    async def _r_webhook_edit(self, request: web.Request, payload: Any, files: list[_File], app_id: str, token: str,
-                              message_id: str) -> web.Response:
+    async def _r_webhook_edit(
+        self, request: web.Request, payload: Any, files: list[_File], app_id: str, token: str, message_id: str
+    ) -> web.Response:
         rec = self._webhook_rec(app_id, token)
         msg = self._webhook_message(rec, message_id)
         _validate_message(payload or {}, files, creating=False, allow_ephemeral=True)
@@ -3583,8 +4017,9 @@ class FakeDiscord:
         self._bump()
         return self._json(_wire(msg))
 
-    async def _r_webhook_delete(self, request: web.Request, payload: Any, files: list[_File], app_id: str,
-                                token: str, message_id: str) -> web.Response:
+    async def _r_webhook_delete(
+        self, request: web.Request, payload: Any, files: list[_File], app_id: str, token: str, message_id: str
+    ) -> web.Response:
         rec = self._webhook_rec(app_id, token)
         self._delete(self._webhook_message(rec, message_id))
         return self._no_content()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import contextlib
 import hashlib
 import heapq
 import itertools
@@ -35,7 +36,7 @@ import unicodedata
 from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -54,9 +55,9 @@ UPLOAD = "/api/external/upload"
 DOWNLOAD = "/api/torrents/download"
 
 CLOUDFLARE_PAGE = (
-    "<!DOCTYPE html><html lang=\"en-US\"><head><title>Just a moment...</title>"
-    "<meta http-equiv=\"refresh\" content=\"390\"></head><body>"
-    "<div id=\"challenge-running\">Checking if the site connection is secure</div>"
+    '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>'
+    '<meta http-equiv="refresh" content="390"></head><body>'
+    '<div id="challenge-running">Checking if the site connection is secure</div>'
     "<noscript>Enable JavaScript and cookies to continue</noscript></body></html>"
 )
 
@@ -152,7 +153,7 @@ def make_torrent(
     """A small valid single-file .torrent (``salt`` changes the info hash, not the name)."""
     piece_length = 262_144
     pieces = max(1, math.ceil(size / piece_length))
-    seed = hashlib.sha1(f"{name}|{size}|{salt}".encode()).digest()
+    seed = hashlib.sha1(f"{name}|{size}|{salt}".encode(), usedforsecurity=False).digest()
     info: dict[str, Any] = {
         "name": name,
         "length": size,
@@ -170,7 +171,7 @@ def make_torrent(
 def info_hash_of(torrent: bytes) -> str:
     """v1 info hash (hex) of a .torrent."""
     _, raw = decode_torrent(torrent)
-    return hashlib.sha1(raw).hexdigest()
+    return hashlib.sha1(raw, usedforsecurity=False).hexdigest()
 
 
 # -- text ---------------------------------------------------------------------------------
@@ -198,7 +199,7 @@ def _trigrams(text: str) -> set[str]:
 
 
 def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 # -- records ------------------------------------------------------------------------------
@@ -419,10 +420,14 @@ class FakeLaCale:
         self._offset += seconds
 
     # -- keys ---------------------------------------------------------------------------
-    def add_key(self, key: str | None = None, *, scopes: Iterable[str] = DEFAULT_SCOPES, passkey: str | None = None) -> str:
+    def add_key(
+        self, key: str | None = None, *, scopes: Iterable[str] = DEFAULT_SCOPES, passkey: str | None = None
+    ) -> str:
         """Register a key (random if None); ``scopes`` without "upload:write" → 403 on upload."""
         key = key or secrets.token_hex(16)
-        self._keys[key] = KeyInfo(key, passkey or hashlib.sha256(b"passkey:" + key.encode()).hexdigest()[:32], frozenset(scopes))
+        self._keys[key] = KeyInfo(
+            key, passkey or hashlib.sha256(b"passkey:" + key.encode()).hexdigest()[:32], frozenset(scopes)
+        )
         return key
 
     def remove_key(self, key: str) -> None:
@@ -468,7 +473,11 @@ class FakeLaCale:
 
     def challenge_next(self, path: str, *, status: int = 403, times: int = 1) -> None:
         """Cloudflare's HTML challenge page instead of the API."""
-        self.inject(path, Fault(status, CLOUDFLARE_PAGE.encode(), "text/html", {"Server": "cloudflare", "cf-mitigated": "challenge"}), times=times)
+        self.inject(
+            path,
+            Fault(status, CLOUDFLARE_PAGE.encode(), "text/html", {"Server": "cloudflare", "cf-mitigated": "challenge"}),
+            times=times,
+        )
 
     def invalid_json_next(self, path: str, *, status: int = 200, times: int = 1) -> None:
         """A JSON content type with a body that is not JSON."""
@@ -603,7 +612,7 @@ class FakeLaCale:
             "name": title,
             "length": size,
             "piece length": 262_144,
-            "pieces": hashlib.sha1(f"{title}|{next(self._seq)}".encode()).digest(),
+            "pieces": hashlib.sha1(f"{title}|{next(self._seq)}".encode(), usedforsecurity=False).digest(),
             "private": 1,
             "source": "lacale",
         }
@@ -616,7 +625,7 @@ class FakeLaCale:
             leechers=leechers,
             tmdb_id=str(tmdb_id) if tmdb_id is not None else None,
             pub_date=pub_date,
-            info_hash=(info_hash or hashlib.sha1(raw).hexdigest()).lower(),
+            info_hash=(info_hash or hashlib.sha1(raw, usedforsecurity=False).hexdigest()).lower(),
             approved=approved,
             info_raw=raw,
             guid=guid,
@@ -689,8 +698,8 @@ class FakeLaCale:
 
     def _next_date(self, given: datetime | None) -> datetime:
         if given is not None:
-            return given if given.tzinfo else given.replace(tzinfo=timezone.utc)
-        now = datetime.now(timezone.utc)
+            return given if given.tzinfo else given.replace(tzinfo=UTC)
+        now = datetime.now(UTC)
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the API has ms precision
         if self._last_auto_date is not None and now <= self._last_auto_date:
             now = self._last_auto_date + timedelta(milliseconds=1)
@@ -722,7 +731,9 @@ class FakeLaCale:
 
     # -- HTTP plumbing ------------------------------------------------------------------
     @web.middleware
-    async def _middleware(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    async def _middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         key = _key_from_request(request)
         route = _route_of(request.path)
         self.path_counts[route] += 1
@@ -730,7 +741,14 @@ class FakeLaCale:
             self.key_counts[key] += 1
         if self.record_requests:
             self.requests.append(
-                SeenRequest(request.method, request.path, str(request.url), list(request.query.items()), dict(request.headers), key)
+                SeenRequest(
+                    request.method,
+                    request.path,
+                    str(request.url),
+                    list(request.query.items()),
+                    dict(request.headers),
+                    key,
+                )
             )
         fault = self._take_fault(request)
         if fault is not None and fault.delay:
@@ -742,7 +760,9 @@ class FakeLaCale:
         if fault is not None and fault.status is not None and fault.stream:
             return await self._stream_body(request, fault)
         if fault is not None and fault.status is not None:
-            return web.Response(status=fault.status, body=fault.body, content_type=fault.content_type, headers=fault.headers)
+            return web.Response(
+                status=fault.status, body=fault.body, content_type=fault.content_type, headers=fault.headers
+            )
         try:
             response = await handler(request)
         except _Refusal as refusal:
@@ -952,13 +972,13 @@ class FakeLaCale:
             top, raw_info = decode_torrent(form.files["file"].content)
         except (ValueError, IndexError, RecursionError):
             raise _Refusal(400, "torrent illisible") from None
-        uploaded_hash = hashlib.sha1(raw_info).hexdigest()
+        uploaded_hash = hashlib.sha1(raw_info, usedforsecurity=False).hexdigest()
         info = top[b"info"]
         stored_raw = raw_info
         if info.get(b"source") != b"lacale":
             # The site adds its source flag: the stored torrent gets another hash.
-            stored_raw = bencode({**{k: v for k, v in info.items()}, b"source": b"lacale"})
-        stored_hash = hashlib.sha1(stored_raw).hexdigest()
+            stored_raw = bencode({**dict(info.items()), b"source": b"lacale"})
+        stored_hash = hashlib.sha1(stored_raw, usedforsecurity=False).hexdigest()
         if uploaded_hash in self._known_hashes or stored_hash in self._known_hashes:
             raise _Refusal(409, "Torrent déjà existant (même InfoHash)")
         entry = self._store(
@@ -1074,10 +1094,8 @@ async def _serve(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
     try:
         await stop.wait()
     finally:
@@ -1095,10 +1113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--expand-parents", action="store_true", help="a parent category includes its children")
     parser.add_argument("--cache-seconds", type=float, default=0.0)
     args = parser.parse_args(argv)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

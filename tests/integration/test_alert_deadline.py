@@ -14,8 +14,8 @@ from sqlalchemy import select
 from bot.db.models import SeenRelease
 from bot.services.alerts.fetch import key_id
 from bot.services.alerts.scheduler import AlertScheduler
-from tests.support.alert_harness import Pipeline, lacale, sqlite_pipeline  # noqa: F401  (lacale: fixture)
 from tests.fakes.lacale import SEARCH, FakeLaCale
+from tests.support.alert_harness import Pipeline, lacale, sqlite_pipeline  # noqa: F401  (lacale: fixture)
 
 GUILD = 111_111_111_111_111_111
 OTHER = 555_555_555_555_555_555
@@ -30,7 +30,9 @@ async def p(tmp_path, lacale: FakeLaCale) -> AsyncIterator[Pipeline]:  # type: i
 
 
 def scheduler(p: Pipeline, *, interval: float = 60.0, poll_deadline: float) -> AlertScheduler:
-    return AlertScheduler(p.sessions, p.vault, p.access, p.poller, p.sender, interval=interval, concurrency=4, poll_deadline=poll_deadline)
+    return AlertScheduler(
+        p.sessions, p.vault, p.access, p.poller, p.sender, interval=interval, concurrency=4, poll_deadline=poll_deadline
+    )
 
 
 async def seen(p: Pipeline, guild_id: int) -> set[str]:
@@ -96,7 +98,9 @@ async def test_a_hung_poll_never_delays_another_servers_alerts(p: Pipeline) -> N
         p.fake.add_torrent("Dune.Two.2160p")
         published = time.monotonic()
         while OTHER_CHANNEL not in [m.post.channel_id for m in p.poster.messages]:
-            assert time.monotonic() - published < 3 * interval + 1.0, "the other server's alert waited for the hung poll"
+            assert time.monotonic() - published < 3 * interval + 1.0, (
+                "the other server's alert waited for the hung poll"
+            )
             await asyncio.sleep(0.02)
         assert CHANNEL not in [m.post.channel_id for m in p.poster.messages]  # still hung
         # The hung poll is abandoned at its deadline, and the server polled again: posted once.
@@ -125,8 +129,13 @@ async def test_stopping_the_scheduler_stops_its_polls(p: Pipeline) -> None:
     await asyncio.gather(task, return_exceptions=True)
     await asyncio.sleep(0)
     left = [
-        t for t in asyncio.all_tasks()
-        if not t.done() and (t.get_name().startswith("alert-poll-") or getattr(t.get_coro(), "__qualname__", "") == "CycleFetcher._request")
+        t
+        for t in asyncio.all_tasks()
+        if not t.done()
+        and (
+            t.get_name().startswith("alert-poll-")
+            or getattr(t.get_coro(), "__qualname__", "") == "CycleFetcher._request"
+        )
     ]
     assert not left
 

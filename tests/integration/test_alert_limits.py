@@ -15,8 +15,8 @@ from bot.db.models import Alert
 from bot.errors import UserError
 from bot.limits import ALERTS_PER_GUILD_MAX
 from bot.services.alerts.service import AlertSpec
-from tests.support.alert_harness import Pipeline, lacale, postgres_pipeline, sqlite_pipeline  # noqa: F401  (lacale: fixture)
 from tests.fakes.lacale import FakeLaCale
+from tests.support.alert_harness import Pipeline, lacale, postgres_pipeline, sqlite_pipeline  # noqa: F401  (lacale: fixture)
 from tests.support.postgres import postgres_url  # noqa: F401  (fixture)
 
 GUILD = 111_111_111_111_111_111
@@ -38,7 +38,10 @@ async def alert_names(p: Pipeline) -> list[str]:
 async def create_many(p: Pipeline, names: list[str]) -> list[object]:
     """Every create started at once; each one's result or error."""
     return await asyncio.gather(
-        *(p.alerts.create(GUILD, AlertSpec(name=name, channel_id=CHANNEL, query="dune"), created_by=1) for name in names),
+        *(
+            p.alerts.create(GUILD, AlertSpec(name=name, channel_id=CHANNEL, query="dune"), created_by=1)
+            for name in names
+        ),
         return_exceptions=True,
     )
 
@@ -76,7 +79,7 @@ async def test_cap_holds_under_concurrent_adds_on_sqlite(tmp_path, lacale: FakeL
         await check_cap_holds(p)
 
 
-async def test_cap_holds_under_concurrent_adds_on_postgres(postgres_url: str, lacale: FakeLaCale) -> None:  # noqa: F811
+async def test_cap_holds_under_concurrent_adds_on_postgres(postgres_url: str, lacale: FakeLaCale) -> None:
     async with postgres_pipeline(postgres_url, lacale, GUILD) as p:
         await check_cap_holds(p)
 
@@ -86,7 +89,7 @@ async def test_names_stay_unique_under_concurrent_adds_on_sqlite(tmp_path, lacal
         await check_names_stay_unique(p)
 
 
-async def test_names_stay_unique_under_concurrent_adds_on_postgres(postgres_url: str, lacale: FakeLaCale) -> None:  # noqa: F811
+async def test_names_stay_unique_under_concurrent_adds_on_postgres(postgres_url: str, lacale: FakeLaCale) -> None:
     async with postgres_pipeline(postgres_url, lacale, GUILD) as p:
         await check_names_stay_unique(p)
 
@@ -111,7 +114,7 @@ async def test_names_unique_whatever_the_letters_on_sqlite(tmp_path, lacale: Fak
         await check_names_unique_whatever_the_letters(p)
 
 
-async def test_names_unique_whatever_the_letters_on_postgres(postgres_url: str, lacale: FakeLaCale) -> None:  # noqa: F811
+async def test_names_unique_whatever_the_letters_on_postgres(postgres_url: str, lacale: FakeLaCale) -> None:
     async with postgres_pipeline(postgres_url, lacale, GUILD) as p:
         await check_names_unique_whatever_the_letters(p)
 
@@ -135,7 +138,6 @@ async def test_member_key_and_guild_row_created_once_on_sqlite(tmp_path, lacale:
         await check_rows_created_once(p)
 
 
-async def test_member_key_and_guild_row_created_once_on_postgres(postgres_url: str, lacale: FakeLaCale) -> None:  # noqa: F811
+async def test_member_key_and_guild_row_created_once_on_postgres(postgres_url: str, lacale: FakeLaCale) -> None:
     async with postgres_pipeline(postgres_url, lacale, GUILD) as p:
         await check_rows_created_once(p)
-

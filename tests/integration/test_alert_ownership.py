@@ -13,7 +13,7 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import insert, select, text, update
@@ -30,7 +30,6 @@ from bot.services.alerts.deliver import (
     GapNotice,
     ReleasePost,
     claim,
-    pending_rows,
 )
 from bot.services.alerts.queries import due_guilds
 from tests.support.alert_harness import RecordingPoster
@@ -44,7 +43,9 @@ def guild_on(shard: int, n: int = 0) -> int:
     return ((shard + SHARDS * (n + 1)) << 22) | 7
 
 
-def sender(sessions: async_sessionmaker[AsyncSession], poster: object, ownership: Ownership, **kw: object) -> DeliverySender:
+def sender(
+    sessions: async_sessionmaker[AsyncSession], poster: object, ownership: Ownership, **kw: object
+) -> DeliverySender:
     return DeliverySender(sessions, poster, ownership=ownership, **kw)  # type: ignore[arg-type]
 
 
@@ -105,9 +106,13 @@ class Cluster:
                 alert_ids.append((alert.id, alert.channel_id))
             values = [
                 {
-                    "alert_id": alert_id, "guild_id": guild_id, "channel_id": channel_id,
-                    "info_hash": f"{guild_id:x}-{channel_id:x}-{r}", "release": {"title": f"R{r}", "category": "Films"},
-                    "status": DeliveryStatus.PENDING, "attempts": 0,
+                    "alert_id": alert_id,
+                    "guild_id": guild_id,
+                    "channel_id": channel_id,
+                    "info_hash": f"{guild_id:x}-{channel_id:x}-{r}",
+                    "release": {"title": f"R{r}", "category": "Films"},
+                    "status": DeliveryStatus.PENDING,
+                    "attempts": 0,
                 }
                 for r in range(releases)
                 for alert_id, channel_id in alert_ids
@@ -247,7 +252,7 @@ async def test_a_partial_claim_conflict_rolls_the_whole_batch_back(cluster: Clus
     assert (rows[c].batch_nonce, rows[c].claimed_by) == ("vlone", 0)
 
 
-async def test_concurrent_overlapping_claims_on_postgres_one_wins_whole(postgres_url: str) -> None:  # noqa: F811
+async def test_concurrent_overlapping_claims_on_postgres_one_wins_whole(postgres_url: str) -> None:
     """Two transactions claim overlapping batches at once: the second waits for the
     first's row lock, finds a row taken, and rolls its whole batch back."""
     engine = create_engine(postgres_url)
@@ -305,13 +310,13 @@ async def test_post_rate_is_split_across_processes(cluster: Cluster) -> None:
 
 
 def test_notice_nonces_are_deterministic() -> None:
-    since = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)
-    until = datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc)
+    since = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    until = datetime(2026, 12, 1, 11, 0, tzinfo=UTC)
     gap = GapNotice(1, 2, "fr", ("b", "a"), since, until)
     assert gap.nonce == GapNotice(1, 2, "en", ("a", "b"), since, until).nonce and len(gap.nonce) <= 25
     assert gap.nonce != GapNotice(1, 3, "fr", ("a", "b"), since, until).nonce
     assert gap.nonce != GapNotice(1, 2, "fr", ("a", "b"), since, until.replace(hour=12)).nonce
-    at = datetime(2026, 12, 1, 10, 5, tzinfo=timezone.utc)
+    at = datetime(2026, 12, 1, 10, 5, tzinfo=UTC)
     notice = AdminNotice(1, 9, "fr", "channel_forbidden", ("a",), 2, at)
     assert notice.nonce == AdminNotice(1, 9, "fr", "channel_forbidden", ("a",), 2, at.replace(minute=50)).nonce
     assert notice.nonce != AdminNotice(1, 9, "fr", "channel_missing", ("a",), 2, at).nonce

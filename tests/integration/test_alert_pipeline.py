@@ -25,8 +25,8 @@ from bot.services.alerts.deliver import (
 from bot.services.alerts.fetch import key_id
 from bot.services.alerts.scheduler import AlertScheduler
 from bot.states import PauseReason
-from tests.support.alert_harness import Pipeline, forbid, lacale, postgres_pipeline, sqlite_pipeline  # noqa: F401  (lacale: fixture)
 from tests.fakes.lacale import SEARCH, FakeLaCale
+from tests.support.alert_harness import Pipeline, forbid, lacale, postgres_pipeline, sqlite_pipeline  # noqa: F401  (lacale: fixture)
 from tests.support.postgres import postgres_url  # noqa: F401  (fixture)
 
 GUILD = 111_111_111_111_111_111
@@ -415,12 +415,21 @@ async def test_scheduler_spreads_polls_over_the_interval_and_respects_shards(p: 
         return await original(job, fetcher, **kw)
 
     p.poller.poll = poll  # type: ignore[method-assign]
-    scheduler = AlertScheduler(p.sessions, p.vault, p.access, p.poller, p.sender, interval=60.0, clock=lambda: now[0], sleep=sleep)
+    scheduler = AlertScheduler(
+        p.sessions, p.vault, p.access, p.poller, p.sender, interval=60.0, clock=lambda: now[0], sleep=sleep
+    )
     await scheduler.run_cycle()
     assert starts == [0.0, 15.0, 30.0, 45.0]
     starts.clear()
     sharded = AlertScheduler(
-        p.sessions, p.vault, p.access, p.poller, p.sender, interval=60.0, clock=lambda: now[0], sleep=sleep,
+        p.sessions,
+        p.vault,
+        p.access,
+        p.poller,
+        p.sender,
+        interval=60.0,
+        clock=lambda: now[0],
+        sleep=sleep,
         ownership=Ownership(shard_count=2, cluster_count=2, slot=1),
     )
     report = await sharded.run_cycle()
@@ -444,7 +453,7 @@ async def test_prune_keeps_pending_and_forgets_old_rows(p: Pipeline) -> None:
         assert (await session.scalars(select(SeenRelease))).all() == []
 
 
-async def test_pipeline_on_postgres(postgres_url: str, lacale: FakeLaCale) -> None:  # noqa: F811
+async def test_pipeline_on_postgres(postgres_url: str, lacale: FakeLaCale) -> None:
     async with postgres_pipeline(postgres_url, lacale, GUILD) as pg:
         await pg.add_alert(GUILD, "dune", CHANNEL, query="dune", mention_role_id=ROLE)
         await pg.add_alert(GUILD, "films", CHANNEL, categories=("films",))

@@ -160,7 +160,9 @@ async def test_download_over_an_existing_world_readable_file(fake: FakeLaCale, v
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dl.torrent"], "no temporary file left behind"
 
 
-async def test_download_replaces_a_symlink_instead_of_following_it(fake: FakeLaCale, vigie: Any, tmp_path: Path) -> None:
+async def test_download_replaces_a_symlink_instead_of_following_it(
+    fake: FakeLaCale, vigie: Any, tmp_path: Path
+) -> None:
     item = fake.add_torrent("Download.Through.A.Link")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -182,7 +184,9 @@ async def test_download_failure_leaves_the_existing_file(fake: FakeLaCale, vigie
     and the file already there is left as it was."""
     out = tmp_path / "dl.torrent"
     out.write_bytes(b"previous download")
-    fake.oversize_next(DOWNLOAD, 200 * 1024 * 1024, chunked=True, start=b"d8:announce", content_type="application/x-bittorrent")
+    fake.oversize_next(
+        DOWNLOAD, 200 * 1024 * 1024, chunked=True, start=b"d8:announce", content_type="application/x-bittorrent"
+    )
     r = await vigie("api", "download", "d" * 40, "-o", str(out))
     assert r.code == 5 and "too large" in r.err, r.err
     assert out.read_bytes() == b"previous download"
@@ -207,7 +211,12 @@ async def test_upload(fake: FakeLaCale, vigie: Any, tmp_path: Path) -> None:
     )  # fmt: skip
     assert r.code == 0, r.err
     record = fake.uploads[-1]
-    assert r.json() == {"success": True, "id": record.id, "slug": record.slug, "link": f"{fake.base_url}/torrents/{record.slug}"}
+    assert r.json() == {
+        "success": True,
+        "id": record.id,
+        "slug": record.slug,
+        "link": f"{fake.base_url}/torrents/{record.slug}",
+    }
     assert record.tags == [TAG_1080P, TAG_VFF]
     assert record.fields["tmdbType"] == ["MOVIE"] and record.fields["tmdbId"] == ["555"]
     assert record.files["nfoFile"].content == nfo.read_bytes()
@@ -247,7 +256,17 @@ async def test_403_unknown_key(fake: FakeLaCale, vigie: Any) -> None:
 
 
 async def test_403_upload_scope(fake: FakeLaCale, vigie: Any, tmp_path: Path) -> None:
-    r = await vigie("api", "upload", write_torrent(tmp_path, "R"), "--title", "R", "--category", FILMS_HD, "--api-key", READ_ONLY_KEY)
+    r = await vigie(
+        "api",
+        "upload",
+        write_torrent(tmp_path, "R"),
+        "--title",
+        "R",
+        "--category",
+        FILMS_HD,
+        "--api-key",
+        READ_ONLY_KEY,
+    )
     assert r.code == 3 and "upload:write" in r.err
     assert READ_ONLY_KEY not in r.err
 
@@ -279,7 +298,9 @@ async def test_429_waited_out(fake: FakeLaCale, vigie: Any) -> None:
 
 async def test_server_upload_limit(fake: FakeLaCale, vigie: Any, tmp_path: Path) -> None:
     fake.upload_limit = 1
-    assert (await vigie("api", "upload", write_torrent(tmp_path, "A"), "--title", "A", "--category", FILMS_HD)).code == 0
+    assert (
+        await vigie("api", "upload", write_torrent(tmp_path, "A"), "--title", "A", "--category", FILMS_HD)
+    ).code == 0
     r = await vigie("api", "upload", write_torrent(tmp_path, "B"), "--title", "B", "--category", FILMS_HD)
     assert r.code == 4 and "retry in" in r.err
 
@@ -354,7 +375,17 @@ async def test_upload_timeout_then_409(fake: FakeLaCale, vigie: Any, tmp_path: P
 async def test_upload_bad_local_files(fake: FakeLaCale, vigie: Any, tmp_path: Path) -> None:
     r = await vigie("api", "upload", str(tmp_path / "missing.torrent"), "--title", "T", "--category", FILMS_HD)
     assert r.code == 2 and "cannot read" in r.err
-    r = await vigie("api", "upload", write_torrent(tmp_path, "T"), "--title", "T", "--category", FILMS_HD, "--nfo", str(tmp_path / "no.nfo"))
+    r = await vigie(
+        "api",
+        "upload",
+        write_torrent(tmp_path, "T"),
+        "--title",
+        "T",
+        "--category",
+        FILMS_HD,
+        "--nfo",
+        str(tmp_path / "no.nfo"),
+    )
     assert r.code == 2
     assert fake.count() == 0
 
@@ -367,7 +398,9 @@ async def test_upload_unknown_category(fake: FakeLaCale, vigie: Any, tmp_path: P
 async def test_usage_errors(fake: FakeLaCale, vigie: Any) -> None:
     assert (await vigie("api")).code == 2
     assert (await vigie("api", "upload", "x.torrent")).code == 2  # --title/--category missing
-    assert (await vigie("api", "upload", "x.torrent", "--title", "T", "--category", "C", "--tmdb-type", "film")).code == 2
+    assert (
+        await vigie("api", "upload", "x.torrent", "--title", "T", "--category", "C", "--tmdb-type", "film")
+    ).code == 2
 
 
 async def test_key_echoed_by_server_is_masked(fake: FakeLaCale, vigie: Any) -> None:
@@ -395,10 +428,14 @@ def _env(**extra: str) -> dict[str, str]:
 
 async def test_python_m_bot_api_subprocess(fake: FakeLaCale) -> None:
     fake.add_torrent("Sub.Process.Release")
-    code, out, err = await _run("-m", "bot", "api", "search", "sub process", env=_env(LACALE_BASE_URL=fake.base_url, LACALE_API_KEY=KEY))
+    code, out, err = await _run(
+        "-m", "bot", "api", "search", "sub process", env=_env(LACALE_BASE_URL=fake.base_url, LACALE_API_KEY=KEY)
+    )
     assert code == 0, err
     assert [r["title"] for r in json.loads(out)] == ["Sub.Process.Release"]
-    code, out, err = await _run("-m", "bot", "api", "meta", env=_env(LACALE_BASE_URL=fake.base_url, LACALE_API_KEY="wrong-key-000000"))
+    code, out, err = await _run(
+        "-m", "bot", "api", "meta", env=_env(LACALE_BASE_URL=fake.base_url, LACALE_API_KEY="wrong-key-000000")
+    )
     assert code == 3 and out == "" and err.count("\n") == 1 and "wrong-key-000000" not in err
 
 

@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def vigie(args: list[str], database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DISCORD_TOKEN", "SECRET_KEY"}}
     env.update(DATABASE_URL=database_url, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 async def _migrate(url: str) -> None:
@@ -53,7 +55,9 @@ def test_backup_while_a_writer_is_active_restores_with_every_committed_row(tmp_p
         conn = sqlite3.connect(db_path, timeout=10)
         i = 0
         while not stop.is_set():
-            conn.execute("INSERT INTO bot_state (key, value, updated_at) VALUES (?, 'w', CURRENT_TIMESTAMP)", (f"during:{i}",))
+            conn.execute(
+                "INSERT INTO bot_state (key, value, updated_at) VALUES (?, 'w', CURRENT_TIMESTAMP)", (f"during:{i}",)
+            )
             conn.commit()
             written.append(i)
             i += 1
@@ -103,7 +107,9 @@ def test_backup_of_postgresql_points_to_pg_dump(tmp_path: Path) -> None:
 
 
 def test_backup_without_a_database_says_so(tmp_path: Path) -> None:
-    result = vigie(["db", "backup", str(tmp_path / "out")], f"sqlite+aiosqlite:///{tmp_path / 'none.sqlite3'}", tmp_path)
+    result = vigie(
+        ["db", "backup", str(tmp_path / "out")], f"sqlite+aiosqlite:///{tmp_path / 'none.sqlite3'}", tmp_path
+    )
     assert result.returncode == ExitCode.DATABASE
     assert result.stderr.strip().splitlines() == [f"vigie: backup: no SQLite database at {tmp_path / 'none.sqlite3'}"]
     assert not (tmp_path / "out").exists() and not (tmp_path / "none.sqlite3").exists()

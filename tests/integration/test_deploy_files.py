@@ -104,8 +104,12 @@ def test_compose_config_accepted_by_docker_compose(tmp_path: Path) -> None:
     shutil.copy(ROOT / "Dockerfile", tmp_path / "Dockerfile")
     (tmp_path / ".env").write_text("DISCORD_TOKEN=x\nSECRET_KEY=0123456789abcdef0123\nPOSTGRES_PASSWORD=secret\n")
     for profile in ([], ["--profile", "proxy"]):
-        result = subprocess.run([docker, "compose", *profile, "-f", "compose.yaml", "config", "-q"], cwd=tmp_path,
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [docker, "compose", *profile, "-f", "compose.yaml", "config", "-q"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
         assert result.returncode == 0, result.stderr
 
 
@@ -155,7 +159,9 @@ async def test_dockerfile_healthcheck_command_follows_healthz() -> None:
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HEALTH_PORT": str(port)}
 
     async def run() -> int:
-        proc = await asyncio.create_subprocess_exec("sh", "-c", command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = await asyncio.create_subprocess_exec(
+            "sh", "-c", command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         return await asyncio.wait_for(proc.wait(), 30)
 
     assert await run() != 0  # nothing listening yet

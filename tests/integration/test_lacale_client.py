@@ -11,7 +11,7 @@ import socket
 import time
 import tracemalloc
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
@@ -134,7 +134,7 @@ async def test_fake_can_expand_parents(fake: FakeLaCale, client: LaCaleClient) -
 
 
 async def test_search_by_tmdb_newest_first_at_most_50(fake: FakeLaCale, client: LaCaleClient) -> None:
-    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
     for i in range(60):
         fake.add_torrent(f"Release.{i}", tmdb_id=42 if i % 2 else 7, pub_date=start + timedelta(hours=i))
     fake.add_torrent("Pending", tmdb_id=42, approved=False)
@@ -160,7 +160,9 @@ async def test_search_by_tmdb_newest_first_at_most_50(fake: FakeLaCale, client: 
         (lambda c: c.upload(upload_request(tmdb_type="SERIES")), "tmdbType", None),
     ],
 )
-async def test_limits_checked_before_any_request(fake: FakeLaCale, client: LaCaleClient, call: Any, field: str, limit: int | None) -> None:
+async def test_limits_checked_before_any_request(
+    fake: FakeLaCale, client: LaCaleClient, call: Any, field: str, limit: int | None
+) -> None:
     with pytest.raises(InvalidRequest) as caught:
         await call(client)
     assert caught.value.field == field and caught.value.limit == limit
@@ -182,7 +184,11 @@ def test_unusable_key_refused_at_construction(bad_key: str) -> None:
 # -- search: malformed items, drift, empty-search fallback, cache ---------------------------
 async def test_search_skips_malformed_items(fake: FakeLaCale, client: LaCaleClient) -> None:
     good = fake.add_torrent("Good.One")
-    fake.fail_next(SEARCH, status=200, body=[good, {"title": "no hash"}, 42, {**good, "infoHash": "nothex"}, {**good, "size": "big"}])
+    fake.fail_next(
+        SEARCH,
+        status=200,
+        body=[good, {"title": "no hash"}, 42, {**good, "infoHash": "nothex"}, {**good, "size": "big"}],
+    )
     assert [t.title for t in await client.search("good")] == ["Good.One"]
 
 
@@ -277,7 +283,9 @@ async def test_meta_wrong_shape(fake: FakeLaCale, client: LaCaleClient, body: An
         ("requête trop longue", "text/plain", "requête trop longue"),
     ],
 )
-async def test_400_carries_server_message(fake: FakeLaCale, client: LaCaleClient, body: Any, content_type: str | None, expected: str) -> None:
+async def test_400_carries_server_message(
+    fake: FakeLaCale, client: LaCaleClient, body: Any, content_type: str | None, expected: str
+) -> None:
     fake.fail_next(SEARCH, 400, body=body, content_type=content_type)
     with pytest.raises(BadRequest) as caught:
         await client.search("x")
@@ -352,7 +360,7 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after(None) == 5
     assert parse_retry_after("soon") == 5
     assert parse_retry_after("-3") == 0
-    future = datetime.now(timezone.utc) + timedelta(seconds=90)
+    future = datetime.now(UTC) + timedelta(seconds=90)
     assert 85 <= parse_retry_after(format_datetime(future, usegmt=True)) <= 90
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
 
@@ -386,7 +394,9 @@ async def test_timeout_retried_then_success(fake: FakeLaCale) -> None:
 
 
 async def test_connection_refused() -> None:
-    async with LaCaleClient(KEY, base_url=f"http://127.0.0.1:{closed_port()}", backoff_base=0.001, max_retries=1) as client:
+    async with LaCaleClient(
+        KEY, base_url=f"http://127.0.0.1:{closed_port()}", backoff_base=0.001, max_retries=1
+    ) as client:
         with pytest.raises(ConnectionFailed):
             await client.search("x")
         with pytest.raises(ConnectionFailed):
@@ -425,7 +435,9 @@ async def test_html_challenge_on_upload_and_download(fake: FakeLaCale, client: L
 
 @pytest.mark.parametrize("body", [{"results": []}, "just text", 12])
 async def test_search_wrong_shape(fake: FakeLaCale, client: LaCaleClient, body: Any) -> None:
-    fake.fail_next(SEARCH, status=200, body=body if not isinstance(body, int) else str(body), content_type="application/json")
+    fake.fail_next(
+        SEARCH, status=200, body=body if not isinstance(body, int) else str(body), content_type="application/json"
+    )
     with pytest.raises(MalformedResponse):
         await client.search("x")
 
@@ -612,7 +624,14 @@ async def _download(client: LaCaleClient) -> Any:
     ids=["search", "meta", "download"],
 )
 async def test_oversize_answer_is_refused_without_being_read(
-    fake: FakeLaCale, client: LaCaleClient, call: Any, path: str, cap: int, start: bytes, content_type: str, chunked: bool
+    fake: FakeLaCale,
+    client: LaCaleClient,
+    call: Any,
+    path: str,
+    cap: int,
+    start: bytes,
+    content_type: str,
+    chunked: bool,
 ) -> None:
     """200 MiB streamed: refused from Content-Length before reading, or once the chunks
     pass the cap; the fake counts what it could write, memory stays near the cap."""
@@ -662,9 +681,13 @@ async def _until(predicate: Any) -> None:
 async def test_answer_at_the_cap_is_read_and_error_bodies_are_cut(fake: FakeLaCale) -> None:
     async with make_client(fake, max_torrent_bytes=64 * 1024, max_json_bytes=64 * 1024) as small:
         # A body exactly at the cap is read whole; one byte more is refused.
-        fake.oversize_next(DOWNLOAD, 64 * 1024, chunked=True, start=b"d8:announce", content_type="application/x-bittorrent")
+        fake.oversize_next(
+            DOWNLOAD, 64 * 1024, chunked=True, start=b"d8:announce", content_type="application/x-bittorrent"
+        )
         assert len(await small.download_torrent("a" * 40)) == 64 * 1024
-        fake.oversize_next(DOWNLOAD, 64 * 1024 + 1, chunked=True, start=b"d8:announce", content_type="application/x-bittorrent")
+        fake.oversize_next(
+            DOWNLOAD, 64 * 1024 + 1, chunked=True, start=b"d8:announce", content_type="application/x-bittorrent"
+        )
         with pytest.raises(ResponseTooLarge):
             await small.download_torrent("a" * 40)
     # An endless error body: only its start is read, the status decides the error.
@@ -672,13 +695,15 @@ async def test_answer_at_the_cap_is_read_and_error_bodies_are_cut(fake: FakeLaCa
     async with make_client(fake) as client:
         with pytest.raises(BadRequest) as refused:
             await client.search("dune")
-    assert refused.value.message.startswith("{\"error\": \"q too long") and len(refused.value.message) <= 301
+    assert refused.value.message.startswith('{"error": "q too long') and len(refused.value.message) <= 301
     await asyncio.wait_for(_until(lambda: fake.streams_finished == 3), timeout=30)
     assert fake.streamed_bytes < 2 * 64 * 1024 + 2 + 16 * MIB
 
 
 # -- secrets ------------------------------------------------------------------------------
-async def test_key_never_in_urls_messages_or_logs(fake: FakeLaCale, client: LaCaleClient, caplog: pytest.LogCaptureFixture) -> None:
+async def test_key_never_in_urls_messages_or_logs(
+    fake: FakeLaCale, client: LaCaleClient, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     item = fake.add_torrent("Anything")
     fake.fail_next(SEARCH, 400, error=f"clé {KEY} invalide")  # a server echoing the key

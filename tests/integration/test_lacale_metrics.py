@@ -11,7 +11,6 @@ from bot.observability.metrics import Metrics, lacale_endpoint
 from tests.fakes.lacale import DOWNLOAD, META, SEARCH, FakeLaCale
 
 
-
 def requests(metrics: Metrics) -> dict[tuple[str, str], float]:
     out = {}
     for family in text_string_to_metric_families(metrics.render().decode()):
@@ -23,31 +22,33 @@ def requests(metrics: Metrics) -> dict[tuple[str, str], float]:
 
 async def test_each_outcome_is_counted_once_per_exchange() -> None:
     metrics = Metrics()
-    async with FakeLaCale() as fake:
-        async with LaCaleClient(
+    async with (
+        FakeLaCale() as fake,
+        LaCaleClient(
             fake.default_key, base_url=fake.base_url, timeout=0.5, max_retries=0, observe=metrics.lacale_request
-        ) as client:
-            fake.add_torrent("Dune.2021")
-            torrent = (await client.search("dune"))[0]
-            await client.meta()
-            await client.download_torrent(torrent.info_hash)
-            faults = [
-                (lambda: fake.fail_next(SEARCH, 503), "5xx"),
-                (lambda: fake.fail_next(SEARCH, 429, retry_after=0), "429"),
-                (lambda: fake.fail_next(SEARCH, 401), "4xx"),
-                (lambda: fake.delay_next(SEARCH, 2.0), "timeout"),
-                (lambda: fake.drop_next(SEARCH, times=2), "connection"),  # aiohttp retries a dropped keep-alive once
-                (lambda: fake.challenge_next(SEARCH), "malformed"),
-                (lambda: fake.invalid_json_next(SEARCH), "malformed"),
-                (lambda: fake.oversize_next(SEARCH, 9 * 1024 * 1024), "too_large"),
-            ]
-            for inject, _ in faults:
-                inject()
-                with pytest.raises(LaCaleError):
-                    await client.search("dune")
-            fake.fail_next(META, 403)
+        ) as client,
+    ):
+        fake.add_torrent("Dune.2021")
+        torrent = (await client.search("dune"))[0]
+        await client.meta()
+        await client.download_torrent(torrent.info_hash)
+        faults = [
+            (lambda: fake.fail_next(SEARCH, 503), "5xx"),
+            (lambda: fake.fail_next(SEARCH, 429, retry_after=0), "429"),
+            (lambda: fake.fail_next(SEARCH, 401), "4xx"),
+            (lambda: fake.delay_next(SEARCH, 2.0), "timeout"),
+            (lambda: fake.drop_next(SEARCH, times=2), "connection"),  # aiohttp retries a dropped keep-alive once
+            (lambda: fake.challenge_next(SEARCH), "malformed"),
+            (lambda: fake.invalid_json_next(SEARCH), "malformed"),
+            (lambda: fake.oversize_next(SEARCH, 9 * 1024 * 1024), "too_large"),
+        ]
+        for inject, _ in faults:
+            inject()
             with pytest.raises(LaCaleError):
-                await client.meta()
+                await client.search("dune")
+        fake.fail_next(META, 403)
+        with pytest.raises(LaCaleError):
+            await client.meta()
     counted = requests(metrics)
     assert counted.pop(("search", "ok")) == 1
     assert counted.pop(("meta", "ok")) == 1

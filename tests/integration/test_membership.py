@@ -4,6 +4,7 @@ the same with real ``python -m bot`` processes is in test_processes.py)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import asyncpg
@@ -23,7 +24,7 @@ def test_layout_code_round_trips() -> None:
     assert Layout(None, 1).describe() == "SHARD_COUNT unset, CLUSTER_COUNT=1"
 
 
-async def test_slots_standby_and_takeover(fresh_db: str) -> None:  # noqa: F811
+async def test_slots_standby_and_takeover(fresh_db: str) -> None:
     lost: list[str] = []
     keepers = [SlotKeeper(fresh_db, Layout(2, 2), on_lost=lost.append, retry=0.1) for _ in range(3)]
     try:
@@ -54,7 +55,7 @@ async def test_slots_standby_and_takeover(fresh_db: str) -> None:  # noqa: F811
             await keeper.close()
 
 
-async def test_another_layout_is_refused_while_one_runs(fresh_db: str) -> None:  # noqa: F811
+async def test_another_layout_is_refused_while_one_runs(fresh_db: str) -> None:
     running = SlotKeeper(fresh_db, Layout(2, 2))
     await running.open()
     try:
@@ -76,7 +77,7 @@ async def test_another_layout_is_refused_while_one_runs(fresh_db: str) -> None: 
     await other.close()
 
 
-async def test_losing_the_slot_connection_calls_the_fence(fresh_db: str) -> None:  # noqa: F811
+async def test_losing_the_slot_connection_calls_the_fence(fresh_db: str) -> None:
     lost: list[str] = []
     keeper = SlotKeeper(fresh_db, Layout(1, 1), on_lost=lost.append, ping_every=60)
     await keeper.open()
@@ -101,7 +102,7 @@ async def test_losing_the_slot_connection_calls_the_fence(fresh_db: str) -> None
         await keeper.close()
 
 
-async def test_identify_gate_spaces_one_bucket_across_processes(fresh_db: str) -> None:  # noqa: F811
+async def test_identify_gate_spaces_one_bucket_across_processes(fresh_db: str) -> None:
     """Two processes' gates (two engines) on one database: logins of one bucket are at
     least ``spacing`` apart whichever process makes them; another bucket does not wait."""
     engines = [create_engine(fresh_db), create_engine(fresh_db)]
@@ -117,10 +118,14 @@ async def test_identify_gate_spaces_one_bucket_across_processes(fresh_db: str) -
         started = time.monotonic()
         # Shards 0, 2, 4, 6 share bucket 0 of max_concurrency 2; shard 1 is bucket 1.
         await asyncio.gather(
-            login(gates[0], 0, 2), login(gates[1], 2, 2), login(gates[0], 4, 2), login(gates[1], 6, 2), login(gates[1], 1, 2)
+            login(gates[0], 0, 2),
+            login(gates[1], 2, 2),
+            login(gates[0], 4, 2),
+            login(gates[1], 6, 2),
+            login(gates[1], 1, 2),
         )
         bucket0 = sorted(t for t, shard in returned if shard % 2 == 0)
-        gaps = [b - a for a, b in zip(bucket0, bucket0[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(bucket0)]
         assert all(gap >= 0.95 for gap in gaps), gaps
         assert next(t for t, shard in returned if shard == 1) - started < 0.9
     finally:
@@ -135,7 +140,7 @@ def test_session_start_warning_when_logins_run_low() -> None:
     assert session_start_warning({"total": 1000, "remaining": 150, "reset_after": 60_000}, 100) is not None
 
 
-async def test_watchdog_fences_when_the_lock_is_gone_but_the_connection_lives(fresh_db: str) -> None:  # noqa: F811
+async def test_watchdog_fences_when_the_lock_is_gone_but_the_connection_lives(fresh_db: str) -> None:
     """What a pooler does behind our back (``DISCARD ALL`` between clients, another backend
     in transaction mode): the connection answers but the slot is no longer ours."""
     lost: list[str] = []

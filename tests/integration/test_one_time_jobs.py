@@ -31,8 +31,15 @@ sys.exit(asyncio.run(_db_upgrade(sys.argv[1])))
 async def _start_upgrade(url: str, cwd: Path) -> asyncio.subprocess.Process:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd), "PYTHONPATH": str(ROOT)}
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-c", _UPGRADE, url, env=env, cwd=cwd,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-c",
+        _UPGRADE,
+        url,
+        env=env,
+        cwd=cwd,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
 
 
@@ -43,10 +50,10 @@ async def _upgrade_together(url: str, cwd: Path, count: int) -> list[tuple[int, 
         assert proc.stdin is not None
         proc.stdin.write(b"go\n")
     outs = await asyncio.gather(*(asyncio.wait_for(p.communicate(), 120) for p in procs))
-    return [(p.returncode or 0, out.decode()) for p, (out, _) in zip(procs, outs)]
+    return [(p.returncode or 0, out.decode()) for p, (out, _) in zip(procs, outs, strict=False)]
 
 
-async def test_simultaneous_first_start_migrates_once_and_all_succeed(postgres_url: str, tmp_path: Path) -> None:  # noqa: F811
+async def test_simultaneous_first_start_migrates_once_and_all_succeed(postgres_url: str, tmp_path: Path) -> None:
     """Processes starting at the same second on an empty database (``vigie db upgrade``
     here; the bot's start runs the same function): one migrates, the others wait for it
     and find the database at head. Without the lock, two ``CREATE TABLE`` race and one
@@ -70,7 +77,7 @@ async def test_simultaneous_first_start_migrates_once_and_all_succeed(postgres_u
         await admin.close()
 
 
-async def test_one_process_prunes_at_a_time_the_others_skip_at_once(fresh_db: str) -> None:  # noqa: F811
+async def test_one_process_prunes_at_a_time_the_others_skip_at_once(fresh_db: str) -> None:
     """Two processes pruning together: the second does not queue behind the first's row
     locks (it returns at once, the job being done); once the first committed, pruning
     is anyone's again."""

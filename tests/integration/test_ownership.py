@@ -29,7 +29,9 @@ def test_shards_and_owned_servers_follow_discords_rule() -> None:
     assert Ownership().everything and Ownership().owns(12345)
 
 
-@pytest.mark.parametrize("bad", [dict(shard_count=0), dict(cluster_count=3, shard_count=2), dict(cluster_count=2, shard_count=2, slot=2)])
+@pytest.mark.parametrize(
+    "bad", [dict(shard_count=0), dict(cluster_count=3, shard_count=2), dict(cluster_count=2, shard_count=2, slot=2)]
+)
 def test_impossible_layouts_are_refused(bad: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         Ownership(**bad)
@@ -51,5 +53,5 @@ async def test_sql_predicate_agrees_on_sqlite() -> None:
     await _agree("sqlite+aiosqlite://")
 
 
-async def test_sql_predicate_agrees_on_postgres(postgres_url: str) -> None:  # noqa: F811
+async def test_sql_predicate_agrees_on_postgres(postgres_url: str) -> None:
     await _agree(postgres_url)

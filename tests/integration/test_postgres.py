@@ -16,14 +16,14 @@ from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import head_revision, upgrade_database
 from bot.db.models import Base
 from bot.services.guilds import GuildService
-from bot.services.vault import KeyVault
 from bot.services.lacale_access import LaCaleAccess, MetaCache
+from bot.services.vault import KeyVault
 from tests.fakes.lacale import FakeLaCale
 from tests.support.postgres import postgres_url  # noqa: F401  (fixture)
 
 
 @pytest.fixture
-async def pg_engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:  # noqa: F811
+async def pg_engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(postgres_url)
     async with engine.begin() as conn:
         await conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -77,7 +77,9 @@ async def test_stored_keys_rotation_and_unreadable_on_postgres(pg_engine: AsyncE
         access = LaCaleAccess(session, lacale.base_url)
 
         def service(settings) -> GuildService:  # type: ignore[no-untyped-def]
-            return GuildService(sessions, KeyVault(settings.fernet_key, settings.old_fernet_keys), access, MetaCache(access))
+            return GuildService(
+                sessions, KeyVault(settings.fernet_key, settings.old_fernet_keys), access, MetaCache(access)
+            )
 
         guild_id, user_id = 1_234_567_890_123_456_789, 987_654_321_987_654_321
         personal = lacale.add_key()

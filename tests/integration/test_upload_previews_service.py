@@ -103,7 +103,9 @@ async def test_leaving_the_server_closes_every_preview_there(env: Env) -> None:
     await env.guilds.register_guild_key(GUILD, KEY, ADMIN)
     await env.guilds.keys.set_member_key(MEMBER, MEMBER_KEY, GUILD)
     server = await preview(env, ADMIN_RIGHTS)
-    personal = await preview(env, Uploader(GUILD, MEMBER, can_manage_guild=False, role_ids=frozenset()), "Other.Release")
+    personal = await preview(
+        env, Uploader(GUILD, MEMBER, can_manage_guild=False, role_ids=frozenset()), "Other.Release"
+    )
     heard: list[str] = []
     env.service.watch(server, lambda key, values: heard.append(key))
     env.service.watch(personal, lambda key, values: heard.append(key))
@@ -148,7 +150,15 @@ async def test_budget_full_refuses_a_new_preview(env: Env) -> None:
 
 
 async def test_budget_always_holds_one_upload_of_the_largest_size(env: Env) -> None:
-    service = UploadService(env.sessions, env.guilds, env.access, env.service._meta, env.service._search, max_torrent_bytes=10 * 1024 * 1024, preview_budget_bytes=1024 * 1024)
+    service = UploadService(
+        env.sessions,
+        env.guilds,
+        env.access,
+        env.service._meta,
+        env.service._search,
+        max_torrent_bytes=10 * 1024 * 1024,
+        preview_budget_bytes=1024 * 1024,
+    )
     assert service.previews.budget_bytes == 10 * 1024 * 1024 + NFO_MAX_BYTES
 
 
@@ -157,6 +167,10 @@ async def test_cancel_and_fixing_the_source_flag_account_bytes(env: Env) -> None
     key = await env.service.authorize_uploader(ADMIN_RIGHTS)
     draft = await env.draft(make_torrent("Unflagged.Release", source=None), key=key)
     fixed = await env.service.fix_source(draft)
-    assert env.service.previews.held_bytes == len(fixed.torrent.raw) + len(fixed.nfo or b"") != len(draft.torrent.raw) + len(draft.nfo or b"")
+    assert (
+        env.service.previews.held_bytes
+        == len(fixed.torrent.raw) + len(fixed.nfo or b"")
+        != len(draft.torrent.raw) + len(draft.nfo or b"")
+    )
     env.service.discard(fixed)
     assert env.service.previews.held_bytes == 0

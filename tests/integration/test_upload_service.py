@@ -23,10 +23,10 @@ from bot.errors import UserError
 from bot.lacale import LaCaleClient, UploadFile, UploadRequest
 from bot.services.guilds import GuildService
 from bot.services.keys import ResolvedKey
-from bot.services.vault import KeyVault
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 from bot.services.search import MemberCooldown, SearchService
 from bot.services.uploads import UploadDraft, UploadOutcome, UploadService, UploadStatus
+from bot.services.vault import KeyVault
 from bot.torrents import read_torrent
 from tests.fakes.lacale import DOWNLOAD, SEARCH, UPLOAD, FakeLaCale
 from tests.support.torrent_factory import make_torrent
@@ -56,8 +56,15 @@ class Env:
     def key(self, api_key: str = KEY, owner: str = "guild") -> ResolvedKey:
         return ResolvedKey(api_key, self.guilds._vault.fingerprint(api_key), owner)  # type: ignore[arg-type]
 
-    async def draft(self, data: bytes | None = None, *, key: ResolvedKey | None = None, user_id: int = ADMIN, **options: object) -> UploadDraft:
-        values: dict[str, object] = {"category": FILMS_HD, "tags": "1080p, VFF, x264", "nfo": NFO, "nfo_filename": "release.nfo"}
+    async def draft(
+        self, data: bytes | None = None, *, key: ResolvedKey | None = None, user_id: int = ADMIN, **options: object
+    ) -> UploadDraft:
+        values: dict[str, object] = {
+            "category": FILMS_HD,
+            "tags": "1080p, VFF, x264",
+            "nfo": NFO,
+            "nfo_filename": "release.nfo",
+        }
         values.update(options)
         return await self.service.prepare(
             key=key or self.key(),
@@ -75,9 +82,14 @@ class Env:
 
 def same_answer(again: UploadOutcome, first: UploadOutcome) -> bool:
     """A final outcome answered again: the same answer (the files themselves are let go)."""
-    return (again.status, again.link, again.record_id, again.after_timeout, again.draft.id, again.draft.torrent.info_hash) == (
-        first.status, first.link, first.record_id, first.after_timeout, first.draft.id, first.draft.torrent.info_hash
-    )
+    return (
+        again.status,
+        again.link,
+        again.record_id,
+        again.after_timeout,
+        again.draft.id,
+        again.draft.torrent.info_hash,
+    ) == (first.status, first.link, first.record_id, first.after_timeout, first.draft.id, first.draft.torrent.info_hash)
 
 
 @pytest.fixture
@@ -89,7 +101,9 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
         await upgrade_database(engine)
         sessions = create_sessionmaker(engine)
         async with aiohttp.ClientSession() as http:
-            access = LaCaleAccess(http, fake.base_url, timeout=2.0, search_interval=0.0, backoff_base=0.01, max_retries=1)
+            access = LaCaleAccess(
+                http, fake.base_url, timeout=2.0, search_interval=0.0, backoff_base=0.01, max_retries=1
+            )
             meta = MetaCache(access)
             guilds = GuildService(sessions, KeyVault(base64.urlsafe_b64encode(b"k" * 32)), access, meta)
             search = SearchService(access, meta, MemberCooldown(100))
@@ -130,7 +144,11 @@ async def test_good_upload_sends_one_request_with_repeated_tags_and_the_nfo(env:
 
     (record,) = await env.records()
     assert (record.outcome, record.link, record.info_hash, record.user_id, record.guild_id) == (
-        "uploaded", outcome.link, draft.torrent.info_hash, ADMIN, GUILD
+        "uploaded",
+        outcome.link,
+        draft.torrent.info_hash,
+        ADMIN,
+        GUILD,
     )
     assert record.key_fingerprint == draft.key_fingerprint and record.finished_at is not None
     assert KEY not in (record.detail or "") + (record.link or "")

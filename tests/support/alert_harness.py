@@ -35,8 +35,8 @@ from bot.services.alerts.poll import GuildPoller
 from bot.services.alerts.scheduler import AlertScheduler
 from bot.services.alerts.service import AlertService, AlertSpec
 from bot.services.guilds import GuildService
-from bot.services.vault import KeyVault
 from bot.services.lacale_access import LaCaleAccess, MetaCache
+from bot.services.vault import KeyVault
 from tests.fakes.lacale import FakeLaCale
 
 SECRET = b"0" * 32
@@ -86,7 +86,7 @@ class RecordingPoster:
         self._nonces[(post.channel_id, post.nonce)] = message.id
         if self.crash_after_accept:
             self.crash_after_accept -= 1
-            raise asyncio.CancelledError()
+            raise asyncio.CancelledError
         return message.id
 
     async def send_gap_notice(self, notice: GapNotice) -> None:
@@ -151,7 +151,9 @@ class Pipeline:
             row.locale = locale
 
     async def add_alert(self, guild_id: int, name: str, channel_id: int, *, backfill: int = 0, **spec: Any) -> int:
-        result = await self.alerts.create(guild_id, AlertSpec(name=name, channel_id=channel_id, **spec), created_by=1, backfill=backfill)
+        result = await self.alerts.create(
+            guild_id, AlertSpec(name=name, channel_id=channel_id, **spec), created_by=1, backfill=backfill
+        )
         return result.alert.id
 
     async def cycle(self) -> Any:
@@ -178,14 +180,26 @@ class Pipeline:
 
 
 def _build(
-    sessions: async_sessionmaker[AsyncSession], vault: KeyVault, access: LaCaleAccess, guilds: GuildService, site_meta: SiteMeta,
+    sessions: async_sessionmaker[AsyncSession],
+    vault: KeyVault,
+    access: LaCaleAccess,
+    guilds: GuildService,
+    site_meta: SiteMeta,
     poster: RecordingPoster,
 ) -> AlertPipeline:
     """The production builder; only the recorder gathers writes for less long (tests run
     cycles back to back) and the scheduler runs fewer polls at once."""
     return AlertPipeline.build(
-        sessions=sessions, vault=vault, access=access, guilds=guilds, site_meta=site_meta, poster=poster,
-        interval=60.0, concurrency=4, record_delay=0.01, record_batch=4,
+        sessions=sessions,
+        vault=vault,
+        access=access,
+        guilds=guilds,
+        site_meta=site_meta,
+        poster=poster,
+        interval=60.0,
+        concurrency=4,
+        record_delay=0.01,
+        record_batch=4,
     )
 
 

@@ -60,7 +60,9 @@ def install_discord_proxy() -> Path:
         try:
             done = subprocess.run(
                 [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", *specs],
-                capture_output=True, text=True, timeout=300,
+                capture_output=True,
+                text=True,
+                timeout=300,
             )
         except subprocess.TimeoutExpired:
             raise ProxyUnavailable("npm install @discordjs/proxy timed out (is the npm registry reachable?)") from None
@@ -85,8 +87,12 @@ async def run_discord_proxy(modules: Path, upstream_api: str, *, timeout_ms: int
     and yields the base to give discord.py (``http://127.0.0.1:N/api/v10``)."""
     env = {**os.environ, "NODE_PATH": str(modules), "PROXY_TIMEOUT_MS": str(timeout_ms)}
     proc = await asyncio.create_subprocess_exec(
-        shutil.which("node") or "node", str(SCRIPT), upstream_api,
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        shutil.which("node") or "node",
+        str(SCRIPT),
+        upstream_api,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         assert proc.stdout is not None

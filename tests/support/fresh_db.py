@@ -17,7 +17,7 @@ def plain(url: str) -> str:
 
 
 @pytest.fixture
-async def fresh_db(postgres_url: str) -> AsyncIterator[str]:  # noqa: F811
+async def fresh_db(postgres_url: str) -> AsyncIterator[str]:
     """The SQLAlchemy URL of a new, empty database, dropped after the test."""
     name = "vigie_" + secrets.token_hex(6)
     admin = await asyncpg.connect(plain(postgres_url))

@@ -60,18 +60,45 @@ class ThrowawayServer:
         self.port = _free_port()
         self._options = f"-p {self.port} -h 127.0.0.1 -k {self.root} -c fsync=off {options}".strip()
         self.url = f"postgresql+asyncpg://vigie@127.0.0.1:{self.port}/postgres"
-        subprocess.run([*self._prefix, str(self._bin / "initdb"), "-D", str(self._data), "-U", "vigie", "--auth=trust", "-E", "UTF8"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                *self._prefix,
+                str(self._bin / "initdb"),
+                "-D",
+                str(self._data),
+                "-U",
+                "vigie",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ],
+            check=True,
+            capture_output=True,
+        )
 
     def start(self) -> None:
         subprocess.run(
-            [*self._prefix, str(self._bin / "pg_ctl"), "-D", str(self._data), "-w", "-l", str(self.root / "log"),
-             "-o", self._options, "start"],
-            check=True, capture_output=True,
+            [
+                *self._prefix,
+                str(self._bin / "pg_ctl"),
+                "-D",
+                str(self._data),
+                "-w",
+                "-l",
+                str(self.root / "log"),
+                "-o",
+                self._options,
+                "start",
+            ],
+            check=True,
+            capture_output=True,
         )
 
     def stop(self) -> None:
-        subprocess.run([*self._prefix, str(self._bin / "pg_ctl"), "-D", str(self._data), "-m", "immediate", "stop"], capture_output=True)
+        subprocess.run(
+            [*self._prefix, str(self._bin / "pg_ctl"), "-D", str(self._data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
 
 
 @contextmanager

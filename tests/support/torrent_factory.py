@@ -60,8 +60,7 @@ def make_torrent(
         if not files:
             raise ValueError("files must not be empty (use files=None for a single file)")
         info["files"] = [
-            {"length": int(length), "path": [p for p in str(path).split("/") if p]}
-            for path, length in files
+            {"length": int(length), "path": [p for p in str(path).split("/") if p]} for path, length in files
         ]
         total = sum(int(length) for _, length in files)
     if total <= 0:
@@ -72,7 +71,7 @@ def make_torrent(
     info["piece length"] = piece_size
     # One fake 20-byte hash per piece.
     pieces = math.ceil(total / piece_size)
-    info["pieces"] = hashlib.sha1(f"{name}/{total}".encode()).digest() * pieces
+    info["pieces"] = hashlib.sha1(f"{name}/{total}".encode(), usedforsecurity=False).digest() * pieces
     if private:
         info["private"] = True
     if extra_info:
@@ -98,4 +97,4 @@ def info_hash_of(data: bytes) -> str:
     metainfo = bencode.decode(bytes(data))
     if bencode.encode(metainfo) != bytes(data):
         raise ValueError("not canonical bencode: info_hash_of() cannot be trusted on it")
-    return hashlib.sha1(bencode.encode(metainfo[b"info"])).hexdigest()
+    return hashlib.sha1(bencode.encode(metainfo[b"info"]), usedforsecurity=False).hexdigest()

@@ -24,14 +24,26 @@ from bot.services.alerts.scheduler import ownership_of_shards
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def row(id: int, *, channel: int = 10, info_hash: str | None = None, alert: int = 1, name: str = "a", role: int | None = None,
-        nonce: str | None = None, title: str = "Release") -> PendingRow:
+def row(
+    id: int,
+    *,
+    channel: int = 10,
+    info_hash: str | None = None,
+    alert: int = 1,
+    name: str = "a",
+    role: int | None = None,
+    nonce: str | None = None,
+    title: str = "Release",
+) -> PendingRow:
     h = info_hash or f"{id:040x}"
     return PendingRow(id, alert, 1, channel, h, {"title": title, "category": "Films"}, nonce, name, role, "fr", None)
 
 
 def test_one_release_for_several_alerts_of_a_channel_is_one_embed_naming_them() -> None:
-    rows = [row(1, info_hash="a" * 40, alert=1, name="dune", role=100), row(2, info_hash="a" * 40, alert=2, name="films", role=200)]
+    rows = [
+        row(1, info_hash="a" * 40, alert=1, name="dune", role=100),
+        row(2, info_hash="a" * 40, alert=2, name="films", role=200),
+    ]
     (batch,) = plan_batches(rows)
     (release,) = batch.releases()
     assert release.alert_names == ("dune", "films")
@@ -71,7 +83,9 @@ def test_nonce_is_deterministic_and_fits_discord() -> None:
 
 
 def _t(i: int, minutes: int) -> Torrent:
-    return Torrent.model_validate({"title": f"R{i}", "pubDate": (T0 + timedelta(minutes=minutes)).isoformat(), "infoHash": f"{i:040x}"})
+    return Torrent.model_validate(
+        {"title": f"R{i}", "pubDate": (T0 + timedelta(minutes=minutes)).isoformat(), "infoHash": f"{i:040x}"}
+    )
 
 
 def test_gap_rules() -> None:
@@ -99,8 +113,20 @@ def test_ownership_of_shards_is_discords_rule() -> None:
 
 @pytest.mark.parametrize(
     ("status", "refused"),
-    [(400, True), (403, True), (404, True), (413, True), (408, False), (425, False), (429, False), (499, False),
-     (500, False), (502, False), (504, False), (302, False)],
+    [
+        (400, True),
+        (403, True),
+        (404, True),
+        (413, True),
+        (408, False),
+        (425, False),
+        (429, False),
+        (499, False),
+        (500, False),
+        (502, False),
+        (504, False),
+        (302, False),
+    ],
 )
 def test_only_a_definite_refusal_releases_the_nonce(status: int, refused: bool) -> None:
     """A 408 or 5xx may come from a proxy after Discord posted: retried with the same nonce."""

@@ -25,7 +25,14 @@ META = Meta.model_validate(json.loads((Path(__file__).parents[1] / "fakes" / "la
 NOW = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
 
 
-def torrent(title: str, *, category: str = "Films HD", size: int = 2_000_000_000, seeders: int = 10, info_hash: str | None = None) -> Torrent:
+def torrent(
+    title: str,
+    *,
+    category: str = "Films HD",
+    size: int = 2_000_000_000,
+    seeders: int = 10,
+    info_hash: str | None = None,
+) -> Torrent:
     return Torrent.model_validate(
         {
             "title": title,
@@ -59,7 +66,14 @@ def ok(a: AlertFilter, t: Torrent, **kw: Any) -> bool:
 
 
 def test_normalize_words_like_la_cale() -> None:
-    assert normalize_words("Astérix.et.Obélix: Mission Cléopâtre (2002)") == ("asterix", "et", "obelix", "mission", "cleopatre", "2002")
+    assert normalize_words("Astérix.et.Obélix: Mission Cléopâtre (2002)") == (
+        "asterix",
+        "et",
+        "obelix",
+        "mission",
+        "cleopatre",
+        "2002",
+    )
     assert normalize_words("One.Piece.S01E01.1080p-LACALE") == ("one", "piece", "s01e01", "1080p", "lacale")
     assert normalize_words("ÉTÉ_2024") == ("ete", "2024")
     assert normalize_words("") == () and normalize_words(None) == ()
@@ -70,7 +84,15 @@ def test_ligatures_are_spelt_out() -> None:
     """Members type ``coeur`` and ``ae``; titles say ``Cœur`` and ``Æ``."""
     assert normalize_words("Le.Cœur.a.ses.raisons") == ("le", "coeur", "a", "ses", "raisons")
     assert normalize_words("ŒUVRE Æon ægis Straße ﬁn ﬂeur ĳs Ørsted Łódź") == (
-        "oeuvre", "aeon", "aegis", "strasse", "fin", "fleur", "ijs", "orsted", "lodz",
+        "oeuvre",
+        "aeon",
+        "aegis",
+        "strasse",
+        "fin",
+        "fleur",
+        "ijs",
+        "orsted",
+        "lodz",
     )
     assert ok(alert(query="coeur"), torrent("Le.Cœur.des.hommes.2003"))
     assert ok(alert(query="ae"), torrent("Æ.Flux.S01"))
@@ -116,8 +138,20 @@ def test_category_includes_children_and_uses_labels() -> None:
 
 def test_unknown_category_matches_nothing() -> None:
     assert not ok(alert(categories=["gone-slug"]), torrent("Dune"))
-    no_meta = AlertFilter.from_alert(SimpleNamespace(id=1, name="a", query=None, categories=["films"], tmdb_id=None,
-                                                     min_size=None, max_size=None, min_seeders=None, exclude=[]), None)
+    no_meta = AlertFilter.from_alert(
+        SimpleNamespace(
+            id=1,
+            name="a",
+            query=None,
+            categories=["films"],
+            tmdb_id=None,
+            min_size=None,
+            max_size=None,
+            min_seeders=None,
+            exclude=[],
+        ),
+        None,
+    )
     assert not ok(no_meta, torrent("Dune"))
 
 
@@ -157,9 +191,17 @@ def test_tmdb_needs_the_servers_answer() -> None:
 def test_match_all_keeps_release_order_and_logs_drops(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("DEBUG", logger="vigie.alerts.match")
     a, b = alert(id=1, query="dune"), alert(id=2, query="arcane")
-    releases = [ReleaseView.of(torrent("Dune.2021")), ReleaseView.of(torrent("Arcane.S02")), ReleaseView.of(torrent("Dune.Part.Two"))]
+    releases = [
+        ReleaseView.of(torrent("Dune.2021")),
+        ReleaseView.of(torrent("Arcane.S02")),
+        ReleaseView.of(torrent("Dune.Part.Two")),
+    ]
     found = match_all([a, b], releases, guild_id=7)
-    assert [(m.alert.alert_id, m.release.torrent.title) for m in found] == [(1, "Dune.2021"), (2, "Arcane.S02"), (1, "Dune.Part.Two")]
+    assert [(m.alert.alert_id, m.release.torrent.title) for m in found] == [
+        (1, "Dune.2021"),
+        (2, "Arcane.S02"),
+        (1, "Dune.Part.Two"),
+    ]
     assert "guild=7 alert=2 drop" in caplog.text and "word 'arcane' not in title" in caplog.text
 
 

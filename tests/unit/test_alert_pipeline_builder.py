@@ -18,8 +18,8 @@ from bot.db.engine import create_engine, create_sessionmaker
 from bot.services.alerts.fetch import SiteMeta
 from bot.services.alerts.pipeline import SCHEDULER_TASK, SENDER_TASK, AlertPipeline
 from bot.services.guilds import GuildService
-from bot.services.vault import KeyVault
 from bot.services.lacale_access import LaCaleAccess, MetaCache
+from bot.services.vault import KeyVault
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Constructed only by the builder (outside the pipeline's own package).
@@ -46,8 +46,12 @@ async def parts(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
         vault = KeyVault(base64.urlsafe_b64encode(b"0" * 32))
         meta = MetaCache(access)
         yield {
-            "sessions": sessions, "vault": vault, "access": access, "guilds": GuildService(sessions, vault, access, meta),
-            "site_meta": SiteMeta(meta), "poster": _Poster(),
+            "sessions": sessions,
+            "vault": vault,
+            "access": access,
+            "guilds": GuildService(sessions, vault, access, meta),
+            "site_meta": SiteMeta(meta),
+            "poster": _Poster(),
         }
     await engine.dispose()
 
@@ -112,7 +116,13 @@ def _constructions(path: Path) -> list[str]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
-            name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr if isinstance(node.func, ast.Attribute) else None
+            name = (
+                node.func.id
+                if isinstance(node.func, ast.Name)
+                else node.func.attr
+                if isinstance(node.func, ast.Attribute)
+                else None
+            )
             if name in PARTS:
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}(...)")
     return found
@@ -121,8 +131,12 @@ def _constructions(path: Path) -> list[str]:
 def test_nobody_wires_the_pipeline_by_hand() -> None:
     """The cog, the tests' harness and the benchmarks build it with AlertPipeline.build.
     (The kill -9 benchmark's child is a sender alone, with no poller to link to.)"""
-    files = [*ROOT.joinpath("cogs").rglob("*.py"), *ROOT.joinpath("bot").rglob("*.py"), *ROOT.joinpath("benchmarks").rglob("*.py"),
-             ROOT / "tests" / "support" / "alert_harness.py"]
+    files = [
+        *ROOT.joinpath("cogs").rglob("*.py"),
+        *ROOT.joinpath("bot").rglob("*.py"),
+        *ROOT.joinpath("benchmarks").rglob("*.py"),
+        ROOT / "tests" / "support" / "alert_harness.py",
+    ]
     inside = ROOT / "bot" / "services" / "alerts"
     found = [c for f in files if f.parent != inside for c in _constructions(f)]
     allowed = [c for c in found if c.startswith("benchmarks/alerts.py:") and c.endswith(" DeliverySender(...)")]

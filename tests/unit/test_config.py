@@ -46,7 +46,9 @@ def test_fernet_key_depends_on_secret() -> None:
 def test_vigie_without_token_prints_one_line_and_exits_2(tmp_path) -> None:
     # SECRET_KEY set: every missing setting now gets its own line, and only the token is missing.
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SECRET_KEY": "s" * 32}
-    proc = subprocess.run([sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "DISCORD_TOKEN" in lines[0]
@@ -61,8 +63,15 @@ GENERATE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 def vigie(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """``python -m bot`` with only the environment given (no DISCORD_TOKEN from the shell);
     Discord is a closed loopback port, should a setting be accepted that must not be."""
-    base = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "PYTHONPATH": str(ROOT), "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10"}
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env={**base, **env}, capture_output=True, text=True, timeout=60)
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(cwd),
+        "PYTHONPATH": str(ROOT),
+        "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=cwd, env={**base, **env}, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_copied_env_example_lists_each_missing_setting_in_plain_words(tmp_path: Path) -> None:
@@ -77,7 +86,9 @@ def test_copied_env_example_lists_each_missing_setting_in_plain_words(tmp_path: 
 
     check = vigie(["check"], tmp_path)
     assert check.returncode == 2
-    assert [line.split(":")[1].strip() for line in check.stdout.splitlines()] == ["DISCORD_TOKEN", "SECRET_KEY"], check.stdout
+    assert [line.split(":")[1].strip() for line in check.stdout.splitlines()] == ["DISCORD_TOKEN", "SECRET_KEY"], (
+        check.stdout
+    )
     assert all(line.startswith("[FAIL] settings: ") for line in check.stdout.splitlines())
 
 
@@ -99,7 +110,9 @@ def test_every_invalid_setting_gets_one_plain_line(monkeypatch: pytest.MonkeyPat
 
 def test_empty_optional_settings_keep_their_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / ".env").write_text("DISCORD_TOKEN=t\nSECRET_KEY=" + "s" * 32 + "\nDEV_GUILD_ID=\nDATABASE_URL=\nPOLL_INTERVAL_SECONDS=\n")
+    (tmp_path / ".env").write_text(
+        "DISCORD_TOKEN=t\nSECRET_KEY=" + "s" * 32 + "\nDEV_GUILD_ID=\nDATABASE_URL=\nPOLL_INTERVAL_SECONDS=\n"
+    )
     for name in ("DISCORD_TOKEN", "SECRET_KEY", "DEV_GUILD_ID", "DATABASE_URL", "POLL_INTERVAL_SECONDS"):
         monkeypatch.delenv(name, raising=False)
     settings = load_settings()
@@ -116,7 +129,9 @@ def test_base_url_https_or_loopback_http_is_accepted(url: str) -> None:
     assert load_settings(**BASE, lacale_base_url=url).lacale_base_url == url.rstrip("/")
 
 
-@pytest.mark.parametrize("url", ["http://la-cale.space", "http://10.0.0.5:8080", "http://127.1", "http://[::ffff:8.8.8.8]"])
+@pytest.mark.parametrize(
+    "url", ["http://la-cale.space", "http://10.0.0.5:8080", "http://127.1", "http://[::ffff:8.8.8.8]"]
+)
 def test_plain_http_off_this_machine_is_refused_unless_opted_in(url: str) -> None:
     with pytest.raises(ConfigError) as exc:
         load_settings(**BASE, lacale_base_url=url)
@@ -149,14 +164,18 @@ def test_vigie_and_check_refuse_credentials_and_plain_http_in_one_line(tmp_path:
     proc = vigie([], tmp_path, **env, LACALE_BASE_URL="https://vigie:hunter2@la-cale.space")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "vigie: LACALE_BASE_URL: must not contain a user name or password (user:pass@...): "
-        "Vigie puts this address in every link it posts"
+        (
+            "vigie: LACALE_BASE_URL: must not contain a user name or password (user:pass@...): "
+            "Vigie puts this address in every link it posts"
+        )
     ]
     check = vigie(["check"], tmp_path, **env, LACALE_BASE_URL="http://la-cale.space")
     assert check.returncode == 2
     assert check.stdout.strip().splitlines() == [
-        "[FAIL] settings: LACALE_BASE_URL: http:// would send members' API keys unencrypted; use https://, "
-        "or set LACALE_ALLOW_INSECURE_HTTP=true if this server is on a network you trust"
+        (
+            "[FAIL] settings: LACALE_BASE_URL: http:// would send members' API keys unencrypted; use https://, "
+            "or set LACALE_ALLOW_INSECURE_HTTP=true if this server is on a network you trust"
+        )
     ]
     api = vigie(["api", "search", "x", "--api-key", "k" * 32, "--base-url", "http://la-cale.space"], tmp_path)
     assert api.returncode == 2 and "http:// would send" in api.stderr and len(api.stderr.strip().splitlines()) == 1
@@ -199,16 +218,28 @@ def test_cluster_settings_defaults_and_each_process_share_of_the_post_rate() -> 
 @pytest.mark.parametrize(
     ("values", "line"),
     [
-        (dict(cluster_count=2, shard_count=2),
-         "CLUSTER_COUNT: 2 processes need PostgreSQL (DATABASE_URL=postgresql+asyncpg://...): "
-         "a SQLite file serves one process only; set CLUSTER_COUNT=1 or move to PostgreSQL"),
-        (dict(cluster_count=2, database_url=PG),
-         "CLUSTER_COUNT: 2 processes need SHARD_COUNT (the same on every process): "
-         "Discord's recommendation may differ from one process to the next"),
-        (dict(cluster_count=3, shard_count=2, database_url=PG),
-         "CLUSTER_COUNT: cannot exceed SHARD_COUNT (2): a process would have no shard to run"),
-        (dict(cluster_count=2, shard_count=4, cluster_id=2, database_url=PG),
-         "CLUSTER_ID: must be between 0 and 1 (CLUSTER_COUNT=2), or unset to take the first free slot"),
+        (
+            dict(cluster_count=2, shard_count=2),
+            (
+                "CLUSTER_COUNT: 2 processes need PostgreSQL (DATABASE_URL=postgresql+asyncpg://...): "
+                "a SQLite file serves one process only; set CLUSTER_COUNT=1 or move to PostgreSQL"
+            ),
+        ),
+        (
+            dict(cluster_count=2, database_url=PG),
+            (
+                "CLUSTER_COUNT: 2 processes need SHARD_COUNT (the same on every process): "
+                "Discord's recommendation may differ from one process to the next"
+            ),
+        ),
+        (
+            dict(cluster_count=3, shard_count=2, database_url=PG),
+            "CLUSTER_COUNT: cannot exceed SHARD_COUNT (2): a process would have no shard to run",
+        ),
+        (
+            dict(cluster_count=2, shard_count=4, cluster_id=2, database_url=PG),
+            "CLUSTER_ID: must be between 0 and 1 (CLUSTER_COUNT=2), or unset to take the first free slot",
+        ),
         (dict(cluster_id=1), "CLUSTER_ID: must be 0 (CLUSTER_COUNT=1), or unset to take the first free slot"),
         (dict(shard_count=0), "SHARD_COUNT: must be at least 1"),
         (dict(shard_count=40000), "SHARD_COUNT: must be at most 32767"),

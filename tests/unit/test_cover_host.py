@@ -80,7 +80,9 @@ def test_public_names_accepted(url: str) -> None:
     assert check_cover_url(url) == url
 
 
-@pytest.mark.parametrize("url", ["https://127.0.0.%31/a.jpg", "https://exa%6dple.com/a.jpg", "https://a..b.com/a.jpg", "https://-x.com./"])
+@pytest.mark.parametrize(
+    "url", ["https://127.0.0.%31/a.jpg", "https://exa%6dple.com/a.jpg", "https://a..b.com/a.jpg", "https://-x.com./"]
+)
 def test_escaped_or_malformed_hosts_are_invalid(url: str) -> None:
     assert _key_of(url) == "upload.cover.invalid"
 

@@ -30,12 +30,14 @@ def message_placeholders(message: object) -> set[str]:
 
 
 def plural_keys() -> set[str]:
-    return {key for lang in i18n.LANGS for key in i18n.all_message_keys(lang) if i18n.is_plural(i18n.message(lang, key))}
+    return {
+        key for lang in i18n.LANGS for key in i18n.all_message_keys(lang) if i18n.is_plural(i18n.message(lang, key))
+    }
 
 
 def test_same_keys_and_placeholders() -> None:
     fr, en = i18n.all_message_keys("fr"), i18n.all_message_keys("en")
-    assert fr == en, (fr ^ en)
+    assert fr == en, fr ^ en
     for key in en:
         assert message_placeholders(i18n.message("fr", key)) == message_placeholders(i18n.message("en", key)), key
 
@@ -116,7 +118,9 @@ def test_counted_messages_get_a_count() -> None:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call) or _callee(node) not in MESSAGE_CALLS:
                 continue
-            keys = {c.value for a in node.args for c in ast.walk(a) if isinstance(c, ast.Constant) and c.value in counted}
+            keys = {
+                c.value for a in node.args for c in ast.walk(a) if isinstance(c, ast.Constant) and c.value in counted
+            }
             if keys:
                 seen |= keys
                 kwargs = {k.arg for k in node.keywords}
@@ -138,10 +142,14 @@ def test_plural_forms_by_language(lang: str, expected: list[str]) -> None:
 
 def test_plural_forms_of_other_messages() -> None:
     assert [i18n.t("fr", "upload.preview.files.value", count=n, size="1 Mo") for n in (0, 1, 2)] == [
-        "0 fichier · 1 Mo", "1 fichier · 1 Mo", "2 fichiers · 1 Mo"
+        "0 fichier · 1 Mo",
+        "1 fichier · 1 Mo",
+        "2 fichiers · 1 Mo",
     ]
     assert [i18n.t("en", "upload.preview.files.value", count=n, size="1 MB") for n in (0, 1, 2)] == [
-        "0 files · 1 MB", "1 file · 1 MB", "2 files · 1 MB"
+        "0 files · 1 MB",
+        "1 file · 1 MB",
+        "2 files · 1 MB",
     ]
     # French-only plural: English "posted" does not change.
     assert [i18n.t("fr", "alert.list.posted", count=n) for n in (0, 1, 2)] == ["0 publiée", "1 publiée", "2 publiées"]

@@ -30,7 +30,11 @@ def _imports_discord(node: ast.AST) -> bool:
     if isinstance(node, ast.Import):
         return any(a.name == "discord" or a.name.startswith("discord.") for a in node.names)
     if isinstance(node, ast.ImportFrom):
-        return node.level == 0 and node.module is not None and (node.module == "discord" or node.module.startswith("discord."))
+        return (
+            node.level == 0
+            and node.module is not None
+            and (node.module == "discord" or node.module.startswith("discord."))
+        )
     return False
 
 
@@ -63,7 +67,14 @@ print(json.dumps({"failed": failed, "discord": sorted(m for m in sys.modules if 
 
 def test_no_module_needs_discord_at_run_time() -> None:
     names = [name for _, name in _modules()]
-    out = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(names)], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, json.dumps(names)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     result = json.loads(out.stdout)
     assert result == {"failed": {}, "discord": []}
 
@@ -73,8 +84,17 @@ def test_the_check_catches_an_indirect_import(tmp_path: Path) -> None:
     (tmp_path / "layer_probe_a.py").write_text("import layer_probe_b\n")
     (tmp_path / "layer_probe_b.py").write_text("from discord import Embed\n")
     out = subprocess.run(
-        [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n" + _CHILD, json.dumps(["layer_probe_a"])],
-        cwd=ROOT, capture_output=True, text=True, check=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n" + _CHILD,
+            json.dumps(["layer_probe_a"]),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     assert list(json.loads(out.stdout)["failed"]) == ["layer_probe_a"]
     assert _imports_discord(ast.parse("from discord.ext import commands").body[0])

@@ -36,8 +36,12 @@ def test_alert_options_use_the_limits() -> None:
     from cogs.alerts import Alerts
 
     expected = {
-        "name": limits.ALERT_NAME_MAX, "new_name": limits.ALERT_NAME_MAX, "query": limits.QUERY_MAX,
-        "exclude": limits.EXCLUDE_TEXT_MAX, "min_seeders": limits.MIN_SEEDERS_MAX, "backfill": limits.BACKFILL_MAX,
+        "name": limits.ALERT_NAME_MAX,
+        "new_name": limits.ALERT_NAME_MAX,
+        "query": limits.QUERY_MAX,
+        "exclude": limits.EXCLUDE_TEXT_MAX,
+        "min_seeders": limits.MIN_SEEDERS_MAX,
+        "backfill": limits.BACKFILL_MAX,
     }
     checked = 0
     for command in (Alerts.add, Alerts.edit):
@@ -67,7 +71,9 @@ def test_services_and_client_check_the_same_limits() -> None:
 
 
 #: A constant that restates one of the shared limits under another name.
-_SHARED = re.compile(r"^_?(MAX_(QUERY|CATEGORY|TMDB\w*|NAME|BACKFILL|EXCLUDE|ALERTS\w*)|(QUERY|CATEGORY|TMDB\w*|TITLE|ALERT_NAME)_MAX\w*|PAGE_SIZE)$")
+_SHARED = re.compile(
+    r"^_?(MAX_(QUERY|CATEGORY|TMDB\w*|NAME|BACKFILL|EXCLUDE|ALERTS\w*)|(QUERY|CATEGORY|TMDB\w*|TITLE|ALERT_NAME)_MAX\w*|PAGE_SIZE)$"
+)
 
 
 def test_no_module_restates_a_shared_limit() -> None:
@@ -76,7 +82,15 @@ def test_no_module_restates_a_shared_limit() -> None:
         if path == ROOT / "bot" / "limits.py" or "migrations" in path.parts:
             continue
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, int):
+            if (
+                isinstance(node, (ast.Assign, ast.AnnAssign))
+                and isinstance(node.value, ast.Constant)
+                and isinstance(node.value.value, int)
+            ):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                found += [f"{path.relative_to(ROOT)}:{node.lineno} {t.id}" for t in targets if isinstance(t, ast.Name) and _SHARED.match(t.id)]
+                found += [
+                    f"{path.relative_to(ROOT)}:{node.lineno} {t.id}"
+                    for t in targets
+                    if isinstance(t, ast.Name) and _SHARED.match(t.id)
+                ]
     assert found == []

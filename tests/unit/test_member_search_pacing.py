@@ -82,7 +82,7 @@ async def test_a_poll_goes_before_queued_member_searches_and_the_spacing_holds()
         ("member2", 108.0),
     ]
     times = [at for _, at in started]
-    assert all(b - a >= INTERVAL for a, b in zip(times, times[1:]))
+    assert all(b - a >= INTERVAL for a, b in itertools.pairwise(times))
 
 
 async def test_a_poll_on_an_idle_key_goes_at_once_and_a_member_after_it_waits_its_turn() -> None:
@@ -139,7 +139,10 @@ async def test_member_searches_beyond_the_queue_are_refused_and_do_not_count_aga
         access = LaCaleAccess(session, lacale.base_url, search_interval=0.2, backoff_base=0.01)
         service = SearchService(access, MetaCache(access), MemberCooldown(6), max_wait=0.4)
         key = lacale.default_key
-        admitted = [asyncio.create_task(service.search(key, build_query(META, f"film {i}", [], None), member_id=i)) for i in range(3)]
+        admitted = [
+            asyncio.create_task(service.search(key, build_query(META, f"film {i}", [], None), member_id=i))
+            for i in range(3)
+        ]
         await asyncio.sleep(0)  # the three are under way, their slots not booked yet
         # Asked in the same instant: refused by the limiter once the three have their slots.
         with pytest.raises(KeyBusy):

@@ -64,7 +64,9 @@ async def test_transformers_give_typed_values() -> None:
     ],
 )
 @pytest.mark.parametrize("locale", ["fr", "en-US"])
-async def test_a_refused_value_reads_as_precisely_as_before(command: str, option: str, typed: str, key: str, values: dict, locale: str) -> None:
+async def test_a_refused_value_reads_as_precisely_as_before(
+    command: str, option: str, typed: str, key: str, values: dict, locale: str
+) -> None:
     with pytest.raises(app_commands.TransformerError) as exc:
         await _param(command, option).transform(None, typed)
     assert describe_error(exc.value, locale).text == i18n.t(locale, key, **values)

@@ -33,8 +33,20 @@ def test_discord_gateway_debug_payload_with_modal_value(caplog: pytest.LogCaptur
             "data": {
                 "custom_id": "vigie:key-modal",
                 "components": [
-                    {"type": 1, "components": [{"type": 4, "custom_id": SECRET_INPUT_PREFIX + "apikey", "value": "never-seen-key-42"}]},
-                    {"type": 18, "component": {"type": 4, "custom_id": SECRET_INPUT_PREFIX + "apikey", "value": "label-form-key-43"}},
+                    {
+                        "type": 1,
+                        "components": [
+                            {"type": 4, "custom_id": SECRET_INPUT_PREFIX + "apikey", "value": "never-seen-key-42"}
+                        ],
+                    },
+                    {
+                        "type": 18,
+                        "component": {
+                            "type": 4,
+                            "custom_id": SECRET_INPUT_PREFIX + "apikey",
+                            "value": "label-form-key-43",
+                        },
+                    },
                 ],
             },
         },
@@ -42,7 +54,7 @@ def test_discord_gateway_debug_payload_with_modal_value(caplog: pytest.LogCaptur
     with caplog.at_level(logging.DEBUG):
         logging.getLogger("discord.gateway").debug("For Shard ID %s: WebSocket Event: %s", 0, payload)
         # and the same payload already rendered as text (JSON or repr)
-        logging.getLogger("discord.http").debug("received %s" % payload)
+        logging.getLogger("discord.http").debug(f"received {payload}")
     assert "never-seen-key-42" not in caplog.text
     assert "label-form-key-43" not in caplog.text
     # the original object handed to the logger is not modified
@@ -82,19 +94,19 @@ def logged(caplog: pytest.LogCaptureFixture, message: str, *args: object) -> str
 @pytest.mark.parametrize(
     "line",
     [
-        "request headers {'User-Agent': 'Vigie', 'X-Api-Key': '%s'}" % API_KEY,  # a dict's repr
-        'request headers {"X-Api-Key": "%s"}' % API_KEY,
-        "X-Api-Key: %s" % API_KEY,
-        'body {"apikey": "%s", "q": "dune"}' % API_KEY,  # JSON
-        "body {'api_key': '%s'}" % API_KEY,
-        "GET /api/external?apikey=%s&q=dune" % API_KEY,
-        "Authorization: Bearer %s" % API_KEY,
-        "headers {'Authorization': 'Bearer %s'}" % API_KEY,
-        "headers {'Authorization': 'Bot %s'}" % API_KEY,
-        "sent with Bearer %s to the proxy" % API_KEY,
-        "announce http://t.example/announce.php?pk=%s&uploaded=0" % API_KEY,
-        "announce http://t.example/announce.php?torrent_pass=%s" % API_KEY,
-        "announce http://t.example/ann?authkey=%s&x=1" % API_KEY,
+        f"request headers {{'User-Agent': 'Vigie', 'X-Api-Key': '{API_KEY}'}}",  # a dict's repr
+        f'request headers {{"X-Api-Key": "{API_KEY}"}}',
+        f"X-Api-Key: {API_KEY}",
+        f'body {{"apikey": "{API_KEY}", "q": "dune"}}',  # JSON
+        f"body {{'api_key': '{API_KEY}'}}",
+        f"GET /api/external?apikey={API_KEY}&q=dune",
+        f"Authorization: Bearer {API_KEY}",
+        f"headers {{'Authorization': 'Bearer {API_KEY}'}}",
+        f"headers {{'Authorization': 'Bot {API_KEY}'}}",
+        f"sent with Bearer {API_KEY} to the proxy",
+        f"announce http://t.example/announce.php?pk={API_KEY}&uploaded=0",
+        f"announce http://t.example/announce.php?torrent_pass={API_KEY}",
+        f"announce http://t.example/ann?authkey={API_KEY}&x=1",
     ],
 )
 def test_named_credentials_are_masked(caplog: pytest.LogCaptureFixture, line: str) -> None:
@@ -103,7 +115,9 @@ def test_named_credentials_are_masked(caplog: pytest.LogCaptureFixture, line: st
 
 
 def test_authorization_keeps_its_scheme(caplog: pytest.LogCaptureFixture) -> None:
-    assert "Authorization: Bot ***" in logged(caplog, "Authorization: Bot %s", "MTIzNDU2Nzg5MDEy.GhIjKl.abcdefghijklmnopqrstuvwxyz012")
+    assert "Authorization: Bot ***" in logged(
+        caplog, "Authorization: Bot %s", "MTIzNDU2Nzg5MDEy.GhIjKl.abcdefghijklmnopqrstuvwxyz012"
+    )
 
 
 def test_headers_dict_as_a_log_argument(caplog: pytest.LogCaptureFixture) -> None:
@@ -130,16 +144,22 @@ def test_interaction_and_webhook_tokens_in_urls(caplog: pytest.LogCaptureFixture
 
 
 def test_interaction_token_in_a_gateway_payload(caplog: pytest.LogCaptureFixture) -> None:
-    payload = {"op": 0, "t": "INTERACTION_CREATE", "d": {"id": "1", "type": 2, "token": INTERACTION_TOKEN, "data": {"name": "search"}}}
+    payload = {
+        "op": 0,
+        "t": "INTERACTION_CREATE",
+        "d": {"id": "1", "type": 2, "token": INTERACTION_TOKEN, "data": {"name": "search"}},
+    }
     assert INTERACTION_TOKEN not in logged(caplog, "For Shard ID %s: WebSocket Event: %s", 0, payload)
-    assert INTERACTION_TOKEN not in logged(caplog, "received %s" % payload)  # already rendered (repr)
+    assert INTERACTION_TOKEN not in logged(caplog, f"received {payload}")  # already rendered (repr)
     import json
 
     assert INTERACTION_TOKEN not in logged(caplog, "raw %s", json.dumps(payload))  # JSON text
     assert payload["d"]["token"] == INTERACTION_TOKEN
 
 
-def test_bot_token_by_shape_and_as_a_known_secret(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bot_token_by_shape_and_as_a_known_secret(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     shaped = "MTA5ODc2NTQzMjEwOTg3NjU0MzI.GaBcDe.fGhIjKlMnOpQrStUvWxYz0123456789abcd"
     assert shaped not in logged(caplog, "login with %s", shaped)
     # DISCORD_TOKEN (and the other secret settings) from the environment are known

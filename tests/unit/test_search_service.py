@@ -6,9 +6,10 @@ import aiohttp
 import pytest
 
 from bot.errors import UserError
+from bot.lacale.errors import LaCaleError
 from bot.lacale.models import Meta
-from bot.services.metadata import category_rows, resolve_tags, suggest_categories, suggest_tags, tag_groups
 from bot.services.lacale_access import LaCaleAccess, MetaCache
+from bot.services.metadata import category_rows, resolve_tags, suggest_categories, suggest_tags, tag_groups
 from bot.services.search import MemberCooldown, SearchService, build_query
 from tests.fakes.lacale import FakeLaCale
 
@@ -79,7 +80,7 @@ async def test_identical_searches_share_one_request_and_errors_are_not_cached() 
 
         lacale.fail_next("/api/external", status=500, times=10)
         q2 = build_query(META, "other", [], None)
-        with pytest.raises(Exception):
+        with pytest.raises(LaCaleError):
             await service.search(lacale.default_key, q2)
         lacale.clear_faults()
         assert await service.search(lacale.default_key, q2) == []

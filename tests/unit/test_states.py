@@ -12,27 +12,59 @@ from pathlib import Path
 import pytest
 
 from bot import i18n
-from bot.states import CHANNEL_PAUSE_REASONS, KEY_PAUSE_REASONS, DeliveryStatus, KeyStatus, NoticeKind, PauseReason, PollOutcome
+from bot.states import (
+    CHANNEL_PAUSE_REASONS,
+    KEY_PAUSE_REASONS,
+    DeliveryStatus,
+    KeyStatus,
+    NoticeKind,
+    PauseReason,
+    PollOutcome,
+)
 from bot.ui.status import pause_reason_text, poll_outcome_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_stored_words_are_the_ones_already_in_databases() -> None:
-    assert [r.value for r in PauseReason] == ["user", "channel_forbidden", "channel_missing", "key_refused", "no_key", "key_unreadable"]
+    assert [r.value for r in PauseReason] == [
+        "user",
+        "channel_forbidden",
+        "channel_missing",
+        "key_refused",
+        "no_key",
+        "key_unreadable",
+    ]
     assert {o.value for o in PollOutcome if o.stored} == {
-        "ok", "gap", "gap_unfilled", "unavailable", "rate_limited", "key_refused", "error", "timeout",
+        "ok",
+        "gap",
+        "gap_unfilled",
+        "unavailable",
+        "rate_limited",
+        "key_refused",
+        "error",
+        "timeout",
     }
     assert {k.value for k in KeyStatus} == {"unchecked", "valid", "refused", "unreadable"}
     assert {s.value for s in DeliveryStatus} == {"pending", "delivered", "baseline", "dropped"}
     assert {k.value for k in NoticeKind} == {"channel_forbidden", "channel_missing", "key_refused"}
     # A member is its word: rows read back as plain strings compare equal, keys format alike.
-    assert PauseReason.KEY_REFUSED == "key_refused" and f"{PollOutcome.GAP}" == "gap" and str(NoticeKind.KEY_REFUSED) == "key_refused"
+    assert (
+        PauseReason.KEY_REFUSED == "key_refused"
+        and f"{PollOutcome.GAP}" == "gap"
+        and str(NoticeKind.KEY_REFUSED) == "key_refused"
+    )
 
 
 def test_groups_of_pause_reasons() -> None:
-    assert set(KEY_PAUSE_REASONS) == {r for r in PauseReason if r.about_key} == {"no_key", "key_refused", "key_unreadable"}
-    assert set(CHANNEL_PAUSE_REASONS) == {r for r in PauseReason if r.about_channel} == {"channel_forbidden", "channel_missing"}
+    assert (
+        set(KEY_PAUSE_REASONS) == {r for r in PauseReason if r.about_key} == {"no_key", "key_refused", "key_unreadable"}
+    )
+    assert (
+        set(CHANNEL_PAUSE_REASONS)
+        == {r for r in PauseReason if r.about_channel}
+        == {"channel_forbidden", "channel_missing"}
+    )
     assert PauseReason.of(None) is PauseReason.USER and PauseReason.of("key_refused") is PauseReason.KEY_REFUSED
     assert PauseReason.of("from-a-newer-version") is PauseReason.USER
 
@@ -68,7 +100,9 @@ def test_no_state_word_is_written_outside_bot_states() -> None:
                 found += [f"{where}:{node.lineno} {n}" for n in names if _STATE_NAME.match(n)]
             # (``outcome=`` elsewhere is a command's outcome in logs and metrics.)
             alerts = where.parts[:3] == ("bot", "services", "alerts")
-            if isinstance(node, ast.keyword) and node.arg in (("pause_reason", "outcome", "kind", "reason") if alerts else ("pause_reason",)):
+            if isinstance(node, ast.keyword) and node.arg in (
+                ("pause_reason", "outcome", "kind", "reason") if alerts else ("pause_reason",)
+            ):
                 if isinstance(node.value, ast.Constant) and node.value.value in _WORDS:
                     found.append(f"{where}:{node.lineno} {node.arg}={node.value.value!r}")
     assert found == []

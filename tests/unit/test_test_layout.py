@@ -22,14 +22,16 @@ HELPER_FOLDERS = {"support"}
 def _test_files() -> list[Path]:
     """Every file pytest would collect under tests/ (its default `test_*.py` / `*_test.py`)."""
     return sorted(
-        p for p in TESTS.rglob("*.py")
+        p
+        for p in TESTS.rglob("*.py")
         if "__pycache__" not in p.parts and (p.name.startswith("test_") or p.name.endswith("_test.py"))
     )
 
 
 def test_no_test_file_outside_the_four_folders() -> None:
     misplaced = [
-        str(p.relative_to(TESTS)) for p in _test_files()
+        str(p.relative_to(TESTS))
+        for p in _test_files()
         if len(p.relative_to(TESTS).parts) < 2 or p.relative_to(TESTS).parts[0] not in TEST_FOLDERS
     ]
     assert not misplaced, f"test files must live in tests/{{{','.join(sorted(TEST_FOLDERS))}}}/: {misplaced}"
@@ -39,7 +41,9 @@ def test_tests_root_holds_only_the_known_folders() -> None:
     """No helper module or stray folder at the root either: helpers go to tests/support/."""
     allowed = TEST_FOLDERS | HELPER_FOLDERS | {"__init__.py", "__pycache__", "conftest.py"}
     stray = sorted(p.name for p in TESTS.iterdir() if p.name not in allowed and not p.name.startswith("."))
-    assert not stray, f"unexpected entries at the root of tests/: {stray} (tests go to {sorted(TEST_FOLDERS)}, helpers to tests/support/)"
+    assert not stray, (
+        f"unexpected entries at the root of tests/: {stray} (tests go to {sorted(TEST_FOLDERS)}, helpers to tests/support/)"
+    )
 
 
 def test_the_folders_are_packages() -> None:

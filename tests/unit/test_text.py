@@ -10,18 +10,33 @@ import pytest
 from bot.formatting import clean_text
 from bot.services.metadata import Suggestion, _fits
 from bot.services.uploads.validation import code_span
-from bot.ui.text import escape, inline_code, plain, safe_title
 from bot.ui.cards import code_block
+from bot.ui.text import escape, inline_code, plain, safe_title
 
 HOSTILE = [
     "\u202e",  # right-to-left override
-    "\u202d", "\u202a", "\u202b", "\u202c",  # other embeddings/overrides
-    "\u2066", "\u2067", "\u2068", "\u2069",  # isolates
-    "\u200e", "\u200f", "\u061c",  # direction marks
-    "\u200b", "\u200c", "\u200d", "\u2060",  # zero-width characters
+    "\u202d",
+    "\u202a",
+    "\u202b",
+    "\u202c",  # other embeddings/overrides
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",  # isolates
+    "\u200e",
+    "\u200f",
+    "\u061c",  # direction marks
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u2060",  # zero-width characters
     "\ufeff",  # BOM
     "\u00ad",  # soft hyphen
-    "\x00", "\x07", "\x1b", "\x7f", "\x9b",  # C0/C1 controls
+    "\x00",
+    "\x07",
+    "\x1b",
+    "\x7f",
+    "\x9b",  # C0/C1 controls
 ]
 
 
@@ -60,7 +75,10 @@ def test_multiline_keeps_line_breaks_and_tabs() -> None:
         ("**bold** __u__ ~~s~~ `c` ||sp||", "\\*\\*bold\\*\\* \\_\\_u\\_\\_ \\~\\~s\\~\\~ \\`c\\` \\|\\|sp\\|\\|"),
         ("[click](http://evil.example)", "\\[click\\](http://evil.example)"),
         ("@everyone @here", "@\u200beveryone @\u200bhere"),
-        ("<@123456789012345678> <@&1> <#2> <t:1700000000:R> </cmd:3>", "\\<@\u200b123456789012345678> \\<@&1> \\<#2> \\<t:1700000000:R> \\</cmd:3>"),
+        (
+            "<@123456789012345678> <@&1> <#2> <t:1700000000:R> </cmd:3>",
+            "\\<@\u200b123456789012345678> \\<@&1> \\<#2> \\<t:1700000000:R> \\</cmd:3>",
+        ),
         ("> quote", "\\> quote"),
         ("# title", "\\# title"),
         ("1. item", "1\\. item"),

@@ -23,13 +23,27 @@ class Clock:
         return self.now
 
 
-def registry(*, budget: int = 100 * KIB, per_member: int = 3, in_flight: set[str] | None = None, clock: Clock | None = None) -> PreviewRegistry:
+def registry(
+    *, budget: int = 100 * KIB, per_member: int = 3, in_flight: set[str] | None = None, clock: Clock | None = None
+) -> PreviewRegistry:
     return PreviewRegistry(
-        budget_bytes=budget, per_member=per_member, idle_lifetime=60.0, in_flight=in_flight if in_flight is not None else set(), clock=clock or Clock()
+        budget_bytes=budget,
+        per_member=per_member,
+        idle_lifetime=60.0,
+        in_flight=in_flight if in_flight is not None else set(),
+        clock=clock or Clock(),
     )
 
 
-def open_(reg: PreviewRegistry, draft_id: str, *, user: int = 1, guild: int | None = 10, owner: str = "guild", size: int = 10 * KIB) -> list[tuple[str, dict[str, Any]]]:
+def open_(
+    reg: PreviewRegistry,
+    draft_id: str,
+    *,
+    user: int = 1,
+    guild: int | None = 10,
+    owner: str = "guild",
+    size: int = 10 * KIB,
+) -> list[tuple[str, dict[str, Any]]]:
     """Open a preview and return the list its close callback fills."""
     reg.open(draft_id, user_id=user, guild_id=guild, key_owner=owner, key_fingerprint=f"fp-{draft_id}", size=size)
     heard: list[tuple[str, dict[str, Any]]] = []
@@ -147,6 +161,9 @@ def test_the_budget_setting() -> None:
 
     base = {"discord_token": "token-value", "secret_key": "s" * 32}
     assert load_settings(**base).upload_preview_budget_bytes == 64 * 1024 * 1024
-    assert load_settings(**base, upload_preview_budget_bytes=8 * 1024 * 1024).upload_preview_budget_bytes == 8 * 1024 * 1024
+    assert (
+        load_settings(**base, upload_preview_budget_bytes=8 * 1024 * 1024).upload_preview_budget_bytes
+        == 8 * 1024 * 1024
+    )
     with pytest.raises(ConfigError, match="UPLOAD_PREVIEW_BUDGET_BYTES"):
         load_settings(**base, upload_preview_budget_bytes=1000)

@@ -14,7 +14,6 @@ import pytest
 from bot import i18n
 from bot.errors import UserError
 from bot.lacale.models import Meta, UploadResult
-from bot.torrent_pool import TorrentPool
 from bot.services.uploads import (
     DESCRIPTION_MAX,
     MAX_TAGS,
@@ -35,6 +34,7 @@ from bot.services.uploads import (
     tag_choices,
     upload_link,
 )
+from bot.torrent_pool import TorrentPool
 from tests.support.torrent_factory import make_torrent
 
 META = Meta.model_validate(json.loads((Path(__file__).parents[1] / "fakes" / "lacale_meta.json").read_text("utf-8")))
@@ -110,7 +110,9 @@ async def test_torrent_over_cap_after_download(pool: TorrentPool) -> None:
     assert exc.value.values["limit"]
 
 
-async def test_refused_torrent_log_line_masks_a_passkey_in_the_tracker_path(caplog: pytest.LogCaptureFixture, pool: TorrentPool) -> None:
+async def test_refused_torrent_log_line_masks_a_passkey_in_the_tracker_path(
+    caplog: pytest.LogCaptureFixture, pool: TorrentPool
+) -> None:
     """The call site masks the URL itself: checked with the plain LogRecord factory, so the
     process-wide redaction filter cannot be what hides the passkey."""
     from torf import _flatbencode as bencode
@@ -246,7 +248,11 @@ def test_tmdb_pairs() -> None:
 # -- cover URL -----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "url",
-    ["https://image.tmdb.org/t/p/w500/abc.jpg", "https://i.imgur.com/x.png?size=large", "HTTPS://Example.com:8443/a.png"],
+    [
+        "https://image.tmdb.org/t/p/w500/abc.jpg",
+        "https://i.imgur.com/x.png?size=large",
+        "HTTPS://Example.com:8443/a.png",
+    ],
 )
 def test_cover_url_accepted(url: str) -> None:
     assert check_cover_url(f"  {url} ") == url
@@ -319,9 +325,24 @@ def big_meta(count: int) -> Meta:
         {
             "categories": [{"id": "c1", "name": "Jeux", "slug": "jeux"}],
             "tagGroups": [
-                {"id": "g1", "name": "Genres", "order": 1, "tags": [{"id": f"t{i}", "name": f"Tag {i}", "slug": f"tag-{i}"} for i in range(count)]},
-                {"id": "g2", "name": "Plateforme (Jeux)", "order": 2, "tags": [{"id": "win", "name": "Windows", "slug": "windows"}]},
-                {"id": "g3", "name": "Type (Séries)", "order": 3, "tags": [{"id": "mini", "name": "Mini-série", "slug": "mini"}]},
+                {
+                    "id": "g1",
+                    "name": "Genres",
+                    "order": 1,
+                    "tags": [{"id": f"t{i}", "name": f"Tag {i}", "slug": f"tag-{i}"} for i in range(count)],
+                },
+                {
+                    "id": "g2",
+                    "name": "Plateforme (Jeux)",
+                    "order": 2,
+                    "tags": [{"id": "win", "name": "Windows", "slug": "windows"}],
+                },
+                {
+                    "id": "g3",
+                    "name": "Type (Séries)",
+                    "order": 3,
+                    "tags": [{"id": "mini", "name": "Mini-série", "slug": "mini"}],
+                },
             ],
             "ungroupedTags": [{"id": "u1", "name": "Remux", "slug": "remux"}],
         }
@@ -360,6 +381,9 @@ def test_upload_link_never_carries_a_key() -> None:
     base = "https://la-cale.space"
     h = "a" * 40
     assert upload_link(UploadResult(link=f"{base}/torrents/x-1", slug="x-1"), base, h) == f"{base}/torrents/x-1"
-    assert upload_link(UploadResult(link="http://localhost:3000/torrents/x-1", slug="x-1"), base, h) == f"{base}/torrents/x-1"
+    assert (
+        upload_link(UploadResult(link="http://localhost:3000/torrents/x-1", slug="x-1"), base, h)
+        == f"{base}/torrents/x-1"
+    )
     assert upload_link(UploadResult(link=f"{base}/torrents/x?token=abc", slug="x"), base, h) == f"{base}/torrents/x"
     assert upload_link(UploadResult(link=None, slug="../../evil"), base, h) == f"{base}/api/torrents/download/{h}"

@@ -33,8 +33,13 @@ PASSKEY_URL = "https://tracker.la-cale.space/announce?passkey=0123456789abcdef01
 
 def draft(**changes: object) -> UploadDraft:
     info = read_torrent(
-        make_torrent("Arcane.S02.1080p", source=None, private=False, files=[("E01.mkv", 5_000_000), ("Subs/fr.srt", 3000)],
-                     announce=[PASSKEY_URL] + [f"https://t{i}.example/announce" for i in range(5)])
+        make_torrent(
+            "Arcane.S02.1080p",
+            source=None,
+            private=False,
+            files=[("E01.mkv", 5_000_000), ("Subs/fr.srt", 3000)],
+            announce=[PASSKEY_URL] + [f"https://t{i}.example/announce" for i in range(5)],
+        )
     )
     flat = resolve_category(META, "series")
     tags = resolve_tag_list(META, "1080p, VFF")
@@ -102,7 +107,11 @@ def test_outcome_texts_name_the_account_and_never_a_key() -> None:
 
 def test_announcement_card_carries_no_secret() -> None:
     d = draft()
-    card = announcement_embed(UploadOutcome(UploadStatus.UPLOADED, d, link="https://la-cale.space/torrents/a"), base_url="https://la-cale.space", locale="fr")
+    card = announcement_embed(
+        UploadOutcome(UploadStatus.UPLOADED, d, link="https://la-cale.space/torrents/a"),
+        base_url="https://la-cale.space",
+        locale="fr",
+    )
     text = everything(card)
     assert card.url == "https://la-cale.space/torrents/a" and "passkey" not in text and SECRET not in text
     assert "1080p" in text
@@ -110,11 +119,18 @@ def test_announcement_card_carries_no_secret() -> None:
 
 async def test_only_the_uploader_can_press() -> None:
     view = UploadPreviewView(service=MagicMock(), draft=draft(), locale="en")
-    other = SimpleNamespace(user=SimpleNamespace(id=7), locale="en-US", data={"custom_id": "upload:confirm"}, response=SimpleNamespace(send_message=AsyncMock()))
+    other = SimpleNamespace(
+        user=SimpleNamespace(id=7),
+        locale="en-US",
+        data={"custom_id": "upload:confirm"},
+        response=SimpleNamespace(send_message=AsyncMock()),
+    )
     assert not await view.interaction_check(other)  # type: ignore[arg-type]
     other.response.send_message.assert_awaited_once()
     assert other.response.send_message.await_args.kwargs["ephemeral"] is True
-    owner = SimpleNamespace(user=SimpleNamespace(id=42), locale="en-US", response=SimpleNamespace(send_message=AsyncMock()))
+    owner = SimpleNamespace(
+        user=SimpleNamespace(id=42), locale="en-US", response=SimpleNamespace(send_message=AsyncMock())
+    )
     assert await view.interaction_check(owner)  # type: ignore[arg-type]
     ids = {getattr(item, "custom_id", None) for item in view.children}
     assert ids == {"upload:tags", "upload:confirm", "upload:fix_source", "upload:cancel"}

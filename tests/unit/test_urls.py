@@ -88,7 +88,9 @@ def test_a_known_public_value_is_not_a_secret() -> None:
 
 
 def _torrent(link: str | None, info_hash: str = HASH) -> Torrent:
-    return Torrent.model_validate({"title": "t", "pubDate": datetime(2026, 1, 1, tzinfo=UTC), "link": link, "infoHash": info_hash})
+    return Torrent.model_validate(
+        {"title": "t", "pubDate": datetime(2026, 1, 1, tzinfo=UTC), "link": link, "infoHash": info_hash}
+    )
 
 
 @pytest.mark.parametrize("link", SECRET)

@@ -77,7 +77,11 @@ def test_unreadable_token_raises_on_read_and_on_rotation() -> None:
 def test_secret_key_old_takes_several_secrets_and_one_with_a_comma() -> None:
     second = "second-old-" + "s" * 24
     with_comma = "with,a-comma-" + "c" * 24
-    tokens = [vault(OLD).encrypt("k1-123456789"), vault(second).encrypt("k2-123456789"), vault(with_comma).encrypt("k3-123456789")]
+    tokens = [
+        vault(OLD).encrypt("k1-123456789"),
+        vault(second).encrypt("k2-123456789"),
+        vault(with_comma).encrypt("k3-123456789"),
+    ]
     v = vault(NEW, old=f" {OLD} , {second}")
     assert [v.decrypt(t) for t in tokens[:2]] == ["k1-123456789", "k2-123456789"]
     assert vault(NEW, old=with_comma).decrypt(tokens[2]) == "k3-123456789"

@@ -54,7 +54,8 @@ class PlannedBatch:
         for row in self.rows:
             by_hash.setdefault(row.info_hash, []).append(row)
         return tuple(
-            PostedRelease(h, rows[0].release, tuple(dict.fromkeys(r.alert_name for r in rows))) for h, rows in by_hash.items()
+            PostedRelease(h, rows[0].release, tuple(dict.fromkeys(r.alert_name for r in rows)))
+            for h, rows in by_hash.items()
         )
 
     def role_ids(self) -> tuple[int, ...]:
@@ -76,7 +77,9 @@ def card_weight(release: dict[str, Any], alert_names: Sequence[str]) -> int:
     return 2 * len(title) + len(category) + sum(len(n) + 2 for n in alert_names) + 300
 
 
-def plan_batches(rows: Sequence[PendingRow], *, max_releases: int = MAX_EMBEDS, budget: int = EMBED_BUDGET) -> list[PlannedBatch]:
+def plan_batches(
+    rows: Sequence[PendingRow], *, max_releases: int = MAX_EMBEDS, budget: int = EMBED_BUDGET
+) -> list[PlannedBatch]:
     """Messages to post, oldest first per channel.
 
     Claimed rows keep their batch (same nonce, same rows). Unclaimed rows of one channel
@@ -93,7 +96,9 @@ def plan_batches(rows: Sequence[PendingRow], *, max_releases: int = MAX_EMBEDS, 
             fresh.setdefault((row.guild_id, row.channel_id), OrderedDict()).setdefault(row.info_hash, []).append(row)
     for nonce, group in claimed.items():
         first = group[0]
-        out.append(PlannedBatch(first.guild_id, first.channel_id, first.locale, first.log_channel_id, tuple(group), nonce))
+        out.append(
+            PlannedBatch(first.guild_id, first.channel_id, first.locale, first.log_channel_id, tuple(group), nonce)
+        )
     for (guild_id, channel_id), releases in fresh.items():
         current: list[PendingRow] = []
         count = weight = 0

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cluster.ownership import Ownership
 from bot.db.models import Alert, Delivery, DeliveryStatus, GuildSettings
 from bot.db.types import utcnow
-from bot.states import PauseReason
 from bot.services.alerts.batches import PendingRow
+from bot.states import PauseReason
 
 #: How many rows one flush plans at most (the rest waits for the next flush).
 FLUSH_LIMIT = 5_000
@@ -67,15 +67,27 @@ async def pending_rows(
         fresh = [r for r in fresh if (r[3], r[4]) != (last[3], last[4])]
     rows = [
         PendingRow(
-            id=r[0], alert_id=r[1], guild_id=r[2], channel_id=r[3], info_hash=r[4], release=r[5], batch_nonce=r[6],
-            alert_name=r[8], role_id=r[9], locale=r[10] or "fr", log_channel_id=r[11], claimed_by=r[7],
+            id=r[0],
+            alert_id=r[1],
+            guild_id=r[2],
+            channel_id=r[3],
+            info_hash=r[4],
+            release=r[5],
+            batch_nonce=r[6],
+            alert_name=r[8],
+            role_id=r[9],
+            locale=r[10] or "fr",
+            log_channel_id=r[11],
+            claimed_by=r[7],
         )
         for r in sorted([*claimed, *fresh], key=lambda r: r[0])
     ]
     return rows, truncated
 
 
-async def claim(session: AsyncSession, ids: Sequence[int], nonce: str, *, slot: int = 0, now: datetime | None = None) -> bool:
+async def claim(
+    session: AsyncSession, ids: Sequence[int], nonce: str, *, slot: int = 0, now: datetime | None = None
+) -> bool:
     """Claim every row of one message for ``slot``, or none: in a savepoint, rolled back
     when any row is no longer pending and unclaimed (another claimer, an alert removed).
     On PostgreSQL a concurrent claimer of a row waits for this transaction, then finds
@@ -83,13 +95,17 @@ async def claim(session: AsyncSession, ids: Sequence[int], nonce: str, *, slot: 
     return await _stamp(session, ids, Delivery.batch_nonce.is_(None), nonce=nonce, slot=slot, now=now)
 
 
-async def take_over(session: AsyncSession, ids: Sequence[int], nonce: str, *, slot: int, now: datetime | None = None) -> bool:
+async def take_over(
+    session: AsyncSession, ids: Sequence[int], nonce: str, *, slot: int, now: datetime | None = None
+) -> bool:
     """Make this slot the owner of a batch claimed by another slot (or before claims had
     owners), keeping its nonce; all rows or none, like :func:`claim`."""
     return await _stamp(session, ids, Delivery.batch_nonce == nonce, nonce=nonce, slot=slot, now=now)
 
 
-async def _stamp(session: AsyncSession, ids: Sequence[int], condition: Any, *, nonce: str, slot: int, now: datetime | None) -> bool:
+async def _stamp(
+    session: AsyncSession, ids: Sequence[int], condition: Any, *, nonce: str, slot: int, now: datetime | None
+) -> bool:
     savepoint = await session.begin_nested()
     result = await session.execute(
         update(Delivery)
@@ -111,7 +127,12 @@ async def mark_delivered_many(session: AsyncSession, sent: Sequence[tuple[Sequen
     await session.execute(
         update(table)  # type: ignore[arg-type]
         .where(table.c.id == bindparam("row_id"), table.c.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.DELIVERED, delivered_at=now, message_id=bindparam("message_id"), attempts=table.c.attempts + 1),
+        .values(
+            status=DeliveryStatus.DELIVERED,
+            delivered_at=now,
+            message_id=bindparam("message_id"),
+            attempts=table.c.attempts + 1,
+        ),
         params,
     )
 
@@ -128,7 +149,9 @@ async def note_failure(session: AsyncSession, ids: Sequence[int], error: str, *,
     )
 
 
-async def pause_channel_alerts(session: AsyncSession, guild_id: int, channel_id: int, alert_ids: Sequence[int], reason: PauseReason) -> list[str]:
+async def pause_channel_alerts(
+    session: AsyncSession, guild_id: int, channel_id: int, alert_ids: Sequence[int], reason: PauseReason
+) -> list[str]:
     """Pause the running alerts that post to the channel; returns their names."""
     result = await session.execute(
         select(Alert.id, Alert.name).where(
@@ -149,7 +172,9 @@ async def pause_channel_alerts(session: AsyncSession, guild_id: int, channel_id:
     # channel (``/alert edit``); nothing reached Discord, so the claim is simply released.
     await session.execute(
         update(Delivery)
-        .where(Delivery.guild_id == guild_id, Delivery.channel_id == channel_id, Delivery.status == DeliveryStatus.PENDING)
+        .where(
+            Delivery.guild_id == guild_id, Delivery.channel_id == channel_id, Delivery.status == DeliveryStatus.PENDING
+        )
         .values(batch_nonce=None, claimed_by=None, claimed_at=None)
         .execution_options(synchronize_session=False)
     )

@@ -40,6 +40,7 @@ turning a harmless repeat into a visible double.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict, defaultdict
@@ -128,7 +129,6 @@ MAX_REJECTIONS = 5
 #: Seconds between two writes of "delivered" marks during a flush (a crash loses at most
 #: that many seconds of marks; those posts are re-sent with their nonce: no repeat).
 MARK_EVERY = 0.1
-
 
 
 # -- pacing ---------------------------------------------------------------------------------------
@@ -242,10 +242,8 @@ class DeliverySender:
                     continue
                 if report.retry_after is not None or report.failed_channels:
                     delay = min(self._idle, max(self._retry, report.retry_after or 0.0))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            except TimeoutError:
-                pass
 
     async def flush(self) -> FlushReport:
         """Send what is pending now; returns what happened.
@@ -303,7 +301,8 @@ class DeliverySender:
         now = self._now()
         async with self._sessions.begin() as session:
             for batch in foreign:
-                assert batch.nonce is not None
+                if batch.nonce is None:
+                    raise RuntimeError("batch.nonce is set at this point")
                 if await take_over(session, batch.ids, batch.nonce, slot=slot, now=now):
                     taken_over.add(id(batch))
                 else:
@@ -318,15 +317,22 @@ class DeliverySender:
                 if id(batch) in taken_over or all(r.claimed_by == slot for r in batch.rows):
                     out.append(batch)
             elif id(batch) in claimed:
-                out.append(PlannedBatch(batch.guild_id, batch.channel_id, batch.locale, batch.log_channel_id, batch.rows, claimed[id(batch)]))
+                out.append(
+                    PlannedBatch(
+                        batch.guild_id,
+                        batch.channel_id,
+                        batch.locale,
+                        batch.log_channel_id,
+                        batch.rows,
+                        claimed[id(batch)],
+                    )
+                )
         return out
 
     async def _mark_periodically(self, done: asyncio.Event) -> None:
         while not done.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), timeout=MARK_EVERY)
-            except asyncio.TimeoutError:
-                pass
             try:
                 await self._mark_sent()
             except Exception:
@@ -399,10 +405,20 @@ class DeliverySender:
                 if self.pacer is not None:
                     await self.pacer.acquire()
                 await self._poster.notify_admins(
-                    AdminNotice(batch.guild_id, batch.log_channel_id, batch.locale, NoticeKind(reason), tuple(names), batch.channel_id, self._now())
+                    AdminNotice(
+                        batch.guild_id,
+                        batch.log_channel_id,
+                        batch.locale,
+                        NoticeKind(reason),
+                        tuple(names),
+                        batch.channel_id,
+                        self._now(),
+                    )
                 )
             except Exception:
-                log.warning("guild %s: could not tell the admins that alerts were paused", batch.guild_id, exc_info=True)
+                log.warning(
+                    "guild %s: could not tell the admins that alerts were paused", batch.guild_id, exc_info=True
+                )
 
     async def _rejected(self, batch: PlannedBatch, error: str, report: FlushReport) -> bool:
         """Discord refused the message: nothing was posted, so the claim is released. A
@@ -419,13 +435,19 @@ class DeliverySender:
         if len(groups) > 1:
             ok = True
             for rows in groups.values():
-                single = PlannedBatch(batch.guild_id, batch.channel_id, batch.locale, batch.log_channel_id, tuple(rows), None)
+                single = PlannedBatch(
+                    batch.guild_id, batch.channel_id, batch.locale, batch.log_channel_id, tuple(rows), None
+                )
                 ok = await self._send(single, report) and ok
             return ok
         async with self._sessions.begin() as session:
             result = await session.execute(
                 update(Delivery)
-                .where(Delivery.id.in_(batch.ids), Delivery.status == DeliveryStatus.PENDING, Delivery.attempts >= MAX_REJECTIONS)
+                .where(
+                    Delivery.id.in_(batch.ids),
+                    Delivery.status == DeliveryStatus.PENDING,
+                    Delivery.attempts >= MAX_REJECTIONS,
+                )
                 .values(status=DeliveryStatus.DROPPED)
                 .execution_options(synchronize_session=False)
             )

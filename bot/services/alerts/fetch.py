@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 from bot.lacale.models import Meta, Torrent
 from bot.services.alerts.matching import AlertFilter
-from bot.limits import PAGE_SIZE
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 
 log = logging.getLogger("vigie.alerts.fetch")
@@ -166,7 +165,9 @@ class SiteMeta:
     goes through :class:`MetaCache`, so commands of that key also benefit.
     """
 
-    def __init__(self, meta_cache: MetaCache, *, ttl: float = 3600.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, meta_cache: MetaCache, *, ttl: float = 3600.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._cache = meta_cache
         self._ttl = ttl
         self._clock = clock
@@ -193,7 +194,9 @@ class SiteMeta:
                 meta = await self._cache.get(api_key)
             except Exception:
                 if self._meta is not None:
-                    log.info("category tree refresh failed; using the copy from %.0f s ago", self._clock() - self._fetched_at)
+                    log.info(
+                        "category tree refresh failed; using the copy from %.0f s ago", self._clock() - self._fetched_at
+                    )
                     return self._meta
                 raise
             self.put(meta)

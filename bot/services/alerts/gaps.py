@@ -31,7 +31,9 @@ def is_new_since(torrent: Torrent, seen: Collection[str], since: datetime | None
     return torrent.info_hash not in seen and (since is None or torrent.pub_date > since)
 
 
-def page_unfilled(page: Sequence[Torrent], seen: Collection[str], since: datetime | None, *, page_size: int = PAGE_SIZE) -> bool:
+def page_unfilled(
+    page: Sequence[Torrent], seen: Collection[str], since: datetime | None, *, page_size: int = PAGE_SIZE
+) -> bool:
     """A full page whose every release is in the gap: what lies beyond it is unknown."""
     return len(page) >= page_size and all(is_new_since(t, seen, since) for t in page)
 

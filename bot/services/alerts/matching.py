@@ -250,7 +250,13 @@ def match_all(
             # Most alerts fail on their first word: decided here without a call.
             if alert.words and alert.words[0] not in prefixes:
                 if debug:
-                    log.debug("guild=%s alert=%s drop %s: word '%s' not in title", guild_id, alert.alert_id, release.torrent.info_hash, alert.words[0])
+                    log.debug(
+                        "guild=%s alert=%s drop %s: word '%s' not in title",
+                        guild_id,
+                        alert.alert_id,
+                        release.torrent.info_hash,
+                        alert.words[0],
+                    )
                 continue
             hashes = tmdb_hashes.get(alert.tmdb_id) if (tmdb_hashes is not None and alert.tmdb_id) else None
             decision = match(alert, release, tmdb_hashes=hashes)
@@ -258,14 +264,20 @@ def match_all(
                 out.append(Match(alert, release))
             elif debug:
                 log.debug(
-                    "guild=%s alert=%s drop %s: %s", guild_id, alert.alert_id, release.torrent.info_hash, decision.reason
+                    "guild=%s alert=%s drop %s: %s",
+                    guild_id,
+                    alert.alert_id,
+                    release.torrent.info_hash,
+                    decision.reason,
                 )
     return out
 
 
 def log_drop(guild_id: int, alert_id: int | None, torrent: Torrent, reason: str) -> None:
     """A release dropped by a cap rather than a filter (too old, baseline...)."""
-    log.debug("guild=%s alert=%s drop %s: %s", guild_id, alert_id if alert_id is not None else "*", torrent.info_hash, reason)
+    log.debug(
+        "guild=%s alert=%s drop %s: %s", guild_id, alert_id if alert_id is not None else "*", torrent.info_hash, reason
+    )
 
 
 def newest_first(torrents: Iterable[Torrent]) -> list[Torrent]:

@@ -29,8 +29,8 @@ from bot.services.alerts.record import Recorder
 from bot.services.alerts.scheduler import TICK, AlertScheduler, Clock, Sleep
 from bot.services.alerts.service import AlertService
 from bot.services.guilds import GuildService
-from bot.services.vault import KeyVault
 from bot.services.lacale_access import LaCaleAccess
+from bot.services.vault import KeyVault
 
 #: Starts a background task (``VigieBot.spawn`` keeps it referenced and cancels it at close).
 Spawn = Callable[..., "asyncio.Task[Any]"]
@@ -131,7 +131,9 @@ class AlertPipeline:
     def ownership(self) -> Ownership:
         return self.scheduler.ownership
 
-    def start(self, *, spawn: Spawn = _create_task, before_polls: Callable[[], Awaitable[object]] | None = None) -> None:
+    def start(
+        self, *, spawn: Spawn = _create_task, before_polls: Callable[[], Awaitable[object]] | None = None
+    ) -> None:
         """Start the sender at once (pending posts of a previous run need only REST) and
         the scheduler after ``before_polls`` (the bot waits for the gateway, so that admin
         notices can find system channels). Returns without waiting for either."""

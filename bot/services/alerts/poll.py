@@ -81,6 +81,7 @@ TMDB_CLOCK_MARGIN = timedelta(minutes=10)
 #: Cycles a TMDB query is repeated after a candidate appeared (server cache ~30 s).
 TMDB_RECHECKS = 2
 
+
 def _nothing() -> None:
     return None
 
@@ -145,7 +146,11 @@ class GuildPoller:
         """Before a cycle: load in bulk what this process does not remember yet (after a
         start, every server's alerts and recently seen releases), instead of one read per
         server during the cycle."""
-        stale = [j for j in jobs if (m := self._memory.get(j.guild_id)) is None or m.alerts is None or m.alerts_version != j.alerts_version]
+        stale = [
+            j
+            for j in jobs
+            if (m := self._memory.get(j.guild_id)) is None or m.alerts is None or m.alerts_version != j.alerts_version
+        ]
         cold = [j.guild_id for j in jobs if (m := self._memory.get(j.guild_id)) is None or m.page is None]
         if not stale and not cold:
             return
@@ -159,7 +164,9 @@ class GuildPoller:
             if hashes:
                 self._memory.setdefault(guild_id, _GuildMemory()).page = frozenset(hashes)
 
-    async def poll(self, job: GuildJob, fetcher: CycleFetcher, *, fetched: Callable[[], None] | None = None) -> PollResult:
+    async def poll(
+        self, job: GuildJob, fetcher: CycleFetcher, *, fetched: Callable[[], None] | None = None
+    ) -> PollResult:
         """Never raises for La Cale's failures: they become the poll's outcome (and, for
         a refused key, paused alerts). Nothing is recorded as seen when a request failed,
         so the next cycle sees the same releases again.
@@ -207,14 +214,20 @@ class GuildPoller:
             try:
                 await self._poster.send_gap_notice(notice)
             except Exception:
-                log.warning("guild %s: could not post a gap notice in %s", job.guild_id, notice.channel_id, exc_info=True)
+                log.warning(
+                    "guild %s: could not post a gap notice in %s", job.guild_id, notice.channel_id, exc_info=True
+                )
         return result
 
     # -- outcomes without data ------------------------------------------------------------
     def abandoned(self, job: GuildJob, waited: float) -> PollResult:
         """The scheduler cancelled this server's poll: La Cale gave it no answer for
         ``waited`` seconds. Retried at the next cycle."""
-        log.info("guild %s: poll abandoned after %.1f s without an answer from La Cale; retried next cycle", job.guild_id, waited)
+        log.info(
+            "guild %s: poll abandoned after %.1f s without an answer from La Cale; retried next cycle",
+            job.guild_id,
+            waited,
+        )
         return self._failed(job, PollOutcome.TIMEOUT)
 
     def _failed(self, job: GuildJob, outcome: PollOutcome) -> PollResult:
@@ -224,7 +237,12 @@ class GuildPoller:
     async def _key_refused(self, job: GuildJob, exc: AuthError) -> None:
         async with self._sessions() as session:
             names = [a.name for a in await queries.running_alerts(session, job.guild_id)]
-        log.warning("guild %s: La Cale refused the server's key (%s); %d alerts paused", job.guild_id, type(exc).__name__, len(names))
+        log.warning(
+            "guild %s: La Cale refused the server's key (%s); %d alerts paused",
+            job.guild_id,
+            type(exc).__name__,
+            len(names),
+        )
         outcome = self._mark_key_refused(job.guild_id, type(exc).__name__)
         if asyncio.iscoroutine(outcome):
             await outcome
@@ -232,7 +250,11 @@ class GuildPoller:
         await self.recorder.flush()
         self._memory.pop(job.guild_id, None)
         try:
-            await self._poster.notify_admins(AdminNotice(job.guild_id, job.log_channel_id, job.locale, NoticeKind.KEY_REFUSED, tuple(names), at=self._now()))
+            await self._poster.notify_admins(
+                AdminNotice(
+                    job.guild_id, job.log_channel_id, job.locale, NoticeKind.KEY_REFUSED, tuple(names), at=self._now()
+                )
+            )
         except Exception:
             log.warning("guild %s: could not tell the admins the key was refused", job.guild_id, exc_info=True)
 
@@ -296,7 +318,9 @@ class GuildPoller:
             memory.filters = None
         return memory.alerts
 
-    async def _filters(self, job: GuildJob, memory: _GuildMemory, rows: Sequence[AlertRow]) -> tuple[list[AlertFilter], Meta | None]:
+    async def _filters(
+        self, job: GuildJob, memory: _GuildMemory, rows: Sequence[AlertRow]
+    ) -> tuple[list[AlertFilter], Meta | None]:
         """Filters of ``rows``; those of all the server's alerts are kept until the alerts
         or the category tree change."""
         meta = await self._meta.get(job.api_key) if any(r.categories for r in rows) else None
@@ -332,7 +356,9 @@ class GuildPoller:
             tmdb_rows = [r for r in rows if r.tmdb_id]
             filters, _ = await self._filters(job, memory, tmdb_rows) if tmdb_rows else ([], None)
             views = []
-        deliveries += await self._tmdb(job, memory, fetcher, rows, filters, views, force=not memory.started, cutoff=cutoff)
+        deliveries += await self._tmdb(
+            job, memory, fetcher, rows, filters, views, force=not memory.started, cutoff=cutoff
+        )
         deliveries.sort(key=lambda d: d.torrent.pub_date)
         entry = RecordEntry.of(job.guild_id, seen=unseen, deliveries=deliveries, now=now, outcome=PollOutcome.OK)
         return PollResult(job.guild_id, PollOutcome.OK, new_deliveries=len(deliveries)), entry
@@ -384,7 +410,12 @@ class GuildPoller:
         outcome = PollOutcome.GAP_UNFILLED if notices else PollOutcome.GAP
         log.info(
             "guild %s: gap (%d new on the newest page); %d targeted queries, %d new releases, %d deliveries, %d channels warned",
-            guild_id, len(page), len(targeted), len(new), len(deliveries), len(notices),
+            guild_id,
+            len(page),
+            len(targeted),
+            len(new),
+            len(deliveries),
+            len(notices),
         )
         entry = RecordEntry.of(guild_id, seen=[*page, *new], deliveries=deliveries, now=now, outcome=outcome)
         return PollResult(guild_id, outcome, new_deliveries=len(deliveries), gap_notices=notices), entry
@@ -406,7 +437,11 @@ class GuildPoller:
             if answer is None:
                 if query.is_newest and not newest_ok:
                     for f in alerts:
-                        log.warning("guild %s alert %s: cannot be checked while La Cale refuses searches without terms", job.guild_id, f.alert_id)
+                        log.warning(
+                            "guild %s alert %s: cannot be checked while La Cale refuses searches without terms",
+                            job.guild_id,
+                            f.alert_id,
+                        )
                 continue
             if not page_unfilled(answer, seen, since):
                 continue
@@ -417,7 +452,8 @@ class GuildPoller:
                 names.append(f.name)
                 per_channel[channel] = (names, max(until, missed.until))
         return [
-            GapNotice(job.guild_id, channel, job.locale, tuple(names), since, until) for channel, (names, until) in per_channel.items()
+            GapNotice(job.guild_id, channel, job.locale, tuple(names), since, until)
+            for channel, (names, until) in per_channel.items()
         ]
 
     async def _tmdb(
@@ -457,7 +493,13 @@ class GuildPoller:
         if not due:
             return []
         ids = sorted({f.tmdb_id for f in due if f.tmdb_id})
-        results = dict(zip(ids, await asyncio.gather(*(fetcher.search(job.api_key, TargetedQuery(tmdb_id=i)) for i in ids)), strict=True))
+        results = dict(
+            zip(
+                ids,
+                await asyncio.gather(*(fetcher.search(job.api_key, TargetedQuery(tmdb_id=i)) for i in ids)),
+                strict=True,
+            )
+        )
         created = {r.id: r.created_at for r in rows}
         channels = {r.id: r.channel_id for r in rows}
         candidates: list[tuple[AlertFilter, Torrent]] = []
@@ -473,8 +515,14 @@ class GuildPoller:
         if not candidates:
             return []
         async with self._sessions() as session:
-            done = await queries.delivered_among(session, (f.alert_id for f, _ in candidates), (t.info_hash for _, t in candidates))
-        return [NewDelivery(f.alert_id, channels[f.alert_id], t) for f, t in candidates if (f.alert_id, t.info_hash) not in done]
+            done = await queries.delivered_among(
+                session, (f.alert_id for f, _ in candidates), (t.info_hash for _, t in candidates)
+            )
+        return [
+            NewDelivery(f.alert_id, channels[f.alert_id], t)
+            for f, t in candidates
+            if (f.alert_id, t.info_hash) not in done
+        ]
 
     @staticmethod
     def _drop_expired(guild_id: int, torrents: Sequence[Torrent], cutoff: datetime) -> list[Torrent]:

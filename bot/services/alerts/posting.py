@@ -59,7 +59,12 @@ class GapNotice:
         """``since`` and ``until`` come from the database and La Cale's answer: a poll
         finding the same gap again computes the same window."""
         return notice_nonce(
-            "gap", self.guild_id, self.channel_id, *sorted(self.alert_names), self.since.isoformat(), self.until.isoformat()
+            "gap",
+            self.guild_id,
+            self.channel_id,
+            *sorted(self.alert_names),
+            self.since.isoformat(),
+            self.until.isoformat(),
         )
 
 

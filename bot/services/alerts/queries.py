@@ -94,7 +94,9 @@ async def due_guilds(session: AsyncSession, *, ownership: Ownership = Ownership(
             GuildSettings.key_status.not_in((KeyStatus.REFUSED, KeyStatus.UNREADABLE)),
             ownership.owns_sql(GuildSettings.guild_id),
         )
-        .group_by(GuildSettings.guild_id, GuildSettings.api_key_encrypted, GuildSettings.locale, GuildSettings.log_channel_id)
+        .group_by(
+            GuildSettings.guild_id, GuildSettings.api_key_encrypted, GuildSettings.locale, GuildSettings.log_channel_id
+        )
         .order_by(GuildSettings.guild_id)
     )
     return [
@@ -126,7 +128,9 @@ async def running_alerts_of(session: AsyncSession, guild_ids: Sequence[int]) -> 
     return out
 
 
-async def recent_seen_of(session: AsyncSession, guild_ids: Sequence[int], *, per_guild: int = 100) -> dict[int, set[str]]:
+async def recent_seen_of(
+    session: AsyncSession, guild_ids: Sequence[int], *, per_guild: int = 100
+) -> dict[int, set[str]]:
     """The ``per_guild`` most recently published releases each server has seen, in one
     query per 500 servers (a window function: SQLite 3.25+ and PostgreSQL)."""
     out: dict[int, set[str]] = {g: set() for g in guild_ids}
@@ -169,7 +173,9 @@ async def watermark(session: AsyncSession, guild_id: int) -> datetime | None:
     return await session.scalar(select(func.max(SeenRelease.pub_date)).where(SeenRelease.guild_id == guild_id))
 
 
-async def delivered_among(session: AsyncSession, alert_ids: Iterable[int], info_hashes: Iterable[str]) -> set[tuple[int, str]]:
+async def delivered_among(
+    session: AsyncSession, alert_ids: Iterable[int], info_hashes: Iterable[str]
+) -> set[tuple[int, str]]:
     """(alert, info hash) pairs already recorded, whatever their status."""
     ids, hashes = list(set(alert_ids)), list(set(info_hashes))
     if not ids or not hashes:

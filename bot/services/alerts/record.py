@@ -66,7 +66,9 @@ async def insert_seen(session: AsyncSession, guild_id: int, torrents: Iterable[T
     return len(rows)
 
 
-async def insert_deliveries(session: AsyncSession, guild_id: int, deliveries: Sequence[NewDelivery], now: datetime) -> int:
+async def insert_deliveries(
+    session: AsyncSession, guild_id: int, deliveries: Sequence[NewDelivery], now: datetime
+) -> int:
     """Rows in the given order (callers give oldest first: the sender posts by id)."""
     rows = _delivery_rows(guild_id, deliveries, now)
     if rows:
@@ -133,9 +135,19 @@ class RecordEntry:
     done: asyncio.Future[None] | None = None
 
     @classmethod
-    def of(cls, guild_id: int, *, seen: Iterable[Torrent], deliveries: Sequence[NewDelivery], now: datetime, outcome: PollOutcome) -> RecordEntry:
+    def of(
+        cls,
+        guild_id: int,
+        *,
+        seen: Iterable[Torrent],
+        deliveries: Sequence[NewDelivery],
+        now: datetime,
+        outcome: PollOutcome,
+    ) -> RecordEntry:
         matched = sorted({d.alert_id for d in deliveries if d.status == DeliveryStatus.PENDING})
-        return cls(guild_id, _seen_rows(guild_id, seen, now), _delivery_rows(guild_id, deliveries, now), matched, now, outcome)
+        return cls(
+            guild_id, _seen_rows(guild_id, seen, now), _delivery_rows(guild_id, deliveries, now), matched, now, outcome
+        )
 
 
 class Recorder:
@@ -151,7 +163,9 @@ class Recorder:
     or by :meth:`flush`.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, max_delay: float = 1.0, max_batch: int = 100) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, max_delay: float = 1.0, max_batch: int = 100
+    ) -> None:
         self._sessions = sessions
         self._max_delay = max_delay
         self._max_batch = max(1, max_batch)
@@ -164,7 +178,13 @@ class Recorder:
         self.transactions = 0
 
     async def record(
-        self, guild_id: int, *, seen: Iterable[Torrent], deliveries: Sequence[NewDelivery], now: datetime, outcome: PollOutcome
+        self,
+        guild_id: int,
+        *,
+        seen: Iterable[Torrent],
+        deliveries: Sequence[NewDelivery],
+        now: datetime,
+        outcome: PollOutcome,
     ) -> None:
         """Returns once committed; raises what the transaction raised."""
         await self.commit(RecordEntry.of(guild_id, seen=seen, deliveries=deliveries, now=now, outcome=outcome))

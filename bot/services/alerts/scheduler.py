@@ -37,8 +37,8 @@ from bot.services.alerts.deliver import DeliverySender
 from bot.services.alerts.fetch import POLL_PROGRESS, CycleFetcher, PollProgress, key_id
 from bot.services.alerts.poll import GuildJob, GuildPoller, PollResult
 from bot.services.alerts.record import prune
-from bot.services.vault import KeyDecryptError, KeyVault
 from bot.services.lacale_access import LaCaleAccess
+from bot.services.vault import KeyDecryptError, KeyVault
 from bot.states import PollOutcome
 
 log = logging.getLogger("vigie.alerts.scheduler")
@@ -90,7 +90,7 @@ class _PollSlot:
     """One poll's place among the ``concurrency`` polls in flight. Given back when the
     poll stops asking La Cale (``fetched``) or ends, whichever comes first, once."""
 
-    __slots__ = ("_semaphore", "_released", "answered")
+    __slots__ = ("_released", "_semaphore", "answered")
 
     def __init__(self, semaphore: asyncio.Semaphore) -> None:
         self._semaphore = semaphore
@@ -153,7 +153,9 @@ class AlertScheduler:
         self._last_prune: float | None = None
         self.last_report: CycleReport | None = None
         #: Seconds a poll may go without an answer from La Cale before it is abandoned.
-        self.poll_deadline = poll_deadline if poll_deadline is not None else max(POLL_DEADLINE_MIN, interval * POLL_DEADLINE_FRACTION)
+        self.poll_deadline = (
+            poll_deadline if poll_deadline is not None else max(POLL_DEADLINE_MIN, interval * POLL_DEADLINE_FRACTION)
+        )
         # Shared by overlapping cycles: a previous cycle's last polls count against it.
         self._slots = asyncio.Semaphore(self._concurrency)
         #: Servers whose poll is running (a server is never polled twice at once).
@@ -245,7 +247,9 @@ class AlertScheduler:
                 slot = _PollSlot(self._slots)
                 self._polling.add(job.guild_id)
                 poll, progress = self._start_poll(job, fetcher, slot)
-                task = asyncio.create_task(self._watch_poll(job, poll, progress, slot), name=f"alert-poll-{job.guild_id}")
+                task = asyncio.create_task(
+                    self._watch_poll(job, poll, progress, slot), name=f"alert-poll-{job.guild_id}"
+                )
                 # A callback, not a ``finally``: it runs even for a task cancelled unstarted.
                 task.add_done_callback(lambda _t, p=poll, s=slot, g=job.guild_id: self._poll_ended(p, s, g))
                 tasks.append(task)
@@ -282,18 +286,26 @@ class AlertScheduler:
         self._metrics.cycle_done(report, results)
         log.info(
             "alert cycle: %d servers, %d La Cale requests, %d new deliveries, %.1f s, %s",
-            report.guilds, report.requests, report.new_deliveries, report.finished - report.started, report.outcomes,
+            report.guilds,
+            report.requests,
+            report.new_deliveries,
+            report.finished - report.started,
+            report.outcomes,
         )
         return report
 
-    def _start_poll(self, job: GuildJob, fetcher: CycleFetcher, slot: _PollSlot) -> tuple[asyncio.Task[PollResult], PollProgress]:
+    def _start_poll(
+        self, job: GuildJob, fetcher: CycleFetcher, slot: _PollSlot
+    ) -> tuple[asyncio.Task[PollResult], PollProgress]:
         """The poll itself, in a task of its own (so that it can be abandoned)."""
         progress = PollProgress()
         token = POLL_PROGRESS.set(progress)  # copied into the poll task's context
         try:
             # ``fetched``: the slot bounds La Cale requests in flight, so a poll waiting for
             # its batch to be written gives it back early; its deadline stops there too.
-            poll = asyncio.create_task(self._poller.poll(job, fetcher, fetched=slot.release), name=f"alert-poll-{job.guild_id}-run")
+            poll = asyncio.create_task(
+                self._poller.poll(job, fetcher, fetched=slot.release), name=f"alert-poll-{job.guild_id}-run"
+            )
         finally:
             POLL_PROGRESS.reset(token)
         return poll, progress
@@ -304,7 +316,9 @@ class AlertScheduler:
         slot.release()
         self._polling.discard(guild_id)
 
-    async def _watch_poll(self, job: GuildJob, poll: asyncio.Task[PollResult], progress: PollProgress, slot: _PollSlot) -> PollResult | None:
+    async def _watch_poll(
+        self, job: GuildJob, poll: asyncio.Task[PollResult], progress: PollProgress, slot: _PollSlot
+    ) -> PollResult | None:
         """The poll's result within its deadline; ``None`` when it crashed."""
         try:
             result = await self._within_deadline(job, poll, progress, slot.answered)

@@ -50,7 +50,6 @@ log = logging.getLogger("vigie.alerts")
 INTERACTIVE_RETRY_AFTER = 5.0
 
 
-
 def parse_size_option(text: str | None, field_name: str) -> int | None:
     """``"700 MB"``, ``"4.5 GiB"``, ``"1,5 Go"`` → bytes; empty → ``None``."""
     if text is None or not text.strip():
@@ -176,14 +175,18 @@ class AlertService:
     async def names(self, guild_id: int, typed: str = "") -> list[str]:
         """For autocomplete: names containing what was typed (case-insensitive)."""
         async with self._sessions() as session:
-            names = (await session.scalars(select(Alert.name).where(Alert.guild_id == guild_id).order_by(Alert.name))).all()
+            names = (
+                await session.scalars(select(Alert.name).where(Alert.guild_id == guild_id).order_by(Alert.name))
+            ).all()
         wanted = typed.strip().casefold()
         starts = [n for n in names if n.casefold().startswith(wanted)]
         contains = [n for n in names if wanted in n.casefold() and n not in starts]
         return (starts + contains)[:25]
 
     # -- creating --------------------------------------------------------------------------
-    async def create(self, guild_id: int, spec: AlertSpec, *, created_by: int | None, backfill: int = 0) -> CreateResult:
+    async def create(
+        self, guild_id: int, spec: AlertSpec, *, created_by: int | None, backfill: int = 0
+    ) -> CreateResult:
         if not 0 <= backfill <= BACKFILL_MAX:
             raise UserError("alert.error.backfill", limit=BACKFILL_MAX)
         key = await self._guild_key(guild_id)
@@ -259,7 +262,8 @@ class AlertService:
         alert_filter = AlertFilter.from_alert(alert, meta)
         tmdb_hashes = frozenset(t.info_hash for t in targeted) if alert.tmdb_id else None
         matched = [
-            t for t in newest_first(dedupe([*targeted, *newest]))
+            t
+            for t in newest_first(dedupe([*targeted, *newest]))
             if match(alert_filter, ReleaseView.of(t), tmdb_hashes=tmdb_hashes).ok
         ]
         posted = matched[:backfill]
@@ -306,8 +310,14 @@ class AlertService:
             exclude=tuple(current.exclude or ()),
         )
         given: dict[str, Any] = {
-            "name": new_name, "query": query, "tmdb_id": tmdb_id, "channel_id": channel_id, "mention_role_id": mention_role_id,
-            "min_size": min_size, "max_size": max_size, "min_seeders": min_seeders,
+            "name": new_name,
+            "query": query,
+            "tmdb_id": tmdb_id,
+            "channel_id": channel_id,
+            "mention_role_id": mention_role_id,
+            "min_size": min_size,
+            "max_size": max_size,
+            "min_seeders": min_seeders,
         }
         changes: dict[str, Any] = {k: v for k, v in given.items() if v is not _UNSET}
         if categories is not _UNSET:
@@ -330,14 +340,27 @@ class AlertService:
                 other = await self._find(session, guild_id, edited.name, required=False)
                 if other is not None and other.id != alert.id:  # a change of case only is no clash
                     raise UserError("alert.error.exists", name=edited.name)
-            for attr in ("name", "query", "tmdb_id", "channel_id", "mention_role_id", "min_size", "max_size", "min_seeders"):
+            for attr in (
+                "name",
+                "query",
+                "tmdb_id",
+                "channel_id",
+                "mention_role_id",
+                "min_size",
+                "max_size",
+                "min_seeders",
+            ):
                 setattr(alert, attr, getattr(edited, attr))
             alert.categories = list(edited.categories)
             alert.exclude = list(edited.exclude)
             if edited.channel_id != spec.channel_id:
                 await session.execute(
                     update(Delivery)
-                    .where(Delivery.alert_id == alert.id, Delivery.status == DeliveryStatus.PENDING, Delivery.batch_nonce.is_(None))
+                    .where(
+                        Delivery.alert_id == alert.id,
+                        Delivery.status == DeliveryStatus.PENDING,
+                        Delivery.batch_nonce.is_(None),
+                    )
                     .values(channel_id=edited.channel_id)
                     .execution_options(synchronize_session=False)
                 )
@@ -375,7 +398,12 @@ class AlertService:
         async with self._sessions.begin() as session:
             alert = await self._find(session, guild_id, name)
             settings = await session.get(GuildSettings, guild_id)
-            if alert.paused and settings is not None and settings.api_key_encrypted and settings.key_status == KeyStatus.UNREADABLE:
+            if (
+                alert.paused
+                and settings is not None
+                and settings.api_key_encrypted
+                and settings.key_status == KeyStatus.UNREADABLE
+            ):
                 # Whatever paused it: it could not run on a key nobody can decrypt.
                 raise UserError("alert.error.resume_key_unreadable")
             if alert.paused and PauseReason.of(alert.pause_reason).about_key:
@@ -393,8 +421,15 @@ class AlertService:
         key = await self._guild_key(guild_id)
         info = await self.get(guild_id, name)
         spec = AlertSpec(
-            name=info.name, channel_id=info.channel_id, query=info.query, categories=info.categories, tmdb_id=info.tmdb_id,
-            min_size=info.min_size, max_size=info.max_size, min_seeders=info.min_seeders, exclude=info.exclude,
+            name=info.name,
+            channel_id=info.channel_id,
+            query=info.query,
+            categories=info.categories,
+            tmdb_id=info.tmdb_id,
+            min_size=info.min_size,
+            max_size=info.max_size,
+            min_seeders=info.min_seeders,
+            exclude=info.exclude,
         )
         meta = await self._meta.get(key) if spec.categories else None
         newest, targeted = await self._current(key, spec, meta)
@@ -446,12 +481,15 @@ class AlertService:
 
     @staticmethod
     async def _counts(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
-        out = {i: (0, 0) for i in ids}
+        out = dict.fromkeys(ids, (0, 0))
         if not ids:
             return out
         rows = await session.execute(
             select(Delivery.alert_id, Delivery.status, func.count())
-            .where(Delivery.alert_id.in_(list(ids)), Delivery.status.in_([DeliveryStatus.DELIVERED, DeliveryStatus.PENDING]))
+            .where(
+                Delivery.alert_id.in_(list(ids)),
+                Delivery.status.in_([DeliveryStatus.DELIVERED, DeliveryStatus.PENDING]),
+            )
             .group_by(Delivery.alert_id, Delivery.status)
         )
         for alert_id, status, count in rows.all():
@@ -476,7 +514,17 @@ class _SpecRow:
 
 
 def _as_row(spec: AlertSpec, alert_id: int = 0) -> _SpecRow:
-    return _SpecRow(alert_id, spec.name, spec.query, spec.categories, spec.tmdb_id, spec.min_size, spec.max_size, spec.min_seeders, spec.exclude)
+    return _SpecRow(
+        alert_id,
+        spec.name,
+        spec.query,
+        spec.categories,
+        spec.tmdb_id,
+        spec.min_size,
+        spec.max_size,
+        spec.min_seeders,
+        spec.exclude,
+    )
 
 
 def _validated(spec: AlertSpec, meta: Meta | None) -> AlertSpec:
@@ -485,7 +533,7 @@ def _validated(spec: AlertSpec, meta: Meta | None) -> AlertSpec:
     if not name or len(name) > ALERT_NAME_MAX:
         raise UserError("alert.error.name", limit=ALERT_NAME_MAX)
     prepared = build_query(meta or Meta(), spec.query, spec.categories, spec.tmdb_id)
-    if spec.min_size is not None and spec.min_size < 0 or spec.max_size is not None and spec.max_size < 0:
+    if (spec.min_size is not None and spec.min_size < 0) or (spec.max_size is not None and spec.max_size < 0):
         raise UserError("alert.error.size_range")
     if spec.min_size is not None and spec.max_size is not None and spec.min_size > spec.max_size:
         raise UserError("alert.error.size_range")
@@ -496,4 +544,6 @@ def _validated(spec: AlertSpec, meta: Meta | None) -> AlertSpec:
     exclude = tuple(dict.fromkeys(" ".join(normalize_words(e)) for e in spec.exclude if normalize_words(e)))
     if len(exclude) > EXCLUDE_WORDS_MAX:
         raise UserError("alert.error.exclude", limit=EXCLUDE_WORDS_MAX)
-    return replace(spec, name=name, query=prepared.text, categories=prepared.categories, tmdb_id=prepared.tmdb_id, exclude=exclude)
+    return replace(
+        spec, name=name, query=prepared.text, categories=prepared.categories, tmdb_id=prepared.tmdb_id, exclude=exclude
+    )

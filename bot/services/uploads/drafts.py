@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 from bot.lacale.models import (
@@ -76,7 +76,7 @@ class UploadDraft:
         return tuple(redact_announce(url) for url in self.torrent.announce)
 
 
-class UploadStatus(str, Enum):
+class UploadStatus(StrEnum):
     UPLOADED = "uploaded"
     #: 409: La Cale already has this torrent (same info hash).
     DUPLICATE = "duplicate"
@@ -181,5 +181,3 @@ def _nfo_filename(name: str | None, torrent_filename: str) -> str:
     stem = re.sub(r"\.(nfo|txt)\s*$", "", (name or "").strip(), flags=re.IGNORECASE)
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in stem).strip("._")
     return (safe or torrent_filename.removesuffix(".torrent"))[:120] + ".nfo"
-
-

@@ -183,7 +183,9 @@ class PreviewRegistry:
         doomed = [
             p
             for p in self._open.values()
-            if p.guild_id == guild_id and (key_owner is None or p.key_owner == key_owner) and p.draft_id not in self._in_flight
+            if p.guild_id == guild_id
+            and (key_owner is None or p.key_owner == key_owner)
+            and p.draft_id not in self._in_flight
         ]
         for preview in doomed:
             self._close(preview, reason, fingerprint=preview.key_fingerprint)

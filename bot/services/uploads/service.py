@@ -222,7 +222,9 @@ class UploadService:
         if reason == "guild_left":
             closed = self.previews.close_guild(guild_id, "guild_left")
         else:
-            closed = self.previews.close_guild(guild_id, "key_replaced" if reason == "key_replaced" else "key_removed", key_owner="guild")
+            closed = self.previews.close_guild(
+                guild_id, "key_replaced" if reason == "key_replaced" else "key_removed", key_owner="guild"
+            )
         if closed:
             log.info("closed %d upload preview(s) of guild %s: %s", closed, guild_id, reason)
 
@@ -378,7 +380,8 @@ class UploadService:
             # Said first: the server's rules were never what this preview relied on.
             raise PreviewClosed("upload.closed.no_personal_key")
         if key is None:
-            assert refusal is not None
+            if refusal is None:
+                raise RuntimeError("refusal is set at this point")
             raise PreviewClosed(_CONFIRM_REFUSALS.get(refusal.key, refusal.key), **refusal.values)
         raise PreviewClosed("upload.closed.key_changed", fingerprint=draft.key_fingerprint, current=key.fingerprint)
 
@@ -429,17 +432,25 @@ class UploadService:
             if prior is not None and found is not False:
                 link = link or prior.link
                 record_id = await self._records.start(draft, outcome=UploadStatus.DUPLICATE.value)
-                await self._records.finish(record_id, UploadStatus.DUPLICATE.value, link=link, detail=f"already uploaded (record {prior.id})")
+                await self._records.finish(
+                    record_id, UploadStatus.DUPLICATE.value, link=link, detail=f"already uploaded (record {prior.id})"
+                )
                 return UploadOutcome(UploadStatus.DUPLICATE, draft, link=link, record_id=record_id)
             if pending:
                 if found is None:
                     return UploadOutcome(UploadStatus.UNVERIFIED, draft, record_id=pending[0])
                 if found:
                     for record_id in pending:
-                        await self._records.finish(record_id, UploadStatus.UPLOADED.value, link=link, detail="found on La Cale after a timeout")
-                    return UploadOutcome(UploadStatus.UPLOADED, draft, link=link, after_timeout=True, record_id=pending[0])
+                        await self._records.finish(
+                            record_id, UploadStatus.UPLOADED.value, link=link, detail="found on La Cale after a timeout"
+                        )
+                    return UploadOutcome(
+                        UploadStatus.UPLOADED, draft, link=link, after_timeout=True, record_id=pending[0]
+                    )
                 for record_id in pending:
-                    await self._records.finish(record_id, UploadStatus.NOT_STORED.value, detail="checked later: not on La Cale")
+                    await self._records.finish(
+                        record_id, UploadStatus.NOT_STORED.value, detail="checked later: not on La Cale"
+                    )
             # else: uploaded through Vigie once, but no longer on La Cale (removed): send.
 
         record_id = await self._records.start(draft)
@@ -452,7 +463,9 @@ class UploadService:
             await self._records.finish(record_id, UploadStatus.DUPLICATE.value, link=link)
             return UploadOutcome(UploadStatus.DUPLICATE, draft, link=link, record_id=record_id)
         except RateLimited as exc:
-            await self._records.finish(record_id, UploadStatus.RATE_LIMITED.value, detail=f"retry after {exc.retry_after:.0f} s")
+            await self._records.finish(
+                record_id, UploadStatus.RATE_LIMITED.value, detail=f"retry after {exc.retry_after:.0f} s"
+            )
             return UploadOutcome(UploadStatus.RATE_LIMITED, draft, retry_after=exc.retry_after, record_id=record_id)
         except (KeyRefused, MissingKey) as exc:
             await self._records.finish(record_id, UploadStatus.KEY_REFUSED.value, detail=exc.message or None)
@@ -483,12 +496,18 @@ class UploadService:
             await asyncio.sleep(self.verify_delay)
         found, link = await self._site.find(draft)
         if found:
-            await self._records.finish(record_id, UploadStatus.UPLOADED.value, link=link, detail="found on La Cale after a timeout")
+            await self._records.finish(
+                record_id, UploadStatus.UPLOADED.value, link=link, detail="found on La Cale after a timeout"
+            )
             return UploadOutcome(UploadStatus.UPLOADED, draft, link=link, after_timeout=True, record_id=record_id)
         if found is None:
-            await self._records.finish(record_id, UploadStatus.UNVERIFIED.value, detail="no answer, and La Cale could not be checked")
+            await self._records.finish(
+                record_id, UploadStatus.UNVERIFIED.value, detail="no answer, and La Cale could not be checked"
+            )
             return UploadOutcome(UploadStatus.UNVERIFIED, draft, record_id=record_id)
-        await self._records.finish(record_id, UploadStatus.NOT_STORED.value, detail="no answer; checked: not on La Cale")
+        await self._records.finish(
+            record_id, UploadStatus.NOT_STORED.value, detail="no answer; checked: not on La Cale"
+        )
         return UploadOutcome(UploadStatus.NOT_STORED, draft, record_id=record_id)
 
     def _request(self, draft: UploadDraft) -> UploadRequest:

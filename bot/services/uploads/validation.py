@@ -290,7 +290,9 @@ def check_description(description: str | None) -> str | None:
     return text
 
 
-def tag_choices(meta: Meta, category_path: Sequence[str], current: Sequence[Tag], limit: int = MAX_TAGS) -> tuple[Tag, ...]:
+def tag_choices(
+    meta: Meta, category_path: Sequence[str], current: Sequence[Tag], limit: int = MAX_TAGS
+) -> tuple[Tag, ...]:
     """At most ``limit`` tags for the preview's select menu (Discord allows 25 options).
 
     The metadata does not say which tags fit which category, but groups meant for one
@@ -318,5 +320,3 @@ def tag_choices(meta: Meta, category_path: Sequence[str], current: Sequence[Tag]
             break
         out.setdefault(tag.id, tag)
     return tuple(out.values())
-
-
