@@ -9,7 +9,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.db.types import UTCDateTime, utcnow
@@ -150,6 +162,9 @@ class Delivery(Base):
     #: owns its server, never by another one.
     claimed_by: Mapped[int | None] = mapped_column(Integer)
     claimed_at: Mapped[datetime | None]
+    #: The release is in an age-restricted category of La Cale (decided when it was
+    #: recorded, with the category tree of then): posted only to an age-restricted channel.
+    age_restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SeenRelease(Base):

@@ -8,6 +8,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bot.services.alerts.posting import PostedRelease
@@ -33,6 +34,10 @@ class PendingRow:
     log_channel_id: int | None
     #: The slot that claimed it (``None``: unclaimed, or claimed before claims had owners).
     claimed_by: int | None = None
+    #: In an age-restricted category: posted only to an age-restricted channel.
+    age_restricted: bool = False
+    #: When the row was recorded (before any try to post it).
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +59,25 @@ class PlannedBatch:
         for row in self.rows:
             by_hash.setdefault(row.info_hash, []).append(row)
         return tuple(
-            PostedRelease(h, rows[0].release, tuple(dict.fromkeys(r.alert_name for r in rows)))
+            PostedRelease(
+                h,
+                rows[0].release,
+                tuple(dict.fromkeys(r.alert_name for r in rows)),
+                age_restricted=any(r.age_restricted for r in rows),
+            )
             for h, rows in by_hash.items()
         )
+
+    @property
+    def claimed_before(self) -> bool:
+        """Claimed by an earlier flush (its rows came from the database with their nonce):
+        it may already be on Discord."""
+        return any(r.batch_nonce is not None for r in self.rows)
+
+    def recorded_since(self) -> datetime | None:
+        """When its oldest row was recorded."""
+        times = [r.created_at for r in self.rows if r.created_at is not None]
+        return min(times) if times else None
 
     def role_ids(self) -> tuple[int, ...]:
         return tuple(dict.fromkeys(r.role_id for r in self.rows if r.role_id))

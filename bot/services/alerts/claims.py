@@ -45,6 +45,8 @@ async def pending_rows(
         Alert.mention_role_id,
         GuildSettings.locale,
         GuildSettings.log_channel_id,
+        Delivery.age_restricted,
+        Delivery.created_at,
     )
     base = (
         select(*columns)
@@ -79,6 +81,8 @@ async def pending_rows(
             locale=r[10] or "fr",
             log_channel_id=r[11],
             claimed_by=r[7],
+            age_restricted=bool(r[12]),
+            created_at=r[13],
         )
         for r in sorted([*claimed, *fresh], key=lambda r: r[0])
     ]

@@ -77,6 +77,7 @@ from bot.services.alerts.claims import (
 )
 from bot.services.alerts.posting import (
     AdminNotice,
+    AgeRestricted,
     AlertPoster,
     ChannelUnavailable,
     GapNotice,
@@ -96,6 +97,7 @@ __all__ = [
     "MAX_EMBEDS",
     "MAX_REJECTIONS",
     "AdminNotice",
+    "AgeRestricted",
     "AlertPoster",
     "ChannelUnavailable",
     "DeliverySender",
@@ -350,8 +352,9 @@ class DeliverySender:
             self._sent = sent + self._sent
             raise
 
-    async def _send(self, batch: PlannedBatch, report: FlushReport) -> bool:
-        """One message; False stops this channel for this flush."""
+    async def _send(self, batch: PlannedBatch, report: FlushReport, *, resend: bool = False) -> bool:
+        """One message; False stops this channel for this flush. ``resend``: part of a
+        batch tried earlier in this flush (see :attr:`ReleasePost.resend`)."""
         ids = batch.ids
         nonce = batch.nonce
         if nonce is None:  # a batch split after a refusal: claimed on its own
@@ -359,7 +362,16 @@ class DeliverySender:
             async with self._sessions.begin() as session:
                 if not await claim(session, ids, nonce, slot=self.ownership.slot, now=self._now()):
                     return False
-        post = ReleasePost(batch.guild_id, batch.channel_id, batch.locale, nonce, batch.releases(), batch.role_ids())
+        post = ReleasePost(
+            batch.guild_id,
+            batch.channel_id,
+            batch.locale,
+            nonce,
+            batch.releases(),
+            batch.role_ids(),
+            resend=resend or batch.claimed_before,
+            not_before=batch.recorded_since(),
+        )
         if self.pacer is not None:
             await self.pacer.acquire()
         try:
@@ -376,6 +388,8 @@ class DeliverySender:
             report.retry_after = max(report.retry_after or 0.0, exc.retry_after or 0.0)
             report.errors.append(str(exc))
             return False
+        except AgeRestricted as exc:
+            return await self._withhold(batch, exc, report)
         except PostRejected as exc:
             self._metrics.post_failed("rejected")
             return await self._rejected(batch, str(exc), report)
@@ -420,6 +434,35 @@ class DeliverySender:
                     "guild %s: could not tell the admins that alerts were paused", batch.guild_id, exc_info=True
                 )
 
+    async def _withhold(self, batch: PlannedBatch, exc: AgeRestricted, report: FlushReport) -> bool:
+        """Age-restricted releases for a channel that is not: nothing was posted. Those rows
+        are dropped (they will never go to that channel), the others sent again alone."""
+        withheld = set(exc.info_hashes)
+        dropped = tuple(r.id for r in batch.rows if r.info_hash in withheld)
+        kept = tuple(r for r in batch.rows if r.info_hash not in withheld)
+        if not dropped:  # the poster named nothing of this batch: a bug, treated as a refusal
+            return await self._rejected(batch, str(exc), report)
+        async with self._sessions.begin() as session:
+            await note_failure(session, batch.ids, f"age_restricted: {exc}", release_claim=True)
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(dropped), Delivery.status == DeliveryStatus.PENDING)
+                .values(status=DeliveryStatus.DROPPED)
+                .execution_options(synchronize_session=False)
+            )
+        log.warning(
+            "guild %s channel %s: %d age-restricted deliveries not posted (the channel is not age-restricted)",
+            batch.guild_id,
+            batch.channel_id,
+            len(dropped),
+        )
+        self._metrics.posts_gave_up(len(dropped))
+        report.dropped += len(dropped)
+        if not kept:
+            return True
+        rest = PlannedBatch(batch.guild_id, batch.channel_id, batch.locale, batch.log_channel_id, kept, None)
+        return await self._send(rest, report, resend=batch.claimed_before)
+
     async def _rejected(self, batch: PlannedBatch, error: str, report: FlushReport) -> bool:
         """Discord refused the message: nothing was posted, so the claim is released. A
         message of several releases is retried one release per message, so that one card
@@ -438,7 +481,8 @@ class DeliverySender:
                 single = PlannedBatch(
                     batch.guild_id, batch.channel_id, batch.locale, batch.log_channel_id, tuple(rows), None
                 )
-                ok = await self._send(single, report) and ok
+                # Part of a post that was tried: a forum post of it may exist (see ``resend``).
+                ok = await self._send(single, report, resend=True) and ok
             return ok
         async with self._sessions.begin() as session:
             result = await session.execute(

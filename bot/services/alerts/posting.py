@@ -20,6 +20,9 @@ class PostedRelease:
     info_hash: str
     release: dict[str, Any]
     alert_names: tuple[str, ...]
+    #: In an age-restricted category (see :mod:`~bot.services.alerts.destinations`): posted
+    #: only to an age-restricted channel.
+    age_restricted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,13 @@ class ReleasePost:
     nonce: str
     releases: tuple[PostedRelease, ...]
     role_ids: tuple[int, ...]
+    #: These releases may already be on Discord: an earlier try of them ended without a
+    #: definite answer (a timeout, a crash, a split after a refusal). Discord's nonce
+    #: covers a message; a forum post (a new thread) has none, so the poster looks for the
+    #: posts of that earlier try before creating any (see ``bot/ui/alert_posts.py``).
+    resend: bool = False
+    #: When the oldest of these releases was recorded: nothing posted before it is theirs.
+    not_before: datetime | None = None
 
 
 def notice_nonce(*parts: object) -> str:
@@ -115,6 +125,15 @@ class RetryLater(PostError):
 class PostRejected(PostError):
     """A definite refusal (400, 413...): the message was not posted, and the same message
     would be refused again; only then is its nonce released."""
+
+
+class AgeRestricted(PostError):
+    """Nothing was posted: these releases are in an age-restricted category and the channel
+    is not age-restricted. They are never posted there; the others are sent again alone."""
+
+    def __init__(self, info_hashes: tuple[str, ...], detail: str = "") -> None:
+        super().__init__(detail or "age-restricted releases for a channel that is not")
+        self.info_hashes = info_hashes
 
 
 class AlertPoster(Protocol):

@@ -38,6 +38,8 @@ class NewDelivery:
     channel_id: int
     torrent: Torrent
     status: str = DeliveryStatus.PENDING
+    #: In an age-restricted category (see :mod:`~bot.services.alerts.destinations`).
+    age_restricted: bool = False
 
 
 def release_payload(torrent: Torrent) -> dict[str, Any]:
@@ -270,6 +272,7 @@ def _delivery_rows(guild_id: int, deliveries: Sequence[NewDelivery], now: dateti
             "status": d.status,
             "created_at": now,
             "attempts": 0,
+            "age_restricted": d.age_restricted,
         }
         for d in deliveries
     ]
