@@ -32,6 +32,7 @@ from bot.ui.alert_posts import DiscordAlertPoster
 from bot.ui.autocomplete import category_choices
 from bot.ui.cards import alert_line, alert_list_card, alert_test_card, criteria_text
 from bot.ui.checks import may_manage_guild, require_manage_guild
+from bot.ui.destinations import AlertChannel, describe
 from bot.ui.options import Category, Exclude, MaxSize, MinSize, TmdbId
 from bot.ui.replies import defer, reply
 from bot.ui.text import escape, plain
@@ -130,7 +131,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         query="Words that must all appear in the title",
         category="Category (a parent includes its subcategories)",
         tmdb="TMDB id (digits)",
-        channel="Channel to post in (default: this one)",
+        channel="Channel, announcement channel, thread or forum to post in (default: this one)",
         mention="Role to ping with each post",
         min_size="Minimum size, e.g. 700 MB or 4.5 GiB",
         max_size="Maximum size, e.g. 700 MB or 4.5 GiB",
@@ -146,7 +147,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         query: Range[str, 1, QUERY_MAX] | None = None,
         category: Category | None = None,
         tmdb: TmdbId | None = None,
-        channel: discord.TextChannel | None = None,
+        channel: AlertChannel | None = None,
         mention: discord.Role | None = None,
         min_size: MinSize | None = None,
         max_size: MaxSize | None = None,
@@ -156,12 +157,8 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
     ) -> None:
         if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
             raise app_commands.NoPrivateMessage
-        _check_mention(interaction, mention, channel)
+        _check_mention(interaction, mention, _guild_channel(interaction, channel.id) if channel else None)
         channel_id = channel.id if channel is not None else interaction.channel_id
-        if channel is None:
-            perms = interaction.app_permissions
-            if not (perms.send_messages and perms.embed_links):
-                raise UserError("alert.error.cannot_post", channel=f"<#{channel_id}>")
         if channel_id is None:
             raise RuntimeError("channel_id is set at this point")
         spec = AlertSpec(
@@ -177,7 +174,10 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
             exclude=exclude or (),
         )
         await defer(interaction, ephemeral=True)
-        result = await self.alerts.create(interaction.guild_id, spec, created_by=interaction.user.id, backfill=backfill)
+        destination = await describe(interaction, channel)
+        result = await self.alerts.create(
+            interaction.guild_id, spec, created_by=interaction.user.id, backfill=backfill, destination=destination
+        )
         locale = interaction.locale
         text = i18n.t(
             locale,
@@ -210,7 +210,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         query="Words that must all appear in the title",
         category="Category (a parent includes its subcategories)",
         tmdb="TMDB id (digits)",
-        channel="Channel to post in",
+        channel="Channel, announcement channel, thread or forum to post in",
         mention="Role to ping with each post",
         min_size="Minimum size, e.g. 700 MB or 4.5 GiB",
         max_size="Maximum size, e.g. 700 MB or 4.5 GiB",
@@ -227,7 +227,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         query: Range[str, 1, QUERY_MAX] | None = None,
         category: Category | None = None,
         tmdb: TmdbId | None = None,
-        channel: discord.TextChannel | None = None,
+        channel: AlertChannel | None = None,
         mention: discord.Role | None = None,
         min_size: MinSize | None = None,
         max_size: MaxSize | None = None,
@@ -239,8 +239,9 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
             raise app_commands.NoPrivateMessage
         if mention is not None:
             # The ping goes to the channel the alert will post in: the new one, or its own.
-            target = channel or _guild_channel(
-                interaction, (await self.alerts.get(interaction.guild_id, name)).channel_id
+            target = _guild_channel(
+                interaction,
+                channel.id if channel else (await self.alerts.get(interaction.guild_id, name)).channel_id,
             )
             _check_mention(interaction, mention, target)
         changes: dict[str, object] = {}
@@ -265,6 +266,12 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         if not changes:
             raise UserError("alert.error.nothing_to_change")
         await defer(interaction, ephemeral=True)
+        if channel is not None:
+            changes["destination"] = await describe(interaction, channel)
+        elif category is not None:
+            # An age-restricted category is checked against the alert's own channel.
+            current = await self.alerts.get(interaction.guild_id, name)
+            changes["destination"] = await describe(interaction, current.channel_id)
         info = await self.alerts.edit(interaction.guild_id, name, **changes)  # type: ignore[arg-type]
         text = i18n.t(interaction.locale, "alert.edit.done", name=escape(info.name))
         await reply(interaction, text + "\n" + alert_line(info, interaction.locale))
@@ -313,16 +320,20 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         await reply(interaction, content, embeds=embeds)
 
 
-def _guild_channel(interaction: discord.Interaction, channel_id: int) -> discord.abc.GuildChannel | int:
+def _guild_channel(
+    interaction: discord.Interaction, channel_id: int
+) -> discord.abc.GuildChannel | discord.Thread | int:
     """The cached channel, or its id when Vigie does not see it (then only the member's
     server-wide permissions are known)."""
     guild = interaction.guild
-    found = guild.get_channel(channel_id) if guild is not None else None
+    found = guild.get_channel_or_thread(channel_id) if guild is not None else None
     return found if found is not None else channel_id
 
 
 def _check_mention(
-    interaction: discord.Interaction, role: discord.Role | None, channel: discord.abc.GuildChannel | int | None
+    interaction: discord.Interaction,
+    role: discord.Role | None,
+    channel: discord.abc.GuildChannel | discord.Thread | int | None,
 ) -> None:
     """Vigie pings an alert's role with its own permissions, which may reach roles the
     member could not ping themselves: a role is accepted only if anyone may mention it,

@@ -25,6 +25,7 @@ _PERMISSION_KEYS = {
     "attach_files": "perm.attach_files",
     "view_channel": "perm.view_channel",
     "mention_everyone": "perm.mention_everyone",
+    "send_messages_in_threads": "perm.send_messages_in_threads",
 }
 
 
@@ -61,11 +62,23 @@ _RAW_VALUES = {
     "alert.error.exists": ("name",),
     "alert.error.unknown": ("name",),
     "alert.error.bad_size": ("value",),
+    "alert.error.age_restricted": ("category",),
+}
+
+#: Values that are permission names (``discord.Permissions`` attributes), shown by their
+#: names in the member's language.
+_PERMISSION_VALUES = {
+    "alert.error.channel_perms": "missing",
+    "alert.error.thread_perms": "missing",
+    "alert.error.forum_perms": "missing",
 }
 
 
-def _escaped_values(error: UserError) -> dict[str, object]:
+def _escaped_values(error: UserError, locale: object) -> dict[str, object]:
     values = dict(error.values)
+    permissions = _PERMISSION_VALUES.get(error.key)
+    if permissions is not None and isinstance(values.get(permissions), (list, tuple)):
+        values[permissions] = _permissions(locale, [str(n) for n in values[permissions]])
     for name in _RAW_VALUES.get(error.key, ()):
         if isinstance(values.get(name), str):
             values[name] = escape(values[name])
@@ -78,7 +91,7 @@ def describe_error(error: BaseException, locale: object, *, context: str = "") -
     t = i18n.t
     match error:
         case UserError():
-            return ErrorMessage(t(locale, error.key, **_escaped_values(error)))
+            return ErrorMessage(t(locale, error.key, **_escaped_values(error, locale)))
         case lc.InvalidRequest():
             field = {"q": "query", "cat": "category", "tmdbId": "tmdb"}.get(error.field, error.field)
             if error.limit is not None:

@@ -27,9 +27,10 @@ branch counts as restricted (the safe side). Such releases go only to age-restri
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from bot.errors import UserError
 from bot.lacale.models import Category, Meta, normalize_text
@@ -143,6 +144,28 @@ def release_is_age_restricted(restricted_labels: frozenset[str], category_label:
     return normalize_text((category_label or "").strip()) in restricted_labels
 
 
+_LABELS_OF: tuple[Meta, frozenset[str]] | None = None
+
+
+def restricted_labels_of(meta: Meta) -> frozenset[str]:
+    """:func:`age_restricted_labels`, computed once per copy of the tree."""
+    global _LABELS_OF  # a one-entry cache: every poll shares one tree
+    cached = _LABELS_OF
+    if cached is not None and cached[0] is meta:
+        return cached[1]
+    labels = age_restricted_labels(meta)
+    _LABELS_OF = (meta, labels)
+    return labels
+
+
+def flag_age_restricted(delivery_rows: Iterable[dict[str, Any]], meta: Meta) -> None:
+    """Set ``age_restricted`` on delivery rows about to be recorded, from their release's label."""
+    labels = restricted_labels_of(meta)
+    for row in delivery_rows:
+        release = row.get("release") or {}
+        row["age_restricted"] = release_is_age_restricted(labels, release.get("category"))
+
+
 def check_age_restriction(destination: Destination, meta: Meta | None, categories: Sequence[str]) -> None:
     """An alert on an age-restricted category posts only to an age-restricted channel."""
     if destination.nsfw or meta is None:
@@ -172,7 +195,9 @@ class ForumTag:
     moderated: bool = False
 
 
-def forum_tag(tags: Sequence[ForumTag], category_label: str | None, *, required: bool, may_moderate: bool) -> int | None:
+def forum_tag(
+    tags: Sequence[ForumTag], category_label: str | None, *, required: bool, may_moderate: bool
+) -> int | None:
     """The tag to apply to a release's post: the forum's tag named like the release's
     category (case and accents ignored). None matching: no tag, unless the forum requires
     one; then its first tag Vigie may apply, so that the post is not refused (the card

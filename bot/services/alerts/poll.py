@@ -53,6 +53,7 @@ from bot.services.alerts.deliver import (
     AlertPoster,
     GapNotice,
 )
+from bot.services.alerts.destinations import flag_age_restricted
 from bot.services.alerts.fetch import CycleFetcher, SiteMeta, TargetedQuery
 from bot.services.alerts.gaps import (
     is_new_since,
@@ -301,6 +302,11 @@ class GuildPoller:
             result, entry = await self._gap(job, memory, fetcher, rows, page, newest_ok, since, now, cutoff)
         else:
             result, entry = await self._normal(job, memory, fetcher, rows, page, set(seen), now, cutoff)
+        if entry.delivery_rows:
+            # Decided now, with the tree of now: the sender has none (``Delivery.age_restricted``).
+            # No tree at all (La Cale's ``/meta`` never answered): the poll fails and is
+            # retried, rather than risk an adult release in a channel that is not.
+            flag_age_restricted(entry.delivery_rows, await self._meta.get(job.api_key))
         del page  # nothing parsed stays alive while the batch waits
         fetched()
         await self.recorder.commit(entry)

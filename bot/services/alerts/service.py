@@ -28,6 +28,13 @@ from bot.lacale.errors import BadRequest
 from bot.lacale.models import Meta, Torrent
 from bot.limits import ALERT_NAME_MAX, ALERTS_PER_GUILD_MAX, BACKFILL_MAX, EXCLUDE_WORDS_MAX
 from bot.services.alerts import queries
+from bot.services.alerts.destinations import (
+    Destination,
+    check_age_restriction,
+    check_destination,
+    release_is_age_restricted,
+    restricted_labels_of,
+)
 from bot.services.alerts.fetch import SiteMeta, TargetedQuery
 from bot.services.alerts.matching import (
     AlertFilter,
@@ -185,13 +192,27 @@ class AlertService:
 
     # -- creating --------------------------------------------------------------------------
     async def create(
-        self, guild_id: int, spec: AlertSpec, *, created_by: int | None, backfill: int = 0
+        self,
+        guild_id: int,
+        spec: AlertSpec,
+        *,
+        created_by: int | None,
+        backfill: int = 0,
+        destination: Destination | None = None,
     ) -> CreateResult:
+        """``destination``: the channel as the command saw it (kind, Vigie's permissions,
+        age restriction), checked before anything else; ``None`` skips the checks."""
         if not 0 <= backfill <= BACKFILL_MAX:
             raise UserError("alert.error.backfill", limit=BACKFILL_MAX)
+        if destination is not None:
+            check_destination(destination)
         key = await self._guild_key(guild_id)
         meta = await self._meta.get(key) if spec.categories else None
         spec = _validated(spec, meta)
+        if destination is not None:
+            check_age_restriction(destination, meta, spec.categories)
+        if backfill and meta is None:
+            meta = await self._meta.get(key)  # backfilled posts say whether they are age-restricted
         # Checked before asking La Cale (a quick answer for the common case), then again
         # under the server's lock in the transaction that inserts: other admins (other
         # processes too) may be adding alerts while La Cale answers.
@@ -267,7 +288,17 @@ class AlertService:
             if match(alert_filter, ReleaseView.of(t), tmdb_hashes=tmdb_hashes).ok
         ]
         posted = matched[:backfill]
-        rows = [NewDelivery(alert.id, alert.channel_id, t, DeliveryStatus.PENDING) for t in reversed(posted)]
+        restricted = restricted_labels_of(meta) if (posted and meta is not None) else frozenset()
+        rows = [
+            NewDelivery(
+                alert.id,
+                alert.channel_id,
+                t,
+                DeliveryStatus.PENDING,
+                age_restricted=release_is_age_restricted(restricted, t.category),
+            )
+            for t in reversed(posted)
+        ]
         rows += [NewDelivery(alert.id, alert.channel_id, t, DeliveryStatus.BASELINE) for t in matched[backfill:]]
         await insert_deliveries(session, guild_id, rows, now)
         if posted:
@@ -290,10 +321,14 @@ class AlertService:
         max_size: int | None = _UNSET,
         min_seeders: int | None = _UNSET,
         exclude: Sequence[str] = _UNSET,
+        destination: Destination | None = None,
     ) -> AlertInfo:
         """Change what was given. New criteria get a new baseline (what matches them now is
         not posted); a new channel takes over the alert's pending posts and lifts a pause
-        caused by the old channel."""
+        caused by the old channel. ``destination``: the channel the alert will post in
+        (the new one, or its own when its categories change), checked like a create's."""
+        if destination is not None:
+            check_destination(destination)
         key = await self._guild_key(guild_id)
         async with self._sessions() as session:
             current = await self._find(session, guild_id, name)
@@ -327,6 +362,8 @@ class AlertService:
         edited = replace(spec, **changes)
         meta = await self._meta.get(key) if edited.categories else None
         edited = _validated(edited, meta)
+        if destination is not None:
+            check_age_restriction(destination, meta, edited.categories)
         criteria = ("query", "categories", "tmdb_id", "min_size", "max_size", "min_seeders", "exclude")
         new_criteria = any(getattr(edited, c) != getattr(spec, c) for c in criteria)
         newest, targeted = await self._current(key, edited, meta) if new_criteria else ([], [])
