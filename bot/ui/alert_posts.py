@@ -12,7 +12,8 @@ later with the same nonce, so a message that did go through is not posted a seco
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
 import discord
@@ -21,12 +22,14 @@ from bot import i18n
 from bot.lacale.models import Torrent
 from bot.services.alerts.deliver import (
     AdminNotice,
+    AgeRestricted,
     ChannelUnavailable,
     GapNotice,
     PostRejected,
     ReleasePost,
     RetryLater,
 )
+from bot.services.alerts.destinations import ForumTag, forum_tag, thread_name
 from bot.states import NoticeKind
 from bot.ui.cards import release_card
 from bot.ui.style import exact_time
@@ -75,6 +78,29 @@ class DiscordAlertPoster:
         ]
 
     async def send_releases(self, post: ReleasePost) -> int:
+        """A message in a text or announcement channel or a thread; one forum post per
+        release in a forum. Age-restricted releases never reach a channel that is not
+        age-restricted (:class:`AgeRestricted` is raised before anything is sent)."""
+        channel = self._client.get_channel(post.channel_id)
+        if channel is None and any(r.age_restricted for r in post.releases):
+            channel = await self._fetch_channel(post.channel_id)  # its age restriction is needed
+        if channel is not None:
+            _check_age(channel, post)
+            if isinstance(channel, discord.ForumChannel):
+                return await self._post_in_forum(channel, post)
+        try:
+            return await self._send_message(post)
+        except PostRejected:
+            if channel is not None:
+                raise
+            # Not in the cache: maybe a forum, which takes posts, not messages.
+            found = await self._fetch_channel(post.channel_id)
+            if not isinstance(found, discord.ForumChannel):
+                raise
+            _check_age(found, post)
+            return await self._post_in_forum(found, post)
+
+    async def _send_message(self, post: ReleasePost) -> int:
         channel = self._client.get_partial_messageable(post.channel_id, guild_id=post.guild_id)
         content = " ".join(f"<@&{r}>" for r in post.role_ids) or None
         try:
@@ -89,6 +115,91 @@ class DiscordAlertPoster:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise RetryLater(f"network: {type(exc).__name__}") from None
         return message.id
+
+    async def _fetch_channel(self, channel_id: int) -> Any:
+        try:
+            return await self._client.fetch_channel(channel_id)
+        except discord.HTTPException as exc:
+            raise _post_error(exc) from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise RetryLater(f"network: {type(exc).__name__}") from None
+
+    # -- forums ---------------------------------------------------------------------------------
+    async def _post_in_forum(self, forum: discord.ForumChannel, post: ReleasePost) -> int:
+        """One post (a new thread) per release, named after it, with the forum's tag named
+        like its category.
+
+        Exactly once: Discord's ``nonce`` does not apply to a new thread, so a post whose
+        first try ended without an answer (a timeout, a crash before the delivery was
+        marked) could be created twice. A post marked ``resend`` therefore first looks
+        for the threads of that earlier try: the forum's active threads that Vigie opened,
+        after the release was recorded, under the same name, whose first message is this
+        release's card (same link). A thread found is that release's post, not re-created.
+        Discord archives a thread after an hour without activity at the earliest, longer
+        than any retry waits; Discord's own nonce memory is a few minutes."""
+        earlier = await self._earlier_posts(forum, post) if post.resend else {}
+        me = forum.guild.me
+        may_moderate = forum.permissions_for(me).manage_threads
+        tags = [ForumTag(t.id, t.name, t.moderated) for t in forum.available_tags]
+        first: int | None = None
+        for release, card in zip(post.releases, self.cards(post), strict=True):
+            torrent = Torrent.model_validate(release.release)
+            name = thread_name(torrent.title)
+            thread_id = earlier.get((name, card.url or ""))
+            if thread_id is None:
+                tag_id = forum_tag(tags, torrent.category, required=forum.flags.require_tag, may_moderate=may_moderate)
+                tag = forum.get_tag(tag_id) if tag_id is not None else None
+                try:
+                    created = await forum.create_thread(
+                        name=name,
+                        content=" ".join(f"<@&{r}>" for r in release.role_ids) or None,
+                        embed=card,
+                        allowed_mentions=role_mentions(release.role_ids),
+                        applied_tags=[tag] if tag is not None else [],
+                    )
+                except discord.HTTPException as exc:
+                    raise _post_error(exc) from None
+                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                    raise RetryLater(f"network: {type(exc).__name__}") from None
+                thread_id = created.thread.id
+            else:
+                log.info(
+                    "forum %s: %s already posted by an earlier try (thread %s)", forum.id, torrent.info_hash, thread_id
+                )
+            if first is None:
+                first = thread_id
+        if first is None:
+            raise PostRejected("a post without releases")
+        return first
+
+    async def _earlier_posts(self, forum: discord.ForumChannel, post: ReleasePost) -> dict[tuple[str, str], int]:
+        """(thread name, card link) → thread id of Vigie's posts in ``forum`` that may
+        belong to an earlier try of ``post``. A failed look-up is a :class:`RetryLater`:
+        creating a post without knowing could double it."""
+        user = self._client.user
+        names = {thread_name(str(r.release.get("title") or "")) for r in post.releases}
+        not_before = post.not_before - _CLOCK_MARGIN if post.not_before is not None else None
+        found: dict[tuple[str, str], int] = {}
+        try:
+            threads = await forum.guild.active_threads()
+            for thread in threads:
+                if thread.parent_id != forum.id or user is None or thread.owner_id != user.id:
+                    continue
+                if thread.name not in names:
+                    continue
+                if not_before is not None and discord.utils.snowflake_time(thread.id) < not_before:
+                    continue
+                try:
+                    starter = await thread.fetch_message(thread.id)
+                except discord.NotFound:
+                    continue  # its first message was deleted: not a post Vigie can tell
+                for embed in starter.embeds:
+                    found[(thread.name, embed.url or "")] = thread.id
+        except discord.HTTPException as exc:
+            raise _post_error(exc) from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise RetryLater(f"network: {type(exc).__name__}") from None
+        return found
 
     async def send_gap_notice(self, notice: GapNotice) -> None:
         text = i18n.t(
@@ -133,9 +244,26 @@ class DiscordAlertPoster:
         log.warning("guild %s: no channel to tell the admins (%s)", notice.guild_id, notice.kind)
 
 
+def _check_age(channel: Any, post: ReleasePost) -> None:
+    """Age-restricted releases only in an age-restricted channel (a thread's is its parent's)."""
+    is_nsfw = getattr(channel, "is_nsfw", None)
+    if is_nsfw is not None and is_nsfw():
+        return
+    withheld = tuple(r.info_hash for r in post.releases if r.age_restricted)
+    if withheld:
+        raise AgeRestricted(withheld, f"channel {post.channel_id} is not age-restricted")
+
+
+#: Discord's clock (thread ids) against the database's (when a delivery was recorded).
+_CLOCK_MARGIN = timedelta(minutes=2)
+
+#: A thread archived and locked: only moderators may post, nothing Vigie can fix itself.
+_THREAD_LOCKED = 50083
+
+
 def _post_error(exc: discord.HTTPException) -> Exception:
     detail = f"HTTP {exc.status} ({exc.code}): {exc.text[:200]}"
-    if isinstance(exc, discord.Forbidden):
+    if isinstance(exc, discord.Forbidden) or exc.code == _THREAD_LOCKED:
         return ChannelUnavailable(missing=False, detail=detail)
     if isinstance(exc, discord.NotFound):
         return ChannelUnavailable(missing=True, detail=detail)

@@ -64,6 +64,7 @@ class PlannedBatch:
                 rows[0].release,
                 tuple(dict.fromkeys(r.alert_name for r in rows)),
                 age_restricted=any(r.age_restricted for r in rows),
+                role_ids=tuple(dict.fromkeys(r.role_id for r in rows if r.role_id)),
             )
             for h, rows in by_hash.items()
         )

@@ -23,6 +23,8 @@ class PostedRelease:
     #: In an age-restricted category (see :mod:`~bot.services.alerts.destinations`): posted
     #: only to an age-restricted channel.
     age_restricted: bool = False
+    #: The roles of the alerts it matched (a forum post pings only those).
+    role_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
