@@ -28,6 +28,7 @@ from bot.db.advisory import NS_SYNC, xact_lock
 from bot.db.engine import DatabaseUnavailable, create_engine, create_sessionmaker, describe_database_error
 from bot.db.migrate import upgrade_database
 from bot.db.models import BotState
+from bot.discord_once import stop_blind_retries
 from bot.i18n.translator import CatalogueTranslator
 from bot.observability.discord_http import rate_limit_trace
 from bot.observability.health import HealthServer
@@ -152,8 +153,10 @@ class VigieBot(commands.AutoShardedBot):
         intents.guilds = True
         #: Before super().__init__: discord.py's HTTP session gets the 429 counter.
         self.metrics = Metrics()
+        trace = rate_limit_trace(self.metrics)
+        trace.on_request_end.append(stop_blind_retries)  # see bot/discord_once.py
         super().__init__(
-            http_trace=rate_limit_trace(self.metrics),
+            http_trace=trace,
             command_prefix=commands.when_mentioned,
             intents=intents,
             tree_cls=VigieTree,

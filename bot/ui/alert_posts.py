@@ -19,6 +19,7 @@ import aiohttp
 import discord
 
 from bot import i18n
+from bot.discord_once import AnsweredOnce, one_try
 from bot.lacale.models import Torrent
 from bot.services.alerts.deliver import (
     AdminNotice,
@@ -150,15 +151,18 @@ class DiscordAlertPoster:
                 tag_id = forum_tag(tags, torrent.category, required=forum.flags.require_tag, may_moderate=may_moderate)
                 tag = forum.get_tag(tag_id) if tag_id is not None else None
                 try:
-                    created = await forum.create_thread(
-                        name=name,
-                        content=" ".join(f"<@&{r}>" for r in release.role_ids) or None,
-                        embed=card,
-                        allowed_mentions=role_mentions(release.role_ids),
-                        applied_tags=[tag] if tag is not None else [],
-                    )
+                    with one_try():  # a silent retry of a 5xx could open a second post
+                        created = await forum.create_thread(
+                            name=name,
+                            content=" ".join(f"<@&{r}>" for r in release.role_ids) or None,
+                            embed=card,
+                            allowed_mentions=role_mentions(release.role_ids),
+                            applied_tags=[tag] if tag is not None else [],
+                        )
                 except discord.HTTPException as exc:
                     raise _post_error(exc) from None
+                except AnsweredOnce as exc:
+                    raise RetryLater(str(exc)) from None
                 except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                     raise RetryLater(f"network: {type(exc).__name__}") from None
                 thread_id = created.thread.id

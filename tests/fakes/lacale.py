@@ -586,6 +586,27 @@ class FakeLaCale:
         return [u for u in self.uploads if u.accepted]
 
     # -- catalogue ----------------------------------------------------------------------
+    def add_category(self, name: str, slug: str, *, parent: str | None = None) -> dict[str, Any]:
+        """A category in ``/meta`` (a root, or a child of the category whose slug is
+        ``parent``), shaped like the real ones: leaves have ``"children": null``. The real
+        tree has an « XXX » root (slug ``xxx``) that this fake's default tree leaves out."""
+        category: dict[str, Any] = {
+            "id": f"cat_{slug}",
+            "name": name,
+            "slug": slug,
+            "icon": None,
+            "parentId": None,
+            "children": None,
+        }
+        if parent is None:
+            self.meta.setdefault("categories", []).append(category)
+        else:
+            above = self._cat_by_slug[parent]
+            category["parentId"] = above["id"]
+            above["children"] = [*(above.get("children") or ()), category]
+        self._index_meta()
+        return category
+
     def add_torrent(
         self,
         title: str = "Release.2025.1080p.WEB.x264",
