@@ -213,6 +213,25 @@ class DiscordAlertPoster:
             since=when(notice.since),
             until=when(notice.until),
         )
+        forum = self._client.get_channel(notice.channel_id)
+        if isinstance(forum, discord.ForumChannel):
+            # A forum takes posts, not messages: the notice is a post of its own. (No nonce
+            # there; a gap told twice, which is rare, would be two posts.)
+            tag_id = forum_tag(
+                [ForumTag(t.id, t.name, t.moderated) for t in forum.available_tags],
+                None,
+                required=forum.flags.require_tag,
+                may_moderate=forum.permissions_for(forum.guild.me).manage_threads,
+            )
+            tag = forum.get_tag(tag_id) if tag_id is not None else None
+            with one_try():
+                await forum.create_thread(
+                    name=thread_name(i18n.t(notice.locale, "alert.gap.post_title")),
+                    content=text,
+                    allowed_mentions=discord.AllowedMentions.none(),
+                    applied_tags=[tag] if tag is not None else [],
+                )
+            return
         # A deterministic nonce (discord.py adds ``enforce_nonce``): the same gap told
         # twice (a re-send after a crash, another process) is one message.
         await self._client.get_partial_messageable(notice.channel_id, guild_id=notice.guild_id).send(
