@@ -85,7 +85,9 @@ async def describe(interaction: discord.Interaction, picked: PickedChannel | int
     kind = _KINDS.get(found.type, ChannelKind.OTHER)
     if isinstance(found, discord.Thread):
         parent = found.parent
-        perms = parent.permissions_for(me) if parent is not None else discord.Permissions.none()
+        # The parent's permissions, with a thread's implicit rule (no Send Messages in
+        # Threads: no Embed Links either), not a channel's (no Send Messages: none).
+        perms = found.permissions_for(me) if parent is not None else discord.Permissions.none()
         return Destination(
             channel_id,
             kind,
