@@ -1,0 +1,290 @@
+"""Building the fake's world from a test (guilds, channels, roles, members, DMs, attachments) and
+computing permissions the way Discord does."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import mimetypes
+import re
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from .constants import (
+    ADMINISTRATOR,
+    ALL_PERMISSIONS,
+    DEFAULT_BOT_PERMISSIONS,
+    DEFAULT_EVERYONE_PERMISSIONS,
+    DM_PERMISSIONS,
+    VIEW_CHANNEL,
+)
+from .errors import FakeDiscordError
+from .models import FakeChannel, FakeGuild, FakeMember, FakeRole, FakeUser, _id_of
+from .records import _File
+
+
+class WorldMixin:
+    # -- world setup ---------------------------------------------------------------------------
+
+    def add_user(
+        self,
+        user_id: int | None = None,
+        name: str = "user",
+        *,
+        locale: str = "fr",
+        bot: bool = False,
+        global_name: str | None = None,
+    ) -> FakeUser:
+        uid = user_id or self._snowflake()
+        user = self.users.get(uid)
+        if user is None:
+            user = self.users[uid] = FakeUser(uid, name, global_name=global_name, bot=bot, locale=locale)
+        return user
+
+    def add_guild(
+        self,
+        guild_id: int | None = None,
+        name: str = "Test Guild",
+        owner_id: int | None = None,
+        *,
+        system_channel: bool = True,
+        preferred_locale: str = "fr",
+        bot_permissions: int = DEFAULT_BOT_PERMISSIONS,
+        everyone_permissions: int = DEFAULT_EVERYONE_PERMISSIONS,
+    ) -> FakeGuild:
+        """A guild the bot is in: @everyone, the bot's managed role, the owner, a #general."""
+        gid = guild_id or self._snowflake()
+        if gid in self.guilds and not self.guilds[gid].removed:
+            raise FakeDiscordError(f"guild {gid} already exists")
+        owner = self.add_user(owner_id, "owner", global_name="Owner")
+        guild = FakeGuild(gid, name, owner.id, self.bot_user.id, preferred_locale=preferred_locale)
+        guild.roles[gid] = FakeRole(gid, gid, "@everyone", everyone_permissions)
+        bot_role = FakeRole(
+            self._snowflake(),
+            gid,
+            self.bot_user.username,
+            bot_permissions,
+            position=1,
+            managed=True,
+            tags={"bot_id": str(self.bot_user.id)},
+        )
+        guild.roles[bot_role.id] = bot_role
+        guild.members[owner.id] = FakeMember(gid, owner)
+        guild.members[self.bot_user.id] = FakeMember(gid, self.bot_user, roles=[bot_role.id])
+        self.guilds[gid] = guild
+        if system_channel:
+            general = self._new_channel(guild, "general", 0)
+            guild.system_channel_id = general.id
+        self._dispatch_guild(guild.id, "GUILD_CREATE", None)
+        return guild
+
+    def add_channel(
+        self,
+        guild: Any,
+        name: str = "channel",
+        *,
+        type: int = 0,
+        parent: Any = None,
+        topic: str | None = None,
+        overwrites: list[dict[str, Any]] | None = None,
+    ) -> FakeChannel:
+        g = self._guild(guild)
+        ch = self._new_channel(g, name, type, parent_id=_id_of(parent) if parent else None, topic=topic)
+        ch.overwrites = list(overwrites or [])
+        self._dispatch_guild(g.id, "CHANNEL_CREATE", ch.payload())
+        return ch
+
+    def _new_channel(self, guild: FakeGuild, name: str, ctype: int, **kwargs: Any) -> FakeChannel:
+        ch = FakeChannel(self._snowflake(), ctype, name, guild.id, position=len(guild.channels), **kwargs)
+        guild.channels[ch.id] = ch
+        self.channels[ch.id] = ch
+        return ch
+
+    def add_role(self, guild: Any, name: str, permissions: int = 0, *, mentionable: bool = False) -> FakeRole:
+        g = self._guild(guild)
+        role = FakeRole(self._snowflake(), g.id, name, permissions, position=len(g.roles), mentionable=mentionable)
+        g.roles[role.id] = role
+        self._dispatch_guild(g.id, "GUILD_ROLE_CREATE", {"guild_id": str(g.id), "role": role.payload()})
+        return role
+
+    def add_member(
+        self,
+        guild: Any,
+        user_id: int | None = None,
+        name: str = "member",
+        *,
+        roles: Iterable[Any] = (),
+        permissions: int | None = None,
+        locale: str = "fr",
+        nick: str | None = None,
+    ) -> FakeMember:
+        """Adds a member. ``permissions`` (int) overrides the permissions computed from roles."""
+        g = self._guild(guild)
+        user = self.add_user(user_id, name, locale=locale)
+        role_ids = [_id_of(r) for r in roles]
+        for rid in role_ids:
+            if rid not in g.roles:
+                raise FakeDiscordError(f"role {rid} is not in guild {g.name!r}")
+        member = FakeMember(g.id, user, roles=role_ids, nick=nick, permissions=permissions)
+        g.members[user.id] = member
+        self._dispatch_guild(g.id, "GUILD_MEMBER_ADD", {**member.payload(), "guild_id": str(g.id)})
+        return member
+
+    def set_overwrite(self, channel: Any, target: Any, *, allow: int = 0, deny: int = 0) -> None:
+        """A channel permission overwrite for a role or a member (replaces an existing one)."""
+        ch = self._channel(channel)
+        tid = _id_of(target)
+        kind = 0 if isinstance(target, FakeRole) or tid in self.guilds[ch.guild_id or 0].roles else 1
+        ch.overwrites = [o for o in ch.overwrites if int(o["id"]) != tid]
+        ch.overwrites.append({"id": str(tid), "type": kind, "allow": str(allow), "deny": str(deny)})
+        self._dispatch_guild(ch.guild_id, "CHANNEL_UPDATE", ch.payload())
+
+    def remove_guild(self, guild_id: Any) -> None:
+        """The bot is removed from the guild: GUILD_DELETE (not unavailable)."""
+        g = self._guild(guild_id)
+        self._dispatch_guild(g.id, "GUILD_DELETE", {"id": str(g.id)})
+        g.removed = True
+        for ch in g.channels.values():
+            ch.deleted = True
+
+    def delete_channel(self, channel_id: Any) -> None:
+        """The channel disappears: CHANNEL_DELETE; posting there answers 404 Unknown Channel."""
+        ch = self._channel(channel_id)
+        ch.deleted = True
+        if ch.guild_id:
+            self._dispatch_guild(ch.guild_id, "CHANNEL_DELETE", ch.payload())
+
+    def forbid_channel(self, channel_id: Any, forbidden: bool = True) -> None:
+        """The bot lost access: posting there answers 403 Missing Access (50001)."""
+        self._channel(channel_id).forbidden = forbidden
+
+    def close_dms(self, user: Any, closed: bool = True) -> None:
+        """The user refuses DMs: sending to their DM channel answers 403 (50007)."""
+        uid = _id_of(user)
+        (self._dm_closed.add if closed else self._dm_closed.discard)(uid)
+
+    def dm_channel(self, user: Any) -> FakeChannel:
+        """The DM channel between the bot and ``user`` (created on first use)."""
+        uid = _id_of(user)
+        if uid not in self.users:
+            raise FakeDiscordError(f"unknown user {uid}")
+        cid = self._dm_channels.get(uid)
+        if cid is None:
+            ch = FakeChannel(self._snowflake(), 1, None, recipients=[self.users[uid]])
+            self.channels[ch.id] = ch
+            cid = self._dm_channels[uid] = ch.id
+        return self.channels[cid]
+
+    def add_attachment(
+        self, filename: str, data: bytes, content_type: str | None = None, *, description: str | None = None
+    ) -> dict[str, Any]:
+        """A file a user attached to a command option: its payload for ``resolved.attachments``;
+        the bytes are served by the fake's CDN at the payload's ``url``."""
+        att = self._store_file(_File(None, filename, bytes(data), content_type or self._guess_type(filename)))
+        att["ephemeral"] = True
+        if description:
+            att["description"] = description
+        public = {k: v for k, v in att.items() if k != "data"}
+        self._user_attachments[int(att["id"])] = public
+        return copy.deepcopy(public)
+
+    def _guess_type(self, filename: str) -> str:
+        if filename.endswith(".torrent"):
+            return "application/x-bittorrent"
+        return mimetypes.guess_type(filename)[0] or "application/octet-stream"
+
+    def _store_file(self, f: _File) -> dict[str, Any]:
+        aid = self._snowflake()
+        filename = re.sub(r"\s+", "_", f.filename)
+        self._files[aid] = _File(f.index, filename, f.data, f.content_type)
+        ex = format(int(time.time()) + 86400, "x")
+        issued = format(int(time.time()), "x")
+        sig = hmac.new(self._cdn_secret, f"{aid}/{filename}/{ex}".encode(), hashlib.sha256).hexdigest()
+        url = f"{self.origin}/attachments/{aid}/{filename}?ex={ex}&is={issued}&hm={sig}&"
+        return {
+            "id": str(aid),
+            "filename": filename,
+            "size": len(f.data),
+            "url": url,
+            "proxy_url": url,
+            "content_type": f.content_type,
+            "data": f.data,
+        }
+
+    def file_bytes(self, attachment: Any) -> bytes:
+        """The bytes of an attachment (dict, id or CDN url)."""
+        if isinstance(attachment, str) and attachment.startswith("http"):
+            m = re.search(r"/attachments/(\d+)/", attachment)
+            attachment = m.group(1) if m else attachment
+        return self._files[_id_of(attachment)].data
+
+    def _guild(self, guild: Any) -> FakeGuild:
+        gid = _id_of(guild)
+        g = self.guilds.get(gid)
+        if g is None or g.removed:
+            raise FakeDiscordError(f"unknown guild {gid}")
+        return g
+
+    def _channel(self, channel: Any) -> FakeChannel:
+        cid = _id_of(channel)
+        try:
+            return self.channels[cid]
+        except KeyError:
+            raise FakeDiscordError(f"unknown channel {cid}") from None
+
+    def _default_channel(self) -> FakeChannel:
+        for g in self.guilds.values():
+            if g.removed:
+                continue
+            if g.system_channel and not g.system_channel.deleted:
+                return g.system_channel
+            for ch in g.channels.values():
+                if ch.type == 0 and not ch.deleted:
+                    return ch
+        raise FakeDiscordError("no guild text channel: call fake.add_guild() first or pass in_channel=")
+
+    # -- permissions ---------------------------------------------------------------------------
+
+    def member_permissions(self, guild: Any, member: Any, channel: Any = None) -> int:
+        """Discord's permission computation (roles, admin, owner, channel overwrites)."""
+        g = self._guild(guild) if not isinstance(guild, FakeGuild) else guild
+        m = member if isinstance(member, FakeMember) else g.member(member)
+        if m.permissions is not None:
+            return m.permissions
+        if m.id == g.owner_id:
+            return ALL_PERMISSIONS
+        base = g.everyone.permissions
+        for rid in m.roles:
+            if rid in g.roles:
+                base |= g.roles[rid].permissions
+        if base & ADMINISTRATOR:
+            return ALL_PERMISSIONS
+        if channel is None:
+            return base
+        ch = channel if isinstance(channel, FakeChannel) else self._channel(channel)
+        overwrites = {int(o["id"]): o for o in ch.overwrites}
+        perms = base
+        if g.id in overwrites:
+            o = overwrites[g.id]
+            perms = (perms & ~int(o["deny"])) | int(o["allow"])
+        allow = deny = 0
+        for rid in m.roles:
+            if rid in overwrites:
+                allow |= int(overwrites[rid]["allow"])
+                deny |= int(overwrites[rid]["deny"])
+        perms = (perms & ~deny) | allow
+        if m.id in overwrites:
+            o = overwrites[m.id]
+            perms = (perms & ~int(o["deny"])) | int(o["allow"])
+        if not perms & VIEW_CHANNEL:
+            return 0
+        return perms
+
+    def bot_permissions(self, channel: Any) -> int:
+        ch = self._channel(channel)
+        if ch.guild_id is None:
+            return DM_PERMISSIONS
+        g = self.guilds[ch.guild_id]
+        return self.member_permissions(g, g.me, ch)
