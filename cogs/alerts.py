@@ -106,7 +106,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
     async def cog_unload(self) -> None:
         await self.pipeline.stop()
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
         require_manage_guild(interaction)
         return True
 

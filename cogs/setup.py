@@ -23,7 +23,7 @@ class Setup(commands.GroupCog, group_name="setup", group_description="Configure 
         self.bot = bot
         super().__init__()
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
         require_manage_guild(interaction)
         return True
 

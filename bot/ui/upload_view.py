@@ -109,7 +109,7 @@ class UploadPreviewView(AuthorView):
         options = self.draft.tag_options
         if options:
             chosen = set(self.draft.tag_ids)
-            select = self.tags_menu
+            select: discord.ui.Select[UploadPreviewView] = self.tags_menu
             select.placeholder = t(self.locale, "upload.button.tags")[:150]
             select.max_values = len(options)
             select.options = [
@@ -148,7 +148,7 @@ class UploadPreviewView(AuthorView):
     ) -> None:
         await self._cancel(interaction)
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if not await super().interaction_check(interaction):
             return False
         self.service.touch(self.draft)
