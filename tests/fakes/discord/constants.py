@@ -28,7 +28,12 @@ SPEAK = 1 << 21
 CHANGE_NICKNAME = 1 << 26
 MANAGE_ROLES = 1 << 28
 USE_APPLICATION_COMMANDS = 1 << 31
+MANAGE_THREADS = 1 << 34
+CREATE_PUBLIC_THREADS = 1 << 35
+CREATE_PRIVATE_THREADS = 1 << 36
 SEND_MESSAGES_IN_THREADS = 1 << 38
+#: On a forum channel, SEND_MESSAGES is shown as "Create Posts" (Discord reuses the bit).
+CREATE_POSTS = SEND_MESSAGES
 ALL_PERMISSIONS = (1 << 53) - 1
 
 DEFAULT_EVERYONE_PERMISSIONS = (
@@ -67,6 +72,25 @@ DM_PERMISSIONS = (
     | USE_APPLICATION_COMMANDS
 )
 
+# --- channel types and flags -------------------------------------------------------------
+CHANNEL_TEXT = 0
+CHANNEL_DM = 1
+CHANNEL_CATEGORY = 4
+CHANNEL_ANNOUNCEMENT = 5
+CHANNEL_ANNOUNCEMENT_THREAD = 10
+CHANNEL_PUBLIC_THREAD = 11
+CHANNEL_PRIVATE_THREAD = 12
+CHANNEL_FORUM = 15
+CHANNEL_MEDIA = 16
+THREAD_TYPES = frozenset({CHANNEL_ANNOUNCEMENT_THREAD, CHANNEL_PUBLIC_THREAD, CHANNEL_PRIVATE_THREAD})
+#: Forum-like channels: no messages of their own, only posts (threads).
+FORUM_TYPES = frozenset({CHANNEL_FORUM, CHANNEL_MEDIA})
+#: Channel flags: a thread pinned in its forum; a forum whose posts need a tag.
+CHANNEL_FLAG_PINNED = 1 << 1
+CHANNEL_FLAG_REQUIRE_TAG = 1 << 4
+#: ``auto_archive_duration`` values Discord accepts (minutes).
+AUTO_ARCHIVE_DURATIONS = frozenset({60, 1440, 4320, 10080})
+
 # --- gateway intents ----------------------------------------------------------------------
 INTENT_GUILDS = 1 << 0
 INTENT_GUILD_MEMBERS = 1 << 1
@@ -86,6 +110,9 @@ _EVENT_INTENTS = {
     "CHANNEL_CREATE": INTENT_GUILDS,
     "CHANNEL_UPDATE": INTENT_GUILDS,
     "CHANNEL_DELETE": INTENT_GUILDS,
+    "THREAD_CREATE": INTENT_GUILDS,
+    "THREAD_UPDATE": INTENT_GUILDS,
+    "THREAD_DELETE": INTENT_GUILDS,
     "GUILD_MEMBER_ADD": INTENT_GUILD_MEMBERS,
     "GUILD_MEMBER_UPDATE": INTENT_GUILD_MEMBERS,
     "GUILD_MEMBER_REMOVE": INTENT_GUILD_MEMBERS,

@@ -15,7 +15,15 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from .constants import _EVENT_INTENTS, INTENT_GUILD_PRESENCES, INTENT_GUILDS, PRIVILEGED_INTENTS
+from .constants import (
+    _EVENT_INTENTS,
+    CHANNEL_PRIVATE_THREAD,
+    INTENT_GUILD_PRESENCES,
+    INTENT_GUILDS,
+    MANAGE_THREADS,
+    PRIVILEGED_INTENTS,
+    VIEW_CHANNEL,
+)
 from .errors import FakeDiscordError
 from .models import FakeChannel, FakeGuild
 from .records import CallbackRecord, IdentifyRecord
@@ -430,8 +438,10 @@ class GatewayMixin:
             "member_count": len(g.members),
             "voice_states": [],
             "members": [m.payload() for m in members],
-            "channels": [self._channel_in_guild_create(c) for c in g.channels.values() if not c.deleted],
-            "threads": [],
+            "channels": [
+                self._channel_in_guild_create(c) for c in g.channels.values() if not c.deleted and not c.is_thread
+            ],
+            "threads": [t.payload() for t in self._visible_active_threads(g)],
             "presences": [],
             "stage_instances": [],
             "guild_scheduled_events": [],
@@ -440,6 +450,25 @@ class GatewayMixin:
             "lazy": True,
             "application_command_counts": {},
         }
+
+    def _visible_active_threads(self, g: FakeGuild) -> list[FakeChannel]:
+        """GUILD_CREATE's ``threads``: the active threads the bot can see (a private one only if
+        it joined it or has Manage Threads)."""
+        visible = []
+        for t in g.channels.values():
+            if not t.is_thread or t.deleted or t.archived:
+                continue
+            perms = self.member_permissions(g, g.me, t)
+            if not perms & VIEW_CHANNEL:
+                continue
+            if (
+                t.type == CHANNEL_PRIVATE_THREAD
+                and self.bot_user.id not in t.thread_members
+                and not perms & MANAGE_THREADS
+            ):
+                continue
+            visible.append(t)
+        return visible
 
     @staticmethod
     def _channel_in_guild_create(ch: FakeChannel) -> dict[str, Any]:

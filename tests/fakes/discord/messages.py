@@ -90,8 +90,9 @@ class MessagesMixin:
         msg_type: int = 0,
         flags: int = 0,
         rec: InteractionRecord | None = None,
+        message_id: int | None = None,
     ) -> dict[str, Any]:
-        mid = self._snowflake()
+        mid = message_id or self._snowflake()
         msg: dict[str, Any] = {
             "id": str(mid),
             "channel_id": str(channel.id),
@@ -138,6 +139,8 @@ class MessagesMixin:
         if not flags & FLAG_EPHEMERAL:
             self._channel_messages[channel.id].append(mid)
             channel.last_message_id = mid
+            if channel.is_thread and mid != channel.id:  # a forum post's first message is not counted
+                channel.message_count += 1
         return msg
 
     @staticmethod

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from .constants import CHANNEL_PRIVATE_THREAD, CHANNEL_PUBLIC_THREAD, FORUM_TYPES, THREAD_TYPES
 from .errors import FakeDiscordError
 
 
@@ -117,10 +118,40 @@ class FakeChannel:
     deleted: bool = False
     forbidden: bool = False
     last_message_id: int | None = None
+    #: Channel flags (a forum's REQUIRE_TAG, a pinned post's PINNED).
+    flags: int = 0
+    #: A forum's tags: ``{"id", "name", "moderated", "emoji_id", "emoji_name"}``, as Discord sends them.
+    available_tags: list[dict[str, Any]] = field(default_factory=list)
+    #: Threads only: who opened it, its state, the tags of a forum post, who joined a private one.
+    owner_id: int | None = None
+    archived: bool = False
+    locked: bool = False
+    auto_archive_duration: int = 1440
+    invitable: bool = True
+    applied_tags: list[int] = field(default_factory=list)
+    thread_members: set[int] = field(default_factory=set)
+    message_count: int = 0
+    created_at: str = field(default_factory=_now_iso)
+    archived_at: str | None = None
 
     @property
     def mention(self) -> str:
         return f"<#{self.id}>"
+
+    @property
+    def is_thread(self) -> bool:
+        return self.type in THREAD_TYPES
+
+    @property
+    def is_forum(self) -> bool:
+        return self.type in FORUM_TYPES
+
+    def tag(self, name: str) -> dict[str, Any]:
+        """A forum's tag by name."""
+        for tag in self.available_tags:
+            if tag["name"] == name:
+                return tag
+        raise FakeDiscordError(f"channel {self.name!r} has no tag named {name!r}")
 
     def payload(self) -> dict[str, Any]:
         last = str(self.last_message_id) if self.last_message_id else None
@@ -132,6 +163,8 @@ class FakeChannel:
                 "flags": 0,
                 "recipients": [u.payload() for u in self.recipients],
             }
+        if self.is_thread:
+            return self._thread_payload(last)
         data: dict[str, Any] = {
             "id": str(self.id),
             "type": self.type,
@@ -141,12 +174,53 @@ class FakeChannel:
             "permission_overwrites": [dict(o) for o in self.overwrites],
             "parent_id": str(self.parent_id) if self.parent_id else None,
             "nsfw": self.nsfw,
-            "flags": 0,
+            "flags": self.flags,
         }
         if self.type != 4:
             data.update(topic=self.topic, last_message_id=last, rate_limit_per_user=0)
         if self.type in (2, 13):
             data.update(bitrate=64000, user_limit=0, rtc_region=None)
+        if self.is_forum:
+            data.update(
+                available_tags=[dict(tag) for tag in self.available_tags],
+                default_auto_archive_duration=1440,
+                default_thread_rate_limit_per_user=0,
+                default_reaction_emoji=None,
+                default_sort_order=None,
+                default_forum_layout=0,
+                default_tag_setting=None,
+            )
+        return data
+
+    def _thread_payload(self, last: str | None) -> dict[str, Any]:
+        """A thread as Discord sends it: no position nor overwrites (a thread takes its parent's),
+        ``thread_metadata`` with its archived/locked state."""
+        metadata: dict[str, Any] = {
+            "archived": self.archived,
+            "archive_timestamp": self.archived_at or self.created_at,
+            "auto_archive_duration": self.auto_archive_duration,
+            "locked": self.locked,
+            "create_timestamp": self.created_at,
+        }
+        if self.type == CHANNEL_PRIVATE_THREAD:
+            metadata["invitable"] = self.invitable
+        data: dict[str, Any] = {
+            "id": str(self.id),
+            "type": self.type,
+            "guild_id": str(self.guild_id),
+            "parent_id": str(self.parent_id),
+            "owner_id": str(self.owner_id),
+            "name": self.name,
+            "last_message_id": last,
+            "rate_limit_per_user": 0,
+            "flags": self.flags,
+            "thread_metadata": metadata,
+            "message_count": self.message_count,
+            "member_count": min(len(self.thread_members), 50),
+            "total_message_sent": self.message_count,
+        }
+        if self.applied_tags or self.type == CHANNEL_PUBLIC_THREAD:
+            data["applied_tags"] = [str(tag) for tag in self.applied_tags]
         return data
 
 

@@ -12,14 +12,17 @@ from .constants import (
     _SENDABLE_FLAGS,
     _TEXT_LIKE,
     ATTACH_FILES,
+    CHANNEL_PRIVATE_THREAD,
     FLAG_EPHEMERAL,
     MANAGE_MESSAGES,
+    MANAGE_THREADS,
     READ_MESSAGE_HISTORY,
     SEND_MESSAGES,
+    SEND_MESSAGES_IN_THREADS,
     VIEW_CHANNEL,
 )
 from .errors import _ApiError
-from .models import FakeChannel
+from .models import FakeChannel, FakeUser, _now_iso
 from .records import _File
 from .validation import _is_empty_message, _validate_message, _wire
 
@@ -34,17 +37,50 @@ class ChannelsRoutesMixin:
         if ch.forbidden:
             raise _ApiError(403, 50001, "Missing Access")
         if ch.type == 1:
-            if ch.recipients and ch.recipients[0].id in self._dm_closed:
+            if ch.recipients and not self._dm_reachable(ch.recipients[0]):
                 raise _ApiError(403, 50007, "Cannot send messages to this user")
             return ch
+        if ch.is_forum:
+            raise _ApiError(400, 40058, "Cannot send a message in a forum channel")
         if ch.type not in _TEXT_LIKE:
             raise _ApiError(400, 50008, "Cannot send messages in a non-text channel")
         perms = self.bot_permissions(ch)
         if not perms & VIEW_CHANNEL:
             raise _ApiError(403, 50001, "Missing Access")
-        if not perms & SEND_MESSAGES or (files and not perms & ATTACH_FILES):
+        if ch.is_thread:
+            self._check_thread_postable(ch, perms)
+        elif not perms & SEND_MESSAGES:
+            raise _ApiError(403, 50013, "Missing Permissions")
+        if files and not perms & ATTACH_FILES:
             raise _ApiError(403, 50013, "Missing Permissions")
         return ch
+
+    def _dm_reachable(self, user: FakeUser) -> bool:
+        """Discord delivers a bot's DM only to a user who accepts DMs, is not a bot, and shares
+        a server with it; otherwise 403 / 50007."""
+        if user.id in self._dm_closed or user.bot:
+            return False
+        return any(not g.removed and user.id in g.members for g in self.guilds.values())
+
+    def _check_thread_postable(self, thread: FakeChannel, perms: int) -> None:
+        """Posting in a thread takes Send Messages in Threads (not Send Messages); a private
+        thread takes being in it (or Manage Threads). A locked thread takes Manage Threads: archived,
+        400 / 50083; open, 400 / 160005 (this status is the fake's choice, Discord documents only the
+        codes). An archived thread that is not locked is unarchived by the message, as on Discord."""
+        moderator = bool(perms & MANAGE_THREADS)
+        if thread.type == CHANNEL_PRIVATE_THREAD and self.bot_user.id not in thread.thread_members and not moderator:
+            raise _ApiError(403, 50001, "Missing Access")
+        if not perms & SEND_MESSAGES_IN_THREADS:
+            raise _ApiError(403, 50013, "Missing Permissions")
+        if thread.locked and not moderator:
+            if thread.archived:
+                raise _ApiError(400, 50083, "Operation cannot be performed on an archived thread")
+            raise _ApiError(400, 160005, "Thread is locked")
+        if thread.archived:
+            thread.archived = False
+            thread.archived_at = _now_iso()
+            self._dispatch_guild(thread.guild_id, "THREAD_UPDATE", thread.payload())
+        thread.thread_members.add(self.bot_user.id)  # posting joins a public thread
 
     def _readable_channel(self, channel_id: str) -> FakeChannel:
         ch = self.channels.get(int(channel_id)) if channel_id.isdigit() else None

@@ -31,7 +31,7 @@ class GuildsRoutesMixin:
         self, request: web.Request, payload: Any, files: list[_File], guild_id: str
     ) -> web.Response:
         g = self._rest_guild(guild_id)
-        return self._json([c.payload() for c in g.channels.values() if not c.deleted])
+        return self._json([c.payload() for c in g.channels.values() if not c.deleted and not c.is_thread])
 
     async def _r_guild_roles(
         self, request: web.Request, payload: Any, files: list[_File], guild_id: str

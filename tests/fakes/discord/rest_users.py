@@ -9,6 +9,7 @@ from aiohttp import web
 
 from .errors import _ApiError
 from .records import _File
+from .spec import check_request
 
 
 class UsersRoutesMixin:
@@ -26,6 +27,7 @@ class UsersRoutesMixin:
         return self._json(user.payload())
 
     async def _r_create_dm(self, request: web.Request, payload: Any, files: list[_File]) -> web.Response:
+        check_request("CreatePrivateChannelRequest", payload or {})
         rid = (payload or {}).get("recipient_id")
         if rid is None or int(rid) not in self.users:
             raise _ApiError(

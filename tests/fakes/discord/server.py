@@ -26,6 +26,7 @@ from .rest_channels import ChannelsRoutesMixin
 from .rest_commands import CommandsRoutesMixin
 from .rest_guilds import GuildsRoutesMixin
 from .rest_interactions import InteractionRoutesMixin
+from .rest_threads import ThreadsRoutesMixin
 from .rest_users import UsersRoutesMixin
 from .routing import RoutingMixin
 from .world import WorldMixin
@@ -45,19 +46,23 @@ class FakeDiscord(
     MessagesMixin,
     ChannelsRoutesMixin,
     GuildsRoutesMixin,
+    ThreadsRoutesMixin,
     InteractionsMixin,
     InteractionRoutesMixin,
 ):
     """Discord's REST API, gateway and CDN on ``127.0.0.1`` (random port).
 
     - lifecycle: ``start()``/``stop()`` or ``async with``; ``api_base``, ``gateway_url``, ``token``.
-    - world: ``add_guild``, ``add_channel``, ``add_role``, ``add_member``, ``add_user``,
-      ``set_overwrite``, ``remove_guild``, ``delete_channel``, ``forbid_channel``, ``close_dms``,
-      ``add_attachment`` (changes after READY are dispatched to the bot).
+    - world: ``add_guild``, ``add_channel``, ``add_announcement``, ``add_forum``, ``add_thread``,
+      ``add_role``, ``add_member``, ``remove_member``, ``add_user``, ``set_overwrite``,
+      ``remove_overwrite``, ``set_nsfw``, ``archive_thread``, ``remove_guild``, ``delete_channel``,
+      ``forbid_channel``, ``set_dms_closed``, ``add_attachment`` (changes after READY are
+      dispatched to the bot).
     - users acting: ``invoke``, ``autocomplete``, ``click``, ``select``, ``submit_modal`` (each
       returns an :class:`InteractionRecord`, except ``autocomplete``: the choices).
     - what the bot did: ``commands()``, ``command()``, ``channel_messages()``, ``message()``,
-      ``wait_for_channel_message()``, ``all_sent_text()``, ``file_bytes()``, ``requests``,
+      ``wait_for_channel_message()``, ``dms_to()``, ``forum_posts()``, ``threads_of()``,
+      ``all_sent_text()``, ``file_bytes()``, ``requests``,
       ``interactions``, ``errors``, ``unhandled``, ``presences``, ``sync_payloads``.
     - gateway: ``wait_until_connected``, ``wait_until_ready_sent``, ``wait_for_resume``,
       ``wait_for_sync``, ``dispatch``, ``drop_connections``, ``request_reconnect``,

@@ -15,13 +15,23 @@ from typing import Any
 from .constants import (
     ADMINISTRATOR,
     ALL_PERMISSIONS,
+    CHANNEL_ANNOUNCEMENT,
+    CHANNEL_ANNOUNCEMENT_THREAD,
+    CHANNEL_FLAG_REQUIRE_TAG,
+    CHANNEL_FORUM,
+    CHANNEL_MEDIA,
+    CHANNEL_PRIVATE_THREAD,
+    CHANNEL_PUBLIC_THREAD,
+    CHANNEL_TEXT,
     DEFAULT_BOT_PERMISSIONS,
     DEFAULT_EVERYONE_PERMISSIONS,
     DM_PERMISSIONS,
+    FORUM_TYPES,
+    THREAD_TYPES,
     VIEW_CHANNEL,
 )
 from .errors import FakeDiscordError
-from .models import FakeChannel, FakeGuild, FakeMember, FakeRole, FakeUser, _id_of
+from .models import FakeChannel, FakeGuild, FakeMember, FakeRole, FakeUser, _id_of, _now_iso
 from .records import _File
 
 
@@ -89,12 +99,167 @@ class WorldMixin:
         parent: Any = None,
         topic: str | None = None,
         overwrites: list[dict[str, Any]] | None = None,
+        nsfw: bool = False,
     ) -> FakeChannel:
+        """A guild channel (``type`` 0 text, 5 announcement, 15 forum…; threads: ``add_thread``)."""
+        if type in THREAD_TYPES:
+            raise FakeDiscordError("a thread has a parent channel: use fake.add_thread(parent, ...)")
         g = self._guild(guild)
-        ch = self._new_channel(g, name, type, parent_id=_id_of(parent) if parent else None, topic=topic)
+        ch = self._new_channel(g, name, type, parent_id=_id_of(parent) if parent else None, topic=topic, nsfw=nsfw)
         ch.overwrites = list(overwrites or [])
         self._dispatch_guild(g.id, "CHANNEL_CREATE", ch.payload())
         return ch
+
+    def add_announcement(self, guild: Any, name: str = "announcements", **kwargs: Any) -> FakeChannel:
+        """An announcement (news) channel, type 5: posted to like a text channel."""
+        return self.add_channel(guild, name, type=CHANNEL_ANNOUNCEMENT, **kwargs)
+
+    def add_forum(
+        self,
+        guild: Any,
+        name: str = "forum",
+        *,
+        tags: Iterable[str | dict[str, Any]] = (),
+        require_tag: bool = False,
+        media: bool = False,
+        parent: Any = None,
+        topic: str | None = None,
+        overwrites: list[dict[str, Any]] | None = None,
+        nsfw: bool = False,
+    ) -> FakeChannel:
+        """A forum channel (type 15; ``media``: 16) whose ``available_tags`` are ``tags`` (names,
+        or dicts with ``name`` and optionally ``moderated``, ``emoji_name``); ``require_tag`` sets
+        the REQUIRE_TAG flag: a post without a tag is then refused (40067)."""
+        g = self._guild(guild)
+        ctype = CHANNEL_MEDIA if media else CHANNEL_FORUM
+        ch = self._new_channel(g, name, ctype, parent_id=_id_of(parent) if parent else None, topic=topic, nsfw=nsfw)
+        ch.overwrites = list(overwrites or [])
+        ch.flags = CHANNEL_FLAG_REQUIRE_TAG if require_tag else 0
+        for tag in tags:
+            spec = {"name": tag} if isinstance(tag, str) else dict(tag)
+            ch.available_tags.append(
+                {
+                    "id": str(self._snowflake()),
+                    "name": spec["name"],
+                    "moderated": bool(spec.get("moderated", False)),
+                    "emoji_id": None,
+                    "emoji_name": spec.get("emoji_name"),
+                }
+            )
+        self._dispatch_guild(g.id, "CHANNEL_CREATE", ch.payload())
+        return ch
+
+    def add_thread(
+        self,
+        parent: Any,
+        name: str = "thread",
+        *,
+        private: bool = False,
+        owner: Any = None,
+        archived: bool = False,
+        locked: bool = False,
+        applied_tags: Iterable[Any] = (),
+        members: Iterable[Any] = (),
+        bot_joined: bool = True,
+        content: str | None = None,
+    ) -> FakeChannel:
+        """A thread of ``parent``: public (11), ``private`` (12), or an announcement thread (10)
+        under an announcement channel; under a forum it is a post whose first message (same id as
+        the thread, as on Discord) says ``content`` (default: the name). ``owner`` (a member;
+        default the guild owner), ``members`` and the bot (``bot_joined``) are its members; a
+        private thread the bot has not joined is out of its reach (without Manage Threads)."""
+        par = self._channel(parent)
+        if par.guild_id is None or par.is_thread or par.type not in (CHANNEL_TEXT, CHANNEL_ANNOUNCEMENT, *FORUM_TYPES):
+            raise FakeDiscordError(f"channel {par.name!r} (type {par.type}) cannot have threads")
+        g = self._guild(par.guild_id)
+        if par.is_forum and private:
+            raise FakeDiscordError("forum posts are public threads")
+        if par.type == CHANNEL_ANNOUNCEMENT:
+            ctype = CHANNEL_ANNOUNCEMENT_THREAD
+        else:
+            ctype = CHANNEL_PRIVATE_THREAD if private else CHANNEL_PUBLIC_THREAD
+        owner_id = _id_of(owner) if owner is not None else g.owner_id
+        tags = [self._forum_tag_id(par, tag) for tag in applied_tags]
+        thread = self._new_thread(g, par, name, ctype, owner_id, applied_tags=tags)
+        thread.thread_members |= {_id_of(m) for m in members}
+        if not bot_joined:
+            thread.thread_members.discard(self.bot_user.id)
+        if par.is_forum:
+            author = self.users.get(owner_id) or self.bot_user
+            self._new_message(thread, {"content": content or name}, [], author=author, message_id=thread.id)
+        self._dispatch_guild(g.id, "THREAD_CREATE", {**thread.payload(), "newly_created": True})
+        if archived or locked:
+            self.archive_thread(thread, archived=archived, locked=locked)
+        return thread
+
+    def _new_thread(
+        self,
+        guild: FakeGuild,
+        parent: FakeChannel,
+        name: str,
+        ctype: int,
+        owner_id: int,
+        *,
+        applied_tags: list[int] | None = None,
+        auto_archive_duration: int = 1440,
+    ) -> FakeChannel:
+        thread = FakeChannel(
+            self._snowflake(),
+            ctype,
+            name,
+            guild.id,
+            parent_id=parent.id,
+            owner_id=owner_id,
+            applied_tags=list(applied_tags or []),
+            auto_archive_duration=auto_archive_duration,
+            thread_members={owner_id, self.bot_user.id},
+        )
+        guild.channels[thread.id] = thread
+        self.channels[thread.id] = thread
+        return thread
+
+    def _forum_tag_id(self, forum: FakeChannel, tag: Any) -> int:
+        """A tag of ``forum`` given by name, dict or id."""
+        if isinstance(tag, str) and not tag.isdigit():
+            return int(forum.tag(tag)["id"])
+        tid = _id_of(tag)
+        if not any(int(t["id"]) == tid for t in forum.available_tags):
+            raise FakeDiscordError(f"forum {forum.name!r} has no tag {tid}")
+        return tid
+
+    def archive_thread(self, thread: Any, *, archived: bool = True, locked: bool | None = None) -> None:
+        """Archives (or unarchives) a thread, and locks it if ``locked``: THREAD_UPDATE."""
+        th = self._channel(thread)
+        if not th.is_thread:
+            raise FakeDiscordError(f"channel {th.name!r} is not a thread")
+        th.archived = archived
+        th.archived_at = _now_iso()
+        if locked is not None:
+            th.locked = locked
+        self._dispatch_guild(th.guild_id, "THREAD_UPDATE", th.payload())
+
+    def set_nsfw(self, channel: Any, nsfw: bool = True) -> None:
+        """Marks a channel age-restricted (or not): CHANNEL_UPDATE. A thread is as its parent."""
+        ch = self._channel(channel)
+        if ch.is_thread or ch.guild_id is None:
+            raise FakeDiscordError("only guild channels are age-restricted (a thread is as its parent)")
+        ch.nsfw = nsfw
+        self._dispatch_guild(ch.guild_id, "CHANNEL_UPDATE", ch.payload())
+
+    def threads_of(self, channel: Any) -> list[FakeChannel]:
+        """The (not deleted) threads of a text, announcement or forum channel, oldest first."""
+        cid = _id_of(channel)
+        return sorted(
+            (c for c in self.channels.values() if c.is_thread and c.parent_id == cid and not c.deleted),
+            key=lambda c: c.id,
+        )
+
+    def forum_posts(self, forum: Any) -> list[FakeChannel]:
+        """The posts (threads) of a forum, oldest first; a post's first message is
+        ``fake.channel_messages(post)[0]`` (its id is the post's id, as on Discord)."""
+        if not self._channel(forum).is_forum:
+            raise FakeDiscordError(f"channel {_id_of(forum)} is not a forum")
+        return self.threads_of(forum)
 
     def _new_channel(self, guild: FakeGuild, name: str, ctype: int, **kwargs: Any) -> FakeChannel:
         ch = FakeChannel(self._snowflake(), ctype, name, guild.id, position=len(guild.channels), **kwargs)
@@ -135,11 +300,29 @@ class WorldMixin:
     def set_overwrite(self, channel: Any, target: Any, *, allow: int = 0, deny: int = 0) -> None:
         """A channel permission overwrite for a role or a member (replaces an existing one)."""
         ch = self._channel(channel)
+        if ch.is_thread:
+            raise FakeDiscordError("a thread has no overwrites of its own: set them on its parent")
         tid = _id_of(target)
         kind = 0 if isinstance(target, FakeRole) or tid in self.guilds[ch.guild_id or 0].roles else 1
         ch.overwrites = [o for o in ch.overwrites if int(o["id"]) != tid]
         ch.overwrites.append({"id": str(tid), "type": kind, "allow": str(allow), "deny": str(deny)})
         self._dispatch_guild(ch.guild_id, "CHANNEL_UPDATE", ch.payload())
+
+    def remove_overwrite(self, channel: Any, target: Any) -> None:
+        """Drops a channel's overwrite for a role or a member: CHANNEL_UPDATE."""
+        ch = self._channel(channel)
+        tid = _id_of(target)
+        ch.overwrites = [o for o in ch.overwrites if int(o["id"]) != tid]
+        self._dispatch_guild(ch.guild_id, "CHANNEL_UPDATE", ch.payload())
+
+    def remove_member(self, guild: Any, member: Any) -> None:
+        """The member leaves (or is kicked from) the guild: GUILD_MEMBER_REMOVE."""
+        g = self._guild(guild)
+        m = g.member(member)
+        if m.id in (g.owner_id, g.bot_id):
+            raise FakeDiscordError("the owner and the bot itself do not leave this way (remove_guild)")
+        del g.members[m.id]
+        self._dispatch_guild(g.id, "GUILD_MEMBER_REMOVE", {"guild_id": str(g.id), "user": m.user.payload()})
 
     def remove_guild(self, guild_id: Any) -> None:
         """The bot is removed from the guild: GUILD_DELETE (not unavailable)."""
@@ -154,16 +337,35 @@ class WorldMixin:
         ch = self._channel(channel_id)
         ch.deleted = True
         if ch.guild_id:
-            self._dispatch_guild(ch.guild_id, "CHANNEL_DELETE", ch.payload())
+            event = "THREAD_DELETE" if ch.is_thread else "CHANNEL_DELETE"
+            self._dispatch_guild(ch.guild_id, event, ch.payload())
+        for thread in self.threads_of(ch):  # Discord deletes a channel's threads with it
+            thread.deleted = True
 
     def forbid_channel(self, channel_id: Any, forbidden: bool = True) -> None:
         """The bot lost access: posting there answers 403 Missing Access (50001)."""
         self._channel(channel_id).forbidden = forbidden
 
-    def close_dms(self, user: Any, closed: bool = True) -> None:
-        """The user refuses DMs: sending to their DM channel answers 403 (50007)."""
+    def set_dms_closed(self, user: Any, closed: bool = True) -> None:
+        """The user refuses DMs (privacy settings, or blocked the bot): sending to their DM
+        channel answers 403 / 50007 "Cannot send messages to this user", as Discord does."""
         uid = _id_of(user)
         (self._dm_closed.add if closed else self._dm_closed.discard)(uid)
+
+    def close_dms(self, user: Any, closed: bool = True) -> None:
+        """Same as ``set_dms_closed``."""
+        self.set_dms_closed(user, closed)
+
+    def dms_to(self, user: Any, *, include_deleted: bool = False) -> list[dict[str, Any]]:
+        """The messages the bot sent to ``user`` by DM, oldest first (as Discord sends them)."""
+        cid = self._dm_channels.get(_id_of(user))
+        if cid is None:
+            return []
+        return [
+            m
+            for m in self.channel_messages(cid, include_deleted=include_deleted)
+            if m["author"]["id"] == str(self.bot_user.id)
+        ]
 
     def dm_channel(self, user: Any) -> FakeChannel:
         """The DM channel between the bot and ``user`` (created on first use)."""
@@ -264,6 +466,8 @@ class WorldMixin:
         if channel is None:
             return base
         ch = channel if isinstance(channel, FakeChannel) else self._channel(channel)
+        if ch.is_thread:  # a thread has its parent's permissions
+            ch = self._channel(ch.parent_id)
         overwrites = {int(o["id"]): o for o in ch.overwrites}
         perms = base
         if g.id in overwrites:
