@@ -187,7 +187,10 @@ class WorldMixin:
         if par.is_forum:
             author = self.users.get(owner_id) or self.bot_user
             self._new_message(thread, {"content": content or name}, [], author=author, message_id=thread.id)
-        self._dispatch_guild(g.id, "THREAD_CREATE", {**thread.payload(), "newly_created": True})
+        # Like Discord, a private thread is announced to the bot only when it can see it (a
+        # member of it, or Manage Threads): the rule GUILD_CREATE's threads follow.
+        if thread.type != CHANNEL_PRIVATE_THREAD or thread in self._visible_active_threads(g):
+            self._dispatch_guild(g.id, "THREAD_CREATE", {**thread.payload(), "newly_created": True})
         if archived or locked:
             self.archive_thread(thread, archived=archived, locked=locked)
         return thread
