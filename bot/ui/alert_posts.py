@@ -280,13 +280,16 @@ def _check_age(channel: Any, post: ReleasePost) -> None:
 #: Discord's clock (thread ids) against the database's (when a delivery was recorded).
 _CLOCK_MARGIN = timedelta(minutes=2)
 
-#: A thread archived and locked: only moderators may post, nothing Vigie can fix itself.
-_THREAD_LOCKED = 50083
+#: Refusals only the server's admins can lift, like a 403: a locked thread, archived
+#: (50083) or not (160005); a forum that requires a tag when none is left that Vigie may
+#: apply (40067). The alert pauses and the admins are told, rather than the post being
+#: retried and dropped.
+_ADMINS_MUST_ACT = frozenset({50083, 160005, 40067})
 
 
 def _post_error(exc: discord.HTTPException) -> Exception:
     detail = f"HTTP {exc.status} ({exc.code}): {exc.text[:200]}"
-    if isinstance(exc, discord.Forbidden) or exc.code == _THREAD_LOCKED:
+    if isinstance(exc, discord.Forbidden) or exc.code in _ADMINS_MUST_ACT:
         return ChannelUnavailable(missing=False, detail=detail)
     if isinstance(exc, discord.NotFound):
         return ChannelUnavailable(missing=True, detail=detail)

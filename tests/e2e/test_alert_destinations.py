@@ -183,16 +183,23 @@ async def test_losing_access_to_a_forum_or_thread_pauses_the_alert(ready: VigieW
     w = ready
     forum = w.discord.add_forum(w.guild, "sorties")
     thread = w.discord.add_thread(w.channel, "fil")
+    locked = w.discord.add_thread(w.channel, "verrouillé")
+    tagged = w.discord.add_forum(w.guild, "étiquetée", tags=[{"name": "Modération", "moderated": True}])
     await final(w, "alert add", name="forum", query="dune", channel=forum)
     await final(w, "alert add", name="fil", query="dune", channel=thread)
+    await final(w, "alert add", name="verrou", query="dune", channel=locked)
+    await final(w, "alert add", name="tags", query="dune", channel=tagged)
     await cycle(w)
     w.discord.set_overwrite(forum, w.guild.me.id, deny=SEND_MESSAGES)
-    w.discord.archive_thread(thread, locked=True)
+    w.discord.archive_thread(thread, locked=True)  # archived and locked: 50083
+    w.discord.archive_thread(locked, archived=False, locked=True)  # locked, still open: 160005
+    # Tags required afterwards, and the only one is for moderators: 40067.
+    tagged.flags |= 1 << 4
     w.lacale.add_torrent("Dune.2024")
     await cycle(w)
     listed = await w.invoke("alert list")
     description = (await listed.wait_final())["embeds"][0]["description"]
-    assert description.count("Vigie may not post in its channel any more") == 2
+    assert description.count("Vigie may not post in its channel any more") == 4
     # Access back: resumed, the waiting post goes out once.
     w.discord.remove_overwrite(forum, w.guild.me.id)
     await final(w, "alert resume", name="forum")
