@@ -26,6 +26,8 @@ from bot.services.alerts.deliver import (
     AgeRestricted,
     ChannelUnavailable,
     GapNotice,
+    PostedRelease,
+    PostError,
     PostRejected,
     ReleasePost,
     RetryLater,
@@ -139,42 +141,54 @@ class DiscordAlertPoster:
         Discord archives a thread after an hour without activity at the earliest, longer
         than any retry waits; Discord's own nonce memory is a few minutes."""
         earlier = await self._earlier_posts(forum, post) if post.resend else {}
-        me = forum.guild.me
-        may_moderate = forum.permissions_for(me).manage_threads
-        tags = [ForumTag(t.id, t.name, t.moderated) for t in forum.available_tags]
-        first: int | None = None
-        for release, card in zip(post.releases, self.cards(post), strict=True):
-            torrent = Torrent.model_validate(release.release)
-            name = thread_name(torrent.title)
-            thread_id = earlier.get((name, card.url or ""))
-            if thread_id is None:
-                tag_id = forum_tag(tags, torrent.category, required=forum.flags.require_tag, may_moderate=may_moderate)
-                tag = forum.get_tag(tag_id) if tag_id is not None else None
-                try:
-                    with one_try():  # a silent retry of a 5xx could open a second post
-                        created = await forum.create_thread(
-                            name=name,
-                            content=" ".join(f"<@&{r}>" for r in release.role_ids) or None,
-                            embed=card,
-                            allowed_mentions=role_mentions(release.role_ids),
-                            applied_tags=[tag] if tag is not None else [],
-                        )
-                except discord.HTTPException as exc:
-                    raise _post_error(exc) from None
-                except AnsweredOnce as exc:
-                    raise RetryLater(str(exc)) from None
-                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                    raise RetryLater(f"network: {type(exc).__name__}") from None
-                thread_id = created.thread.id
-            else:
-                log.info(
-                    "forum %s: %s already posted by an earlier try (thread %s)", forum.id, torrent.info_hash, thread_id
-                )
-            if first is None:
-                first = thread_id
-        if first is None:
+        posted: list[tuple[str, int]] = []
+        try:
+            for release, card in zip(post.releases, self.cards(post), strict=True):
+                posted.append((release.info_hash, await self._forum_post(forum, release, card, earlier)))
+        except PostError as exc:
+            exc.posted = tuple(posted)  # these exist: marked delivered, not posted again
+            raise
+        if not posted:
             raise PostRejected("a post without releases")
-        return first
+        return posted[0][1]
+
+    async def _forum_post(
+        self,
+        forum: discord.ForumChannel,
+        release: PostedRelease,
+        card: discord.Embed,
+        earlier: dict[tuple[str, str], int],
+    ) -> int:
+        """One release's post (a thread id): the one an earlier try made, else a new one."""
+        torrent = Torrent.model_validate(release.release)
+        name = thread_name(torrent.title)
+        found = earlier.get((name, card.url or ""))
+        if found is not None:
+            log.info("forum %s: %s already posted by an earlier try (thread %s)", forum.id, torrent.info_hash, found)
+            return found
+        tag_id = forum_tag(
+            [ForumTag(t.id, t.name, t.moderated) for t in forum.available_tags],
+            torrent.category,
+            required=forum.flags.require_tag,
+            may_moderate=forum.permissions_for(forum.guild.me).manage_threads,
+        )
+        tag = forum.get_tag(tag_id) if tag_id is not None else None
+        try:
+            with one_try():  # a silent retry of a 5xx could open a second post
+                created = await forum.create_thread(
+                    name=name,
+                    content=" ".join(f"<@&{r}>" for r in release.role_ids) or None,
+                    embed=card,
+                    allowed_mentions=role_mentions(release.role_ids),
+                    applied_tags=[tag] if tag is not None else [],
+                )
+        except discord.HTTPException as exc:
+            raise _post_error(exc) from None
+        except AnsweredOnce as exc:
+            raise RetryLater(str(exc)) from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise RetryLater(f"network: {type(exc).__name__}") from None
+        return created.thread.id
 
     async def _earlier_posts(self, forum: discord.ForumChannel, post: ReleasePost) -> dict[tuple[str, str], int]:
         """(thread name, card link) → thread id of Vigie's posts in ``forum`` that may

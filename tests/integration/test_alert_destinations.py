@@ -14,7 +14,7 @@ import pytest
 
 from bot.db.models import DeliveryStatus
 from bot.errors import UserError
-from bot.services.alerts.deliver import AgeRestricted, ReleasePost, RetryLater
+from bot.services.alerts.deliver import AgeRestricted, ChannelUnavailable, PostError, ReleasePost, RetryLater
 from bot.services.alerts.destinations import ChannelKind, Destination
 from bot.services.alerts.service import AlertSpec
 from tests.fakes.lacale import FakeLaCale
@@ -159,3 +159,49 @@ async def test_a_post_that_may_exist_is_marked_resend(p: Pipeline) -> None:
     third, fourth = poster.posts[2:]
     assert not third.resend and fourth.resend
     assert p.poster.posted_titles(CHANNEL) == ["Dune.2024", "Dune.Part.Two.2024"]
+
+
+@dataclass
+class ForumLikePoster(AgeAwarePoster):
+    """One post per release, as in a forum; ``fail_after[n]`` = the error raised once n
+    releases of a post are on Discord (those are named in the error's ``posted``)."""
+
+    fail_after: dict[int, PostError] = field(default_factory=dict)
+    threads: list[str] = field(default_factory=list)
+
+    async def send_releases(self, post: ReleasePost) -> int:
+        self.posts.append(post)
+        posted: list[tuple[str, int]] = []
+        for release in post.releases:
+            error = self.fail_after.pop(len(posted), None)
+            if error is not None:
+                error.posted = tuple(posted)
+                raise error
+            self.threads.append(release.release["title"])
+            posted.append((release.info_hash, 5000 + len(self.threads)))
+        return posted[0][1]
+
+
+@pytest.mark.parametrize("error", [RetryLater("timeout"), ChannelUnavailable(missing=False)])
+async def test_releases_already_posted_when_a_forum_post_fails_are_marked_not_resent(
+    p: Pipeline, error: PostError
+) -> None:
+    poster = ForumLikePoster()
+    p.poster = poster
+    p.built.sender._poster = poster
+    await p.add_alert(GUILD, "dune", CHANNEL, query="dune")
+    await p.cycle()
+    p.fake.add_torrent("Dune.2021")
+    p.fake.add_torrent("Dune.2024")
+    p.fake.add_torrent("Dune.2026")
+    poster.fail_after[1] = error  # the first release's thread exists, the second fails
+    await p.cycle()
+    status = {d.release["title"]: d.status for d in await p.deliveries()}
+    assert status["Dune.2021"] == DeliveryStatus.DELIVERED
+    assert status["Dune.2024"] == status["Dune.2026"] == DeliveryStatus.PENDING
+    if isinstance(error, ChannelUnavailable):
+        assert (await p.alert((await p.alerts.get(GUILD, "dune")).id)).paused
+        await p.alerts.resume(GUILD, "dune")
+    await p.sender.flush()
+    assert poster.threads == ["Dune.2021", "Dune.2024", "Dune.2026"]
+    assert {d.status for d in await p.deliveries()} == {DeliveryStatus.DELIVERED}

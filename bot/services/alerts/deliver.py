@@ -375,7 +375,17 @@ class DeliverySender:
         if self.pacer is not None:
             await self.pacer.acquire()
         try:
-            message_id = await self._poster.send_releases(post)
+            try:
+                message_id = await self._poster.send_releases(post)
+            except PostError as exc:
+                if exc.posted:
+                    # Part of it is on Discord (forum posts): those rows are delivered; the
+                    # error applies to the rest, which keeps the batch's nonce.
+                    batch = self._record_posted(batch, exc.posted, report)
+                    ids = batch.ids
+                    if not ids:
+                        return True
+                raise
         except ChannelUnavailable as exc:
             self._metrics.post_failed("channel_unavailable")
             await self._channel_unavailable(batch, exc, report)
@@ -433,6 +443,22 @@ class DeliverySender:
                 log.warning(
                     "guild %s: could not tell the admins that alerts were paused", batch.guild_id, exc_info=True
                 )
+
+    def _record_posted(
+        self, batch: PlannedBatch, posted: tuple[tuple[str, int], ...], report: FlushReport
+    ) -> PlannedBatch:
+        """Rows of the releases in ``posted`` go to the next "delivered" write; returns the
+        batch of the other rows."""
+        message_of = dict(posted)
+        for info_hash, message_id in message_of.items():
+            ids = tuple(r.id for r in batch.rows if r.info_hash == info_hash)
+            if ids:
+                self._sent.append((ids, message_id))
+                self._metrics.posted(len(ids))
+                report.messages += 1
+                report.deliveries += len(ids)
+        rest = tuple(r for r in batch.rows if r.info_hash not in message_of)
+        return PlannedBatch(batch.guild_id, batch.channel_id, batch.locale, batch.log_channel_id, rest, batch.nonce)
 
     async def _withhold(self, batch: PlannedBatch, exc: AgeRestricted, report: FlushReport) -> bool:
         """Age-restricted releases for a channel that is not: nothing was posted. Those rows

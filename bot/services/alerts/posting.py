@@ -103,7 +103,13 @@ class AdminNotice:
 
 
 class PostError(Exception):
-    """Base of what an :class:`AlertPoster` raises."""
+    """Base of what an :class:`AlertPoster` raises.
+
+    ``posted``: releases of the post that are on Discord all the same, as (info hash,
+    message id). A forum post is one thread per release: when the third fails, the first
+    two exist, and are marked delivered rather than sent again."""
+
+    posted: tuple[tuple[str, int], ...] = ()
 
 
 class ChannelUnavailable(PostError):
