@@ -1,6 +1,6 @@
 """deliveries: whether the release is in an age-restricted category
 
-Revision ID: 0004_age_restricted
+Revision ID: 0006
 Revises: 0003
 Create Date: 2026-12-03 11:00:00
 
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_age_restricted"
+revision: str = "0006"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
