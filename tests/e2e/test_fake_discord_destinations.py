@@ -284,3 +284,41 @@ async def test_dms_closed_and_no_shared_server_answer_50007(world: SimpleNamespa
         await client.http.start_private_message("not-a-snowflake")  # type: ignore[arg-type]
     assert bad.value.code == 50035
     fake.errors.clear()
+
+
+async def test_commands_pick_and_run_in_threads_and_forums(world: SimpleNamespace) -> None:
+    """A channel option resolves a thread (with its parent and metadata) and a forum; a command
+    run inside a thread or a forum post sees that thread."""
+    fake = world.fake
+    seen: list[Any] = []
+    client = discord.Client(intents=discord.Intents.default())
+    tree = discord.app_commands.CommandTree(client)
+
+    @tree.command(name="where", description="Where to post")
+    @discord.app_commands.describe(channel="Destination")
+    async def where(
+        interaction: discord.Interaction,
+        channel: discord.app_commands.AppCommandChannel | discord.app_commands.AppCommandThread,
+    ) -> None:
+        seen.append((channel, interaction.channel))
+        await interaction.response.send_message("ok", ephemeral=True)
+
+    async def setup_hook() -> None:
+        await tree.sync()
+
+    client.setup_hook = setup_hook  # type: ignore[method-assign]
+    async with run_bot(client, fake):
+        [option] = fake.command("where")["options"]
+        assert set(option["channel_types"]) >= {0, 5, 11, 12, 15}
+        await (await fake.invoke("where", channel=world.thread, in_channel=world.joined)).wait_final()
+        picked, where_run = seen.pop()
+        assert isinstance(picked, discord.app_commands.AppCommandThread)
+        assert picked.parent_id == world.text.id and not picked.archived
+        assert picked.permissions.send_messages_in_threads
+        assert isinstance(where_run, discord.Thread) and where_run.id == world.joined.id
+        await (await fake.invoke("where", channel=world.forum, in_channel=world.news)).wait_final()
+        picked, _ = seen.pop()
+        assert isinstance(picked, discord.app_commands.AppCommandChannel)
+        assert picked.type is discord.ChannelType.forum
+        await (await fake.invoke("where", channel=world.news)).wait_final()
+        assert seen.pop()[0].type is discord.ChannelType.news
