@@ -41,6 +41,13 @@ def schema_of(ch: FakeChannel) -> str:
     return "PrivateChannelResponse" if ch.guild_id is None else "GuildChannelResponse"
 
 
+def _collect(into: list[Any]) -> Any:
+    async def on_thread_remove(thread: discord.Thread) -> None:
+        into.append(thread)
+
+    return on_thread_remove
+
+
 @pytest.fixture
 def world(fake_discord: FakeDiscord) -> SimpleNamespace:
     fake = fake_discord
@@ -169,6 +176,19 @@ async def test_posting_in_threads_takes_send_messages_in_threads(
     assert hidden.value.code == 50001
     await client.get_partial_messageable(world.joined.id).send("entre nous")
     assert [m["content"] for m in fake.channel_messages(world.joined)] == ["entre nous"]
+    removed_from: list[discord.Thread] = []
+    client.event(_collect(removed_from))  # registers on_thread_remove
+    fake.remove_thread_member(world.joined, fake.bot_user)
+    await fake.wait_until(lambda: [t.id for t in removed_from] == [world.joined.id], what="THREAD_MEMBERS_UPDATE")
+    with pytest.raises(discord.Forbidden) as removed:
+        await client.get_partial_messageable(world.joined.id).send("x")
+    assert removed.value.code == 50001
+    # A deleted thread is gone (THREAD_DELETE, then 10003).
+    fake.delete_channel(world.thread)
+    await fake.wait_until(lambda: guild.get_thread(world.thread.id) is None, what="THREAD_DELETE")
+    with pytest.raises(discord.NotFound) as deleted:
+        await client.get_partial_messageable(world.thread.id).send("x")
+    assert deleted.value.code == 10003
 
     # Threads of a text channel: Create Public Threads.
     text = guild.get_channel(world.text.id)

@@ -24,6 +24,7 @@ from .constants import (
 from .errors import _ApiError
 from .models import FakeChannel, FakeUser, _now_iso
 from .records import _File
+from .spec import check_request
 from .validation import _is_empty_message, _validate_message, _wire
 
 
@@ -117,6 +118,7 @@ class ChannelsRoutesMixin:
     ) -> web.Response:
         data = payload or {}
         ch = self._postable_channel(channel_id, files)
+        check_request("MessageCreateRequest", data)
         _validate_message(data, files, creating=True, allow_ephemeral=False)
         self._check_files(files)
         nonce = data.get("nonce")
