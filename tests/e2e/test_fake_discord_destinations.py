@@ -174,6 +174,10 @@ async def test_posting_in_threads_takes_send_messages_in_threads(
     with pytest.raises(discord.Forbidden) as hidden:
         await client.get_partial_messageable(world.hidden.id).send("x")
     assert hidden.value.code == 50001
+    with pytest.raises(discord.Forbidden):
+        await client.fetch_channel(world.hidden.id)
+    fetched = await client.fetch_channel(world.joined.id)
+    assert isinstance(fetched, discord.Thread) and fetched.locked is False
     await client.get_partial_messageable(world.joined.id).send("entre nous")
     assert [m["content"] for m in fake.channel_messages(world.joined)] == ["entre nous"]
     removed_from: list[discord.Thread] = []
@@ -226,6 +230,13 @@ async def test_forum_posts(world: SimpleNamespace, client: discord.Client) -> No
     await fake.wait_until(lambda: guild.get_thread(post.id) is not None, what="THREAD_CREATE of the post")
     await made.thread.send("suite")  # a post is a thread: Send Messages in Threads
     assert [m["content"] for m in fake.channel_messages(post)] == ["Nouvelle sortie", "suite"]
+    seeded = fake.add_thread(world.forum, "Arcane S02", applied_tags=["Séries"], owner=world.member)
+    assert fake.forum_posts(world.forum) == [post, seeded]
+    [opening] = fake.channel_messages(seeded)
+    assert opening["id"] == str(seeded.id) and opening["author"]["id"] == str(world.member.id)
+    assert seeded.applied_tags == [int(world.forum.tag("Séries")["id"])]
+    await fake.wait_until(lambda: guild.get_thread(seeded.id) is not None, what="THREAD_CREATE of a member's post")
+    assert [t.name for t in guild.get_thread(seeded.id).applied_tags] == ["Séries"]  # type: ignore[union-attr]
 
     # REQUIRE_TAG: a post without a tag is refused; an unknown tag too.
     with pytest.raises(discord.HTTPException) as untagged:
@@ -251,7 +262,7 @@ async def test_forum_posts(world: SimpleNamespace, client: discord.Client) -> No
     with pytest.raises(discord.HTTPException) as not_here:
         await client.get_partial_messageable(world.forum.id).send("x")
     assert not_here.value.code == 40058
-    assert len(fake.forum_posts(world.forum)) == 1
+    assert len(fake.forum_posts(world.forum)) == 2  # the refused ones left nothing behind
     fake.errors.clear()
 
 

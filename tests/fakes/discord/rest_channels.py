@@ -89,6 +89,12 @@ class ChannelsRoutesMixin:
             raise _ApiError(404, 10003, "Unknown Channel")
         if ch.forbidden or (ch.guild_id and not self.bot_permissions(ch) & VIEW_CHANNEL):
             raise _ApiError(403, 50001, "Missing Access")
+        if (
+            ch.type == CHANNEL_PRIVATE_THREAD
+            and self.bot_user.id not in ch.thread_members
+            and not self.bot_permissions(ch) & MANAGE_THREADS
+        ):
+            raise _ApiError(403, 50001, "Missing Access")
         return ch
 
     async def _r_get_channel(
