@@ -5,18 +5,17 @@ The routes added for threads, forums and DMs check request bodies against Discor
 what it answers (``ThreadResponse``, ``GuildChannelResponse``…) against them, so the fake
 cannot drift from what Discord accepts and sends.
 
-The schemas live in ``openapi/schemas.json``: the closure of ``ROOTS`` taken from
-github.com/discord/discord-api-spec (MIT, see ``openapi/LICENSE``; source commit in
-``openapi/README.md``). Regenerate after adding a root::
-
-    python -m tests.fakes.discord.spec /path/to/discord-api-spec/specs/openapi.json
+Discord's spec (github.com/discord/discord-api-spec, MIT) is read at test time from where
+the workplace keeps it, ``shared/discord-api-spec/openapi.json`` beside the repository,
+or from the file ``DISCORD_API_SPEC`` names; it is never copied into the project. Only the
+closure of ``ROOTS`` (the schemas the fake uses and everything they reference) is loaded.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import sys
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,9 @@ from referencing.jsonschema import DRAFT202012
 
 from .errors import _ApiError, _Errors
 
-SCHEMAS = Path(__file__).with_name("openapi") / "schemas.json"
+#: Where Discord's OpenAPI description is read from (see the module's docstring).
+SPEC_ENV = "DISCORD_API_SPEC"
+SHARED_SPEC = Path("shared") / "discord-api-spec" / "openapi.json"
 _BASE = "urn:discord-api-spec"
 
 #: The schemas the fake uses; everything they reference comes along.
@@ -43,14 +44,39 @@ ROOTS = (
 )
 
 
+def spec_path() -> Path:
+    """``DISCORD_API_SPEC``, else ``shared/discord-api-spec/openapi.json`` in the nearest folder
+    above the repository that has one (a checkout beside ``shared/``, or a worktree deeper)."""
+    named = os.environ.get(SPEC_ENV)
+    if named:
+        return Path(named).expanduser()
+    root = Path(__file__).resolve().parents[3]
+    for folder in root.parents:
+        if (folder / SHARED_SPEC).is_file():
+            return folder / SHARED_SPEC
+    return root.parent / SHARED_SPEC
+
+
+@functools.cache
+def schemas() -> dict[str, Any]:
+    """The schemas the fake uses, from Discord's spec (read once per test session)."""
+    path = spec_path()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Discord's OpenAPI description is not at {path}: the fake Discord checks request bodies "
+            f"against it. Set {SPEC_ENV} to the path of discord-api-spec's specs/openapi.json."
+        )
+    return extract(json.loads(path.read_text()))
+
+
 @functools.cache
 def _registry(*, lenient: bool) -> Registry[Any]:
-    schemas = json.loads(SCHEMAS.read_text())
+    schemas_ = dict(schemas())
     if lenient:
         # The spec types snowflakes as strings, but Discord takes them as JSON numbers too
         # (discord.py sends ``recipient_id`` as one): requests may use either, answers are strings.
-        schemas["SnowflakeType"] = {"anyOf": [schemas["SnowflakeType"], {"type": "integer", "minimum": 0}]}
-    document = {"components": {"schemas": schemas}}
+        schemas_["SnowflakeType"] = {"anyOf": [schemas_["SnowflakeType"], {"type": "integer", "minimum": 0}]}
+    document = {"components": {"schemas": schemas_}}
     return Registry().with_resource(_BASE, Resource.from_contents(document, default_specification=DRAFT202012))
 
 
@@ -58,8 +84,8 @@ def _registry(*, lenient: bool) -> Registry[Any]:
 def validator(schema: str, *, request: bool = False) -> Draft202012Validator:
     """A validator of one of Discord's schemas (``components/schemas/<schema>``); ``request``:
     as Discord reads a request body (snowflakes may be numbers)."""
-    if schema not in json.loads(SCHEMAS.read_text()):
-        raise KeyError(f"{schema} is not in {SCHEMAS.name}: add it to ROOTS and regenerate")
+    if schema not in schemas():
+        raise KeyError(f"{schema} is not among the schemas loaded: add it to ROOTS")
     return Draft202012Validator({"$ref": f"{_BASE}#/components/schemas/{schema}"}, registry=_registry(lenient=request))
 
 
@@ -105,9 +131,3 @@ def extract(openapi: dict[str, Any], roots: tuple[str, ...] = ROOTS) -> dict[str
         wanted.add(root)
         walk(schemas[root])
     return {name: schemas[name] for name in sorted(wanted)}
-
-
-if __name__ == "__main__":
-    full = json.loads(Path(sys.argv[1]).read_text())
-    SCHEMAS.write_text(json.dumps(extract(full), indent=1, ensure_ascii=False) + "\n")
-    print(f"wrote {SCHEMAS}")
