@@ -1,7 +1,11 @@
 """The alert pipeline's :class:`~bot.services.alerts.deliver.AlertPoster`, with discord.py.
 
 Posts through ``get_partial_messageable`` (one REST call, no channel fetch, works for any
-channel id). Discord's answers become the pipeline's errors: 403/404 → the channel is
+channel id: text and announcement channels, threads); a forum (known from the cache, or
+from Discord when the message is refused) gets one post per release instead, sent at most
+once (see :meth:`DiscordAlertPoster._post_in_forum` and ``bot/discord_once.py``).
+Age-restricted releases are withheld from a channel that is not age-restricted
+(:class:`AgeRestricted`). Discord's answers become the pipeline's errors: 403/404 → the channel is
 unavailable (the alerts pause, admins are told); a definite refusal (400, 413...: the
 message was not posted) → rejected; anything ambiguous (429 beyond discord.py's own
 retries, 408 or 5xx, which a REST proxy may answer after Discord posted, a 400 saying the
