@@ -171,9 +171,12 @@ async def test_each_kind_of_channel_is_refused_with_what_vigie_lacks(ready: Vigi
     text = await final(w, "alert add", name="refusee", query="x", channel=forum)
     assert f"cannot open posts in the forum <#{forum.id}>" in text and "« Send Messages, Embed Links »" in text
 
-    # Moving an alert is checked the same way.
+    # Moving an alert is checked the same way; changing its criteria is not held up by a
+    # channel it lost meanwhile (its alert pauses at the next post, as before).
     text = await final(w, "alert edit", name="fil", channel=locked)
     assert "is locked" in text
+    w.discord.archive_thread(w.discord.threads_of(open_threads)[0], locked=True)
+    assert "updated" in await final(w, "alert edit", name="fil", category="films")
     listed = await w.invoke("alert list")
     description = (await listed.wait_final())["embeds"][0]["description"]
     assert "fil" in description and "refusee" not in description

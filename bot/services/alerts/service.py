@@ -326,8 +326,9 @@ class AlertService:
         """Change what was given. New criteria get a new baseline (what matches them now is
         not posted); a new channel takes over the alert's pending posts and lifts a pause
         caused by the old channel. ``destination``: the channel the alert will post in
-        (the new one, or its own when its categories change), checked like a create's."""
-        if destination is not None:
+        (the new one, checked like a create's; or its own when its categories change, then
+        only for an age-restricted category: a channel lost meanwhile does not block the edit)."""
+        if destination is not None and channel_id is not _UNSET:
             check_destination(destination)
         key = await self._guild_key(guild_id)
         async with self._sessions() as session:
