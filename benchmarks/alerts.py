@@ -431,6 +431,7 @@ async def seed_guilds(
     matches recorded as its baseline."""
     from sqlalchemy import insert
 
+    from bot.criteria import Criteria
     from bot.db.models import (
         Alert,
         Delivery,
@@ -471,19 +472,20 @@ async def seed_guilds(
             # One TMDB alert in each of the first servers: each costs its own key a query.
             is_tmdb = a == 0 and g < tmdb_alerts
             words = rng.sample(WORDS, 2 if a % 3 else 1)
+            criteria = Criteria(
+                query=None if is_tmdb else " ".join(words),
+                categories=() if is_tmdb or a % 4 else (rng.choice(["films", "series", "video", "audio"]),),
+                tmdb_id=tmdb_ids[g % len(tmdb_ids)] if is_tmdb else None,
+                min_size=None if a % 5 else 1_000_000_000,
+                exclude=("cam",) if a % 7 == 0 else (),
+            )
             row = {
                 "id": alert_id,
                 "guild_id": fake_guild["id"],
                 "name": f"alert-{a}",
                 "channel_id": channels[a % channels_per_guild],
                 "mention_role_id": None,
-                "query": None if is_tmdb else " ".join(words),
-                "categories": [] if is_tmdb or a % 4 else [rng.choice(["films", "series", "video", "audio"])],
-                "tmdb_id": tmdb_ids[g % len(tmdb_ids)] if is_tmdb else None,
-                "min_size": None if a % 5 else 1_000_000_000,
-                "max_size": None,
-                "min_seeders": None,
-                "exclude": ["cam"] if a % 7 == 0 else [],
+                "criteria": criteria.to_json(),
                 "paused": False,
                 "created_at": now,
                 "updated_at": now,
@@ -505,8 +507,9 @@ async def seed_guilds(
     baselines = []
     for gid, plan in plans.items():
         for row in plan["alerts"]:
-            if row["tmdb_id"]:
-                for t in await client.search(tmdb_id=row["tmdb_id"]):
+            tmdb_id = row["criteria"].get("tmdb_id")
+            if tmdb_id:
+                for t in await client.search(tmdb_id=tmdb_id):
                     baselines.append(
                         {
                             "alert_id": row["id"],
@@ -658,20 +661,12 @@ async def bench_scale(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientS
 # ======================================================================================
 # 2. Burst bigger than a page
 # ======================================================================================
-@dataclass
-class _Row:
-    values: dict[str, Any]
-
-    def __getattr__(self, name: str) -> Any:
-        return self.values[name]
-
-
 async def bench_burst(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientSession, fakes: Fakes) -> dict[str, Any]:
     from sqlalchemy import func, select
 
+    from bot.criteria import Criteria, ReleaseView, check
     from bot.db.models import Delivery
     from bot.lacale.models import Meta, Torrent
-    from bot.services.alerts.matching import AlertFilter, ReleaseView, match
 
     rng = random.Random(2)
     # La Cale's pace is shortened here: a burst makes every server ask one query per alert.
@@ -704,8 +699,8 @@ async def bench_burst(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientS
     most = 0
     for plan in plans.values():
         for row in plan["alerts"]:
-            f = AlertFilter.from_alert(_Row(row), meta)
-            hits = [t for t in torrents if match(f, ReleaseView.of(t)).ok]
+            compiled = Criteria.from_json(row["criteria"]).compile(meta)
+            hits = [t for t in torrents if check(compiled, ReleaseView.of(t)).ok]
             most = max(most, len(hits))
             expected.update((row["channel_id"], t.title) for t in hits)
     posted: Counter[tuple[int, str]] = Counter()
@@ -815,9 +810,7 @@ async def bench_kill(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientSe
                     "guild_id": guild["id"],
                     "name": f"a{i}",
                     "channel_id": channels[i // 2],
-                    "query": None,
-                    "categories": [],
-                    "exclude": [],
+                    "criteria": {},
                     "paused": False,
                     "created_at": now,
                 }
@@ -964,8 +957,11 @@ async def bench_latency(
     for n in range(args.latency_samples):
         await asyncio.sleep(rng.uniform(0, args.latency_interval))
         gid = rng.choice(list(plans))
-        alert = rng.choice([a for a in plans[gid]["alerts"] if a["query"] and not a["categories"]])
-        title = "Latency.{}.{}.1080p.WEB".format(n, ".".join(w.title() for w in alert["query"].split()))
+        alert = rng.choice(
+            [a for a in plans[gid]["alerts"] if a["criteria"].get("query") and not a["criteria"].get("categories")]
+        )
+        words = alert["criteria"]["query"].split()
+        title = "Latency.{}.{}.1080p.WEB".format(n, ".".join(w.title() for w in words))
         _, published = await fakes.add([{"title": title, "category": "Films HD", "size": 5_000_000_000, "seeders": 50}])
         channel = alert["channel_id"]
         deadline = time.time() + args.latency_interval + 30

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import discord
 
 from bot import i18n
+from bot.criteria import Criteria
 from bot.db.types import utcnow
 from bot.formatting import clean_text, format_size
 from bot.lacale.models import Torrent
@@ -105,25 +106,9 @@ def results_page(
 
 
 # -- /alert ------------------------------------------------------------------------------------
-def criteria_text(alert: AlertInfo, locale: object) -> str:
-    lang = i18n.lang_of(locale)
-    t = i18n.t
-    parts: list[str] = []
-    if alert.query:
-        parts.append(t(locale, "alert.criteria.query", words=escape(alert.query)))
-    if alert.categories:
-        parts.append(t(locale, "alert.criteria.category", slugs=escape(", ".join(alert.categories))))
-    if alert.tmdb_id:
-        parts.append(t(locale, "alert.criteria.tmdb", id=alert.tmdb_id))
-    if alert.min_size is not None:
-        parts.append(t(locale, "alert.criteria.min_size", size=format_size(alert.min_size, lang)))
-    if alert.max_size is not None:
-        parts.append(t(locale, "alert.criteria.max_size", size=format_size(alert.max_size, lang)))
-    if alert.min_seeders is not None:
-        parts.append(t(locale, "alert.criteria.min_seeders", count=alert.min_seeders))
-    if alert.exclude:
-        parts.append(t(locale, "alert.criteria.exclude", words=escape(", ".join(alert.exclude))))
-    return " · ".join(parts) or t(locale, "alert.criteria.all")
+def criteria_text(criteria: Criteria, locale: object) -> str:
+    """An alert's (or a watch's) criteria on one line: each criterion describes itself."""
+    return " · ".join(criteria.describe(locale, escape)) or i18n.t(locale, "alert.criteria.all")
 
 
 def alert_line(alert: AlertInfo, locale: object) -> str:
@@ -142,7 +127,7 @@ def alert_line(alert: AlertInfo, locale: object) -> str:
     counts = t(locale, "alert.list.posted", count=alert.delivered)
     if alert.pending:
         counts += " · " + t(locale, "alert.list.pending", count=alert.pending)
-    return f"**{escape(alert.name)}** — {state}\n{where} · {criteria_text(alert, locale)}\n{last} · {counts}"
+    return f"**{escape(alert.name)}** — {state}\n{where} · {criteria_text(alert.criteria, locale)}\n{last} · {counts}"
 
 
 def fit_embeds(embeds: list[discord.Embed], budget: int = 6000) -> list[discord.Embed]:
@@ -178,7 +163,7 @@ def alert_test_card(preview: Preview, *, base_url: str, locale: object) -> tuple
     t = i18n.t
     alert = preview.alert
     lines = [
-        t(locale, "alert.test.heading", name=escape(alert.name), criteria=criteria_text(alert, locale)),
+        t(locale, "alert.test.heading", name=escape(alert.name), criteria=criteria_text(alert.criteria, locale)),
         t(locale, "alert.test.rule"),
         t(
             locale,

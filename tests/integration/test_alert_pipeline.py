@@ -385,8 +385,8 @@ async def test_alert_commands_service(p: Pipeline) -> None:
     info = await p.alerts.pause(GUILD, "dune")
     assert info.paused and info.pause_reason == "user"
     await p.alerts.resume(GUILD, "dune")
-    edited = await p.alerts.edit(GUILD, "dune", new_name="Dune 2", exclude=("cam",), mention_role_id=ROLE)
-    assert edited.name == "Dune 2" and edited.exclude == ("cam",) and edited.mention_role_id == ROLE
+    edited = await p.alerts.edit(GUILD, "dune", new_name="Dune 2", options={"exclude": ("cam",)}, mention_role_id=ROLE)
+    assert edited.name == "Dune 2" and edited.criteria.exclude == ("cam",) and edited.mention_role_id == ROLE
     p.fake.add_torrent("Dune.2024.1080p")
     p.fake.add_torrent("Dune.2024.CAM")
     preview = await p.alerts.preview(GUILD, "dune 2")

@@ -323,7 +323,7 @@ class GuildPoller:
     ) -> tuple[list[AlertFilter], Meta | None]:
         """Filters of ``rows``; those of all the server's alerts are kept until the alerts
         or the category tree change."""
-        meta = await self._meta.get(job.api_key) if any(r.categories for r in rows) else None
+        meta = await self._meta.get(job.api_key) if any(r.criteria.needs_meta for r in rows) else None
         if rows is not memory.alerts:
             return [AlertFilter.from_alert(r, meta) for r in rows], meta
         if memory.filters is None or (meta is not None and meta is not memory.filters_meta):
@@ -353,7 +353,7 @@ class GuildPoller:
             deliveries = [NewDelivery(m.alert.alert_id, channels[m.alert.alert_id], m.release.torrent) for m in matches]
         else:
             # Only TMDB alerts may have something to do (a re-check, a first poll).
-            tmdb_rows = [r for r in rows if r.tmdb_id]
+            tmdb_rows = [r for r in rows if r.criteria.tmdb_id]
             filters, _ = await self._filters(job, memory, tmdb_rows) if tmdb_rows else ([], None)
             views = []
         deliveries += await self._tmdb(

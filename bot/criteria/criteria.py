@@ -1,0 +1,419 @@
+"""An alert's criteria: every criterion declared once, as a field of :class:`Criteria`.
+
+A criterion object (:class:`~bot.criteria.base.Criterion`) knows how its option is
+parsed and validated, how it is stored in the alert's ``criteria`` JSON column, how it is
+compiled for matching (once per alert) and checked against a release, how it reads in
+``/alert list`` and on cards, and what it suggests while a member types. Everything else
+(the ``/alert`` and ``/watch`` options, storage, the poller, ``/alert test``, the cards)
+walks :data:`CRITERIA`: adding a criterion is one field here, its tests and its strings
+in the catalogues (``CONTRIBUTING.md``, "add an alert criterion").
+
+The matching rule, as ``/alert test`` and the README explain it:
+
+- the title and the alert's words are normalised like La Cale's ``q`` (lower case, accents
+  removed, punctuation and dots as spaces), so ``One.Piece.S01E01`` reads
+  ``one piece s01e01``;
+- every word of the query must start a word of the title: ``piece s01`` matches
+  ``One.Piece.S01E01`` (prefix, so a season finds its episodes and ``1080`` finds
+  ``1080p``), ``une`` does not match ``Dune`` (never the middle of a word);
+- a category includes its sub-categories (results carry a *label*, so the chosen slug is
+  turned into the labels of it and its descendants through ``/meta``);
+- sizes are inclusive bounds, seeders a minimum, both as the release was when first seen;
+- an excluded entry (a word, or several words in a row) drops the release when it
+  appears as whole words: ``cam`` drops ``Film.CAM.x264`` but not ``Cameron``;
+- a TMDB id cannot be read from a result: the caller passes the info hashes La Cale
+  returned for ``tmdbId=…``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, TypeVar
+
+from bot import i18n
+from bot.criteria.base import MATCH, Criterion, Decision, Escape, Option
+from bot.criteria.release import ReleaseView, normalize_words
+from bot.errors import UserError
+from bot.formatting import format_size, parse_size
+from bot.lacale.models import Meta
+from bot.limits import CATEGORY_MAX, EXCLUDE_TEXT_MAX, EXCLUDE_WORDS_MAX, MIN_SEEDERS_MAX, QUERY_MAX
+from bot.services.metadata import suggest_categories
+from bot.services.search import validate_tmdb
+
+log = logging.getLogger("vigie.criteria")
+
+T = TypeVar("T")
+
+
+def parse_size_option(text: str | None, field_name: str) -> int | None:
+    """``"700 MB"``, ``"4.5 GiB"``, ``"1,5 Go"`` → bytes; empty → ``None``."""
+    if text is None or not text.strip():
+        return None
+    value = parse_size(text)
+    if value is None:
+        raise UserError("alert.error.bad_size", field=field_name, value=text.strip()[:40])
+    return value
+
+
+def parse_exclude(text: str | None) -> list[str]:
+    """``"cam, hd ts"`` → ``["cam", "hd ts"]``; without commas every word is an entry
+    (``"cam ts"`` → ``["cam", "ts"]``). Entries are stored normalised."""
+    if not text or not text.strip():
+        return []
+    parts = text.split(",") if "," in text else text.split()
+    out: list[str] = []
+    for part in parts:
+        words = normalize_words(part)
+        if words and " ".join(words) not in out:
+            out.append(" ".join(words))
+    return out
+
+
+def _strings(data: Any) -> tuple[str, ...]:
+    return tuple(str(item) for item in (data or ()))
+
+
+# -- the criteria ----------------------------------------------------------------------------
+class Query(Criterion[str | None, tuple[str, ...]]):
+    """Words that must all start a word of the title."""
+
+    def parse(self, raw: Any) -> str | None:
+        return self.validate(str(raw), None)
+
+    def validate(self, value: str | None, meta: Meta | None) -> str | None:
+        clean = " ".join((value or "").split()) or None
+        if clean is not None and len(clean) > QUERY_MAX:
+            raise UserError("error.too_long", field="query", limit=QUERY_MAX)
+        return clean
+
+    def compile(self, value: str | None, meta: Meta | None) -> tuple[str, ...]:
+        return normalize_words(value)
+
+    def check(
+        self, compiled: tuple[str, ...], release: ReleaseView, tmdb_hashes: Collection[str] | None
+    ) -> Decision | None:
+        for word in compiled:
+            if word not in release.prefixes:
+                return self.refuse(f"word '{word}' not in title")
+        return None
+
+    def describe(self, value: str | None, locale: object, escape: Escape) -> str:
+        return i18n.t(locale, "alert.criteria.query", words=escape(value or ""))
+
+
+class Categories(Criterion[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]]):
+    """Category slugs as chosen; a parent includes its descendants. Compiled to the
+    normalised labels of them all (results carry a label); without the category tree
+    (La Cale's ``/meta`` unreachable) the alert matches nothing rather than everything."""
+
+    suggests = True
+
+    def parse(self, raw: Any) -> tuple[str, ...]:
+        slug = str(raw).strip()
+        return (slug,) if slug else ()
+
+    def validate(self, value: tuple[str, ...], meta: Meta | None) -> tuple[str, ...]:
+        tree = meta or Meta()
+        chosen: list[str] = []
+        for raw in value:
+            slug = raw.strip()
+            if not slug:
+                continue
+            category = tree.category_by_slug(slug)
+            if category is None:
+                # Members may type a label instead of picking a slug from autocomplete.
+                by_label = tree.categories_by_label(slug)
+                if len(by_label) != 1:
+                    raise UserError("search.unknown_category", category=slug[:CATEGORY_MAX])
+                category = by_label[0]
+            if category.slug not in chosen:
+                chosen.append(category.slug)
+        return tuple(chosen)
+
+    def load(self, data: Any) -> tuple[str, ...]:
+        return _strings(data)
+
+    def compile(self, value: tuple[str, ...], meta: Meta | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        found: set[str] = set()
+        if meta is not None:
+            for slug in value:
+                under = meta.labels_under(slug)
+                if not under:
+                    log.warning("category %r is not in La Cale's metadata any more", slug)
+                found |= under
+        return value, tuple(sorted(found))
+
+    def check(
+        self,
+        compiled: tuple[tuple[str, ...], tuple[str, ...]],
+        release: ReleaseView,
+        tmdb_hashes: Collection[str] | None,
+    ) -> Decision | None:
+        slugs, labels = compiled
+        if release.label not in labels:
+            return self.refuse(f"category '{release.torrent.category}' not under {','.join(slugs)}")
+        return None
+
+    def describe(self, value: tuple[str, ...], locale: object, escape: Escape) -> str:
+        return i18n.t(locale, "alert.criteria.category", slugs=escape(", ".join(value)))
+
+    def suggest(self, current: str, meta: Meta | None) -> list[tuple[str, str]]:
+        if meta is None:
+            return []
+        return [(s.label, s.value) for s in suggest_categories(meta, current)]
+
+
+class Tmdb(Criterion[str | None, str]):
+    """A TMDB id: results do not carry it, so the caller passes the info hashes La Cale
+    returned for ``tmdbId=…`` (checked last, after the criteria a result can answer)."""
+
+    def parse(self, raw: Any) -> str | None:
+        return validate_tmdb(str(raw))
+
+    def validate(self, value: str | None, meta: Meta | None) -> str | None:
+        return validate_tmdb(value)
+
+    def check(self, compiled: str, release: ReleaseView, tmdb_hashes: Collection[str] | None) -> Decision | None:
+        if tmdb_hashes is None:
+            return self.refuse("TMDB results unknown")
+        if release.torrent.info_hash not in tmdb_hashes:
+            return self.refuse(f"not in TMDB {compiled} results")
+        return None
+
+    def describe(self, value: str | None, locale: object, escape: Escape) -> str:
+        return i18n.t(locale, "alert.criteria.tmdb", id=escape(value or ""))
+
+
+class Size(Criterion[int | None, int]):
+    """An inclusive bound on the size, in bytes (typed like ``700 MB`` or ``4,5 Go``)."""
+
+    def __init__(self, *, minimum: bool, **kwargs: Any) -> None:
+        super().__init__(empty=None, kind="size", **kwargs)
+        self.minimum = minimum
+
+    def parse(self, raw: Any) -> int | None:
+        return parse_size_option(str(raw), self.option)
+
+    def validate(self, value: int | None, meta: Meta | None) -> int | None:
+        if value is not None and value < 0:
+            raise UserError("alert.error.size_range")
+        return value
+
+    def check(self, compiled: int, release: ReleaseView, tmdb_hashes: Collection[str] | None) -> Decision | None:
+        size = release.torrent.size
+        if self.minimum and size < compiled:
+            return self.refuse(f"size {size} below {compiled}")
+        if not self.minimum and size > compiled:
+            return self.refuse(f"size {size} above {compiled}")
+        return None
+
+    def describe(self, value: int | None, locale: object, escape: Escape) -> str:
+        key = "alert.criteria.min_size" if self.minimum else "alert.criteria.max_size"
+        return i18n.t(locale, key, size=format_size(value or 0, i18n.lang_of(locale)))
+
+
+class MinSeeders(Criterion[int | None, int]):
+    """Seeders when the release was first seen, at least."""
+
+    def parse(self, raw: Any) -> int | None:
+        return self.validate(int(raw), None)
+
+    def validate(self, value: int | None, meta: Meta | None) -> int | None:
+        if value is not None and value < 0:
+            raise UserError("alert.error.seeders")
+        return value
+
+    def check(self, compiled: int, release: ReleaseView, tmdb_hashes: Collection[str] | None) -> Decision | None:
+        seeders = release.torrent.seeders
+        if seeders < compiled:
+            return self.refuse(f"{seeders} seeders below {compiled}")
+        return None
+
+    def describe(self, value: int | None, locale: object, escape: Escape) -> str:
+        return i18n.t(locale, "alert.criteria.min_seeders", count=value or 0)
+
+
+class Exclude(Criterion[tuple[str, ...], tuple[str, ...]]):
+    """Entries (a word, or several words in a row) that drop a release when they appear
+    in its title as whole words."""
+
+    def parse(self, raw: Any) -> tuple[str, ...]:
+        return tuple(parse_exclude(str(raw)))
+
+    def validate(self, value: tuple[str, ...], meta: Meta | None) -> tuple[str, ...]:
+        # Entries arrive split already (``parse``); each is normalised as one phrase.
+        entries = tuple(dict.fromkeys(" ".join(normalize_words(e)) for e in value if normalize_words(e)))
+        if len(entries) > EXCLUDE_WORDS_MAX:
+            raise UserError("alert.error.exclude", limit=EXCLUDE_WORDS_MAX)
+        return entries
+
+    def load(self, data: Any) -> tuple[str, ...]:
+        return _strings(data)
+
+    def compile(self, value: tuple[str, ...], meta: Meta | None) -> tuple[str, ...]:
+        return tuple(" ".join(words) for words in map(normalize_words, value) if words)
+
+    def check(
+        self, compiled: tuple[str, ...], release: ReleaseView, tmdb_hashes: Collection[str] | None
+    ) -> Decision | None:
+        for entry in compiled:
+            if f" {entry} " in release.text:
+                return self.refuse(f"excluded word '{entry}'")
+        return None
+
+    def describe(self, value: tuple[str, ...], locale: object, escape: Escape) -> str:
+        return i18n.t(locale, "alert.criteria.exclude", words=escape(", ".join(value)))
+
+
+def _declare(criterion: Criterion[T, Any]) -> T:
+    """A field of :class:`Criteria` held by ``criterion`` (its default: the empty value)."""
+    return field(default=criterion.empty, metadata={"criterion": criterion})
+
+
+# -- the value ---------------------------------------------------------------------------------
+#: (index in CRITERIA, compiled value) of each criterion an alert sets, in checking order.
+Compiled = tuple[tuple[int, Any], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Criteria:
+    """What an alert (or a watch) matches. Immutable; an empty value matches every release.
+
+    Each field is declared once, with the criterion that parses, stores, compiles, checks
+    and describes it; the order of the fields is the order of the options and of the
+    description (criteria marked ``late`` are checked last)."""
+
+    query: str | None = _declare(
+        Query(
+            empty=None,
+            kind="word",
+            description="Words that must all appear in the title",
+            shape=Option("text", 1, QUERY_MAX),
+        )
+    )
+    categories: tuple[str, ...] = _declare(
+        Categories(
+            empty=(),
+            kind="category",
+            description="Category (a parent includes its subcategories)",
+            option="category",
+            needs_meta=True,
+        )
+    )
+    tmdb_id: str | None = _declare(
+        Tmdb(empty=None, kind="tmdb", description="TMDB id (digits)", option="tmdb", late=True)
+    )
+    min_size: int | None = _declare(Size(minimum=True, description="Minimum size, e.g. 700 MB or 4.5 GiB"))
+    max_size: int | None = _declare(Size(minimum=False, description="Maximum size, e.g. 700 MB or 4.5 GiB"))
+    min_seeders: int | None = _declare(
+        MinSeeders(
+            empty=None,
+            kind="seeders",
+            description="Minimum seeders when the release appears",
+            shape=Option("integer", 0, MIN_SEEDERS_MAX),
+        )
+    )
+    exclude: tuple[str, ...] = _declare(
+        Exclude(
+            empty=(),
+            kind="exclude",
+            description="Words that must not appear (separated by commas or spaces)",
+            shape=Option("text", 1, EXCLUDE_TEXT_MAX),
+        )
+    )
+
+    # -- from a member ---------------------------------------------------------------------
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> Criteria:
+        """From the command's options (option name → parsed value; ``None``: not given)."""
+        return cls().with_options(options)
+
+    def with_options(self, options: Mapping[str, Any], *, clear: Iterable[str] = ()) -> Criteria:
+        """These criteria with the options given changed and those named in ``clear``
+        (option names) emptied; unknown names are ignored (the command's own options)."""
+        changes: dict[str, Any] = {}
+        for criterion in CRITERIA:
+            if criterion.option in clear:
+                changes[criterion.name] = criterion.empty
+            value = options.get(criterion.option)
+            if value is not None:
+                changes[criterion.name] = value
+        return replace(self, **changes) if changes else self
+
+    def validated(self, meta: Meta | None) -> Criteria:
+        """Checked and normalised before anything is saved or sent to La Cale (``meta``:
+        the category tree, when :attr:`needs_meta`); raises ``UserError``."""
+        out = replace(self, **{c.name: c.validate(getattr(self, c.name), meta) for c in CRITERIA})
+        if out.min_size is not None and out.max_size is not None and out.min_size > out.max_size:
+            raise UserError("alert.error.size_range")
+        return out
+
+    @property
+    def needs_meta(self) -> bool:
+        """Whether validating or compiling needs La Cale's category tree."""
+        return any(c.needs_meta for c, _ in self.items())
+
+    def items(self) -> Iterator[tuple[Criterion[Any, Any], Any]]:
+        """(criterion, value) of every criterion set, in declaration order."""
+        for criterion in CRITERIA:
+            value = getattr(self, criterion.name)
+            if criterion.is_set(value):
+                yield criterion, value
+
+    # -- storage -----------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """The ``criteria`` column: the criteria set, by field name."""
+        return {c.name: c.dump(value) for c, value in self.items()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Criteria:
+        """Back from :meth:`to_json`. A key no criterion knows (written by a newer
+        version) is ignored; a missing one is empty."""
+        values: dict[str, Any] = {}
+        for criterion in CRITERIA:
+            if data and data.get(criterion.name) is not None:
+                values[criterion.name] = criterion.load(data[criterion.name])
+        return cls(**values)
+
+    # -- matching ----------------------------------------------------------------------------
+    def compile(self, meta: Meta | None) -> Compiled:
+        """Normalised once per alert for :func:`check` (``meta``: the category tree when
+        :attr:`needs_meta`; without it a category alert matches nothing)."""
+        return tuple(
+            (index, criterion.compile(value, meta))
+            for index, criterion, value in sorted(
+                ((CRITERIA.index(c), c, v) for c, v in self.items()), key=lambda item: (item[1].late, item[0])
+            )
+        )
+
+    # -- showing -----------------------------------------------------------------------------
+    def describe(self, locale: object, escape: Escape) -> list[str]:
+        """One localized phrase per criterion set (empty: every release matches)."""
+        return [c.describe(value, locale, escape) for c, value in self.items()]
+
+
+def _criteria() -> tuple[Criterion[Any, Any], ...]:
+    out: list[Criterion[Any, Any]] = []
+    for f in fields(Criteria):
+        criterion: Criterion[Any, Any] = f.metadata["criterion"]
+        criterion.name = f.name
+        out.append(criterion)
+    return tuple(out)
+
+
+#: Every criterion, in the order of :class:`Criteria`'s fields.
+CRITERIA: tuple[Criterion[Any, Any], ...] = _criteria()
+
+#: By command option name.
+BY_OPTION: dict[str, Criterion[Any, Any]] = {c.option: c for c in CRITERIA}
+
+
+def check(compiled: Compiled, release: ReleaseView, *, tmdb_hashes: Collection[str] | None = None) -> Decision:
+    """The verdict of compiled criteria on one release, with the first reason it fails."""
+    for index, value in compiled:
+        decision = CRITERIA[index].check(value, release, tmdb_hashes)
+        if decision is not None:
+            return decision
+    return MATCH
