@@ -32,7 +32,7 @@ from bot.services.alerts.service import (
 )
 from bot.ui.alert_posts import DiscordAlertPoster
 from bot.ui.cards import alert_line, alert_list_card, alert_test_card, criteria_text
-from bot.ui.checks import may_manage_guild, require_manage_guild
+from bot.ui.checks import guild_id_of, may_manage_guild, require_manage_guild
 from bot.ui.options import criteria_options
 from bot.ui.replies import defer, reply
 from bot.ui.text import escape, plain
@@ -107,7 +107,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
     async def cog_unload(self) -> None:
         await self.pipeline.stop()
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
         require_manage_guild(interaction)
         return True
 
@@ -140,8 +140,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         backfill: Range[int, 0, BACKFILL_MAX] = 0,
         **criteria: Any,
     ) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
+        guild_id = guild_id_of(interaction)
         _check_mention(interaction, mention, channel)
         channel_id = channel.id if channel is not None else interaction.channel_id
         if channel is None:
@@ -157,7 +156,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
             mention_role_id=mention.id if mention else None,
         )
         await defer(interaction, ephemeral=True)
-        result = await self.alerts.create(interaction.guild_id, spec, created_by=interaction.user.id, backfill=backfill)
+        result = await self.alerts.create(guild_id, spec, created_by=interaction.user.id, backfill=backfill)
         locale = interaction.locale
         text = i18n.t(
             locale,
@@ -173,9 +172,8 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
 
     @app_commands.command(name="list", description="List this server's alerts with their state and last match")
     async def list_(self, interaction: discord.Interaction) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
-        alerts = await self.alerts.list_alerts(interaction.guild_id)
+        guild_id = guild_id_of(interaction)
+        alerts = await self.alerts.list_alerts(guild_id)
         locale = interaction.locale
         if not alerts:
             await reply(interaction, i18n.t(locale, "alert.list.empty"))
@@ -205,13 +203,10 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         clear: str | None = None,
         **criteria: Any,
     ) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
+        guild_id = guild_id_of(interaction)
         if mention is not None:
             # The ping goes to the channel the alert will post in: the new one, or its own.
-            target = channel or _guild_channel(
-                interaction, (await self.alerts.get(interaction.guild_id, name)).channel_id
-            )
+            target = channel or _guild_channel(interaction, (await self.alerts.get(guild_id, name)).channel_id)
             _check_mention(interaction, mention, target)
         cleared = [c.strip().lower() for c in (clear or "").replace(" ", ",").split(",") if c.strip()]
         for option in cleared:
@@ -229,7 +224,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         if not changes and not options and not emptied:
             raise UserError("alert.error.nothing_to_change")
         await defer(interaction, ephemeral=True)
-        info = await self.alerts.edit(interaction.guild_id, name, **changes, options=options, clear=emptied)
+        info = await self.alerts.edit(guild_id, name, **changes, options=options, clear=emptied)
         text = i18n.t(interaction.locale, "alert.edit.done", name=escape(info.name))
         await reply(interaction, text + "\n" + alert_line(info, interaction.locale))
 
@@ -237,27 +232,24 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
     @app_commands.describe(name="The alert to delete")
     @app_commands.autocomplete(name=_name_autocomplete)
     async def remove(self, interaction: discord.Interaction, name: str) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
-        info = await self.alerts.remove(interaction.guild_id, name)
+        guild_id = guild_id_of(interaction)
+        info = await self.alerts.remove(guild_id, name)
         await reply(interaction, i18n.t(interaction.locale, "alert.remove.done", name=escape(info.name)))
 
     @app_commands.command(name="pause", description="Stop posting an alert's matches for now")
     @app_commands.describe(name="The alert to pause")
     @app_commands.autocomplete(name=_name_autocomplete)
     async def pause(self, interaction: discord.Interaction, name: str) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
-        info = await self.alerts.pause(interaction.guild_id, name)
+        guild_id = guild_id_of(interaction)
+        info = await self.alerts.pause(guild_id, name)
         await reply(interaction, i18n.t(interaction.locale, "alert.pause.done", name=escape(info.name)))
 
     @app_commands.command(name="resume", description="Start posting an alert's matches again")
     @app_commands.describe(name="The alert to resume")
     @app_commands.autocomplete(name=_name_autocomplete)
     async def resume(self, interaction: discord.Interaction, name: str) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
-        info = await self.alerts.resume(interaction.guild_id, name)
+        guild_id = guild_id_of(interaction)
+        info = await self.alerts.resume(guild_id, name)
         await reply(
             interaction,
             i18n.t(interaction.locale, "alert.resume.done", name=escape(info.name), channel=f"<#{info.channel_id}>"),
@@ -267,10 +259,9 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
     @app_commands.describe(name="The alert to try")
     @app_commands.autocomplete(name=_name_autocomplete)
     async def test(self, interaction: discord.Interaction, name: str) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
+        guild_id = guild_id_of(interaction)
         await defer(interaction, ephemeral=True)
-        preview = await self.alerts.preview(interaction.guild_id, name)
+        preview = await self.alerts.preview(guild_id, name)
         content, embeds = alert_test_card(
             preview, base_url=self.bot.services.settings.lacale_base_url, locale=interaction.locale
         )
