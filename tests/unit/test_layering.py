@@ -1,4 +1,5 @@
-"""bot/services, bot/lacale, bot/db and bot/criteria never import discord.py: the logic of the bot stays
+"""bot/services, bot/lacale, bot/db, bot/criteria and bot/releases never import discord.py: the logic of the
+bot stays
 testable and reusable without Discord (the cogs and bot/ui translate between the two).
 
 Checked twice: in the source (a direct ``import discord``/``from discord...``, even inside
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("bot/services", "bot/lacale", "bot/db", "bot/criteria")
+PACKAGES = ("bot/services", "bot/lacale", "bot/db", "bot/criteria", "bot/releases")
 
 
 def _modules() -> list[tuple[Path, str]]:
@@ -46,6 +47,7 @@ def test_the_walk_sees_the_packages() -> None:
         "bot.lacale.client",
         "bot.db.models",
         "bot.criteria.criteria",
+        "bot.releases.parse",
     } <= names
 
 
