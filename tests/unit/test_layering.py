@@ -1,6 +1,6 @@
-"""bot/services, bot/lacale, bot/db, bot/criteria and bot/releases never import discord.py: the logic of the
-bot stays
-testable and reusable without Discord (the cogs and bot/ui translate between the two).
+"""bot/services, bot/lacale, bot/db, bot/criteria and bot/releases never import discord.py: the
+logic of the bot stays testable and reusable without Discord (the cogs and bot/ui translate
+between the two).
 
 Checked twice: in the source (a direct ``import discord``/``from discord...``, even inside
 a function), and at run time (every module of those packages imported in a fresh
