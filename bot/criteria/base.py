@@ -4,12 +4,16 @@ no Discord: ``/alert`` and ``/watch`` translate between these and Discord option
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+import re
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
+from bot import i18n
 from bot.criteria.release import ReleaseView
+from bot.errors import UserError
 from bot.lacale.models import Meta
+from bot.releases import ReleaseInfo
 
 #: The value a member chose, as the alert holds it (``None``, a string, an int, a tuple of strings).
 V = TypeVar("V")
@@ -137,3 +141,94 @@ class Criterion(Generic[V, C]):
     def suggest(self, current: str, meta: Meta | None) -> list[tuple[str, str]]:
         """(label, value) pairs for the option's autocomplete, at most 25."""
         return []
+
+
+class ValuesCriterion(Criterion[tuple[str, ...], tuple[str, ...]]):
+    """A criterion on something the release's name says, among a fixed vocabulary
+    (``bot.releases.vocabulary``): several values separated by commas, any of which
+    passes; typed in any known spelling ("4k", "hevc", "web dl") and kept canonical
+    ("2160p", "x265", "WEB-DL"); suggested while typed, one value after the other.
+
+    A subclass gives the vocabulary (canonical value → other spellings) and
+    :meth:`read` (what the release says, as canonical values). A release whose name says
+    nothing about it does not pass."""
+
+    suggests = True
+
+    def __init__(self, *, vocabulary: Mapping[str, tuple[str, ...]], **kwargs: Any) -> None:
+        kwargs.setdefault("empty", ())
+        super().__init__(**kwargs)
+        self.vocabulary = vocabulary
+        self._canonical = {
+            _key(spelling): value for value, aliases in vocabulary.items() for spelling in (value, *aliases)
+        }
+
+    def canonical(self, typed: str) -> str | None:
+        return self._canonical.get(_key(typed))
+
+    def parse(self, raw: Any) -> tuple[str, ...]:
+        return self.validate(tuple(str(raw).split(",")), None)
+
+    def validate(self, value: tuple[str, ...], meta: Meta | None) -> tuple[str, ...]:
+        out: list[str] = []
+        for typed in value:
+            if not typed.strip():
+                continue
+            found = self.canonical(typed)
+            if found is None:
+                raise UserError(
+                    "alert.error.bad_value",
+                    option=self.option,
+                    value=typed.strip()[:40],
+                    values=", ".join(self.vocabulary),
+                )
+            if found not in out:
+                out.append(found)
+        # In the vocabulary's order: two spellings of one choice are one alert.
+        return tuple(v for v in self.vocabulary if v in out)
+
+    def load(self, data: Any) -> tuple[str, ...]:
+        return tuple(str(item) for item in (data or ()))
+
+    def read(self, info: ReleaseInfo) -> Collection[str]:
+        """What the release's name says for this criterion (canonical values)."""
+        raise NotImplementedError
+
+    def check(
+        self, compiled: tuple[str, ...], release: ReleaseView, tmdb_hashes: Collection[str] | None
+    ) -> Decision | None:
+        said = self.read(release.info)
+        if not said:
+            return self.refuse(f"{self.name} not in the name")
+        for value in said:
+            if value in compiled:
+                return None
+        return self.refuse(f"{self.name} {','.join(sorted(said))} not in {','.join(compiled)}")
+
+    def describe(self, value: tuple[str, ...], locale: object, escape: Escape) -> str:
+        return i18n.t(locale, f"alert.criteria.{self.option}", values=escape(", ".join(value)))
+
+    def suggest(self, current: str, meta: Meta | None) -> list[tuple[str, str]]:
+        """Completes the last of the comma-separated values, keeping those before it."""
+        head, _, last = current.rpartition(",")
+        chosen = [c for c in (self.canonical(part) for part in head.split(",")) if c is not None]
+        prefix = ", ".join(dict.fromkeys(chosen))
+        typed = _key(last)
+        starts = [v for v in self.vocabulary if any(_key(s).startswith(typed) for s in (v, *self.vocabulary[v]))]
+        contains = [
+            v for v in self.vocabulary if v not in starts and any(typed in _key(s) for s in (v, *self.vocabulary[v]))
+        ]
+        out: list[tuple[str, str]] = []
+        for value in starts + contains:
+            if value not in chosen:
+                text = f"{prefix}, {value}" if prefix else value
+                out.append((text, text))
+        return out[:25]
+
+
+_SEPARATORS = re.compile(r"[\s._\-]+")
+
+
+def _key(value: str) -> str:
+    """How two spellings are compared: case-folded, separators removed ("Web-DL" = "webdl")."""
+    return _SEPARATORS.sub("", value.strip().casefold())

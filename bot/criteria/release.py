@@ -1,13 +1,16 @@
 """A release as the criteria read it: its title normalised once per process, its
-category label normalised. Pure, no I/O."""
+category label normalised, and what its name says (resolution, source, codec, languages,
+season, episode: :mod:`bot.releases`), read once per info hash for the whole process and
+only when a criterion asks. Pure, no I/O."""
 
 from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.lacale.models import Torrent, normalize_text
+from bot.releases import ReleaseInfo, parsed
 
 _SEPARATORS = re.compile(r"[\W_]+")
 
@@ -64,6 +67,17 @@ class ReleaseView:
     text: str
     prefixes: frozenset[str]
     label: str
+    _info: ReleaseInfo | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def info(self) -> ReleaseInfo:
+        """What the release's name says, read through the process-wide cache by info hash
+        (never once per alert, server or watch), the first time a criterion asks."""
+        info = self._info
+        if info is None:
+            info = parsed(self.torrent.info_hash, self.torrent.title)
+            object.__setattr__(self, "_info", info)  # a cache of a pure function of the torrent
+        return info
 
     @classmethod
     def of(cls, torrent: Torrent) -> ReleaseView:

@@ -114,3 +114,16 @@ def test_description_is_localised_and_escaped() -> None:
     assert fr == ["mots « \\*dune\\* »", "au moins 1,0\xa0Gio", "au moins 1 seeder"]
     assert criteria.describe("en-US", plain)[1:] == ["at least 1.0\xa0GiB", "at least 1 seeder"]
     assert Criteria().describe("fr", plain) == []
+
+
+def test_a_release_is_read_once_per_info_hash_and_only_when_asked() -> None:
+    from bot.releases import RELEASES
+
+    RELEASES.clear()
+    first = ReleaseView.of(torrent("Dune.Part.Two.2024.MULTi.VFF.2160p.WEB-DL.x265-GRP"))
+    assert len(RELEASES) == 0  # a query-only alert never pays for the parser
+    assert first.info.badges() == ("2160p", "WEB-DL", "x265", "MULTi", "VFF")
+    again = ReleaseView.of(torrent("Dune.Part.Two.2024.MULTi.VFF.2160p.WEB-DL.x265-GRP"))
+    assert again.info == first.info and (RELEASES.misses, len(RELEASES)) == (1, 1)
+    first.info  # noqa: B018  (kept on the view: no second lookup)
+    assert RELEASES.hits == 1
