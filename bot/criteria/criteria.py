@@ -33,12 +33,13 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
 from bot import i18n
-from bot.criteria.base import MATCH, Criterion, Decision, Escape, Option
+from bot.criteria.base import MATCH, Criterion, Decision, Escape, Option, ValuesCriterion
 from bot.criteria.release import ReleaseView, normalize_words
 from bot.errors import UserError
 from bot.formatting import format_size, parse_size
 from bot.lacale.models import Meta
 from bot.limits import CATEGORY_MAX, EXCLUDE_TEXT_MAX, EXCLUDE_WORDS_MAX, MIN_SEEDERS_MAX, QUERY_MAX
+from bot.releases import RESOLUTIONS, ReleaseInfo
 from bot.services.metadata import suggest_categories
 from bot.services.search import validate_tmdb
 
@@ -267,6 +268,13 @@ class Exclude(Criterion[tuple[str, ...], tuple[str, ...]]):
         return i18n.t(locale, "alert.criteria.exclude", words=escape(", ".join(value)))
 
 
+class Resolution(ValuesCriterion):
+    """The resolution the name says: 2160p (4K), 1080p, 720p or SD (anything below)."""
+
+    def read(self, info: ReleaseInfo) -> Collection[str]:
+        return (info.resolution,) if info.resolution else ()
+
+
 def _declare(criterion: Criterion[T, Any]) -> T:
     """A field of :class:`Criteria` held by ``criterion`` (its default: the empty value)."""
     return field(default=criterion.empty, metadata={"criterion": criterion})
@@ -321,6 +329,13 @@ class Criteria:
             kind="exclude",
             description="Words that must not appear (separated by commas or spaces)",
             shape=Option("text", 1, EXCLUDE_TEXT_MAX),
+        )
+    )
+    resolution: tuple[str, ...] = _declare(
+        Resolution(
+            vocabulary=RESOLUTIONS,
+            kind="resolution",
+            description="Resolutions, separated by commas (2160p, 1080p, 720p, SD)",
         )
     )
 

@@ -1,0 +1,68 @@
+"""The release-aware criteria (bot/criteria): what a release's name says, read once by
+bot.releases, against what a member asked, in any spelling, several values at once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.criteria import BY_OPTION, Criteria, ReleaseView, check
+from bot.errors import UserError
+from bot.lacale.models import Torrent
+
+
+def release(title: str) -> ReleaseView:
+    return ReleaseView.of(
+        Torrent.model_validate(
+            {
+                "title": title,
+                "size": 1,
+                "pubDate": datetime(2026, 1, 1, tzinfo=UTC).isoformat(),
+                "infoHash": (format(abs(hash(title)), "x") * 5)[:40],
+            }
+        )
+    )
+
+
+def passes(criteria: Criteria, title: str) -> bool:
+    return check(criteria.validated(None).compile(None), release(title)).ok
+
+
+def kind(criteria: Criteria, title: str) -> str:
+    return check(criteria.validated(None).compile(None), release(title)).kind
+
+
+def test_resolution_any_of_several_in_any_spelling() -> None:
+    option = BY_OPTION["resolution"]
+    assert option.parse("4k, 1080") == ("2160p", "1080p")
+    assert option.parse("1080p,2160P,UHD") == ("2160p", "1080p")  # canonical, once, in the vocabulary's order
+    wanted = Criteria(resolution=option.parse("2160p, 1080p"))
+    assert passes(wanted, "Dune.Part.Two.2024.MULTi.2160p.WEB-DL.x265-GRP")
+    assert passes(wanted, "Dune.Part.Two.2024.FRENCH.1080p.BluRay.x264-GRP")
+    assert not passes(wanted, "Dune.Part.Two.2024.FRENCH.720p.WEB.x264-GRP")
+    assert kind(wanted, "Dune.Part.Two.2024.FRENCH.720p.WEB.x264-GRP") == "resolution"
+    assert kind(wanted, "Dune.Part.Two.2024.FRENCH.WEB.x264-GRP") == "resolution"  # the name does not say
+    assert passes(Criteria(resolution=("SD",)), "Les.Visiteurs.1993.FRENCH.DVDRip.480p.XviD-GRP")
+    with pytest.raises(UserError) as told:
+        option.parse("1080p, 8mm")
+    assert told.value.key == "alert.error.bad_value"
+    assert (told.value.values["option"], told.value.values["value"]) == ("resolution", "8mm")
+    assert "2160p, 1080p, 720p, SD" in told.value.values["values"]
+
+
+def test_resolution_is_suggested_one_value_after_the_other() -> None:
+    option = BY_OPTION["resolution"]
+    assert [v for _, v in option.suggest("", None)] == ["2160p", "1080p", "720p", "SD"]
+    assert [v for _, v in option.suggest("4k", None)] == ["2160p"]  # an alias finds its value
+    assert [v for _, v in option.suggest("4", None)] == ["2160p", "SD"]  # 4k, 480p
+    assert [v for _, v in option.suggest("2160p, 72", None)] == ["2160p, 720p"]
+    assert "2160p, 2160p" not in [v for _, v in option.suggest("2160p,", None)]
+
+
+def test_resolution_is_stored_and_described() -> None:
+    criteria = Criteria(resolution=("2160p", "1080p"))
+    assert Criteria.from_json(criteria.to_json()) == criteria
+    assert criteria.to_json() == {"resolution": ["2160p", "1080p"]}
+    assert criteria.describe("fr", str) == ["résolution 2160p, 1080p"]
+    assert criteria.describe("en", str) == ["resolution 2160p, 1080p"]
