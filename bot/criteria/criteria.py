@@ -39,7 +39,7 @@ from bot.errors import UserError
 from bot.formatting import format_size, parse_size
 from bot.lacale.models import Meta
 from bot.limits import CATEGORY_MAX, EXCLUDE_TEXT_MAX, EXCLUDE_WORDS_MAX, MIN_SEEDERS_MAX, QUERY_MAX
-from bot.releases import RESOLUTIONS, ReleaseInfo
+from bot.releases import RESOLUTIONS, SOURCES, ReleaseInfo
 from bot.services.metadata import suggest_categories
 from bot.services.search import validate_tmdb
 
@@ -275,6 +275,14 @@ class Resolution(ValuesCriterion):
         return (info.resolution,) if info.resolution else ()
 
 
+class Source(ValuesCriterion):
+    """The source the name says: WEB-DL (an untouched web stream, the scene's WEB), WEBRip,
+    BluRay (an encode), Remux (a Blu-ray remuxed, not re-encoded: not BluRay), HDTV or DVD."""
+
+    def read(self, info: ReleaseInfo) -> Collection[str]:
+        return (info.source,) if info.source else ()
+
+
 def _declare(criterion: Criterion[T, Any]) -> T:
     """A field of :class:`Criteria` held by ``criterion`` (its default: the empty value)."""
     return field(default=criterion.empty, metadata={"criterion": criterion})
@@ -336,6 +344,13 @@ class Criteria:
             vocabulary=RESOLUTIONS,
             kind="resolution",
             description="Resolutions, separated by commas (2160p, 1080p, 720p, SD)",
+        )
+    )
+    source: tuple[str, ...] = _declare(
+        Source(
+            vocabulary=SOURCES,
+            kind="source",
+            description="Sources, separated by commas (WEB-DL, WEBRip, BluRay, Remux, HDTV, DVD)",
         )
     )
 

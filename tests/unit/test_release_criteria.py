@@ -66,3 +66,17 @@ def test_resolution_is_stored_and_described() -> None:
     assert criteria.to_json() == {"resolution": ["2160p", "1080p"]}
     assert criteria.describe("fr", str) == ["résolution 2160p, 1080p"]
     assert criteria.describe("en", str) == ["resolution 2160p, 1080p"]
+
+
+def test_source_any_of_several_and_remux_is_not_an_encode() -> None:
+    option = BY_OPTION["source"]
+    assert option.parse("web, bdrip, Web Rip") == ("WEB-DL", "WEBRip", "BluRay")
+    web = Criteria(source=("WEB-DL", "WEBRip"))
+    assert passes(web, "The.Bear.S03E01.MULTi.1080p.WEB.H264-GRP")
+    assert passes(web, "The.Bear.S03E01.VOSTFR.1080p.WEBRip.x264-GRP")
+    assert kind(web, "The.Bear.S03.MULTi.1080p.BluRay.x264-GRP") == "source"
+    assert passes(Criteria(source=("Remux",)), "Dune.2021.MULTi.2160p.UHD.BluRay.REMUX.HDR.HEVC-GRP")
+    assert not passes(Criteria(source=("BluRay",)), "Dune.2021.MULTi.2160p.UHD.BluRay.REMUX.HDR.HEVC-GRP")
+    assert Criteria(source=("HDTV",)).describe("fr", str) == ["source HDTV"]
+    with pytest.raises(UserError):
+        option.parse("vhs")
