@@ -39,7 +39,7 @@ from bot.errors import UserError
 from bot.formatting import format_size, parse_size
 from bot.lacale.models import Meta
 from bot.limits import CATEGORY_MAX, EXCLUDE_TEXT_MAX, EXCLUDE_WORDS_MAX, MIN_SEEDERS_MAX, QUERY_MAX
-from bot.releases import RESOLUTIONS, SOURCES, ReleaseInfo
+from bot.releases import CODECS, RESOLUTIONS, SOURCES, ReleaseInfo
 from bot.services.metadata import suggest_categories
 from bot.services.search import validate_tmdb
 
@@ -283,6 +283,13 @@ class Source(ValuesCriterion):
         return (info.source,) if info.source else ()
 
 
+class Codec(ValuesCriterion):
+    """The video codec the name says, by the encoder the scene names: x264 (H.264, AVC), x265 (H.265, HEVC) or AV1."""
+
+    def read(self, info: ReleaseInfo) -> Collection[str]:
+        return (info.codec,) if info.codec else ()
+
+
 def _declare(criterion: Criterion[T, Any]) -> T:
     """A field of :class:`Criteria` held by ``criterion`` (its default: the empty value)."""
     return field(default=criterion.empty, metadata={"criterion": criterion})
@@ -352,6 +359,9 @@ class Criteria:
             kind="source",
             description="Sources, separated by commas (WEB-DL, WEBRip, BluRay, Remux, HDTV, DVD)",
         )
+    )
+    codec: tuple[str, ...] = _declare(
+        Codec(vocabulary=CODECS, kind="codec", description="Video codecs, separated by commas (x264, x265, AV1)")
     )
 
     # -- from a member ---------------------------------------------------------------------

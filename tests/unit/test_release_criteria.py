@@ -80,3 +80,14 @@ def test_source_any_of_several_and_remux_is_not_an_encode() -> None:
     assert Criteria(source=("HDTV",)).describe("fr", str) == ["source HDTV"]
     with pytest.raises(UserError):
         option.parse("vhs")
+
+
+def test_codec_by_any_of_its_names() -> None:
+    option = BY_OPTION["codec"]
+    assert option.parse("HEVC, h.264") == ("x264", "x265")
+    hevc = Criteria(codec=option.parse("hevc"))
+    assert passes(hevc, "Dune.2021.MULTi.2160p.WEB-DL.DDP5.1.x265-GRP")
+    assert passes(hevc, "Dune.2021.MULTi.2160p.WEB-DL.DDP5.1.HEVC-GRP")
+    assert kind(hevc, "Dune.2021.MULTi.1080p.WEB-DL.DDP5.1.H264-GRP") == "codec"
+    assert passes(Criteria(codec=("AV1",)), "Dune.2021.MULTi.1080p.WEB-DL.AV1-GRP")
+    assert Criteria(codec=("x265", "AV1")).describe("en", str) == ["codec x265, AV1"]
