@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from bot import i18n
@@ -39,7 +40,7 @@ from bot.errors import UserError
 from bot.formatting import format_size, parse_size
 from bot.lacale.models import Meta
 from bot.limits import CATEGORY_MAX, EXCLUDE_TEXT_MAX, EXCLUDE_WORDS_MAX, MIN_SEEDERS_MAX, QUERY_MAX
-from bot.releases import CODECS, RESOLUTIONS, SOURCES, ReleaseInfo
+from bot.releases import CODECS, LANGUAGES, RESOLUTIONS, SOURCES, ReleaseInfo
 from bot.services.metadata import suggest_categories
 from bot.services.search import validate_tmdb
 
@@ -290,6 +291,46 @@ class Codec(ValuesCriterion):
         return (info.codec,) if info.codec else ()
 
 
+class Language(ValuesCriterion):
+    """The French release language tags the name carries, as the French scene uses them.
+
+    A value asked keeps a release whose name carries a tag that *gives* it:
+
+    - ``MULTi`` (French and the original audio): ``MULTi`` only, so ``…MULTi.1080p…``
+      passes and ``…VOSTFR…`` or ``…FRENCH…`` does not; ``MULTi.VFF`` passes too;
+    - ``VFF`` (France's dub): ``VFF`` (so ``MULTi.VFF`` passes), ``TRUEFRENCH`` (the older
+      name of the same dub) and ``VF2`` (both dubs);
+    - ``TRUEFRENCH``: the same as ``VFF``;
+    - ``VFQ`` (Quebec's dub): ``VFQ`` and ``VF2``;
+    - ``VF2``: ``VF2`` only;
+    - ``FRENCH`` (French audio, whichever dub): any French audio, so ``FRENCH``,
+      ``TRUEFRENCH``, ``VFF``, ``VFQ``, ``VF2`` and ``MULTi``;
+    - ``VOSTFR`` (original audio, French subtitles) and ``VO`` (original only): themselves.
+
+    Several values keep a release any of them keeps; a name with no language tag passes none.
+    """
+
+    #: Asked value → the tags that give it.
+    GIVEN_BY: Mapping[str, tuple[str, ...]] = MappingProxyType(
+        {
+            "MULTi": ("MULTi",),
+            "VFF": ("VFF", "TRUEFRENCH", "VF2"),
+            "TRUEFRENCH": ("TRUEFRENCH", "VFF", "VF2"),
+            "VFQ": ("VFQ", "VF2"),
+            "VF2": ("VF2",),
+            "FRENCH": ("FRENCH", "TRUEFRENCH", "VFF", "VFQ", "VF2", "MULTi"),
+            "VOSTFR": ("VOSTFR",),
+            "VO": ("VO",),
+        }
+    )
+
+    def compile(self, value: tuple[str, ...], meta: Meta | None) -> tuple[str, ...]:
+        return tuple(sorted({tag for asked in value for tag in self.GIVEN_BY.get(asked, (asked,))}))
+
+    def read(self, info: ReleaseInfo) -> Collection[str]:
+        return info.languages
+
+
 def _declare(criterion: Criterion[T, Any]) -> T:
     """A field of :class:`Criteria` held by ``criterion`` (its default: the empty value)."""
     return field(default=criterion.empty, metadata={"criterion": criterion})
@@ -362,6 +403,13 @@ class Criteria:
     )
     codec: tuple[str, ...] = _declare(
         Codec(vocabulary=CODECS, kind="codec", description="Video codecs, separated by commas (x264, x265, AV1)")
+    )
+    language: tuple[str, ...] = _declare(
+        Language(
+            vocabulary=LANGUAGES,
+            kind="language",
+            description="Languages, separated by commas (MULTi, VFF, VFQ, VF2, TRUEFRENCH, FRENCH, VOSTFR, VO)",
+        )
     )
 
     # -- from a member ---------------------------------------------------------------------

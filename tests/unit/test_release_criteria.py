@@ -91,3 +91,38 @@ def test_codec_by_any_of_its_names() -> None:
     assert kind(hevc, "Dune.2021.MULTi.1080p.WEB-DL.DDP5.1.H264-GRP") == "codec"
     assert passes(Criteria(codec=("AV1",)), "Dune.2021.MULTi.1080p.WEB-DL.AV1-GRP")
     assert Criteria(codec=("x265", "AV1")).describe("en", str) == ["codec x265, AV1"]
+
+
+MULTI_1080 = "Dune.Part.Two.2024.MULTi.1080p.WEB-DL.x264-GRP"
+MULTI_VFF = "Dune.Part.Two.2024.MULTi.VFF.2160p.WEB-DL.x265-GRP"
+VOSTFR = "Dune.Part.Two.2024.VOSTFR.1080p.WEB-DL.x264-GRP"
+TRUEFRENCH = "Dune.Part.Two.2024.TRUEFRENCH.1080p.BluRay.x264-GRP"
+FRENCH = "Dune.Part.Two.2024.FRENCH.1080p.BluRay.x264-GRP"
+VFQ = "Dune.Part.Two.2024.VFQ.1080p.WEB.x264-GRP"
+VF2 = "Dune.Part.Two.2024.VF2.1080p.BluRay.x264-GRP"
+NO_TAG = "Dune.Part.Two.2024.1080p.WEB-DL.x264-GRP"
+
+
+@pytest.mark.parametrize(
+    ("asked", "kept", "dropped"),
+    [
+        ("MULTi", [MULTI_1080, MULTI_VFF], [VOSTFR, FRENCH, TRUEFRENCH, VFQ, NO_TAG]),
+        ("VFF", [MULTI_VFF, TRUEFRENCH, VF2], [MULTI_1080, FRENCH, VFQ, VOSTFR]),
+        ("TRUEFRENCH", [TRUEFRENCH, MULTI_VFF, VF2], [FRENCH, VFQ, VOSTFR]),
+        ("VFQ", [VFQ, VF2], [MULTI_VFF, TRUEFRENCH, FRENCH]),
+        ("FRENCH", [FRENCH, TRUEFRENCH, MULTI_1080, MULTI_VFF, VFQ, VF2], [VOSTFR, NO_TAG]),
+        ("VOSTFR", [VOSTFR], [MULTI_1080, FRENCH]),
+        ("vostfr, multi", [VOSTFR, MULTI_1080], [FRENCH, NO_TAG]),
+    ],
+)
+def test_language_follows_the_french_scene(asked: str, kept: list[str], dropped: list[str]) -> None:
+    criteria = Criteria(language=BY_OPTION["language"].parse(asked))
+    assert [t for t in kept if not passes(criteria, t)] == []
+    assert [t for t in dropped if kind(criteria, t) != "language"] == []
+
+
+def test_language_spellings_and_description() -> None:
+    option = BY_OPTION["language"]
+    assert option.parse("multi, vf, SUBFRENCH") == ("MULTi", "FRENCH", "VOSTFR")
+    assert Criteria(language=("MULTi", "VFF")).describe("fr", str) == ["langue MULTi, VFF"]
+    assert [v for _, v in option.suggest("MULTi, vf", None)][:3] == ["MULTi, VFF", "MULTi, VFQ", "MULTi, VF2"]
