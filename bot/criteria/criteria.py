@@ -28,6 +28,7 @@ The matching rule, as ``/alert test`` and the README explain it:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
@@ -331,6 +332,59 @@ class Language(ValuesCriterion):
         return info.languages
 
 
+def _items(raw: Any) -> list[str]:
+    """A comma-separated option's items, stripped, blanks dropped."""
+    return [item.strip() for item in str(raw).split(",") if item.strip()]
+
+
+_SEASON = re.compile(r"^(?:s|saison|season)?\s*0*(\d{1,4})$", re.IGNORECASE)
+
+
+class Season(Criterion[tuple[str, ...], tuple[int, ...]]):
+    """Seasons (``S01``, ``1``, ``saison 2``; several, comma separated): a release of one
+    of them passes, an episode or a full season. A name that says no season passes none."""
+
+    suggests = True
+
+    def parse(self, raw: Any) -> tuple[str, ...]:
+        return self.validate(tuple(_items(raw)), None)
+
+    def validate(self, value: tuple[str, ...], meta: Meta | None) -> tuple[str, ...]:
+        numbers: set[int] = set()
+        for typed in value:
+            found = _SEASON.match(typed.strip())
+            if found is None:
+                raise UserError("alert.error.bad_season", value=typed.strip()[:40])
+            numbers.add(int(found.group(1)))
+        return tuple(f"S{n:02d}" for n in sorted(numbers))
+
+    def load(self, data: Any) -> tuple[str, ...]:
+        return tuple(str(item) for item in (data or ()))
+
+    def compile(self, value: tuple[str, ...], meta: Meta | None) -> tuple[int, ...]:
+        return tuple(int(v[1:]) for v in value)
+
+    def check(
+        self, compiled: tuple[int, ...], release: ReleaseView, tmdb_hashes: Collection[str] | None
+    ) -> Decision | None:
+        seasons = release.info.seasons
+        if not seasons:
+            return self.refuse("no season in the name")
+        if not any(n in compiled for n in seasons):
+            return self.refuse(f"season {','.join(map(str, seasons))} not in {','.join(map(str, compiled))}")
+        return None
+
+    def describe(self, value: tuple[str, ...], locale: object, escape: Escape) -> str:
+        return i18n.t(locale, "alert.criteria.season", values=", ".join(value))
+
+    def suggest(self, current: str, meta: Meta | None) -> list[tuple[str, str]]:
+        head, _, last = current.rpartition(",")
+        kept = ", ".join(_items(head))
+        found = _SEASON.match(last.strip())
+        seasons = [int(found.group(1))] if found else ([] if last.strip() else list(range(1, 11)))
+        return [((kept + ", " if kept else "") + f"S{n:02d}",) * 2 for n in seasons]
+
+
 def _declare(criterion: Criterion[T, Any]) -> T:
     """A field of :class:`Criteria` held by ``criterion`` (its default: the empty value)."""
     return field(default=criterion.empty, metadata={"criterion": criterion})
@@ -410,6 +464,9 @@ class Criteria:
             kind="language",
             description="Languages, separated by commas (MULTi, VFF, VFQ, VF2, TRUEFRENCH, FRENCH, VOSTFR, VO)",
         )
+    )
+    season: tuple[str, ...] = _declare(
+        Season(empty=(), kind="season", description="Seasons, separated by commas (e.g. S01, S02)")
     )
 
     # -- from a member ---------------------------------------------------------------------

@@ -126,3 +126,20 @@ def test_language_spellings_and_description() -> None:
     assert option.parse("multi, vf, SUBFRENCH") == ("MULTi", "FRENCH", "VOSTFR")
     assert Criteria(language=("MULTi", "VFF")).describe("fr", str) == ["langue MULTi, VFF"]
     assert [v for _, v in option.suggest("MULTi, vf", None)][:3] == ["MULTi, VFF", "MULTi, VFQ", "MULTi, VF2"]
+
+
+def test_season_keeps_its_episodes_and_its_packs() -> None:
+    option = BY_OPTION["season"]
+    assert option.parse("s2, 1, Saison 02, S001") == ("S01", "S02")
+    second = Criteria(season=("S02",))
+    assert passes(second, "The.Bear.S02E05.MULTi.1080p.WEB.H264-GRP")
+    assert passes(second, "The.Bear.S02.MULTi.1080p.WEB.H264-GRP")  # the full season
+    assert passes(second, "The.Bear.S01-S03.MULTi.1080p.WEB.H264-GRP")  # a pack of several
+    assert kind(second, "The.Bear.S03E01.MULTi.1080p.WEB.H264-GRP") == "season"
+    assert kind(second, "Dune.2021.MULTi.1080p.WEB.H264-GRP") == "season"  # a film says no season
+    with pytest.raises(UserError) as told:
+        option.parse("S01, deux")
+    assert (told.value.key, told.value.values["value"]) == ("alert.error.bad_season", "deux")
+    assert Criteria(season=("S01", "S02")).describe("fr", str) == ["saison S01, S02"]
+    assert [v for _, v in option.suggest("S01, 3", None)] == ["S01, S03"]
+    assert Criteria.from_json(Criteria(season=("S01",)).to_json()) == Criteria(season=("S01",))
