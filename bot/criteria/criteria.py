@@ -385,6 +385,79 @@ class Season(Criterion[tuple[str, ...], tuple[int, ...]]):
         return [((kept + ", " if kept else "") + f"S{n:02d}",) * 2 for n in seasons]
 
 
+_EPISODE = re.compile(r"^s0*(\d{1,4})\s*e0*(\d{1,4})$", re.IGNORECASE)
+#: What members type for "a full season" (canonical: ``pack``).
+_PACK = frozenset({"pack", "full", "complete", "complet", "integrale", "intégrale", "saison", "season"})
+#: A full season, compiled.
+_FULL_SEASON = (0, 0)
+
+
+class Episode(Criterion[tuple[str, ...], tuple[tuple[int, int], ...]]):
+    """Episodes (``S01E02``; several, comma separated), or ``pack``: a full season (with
+    ``season``, that season's pack). A release naming one of the episodes passes
+    (``S01E02E03`` is episodes 2 and 3); a film or a pack does not pass an episode."""
+
+    suggests = True
+
+    def parse(self, raw: Any) -> tuple[str, ...]:
+        return self.validate(tuple(_items(raw)), None)
+
+    def validate(self, value: tuple[str, ...], meta: Meta | None) -> tuple[str, ...]:
+        found: set[tuple[int, int]] = set()
+        for typed in value:
+            text = typed.strip()
+            episode = _EPISODE.match(text)
+            if episode is not None:
+                found.add((int(episode.group(1)), int(episode.group(2))))
+            elif text.casefold() in _PACK:
+                found.add(_FULL_SEASON)
+            else:
+                raise UserError("alert.error.bad_episode", value=text[:40])
+        return tuple("pack" if pair == _FULL_SEASON else f"S{pair[0]:02d}E{pair[1]:02d}" for pair in sorted(found))
+
+    def load(self, data: Any) -> tuple[str, ...]:
+        return tuple(str(item) for item in (data or ()))
+
+    def compile(self, value: tuple[str, ...], meta: Meta | None) -> tuple[tuple[int, int], ...]:
+        out: list[tuple[int, int]] = []
+        for item in value:
+            episode = _EPISODE.match(item)
+            out.append((int(episode.group(1)), int(episode.group(2))) if episode else _FULL_SEASON)
+        return tuple(out)
+
+    def check(
+        self, compiled: tuple[tuple[int, int], ...], release: ReleaseView, tmdb_hashes: Collection[str] | None
+    ) -> Decision | None:
+        info = release.info
+        for season, episode in compiled:
+            if (season, episode) == _FULL_SEASON:
+                if info.full_season:
+                    return None
+            elif season in info.seasons and episode in info.episodes:
+                return None
+        said = "a full season" if info.full_season else f"seasons {info.seasons} episodes {info.episodes}"
+        return self.refuse(f"{said} is not one of the episodes asked")
+
+    def describe(self, value: tuple[str, ...], locale: object, escape: Escape) -> str:
+        pack = i18n.t(locale, "alert.criteria.full_season")
+        return i18n.t(locale, "alert.criteria.episode", values=", ".join(pack if v == "pack" else v for v in value))
+
+    def suggest(self, current: str, meta: Meta | None) -> list[tuple[str, str]]:
+        head, _, last = current.rpartition(",")
+        kept = ", ".join(_items(head))
+        typed = last.strip()
+        episode = _EPISODE.match(typed)
+        if episode is not None:
+            values = [f"S{int(episode.group(1)):02d}E{int(episode.group(2)):02d}"]
+        elif not typed:
+            values = ["pack", "S01E01"]
+        elif "pack".startswith(typed.casefold()) or typed.casefold() in _PACK:
+            values = ["pack"]
+        else:
+            values = []
+        return [((kept + ", " if kept else "") + v,) * 2 for v in values]
+
+
 def _declare(criterion: Criterion[T, Any]) -> T:
     """A field of :class:`Criteria` held by ``criterion`` (its default: the empty value)."""
     return field(default=criterion.empty, metadata={"criterion": criterion})
@@ -467,6 +540,13 @@ class Criteria:
     )
     season: tuple[str, ...] = _declare(
         Season(empty=(), kind="season", description="Seasons, separated by commas (e.g. S01, S02)")
+    )
+    episode: tuple[str, ...] = _declare(
+        Episode(
+            empty=(),
+            kind="episode",
+            description="Episodes, separated by commas (e.g. S01E02), or pack for a full season",
+        )
     )
 
     # -- from a member ---------------------------------------------------------------------

@@ -143,3 +143,24 @@ def test_season_keeps_its_episodes_and_its_packs() -> None:
     assert Criteria(season=("S01", "S02")).describe("fr", str) == ["saison S01, S02"]
     assert [v for _, v in option.suggest("S01, 3", None)] == ["S01, S03"]
     assert Criteria.from_json(Criteria(season=("S01",)).to_json()) == Criteria(season=("S01",))
+
+
+def test_episode_or_a_full_season() -> None:
+    option = BY_OPTION["episode"]
+    assert option.parse("s1e2, S01E02, Intégrale, S2E10") == ("pack", "S01E02", "S02E10")
+    wanted = Criteria(episode=option.parse("S01E02"))
+    assert passes(wanted, "The.Bear.S01E02.MULTi.1080p.WEB.H264-GRP")
+    assert passes(wanted, "The.Bear.S01E02E03.MULTi.1080p.WEB.H264-GRP")
+    assert kind(wanted, "The.Bear.S01E03.MULTi.1080p.WEB.H264-GRP") == "episode"
+    assert kind(wanted, "The.Bear.S02E02.MULTi.1080p.WEB.H264-GRP") == "episode"
+    assert kind(wanted, "The.Bear.S01.MULTi.1080p.WEB.H264-GRP") == "episode"  # the pack is not the episode
+    packs = Criteria(season=("S02",), episode=("pack",))
+    assert passes(packs, "The.Bear.S02.MULTi.1080p.WEB.H264-GRP")
+    assert kind(packs, "The.Bear.S02E01.MULTi.1080p.WEB.H264-GRP") == "episode"
+    assert kind(packs, "The.Bear.S01.MULTi.1080p.WEB.H264-GRP") == "season"
+    with pytest.raises(UserError) as told:
+        option.parse("S01E02, E05")
+    assert (told.value.key, told.value.values["value"]) == ("alert.error.bad_episode", "E05")
+    assert Criteria(episode=("pack", "S01E02")).describe("fr", str) == ["épisode saison complète, S01E02"]
+    assert [v for _, v in option.suggest("S01E02, s1e3", None)] == ["S01E02, S01E03"]
+    assert [v for _, v in option.suggest("pa", None)] == ["pack"]
