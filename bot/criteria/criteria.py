@@ -27,6 +27,7 @@ The matching rule, as ``/alert test`` and the README explain it:
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
@@ -40,8 +41,8 @@ from bot.criteria.release import ReleaseView, normalize_words
 from bot.errors import UserError
 from bot.formatting import format_size, parse_size
 from bot.lacale.models import Meta
-from bot.limits import CATEGORY_MAX, EXCLUDE_TEXT_MAX, EXCLUDE_WORDS_MAX, MIN_SEEDERS_MAX, QUERY_MAX
-from bot.releases import CODECS, LANGUAGES, RESOLUTIONS, SOURCES, ReleaseInfo
+from bot.limits import CATEGORY_MAX, EXCLUDE_TEXT_MAX, EXCLUDE_WORDS_MAX, MIN_SEEDERS_MAX, PATTERN_MAX, QUERY_MAX
+from bot.releases import CODECS, LANGUAGES, RESOLUTIONS, SOURCES, PatternError, ReleaseInfo, TitlePattern
 from bot.services.metadata import suggest_categories
 from bot.services.search import validate_tmdb
 
@@ -458,6 +459,46 @@ class Episode(Criterion[tuple[str, ...], tuple[tuple[int, int], ...]]):
         return [((kept + ", " if kept else "") + v,) * 2 for v in values]
 
 
+@functools.lru_cache(maxsize=4096)
+def _title_pattern(source: str) -> TitlePattern | None:
+    """Each pattern compiled once per process (an alert keeps only its source: atomic)."""
+    try:
+        return TitlePattern.compile(source)
+    except PatternError:  # saved valid; RE2 would have to change its mind
+        return None
+
+
+class Regex(Criterion[str | None, str]):
+    """A pattern on the title, run by RE2 (linear time: no pattern can stall the bot),
+    case-insensitive, found anywhere in the title (``^``/``$`` anchor it). One pattern:
+    ``|`` gives alternatives (a comma is part of a pattern)."""
+
+    def parse(self, raw: Any) -> str | None:
+        return self.validate(str(raw), None)
+
+    def validate(self, value: str | None, meta: Meta | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            return TitlePattern.compile(value).source
+        except PatternError as error:
+            raise UserError(
+                f"alert.error.regex.{error.problem.value}",
+                value=value.strip()[:60],
+                limit=error.limit or PATTERN_MAX,
+                detail=error.detail[:100],
+            ) from None
+
+    def check(self, compiled: str, release: ReleaseView, tmdb_hashes: Collection[str] | None) -> Decision | None:
+        pattern = _title_pattern(compiled)
+        if pattern is None or not pattern.search(release.torrent.title):
+            return self.refuse(f"title does not match /{compiled}/")
+        return None
+
+    def describe(self, value: str | None, locale: object, escape: Escape) -> str:
+        return i18n.t(locale, "alert.criteria.regex", pattern=escape(value or ""))
+
+
 def _declare(criterion: Criterion[T, Any]) -> T:
     """A field of :class:`Criteria` held by ``criterion`` (its default: the empty value)."""
     return field(default=criterion.empty, metadata={"criterion": criterion})
@@ -546,6 +587,15 @@ class Criteria:
             empty=(),
             kind="episode",
             description="Episodes, separated by commas (e.g. S01E02), or pack for a full season",
+        )
+    )
+    regex: str | None = _declare(
+        Regex(
+            empty=None,
+            kind="regex",
+            description="A pattern the title must match (RE2 syntax, case-insensitive)",
+            shape=Option("text", 1, PATTERN_MAX),
+            late=True,
         )
     )
 

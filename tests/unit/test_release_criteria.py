@@ -164,3 +164,28 @@ def test_episode_or_a_full_season() -> None:
     assert Criteria(episode=("pack", "S01E02")).describe("fr", str) == ["épisode saison complète, S01E02"]
     assert [v for _, v in option.suggest("S01E02, s1e3", None)] == ["S01E02, S01E03"]
     assert [v for _, v in option.suggest("pa", None)] == ["pack"]
+
+
+def test_regex_on_the_title_in_linear_time() -> None:
+    option = BY_OPTION["regex"]
+    wanted = Criteria(regex=option.parse(r"^dune\.part\.(one|two)\b"))
+    assert passes(wanted, "Dune.Part.Two.2024.MULTi.2160p.WEB-DL.x265-GRP")  # case-insensitive
+    assert kind(wanted, "Dune.2021.MULTi.2160p.WEB-DL.x265-GRP") == "regex"
+    # A catastrophic-backtracking classic runs in linear time under RE2.
+    evil = Criteria(regex=option.parse("(a+)+$"))
+    assert not passes(evil, "a" * 5_000 + "!")
+    for typed, key in [
+        ("(?=dune)", "alert.error.regex.unsupported"),
+        ("dune(", "alert.error.regex.parentheses"),
+        ("[z-a]", "alert.error.regex.brackets"),
+        ("*dune", "alert.error.regex.repetition"),
+        ("x" * 201, "alert.error.regex.too_long"),
+    ]:
+        with pytest.raises(UserError) as told:
+            option.parse(typed)
+        assert told.value.key == key, typed
+    assert Criteria(regex="x265").describe("en", str) == ["title matching « x265 »"]
+    assert Criteria.from_json(Criteria(regex="a|b").to_json()) == Criteria(regex="a|b")
+    # Checked after the others: a release the words turn away never reaches RE2.
+    compiled = Criteria(regex="x", query="dune").validated(None).compile(None)
+    assert compiled[-1][1] == "x"
