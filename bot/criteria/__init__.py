@@ -19,7 +19,7 @@ from bot.criteria.criteria import (
     parse_exclude,
     parse_size_option,
 )
-from bot.criteria.release import ReleaseView, normalize_label, normalize_words
+from bot.criteria.release import ReleaseView, normalize_label, normalize_words, read_names
 
 __all__ = [
     "BY_OPTION",
@@ -37,4 +37,5 @@ __all__ = [
     "normalize_words",
     "parse_exclude",
     "parse_size_option",
+    "read_names",
 ]

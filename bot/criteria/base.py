@@ -33,6 +33,8 @@ class Decision:
     reason: str
     #: For summaries (``alert.test.drop.<kind>``): ``match``, or the failing criterion's kind.
     kind: str = "match"
+    #: The failing criterion (its field of ``Criteria``), to show which turned a release away.
+    criterion: str = ""
 
     def __bool__(self) -> bool:
         return self.ok
@@ -128,7 +130,7 @@ class Criterion(Generic[V, C]):
         raise NotImplementedError
 
     def refuse(self, reason: str) -> Decision:
-        return Decision(False, reason, self.kind)
+        return Decision(False, reason, self.kind, self.name)
 
     # -- showing -----------------------------------------------------------------------------
     def describe(self, value: V, locale: object, escape: Escape) -> str:
@@ -137,6 +139,9 @@ class Criterion(Generic[V, C]):
 
     #: Whether :meth:`suggest` has anything to say (the option gets autocomplete).
     suggests: bool = False
+    #: Whether :meth:`check` reads what the release's name says (``ReleaseView.info``):
+    #: the poller then reads the new releases' names once, off the event loop.
+    reads_name: bool = False
 
     def suggest(self, current: str, meta: Meta | None) -> list[tuple[str, str]]:
         """(label, value) pairs for the option's autocomplete, at most 25."""
@@ -154,6 +159,7 @@ class ValuesCriterion(Criterion[tuple[str, ...], tuple[str, ...]]):
     nothing about it does not pass."""
 
     suggests = True
+    reads_name = True
 
     def __init__(self, *, vocabulary: Mapping[str, tuple[str, ...]], **kwargs: Any) -> None:
         kwargs.setdefault("empty", ())

@@ -346,6 +346,7 @@ class Season(Criterion[tuple[str, ...], tuple[int, ...]]):
     of them passes, an episode or a full season. A name that says no season passes none."""
 
     suggests = True
+    reads_name = True
 
     def parse(self, raw: Any) -> tuple[str, ...]:
         return self.validate(tuple(_items(raw)), None)
@@ -399,6 +400,7 @@ class Episode(Criterion[tuple[str, ...], tuple[tuple[int, int], ...]]):
     (``S01E02E03`` is episodes 2 and 3); a film or a pack does not pass an episode."""
 
     suggests = True
+    reads_name = True
 
     def parse(self, raw: Any) -> tuple[str, ...]:
         return self.validate(tuple(_items(raw)), None)
@@ -626,6 +628,11 @@ class Criteria:
         return out
 
     @property
+    def reads_name(self) -> bool:
+        """Whether matching reads what a release's name says (resolution, language…)."""
+        return any(c.reads_name for c, _ in self.items())
+
+    @property
     def needs_meta(self) -> bool:
         """Whether validating or compiling needs La Cale's category tree."""
         return any(c.needs_meta for c, _ in self.items())
@@ -667,6 +674,14 @@ class Criteria:
     def describe(self, locale: object, escape: Escape) -> list[str]:
         """One localized phrase per criterion set (empty: every release matches)."""
         return [c.describe(value, locale, escape) for c, value in self.items()]
+
+    def describe_one(self, name: str, locale: object, escape: Escape) -> str:
+        """The phrase of the criterion ``name`` (``Decision.criterion``: the one that turned
+        a release away), or ``""`` if these criteria do not set it."""
+        for criterion, value in self.items():
+            if criterion.name == name:
+                return criterion.describe(value, locale, escape)
+        return ""
 
 
 def _criteria() -> tuple[Criterion[Any, Any], ...]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bot.lacale.models import Torrent, normalize_text
@@ -83,3 +84,11 @@ class ReleaseView:
     def of(cls, torrent: Torrent) -> ReleaseView:
         title = _title(torrent.title)
         return cls(torrent, title.words, title.text, title.prefixes, normalize_label(torrent.category))
+
+
+def read_names(views: Iterable[ReleaseView]) -> None:
+    """What each release's name says, read now (through the cache by info hash). Reading
+    a new name takes milliseconds: the poller calls this in a worker thread before
+    matching criteria that read it, so the event loop never waits on the parser."""
+    for view in views:
+        _ = view.info

@@ -18,6 +18,7 @@ from bot.criteria import Criteria
 from bot.db.types import utcnow
 from bot.formatting import clean_text, format_size
 from bot.lacale.models import Torrent
+from bot.releases import parsed
 from bot.services.alerts.service import AlertInfo, Preview
 from bot.services.uploads import UploadDraft, UploadOutcome, UploadStatus, UploadSummary
 from bot.ui.status import pause_reason_text
@@ -26,6 +27,12 @@ from bot.ui.text import escape, inline_code, safe_title, shorten
 from bot.urls import url_carries_secret
 
 COLOUR = Colours.BRAND
+
+
+def badges(torrent: Torrent) -> str:
+    """What the release's name says, as badges: ``2160p · WEB-DL · x265 · MULTi`` (``""``
+    when it says nothing). Read once per info hash for the whole process (bot.releases)."""
+    return " · ".join(parsed(torrent.info_hash, torrent.title).badges())
 
 
 def timestamp(torrent: Torrent) -> str:
@@ -43,9 +50,11 @@ def release_card(
 ) -> discord.Embed:
     t = i18n.t
     lang = i18n.lang_of(locale)
+    read = badges(torrent)
     embed = discord.Embed(
         title=safe_title(torrent.title, 256),
         url=torrent.page_url(base_url),
+        description=f"**{read}**" if read else None,
         colour=COLOUR,
         timestamp=torrent.pub_date,
     )
@@ -73,8 +82,10 @@ def result_line(index: int, torrent: Torrent, *, base_url: str, locale: object) 
     """One entry of a results page: a numbered link, then category · size · peers · date."""
     lang = i18n.lang_of(locale)
     title = safe_title(torrent.title, 120)
+    read = badges(torrent)
     meta = " · ".join(
         (
+            *((f"**{read}**",) if read else ()),
             escape(torrent.category or "—"),
             format_size(torrent.size, lang),
             i18n.t(locale, "card.peers.value", seeders=torrent.seeders, leechers=torrent.leechers),
@@ -181,7 +192,34 @@ def alert_test_card(preview: Preview, *, base_url: str, locale: object) -> tuple
         release_card(torrent, base_url=base_url, locale=locale, alert_names=(alert.name,))
         for torrent in preview.matches
     ]
-    return shorten("\n".join(lines), 2000), fit_embeds(cards)
+    text = shorten("\n".join(lines), 2000)
+    # The newest results, as many as fit: what Vigie read from each name and, for those
+    # turned away, the criterion that did it.
+    entries = explanation_lines(preview, locale)
+    if entries:
+        heading = "\n\n**" + t(locale, "alert.test.results") + "**"
+        if len(text) + len(heading) + len(entries[0]) + 1 <= 2000:
+            text += heading
+            for entry in entries:
+                if len(text) + 1 + len(entry) > 2000:
+                    break
+                text += "\n" + entry
+    return text, fit_embeds(cards)
+
+
+def explanation_lines(preview: Preview, locale: object) -> list[str]:
+    """One line per explained result: ✅ or ❌, the title, the badges read from its name,
+    and when turned away the criterion that did it (as ``/alert list`` describes it)."""
+    t = i18n.t
+    out: list[str] = []
+    for result in preview.results:
+        read = " · ".join(result.badges) or t(locale, "alert.test.unread")
+        line = f"{'✅' if result.decision.ok else '❌'} {safe_title(result.torrent.title, 70)} · {read}"
+        if not result.decision.ok:
+            why = preview.alert.criteria.describe_one(result.decision.criterion, locale, escape)
+            line += " — " + t(locale, "alert.test.why", criterion=why or result.decision.kind)
+        out.append(line)
+    return out
 
 
 # -- /upload -----------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cluster.ownership import Ownership
+from bot.criteria import read_names
 from bot.db.types import utcnow
 from bot.lacale.errors import (
     AuthError,
@@ -84,6 +85,14 @@ TMDB_RECHECKS = 2
 
 def _nothing() -> None:
     return None
+
+
+async def _read_names(filters: Sequence[AlertFilter], views: Sequence[ReleaseView]) -> None:
+    """Read the new releases' names (once per info hash for the whole process) in a worker
+    thread when some alert's criteria read them (resolution, language…): the parser takes
+    milliseconds a name, which the event loop must not wait for."""
+    if views and any(f.criteria.reads_name for f in filters):
+        await asyncio.to_thread(read_names, views)
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,6 +358,7 @@ class GuildPoller:
         if fresh:
             filters, _ = await self._filters(job, memory, rows)
             views = [ReleaseView.of(t) for t in oldest_first(fresh)]
+            await _read_names(filters, views)
             matches = match_all([f for f in filters if not f.tmdb_id], views, guild_id=job.guild_id)
             deliveries = [NewDelivery(m.alert.alert_id, channels[m.alert.alert_id], m.release.torrent) for m in matches]
         else:
@@ -402,6 +412,7 @@ class GuildPoller:
             new.append(torrent)
         fresh = self._drop_expired(guild_id, new, cutoff)
         views = [ReleaseView.of(t) for t in oldest_first(fresh)]
+        await _read_names(filters, views)
         matches = match_all(plain, views, guild_id=guild_id)
         deliveries = [NewDelivery(m.alert.alert_id, channels[m.alert.alert_id], m.release.torrent) for m in matches]
         deliveries += await self._tmdb(job, memory, fetcher, rows, filters, views, force=True, cutoff=cutoff)

@@ -8,6 +8,7 @@ Editing the criteria records a new baseline the same way.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -19,7 +20,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.criteria import Criteria, Decision, ReleaseView, check, parse_size_option
+from bot.criteria import Criteria, Decision, ReleaseView, check, parse_size_option, read_names
 from bot.db.locks import lock_guild
 from bot.db.models import Alert, Delivery, DeliveryStatus, GuildSettings, KeyStatus
 from bot.db.types import utcnow
@@ -37,7 +38,7 @@ from bot.states import PauseReason
 
 log = logging.getLogger("vigie.alerts")
 
-__all__ = ["AlertInfo", "AlertService", "AlertSpec", "CreateResult", "Preview", "parse_size_option"]
+__all__ = ["AlertInfo", "AlertService", "AlertSpec", "CreateResult", "Explained", "Preview", "parse_size_option"]
 
 #: A member waits for ``/alert add``: a long 429 is reported rather than waited out.
 INTERACTIVE_RETRY_AFTER = 5.0
@@ -94,6 +95,16 @@ class CreateResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Explained:
+    """One result of ``/alert test``: what the parser read from its name, and the verdict
+    (``decision.criterion`` names the criterion that turned it away)."""
+
+    torrent: Torrent
+    badges: tuple[str, ...]
+    decision: Decision
+
+
+@dataclass(frozen=True, slots=True)
 class Preview:
     """``/alert test``: what the alert would post from La Cale's current answers."""
 
@@ -101,6 +112,8 @@ class Preview:
     checked: int
     matches: list[Torrent]  # newest first
     drops: Counter[str] = field(default_factory=Counter)
+    #: The newest results, each with what was read and the verdict.
+    results: list[Explained] = field(default_factory=list)
 
 
 _UNSET: Any = object()
@@ -347,9 +360,11 @@ class AlertService:
         return info
 
     # -- the dry run -------------------------------------------------------------------------
-    async def preview(self, guild_id: int, name: str, *, limit: int = 10) -> Preview:
+    async def preview(self, guild_id: int, name: str, *, limit: int = 10, explained: int = 10) -> Preview:
         """What the alert would post from La Cale's answers now (newest page and its own
-        query), with how many releases each criterion turned away. Nothing is recorded."""
+        query), with how many releases each criterion turned away, and for the newest
+        ``explained`` results what their names say and which criterion turned each away.
+        Nothing is recorded."""
         key = await self._guild_key(guild_id)
         info = await self.get(guild_id, name)
         criteria = info.criteria
@@ -359,16 +374,23 @@ class AlertService:
         tmdb_hashes = frozenset(t.info_hash for t in targeted) if criteria.tmdb_id else None
         drops: Counter[str] = Counter()
         matches: list[Torrent] = []
+        results: list[Explained] = []
         pool = newest_first(dedupe([*targeted, *newest]))
-        for torrent in pool:
-            decision: Decision = check(compiled, ReleaseView.of(torrent), tmdb_hashes=tmdb_hashes)
+        views = [ReleaseView.of(torrent) for torrent in pool]
+        # Names are read (once per info hash) off the event loop: the shown ones always
+        # (their badges), all of them when a criterion reads them.
+        await asyncio.to_thread(read_names, views if criteria.reads_name else views[:explained])
+        for view in views:
+            decision: Decision = check(compiled, view, tmdb_hashes=tmdb_hashes)
             if decision.ok:
-                matches.append(torrent)
+                matches.append(view.torrent)
             else:
                 drops[decision.kind] += 1
+            if len(results) < explained:
+                results.append(Explained(view.torrent, view.info.badges(), decision))
         async with self._sessions.begin() as session:
             await session.execute(update(Alert).where(Alert.id == info.id).values(last_checked_at=self._now()))
-        return Preview(info, len(pool), matches[:limit], drops)
+        return Preview(info, len(pool), matches[:limit], drops, results)
 
     # -- helpers -----------------------------------------------------------------------------
     async def _guild_key(self, guild_id: int) -> str:
