@@ -3,7 +3,8 @@
 - tests/unit: pure logic, no service started;
 - tests/integration: services run against the fakes or a real database (SQLite, PostgreSQL);
 - tests/e2e: the real bot logged into the fake Discord (the `world` fixture);
-- tests/fakes: the fake La Cale and the fake Discord themselves (their own tests live in e2e);
+- tests/fakes: the fake La Cale and the fake Discord (a package) themselves (their own tests live in
+  e2e and integration);
 - tests/support: shared helpers (PostgreSQL server, alert harness, torrent factory), no tests;
 - tests/data: data files the tests read (the parser's labelled release names), no code.
 
@@ -52,6 +53,24 @@ def test_the_folders_are_packages() -> None:
     """`from tests.support.postgres import ...` and the fixture imports rely on these being packages."""
     missing = [name for name in sorted(TEST_FOLDERS | HELPER_FOLDERS) if not (TESTS / name / "__init__.py").is_file()]
     assert not missing, f"missing __init__.py in tests/{missing}"
+
+
+#: The fake Discord grew to 4,000 lines in one file; it is a package of one module per concern.
+#: A module past this size is a concern that wants a module of its own.
+FAKE_MODULE_MAX_LINES = 800
+
+
+def test_fake_discord_is_a_package_of_modest_modules() -> None:
+    fakes = TESTS / "fakes"
+    assert not (fakes / "discord.py").exists(), "the fake Discord is the package tests/fakes/discord/, not one file"
+    package = fakes / "discord"
+    assert (package / "__init__.py").is_file()
+    too_long = {
+        p.name: n
+        for p in sorted(package.glob("*.py"))
+        if (n := len(p.read_text().splitlines())) > FAKE_MODULE_MAX_LINES
+    }
+    assert not too_long, f"split these fake Discord modules by concern (max {FAKE_MODULE_MAX_LINES} lines): {too_long}"
 
 
 def test_data_folders_hold_no_code() -> None:
