@@ -7,9 +7,10 @@ Colours and dates come from :mod:`bot.ui.style`."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import discord
 
@@ -33,6 +34,18 @@ def badges(torrent: Torrent) -> str:
     """What the release's name says, as badges: ``2160p · WEB-DL · x265 · MULTi`` (``""``
     when it says nothing). Read once per info hash for the whole process (bot.releases)."""
     return " · ".join(parsed(torrent.info_hash, torrent.title).badges())
+
+
+async def read_badges(torrents: Iterable[Torrent]) -> None:
+    """Read the releases' names now, in a worker thread (a new name takes milliseconds;
+    a name read before, by anyone, is a cache lookup), so that drawing their cards on the
+    event loop never waits on the parser."""
+
+    def read(items: list[Torrent]) -> None:
+        for torrent in items:
+            parsed(torrent.info_hash, torrent.title)
+
+    await asyncio.to_thread(read, list(torrents))
 
 
 def timestamp(torrent: Torrent) -> str:
