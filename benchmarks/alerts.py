@@ -4,10 +4,12 @@ and the fake Discord, on loopback only. Prints its figures; asserts nothing.
     python benchmarks/alerts.py            # everything (a few minutes on 2 cores)
     python benchmarks/alerts.py --quick    # smaller numbers, for a smoke run
 
-1. **Scale** — 1,000 servers × 20 alerts (50 on TMDB ids): La Cale requests per cycle
+1. **Scale** — 1,000 servers × 20 alerts (50 on TMDB ids; a third also on a language, a
+   fifth on a resolution, a tenth on a regex, as ``/alert`` allows): La Cale requests per cycle
    (target ≤ 1,050; a poller asking once per alert makes 20,000), one cycle's CPU time
    (≤ 2 s, ``time.process_time`` around the cycle, this process only: the fake La Cale
-   runs in a child process so its work is not counted), peak memory (≤ 200 MB).
+   runs in a child process so its work is not counted), peak memory (≤ 200 MB), and the
+   CPU of reading a release's name (once per distinct release: the parser's cache by info hash).
 2. **Burst** — 200 releases published between two cycles (every newest page overflows),
    no alert matching more than 50: every matching release delivered exactly once.
 3. **Kill -9** — the delivery process (a real subprocess) killed with SIGKILL at random
@@ -472,12 +474,17 @@ async def seed_guilds(
             # One TMDB alert in each of the first servers: each costs its own key a query.
             is_tmdb = a == 0 and g < tmdb_alerts
             words = rng.sample(WORDS, 2 if a % 3 else 1)
+            # The release-aware criteria in the issue's shares: a third of the alerts on a
+            # language, a fifth on a resolution, a tenth on a regex (RE2).
             criteria = Criteria(
                 query=None if is_tmdb else " ".join(words),
                 categories=() if is_tmdb or a % 4 else (rng.choice(["films", "series", "video", "audio"]),),
                 tmdb_id=tmdb_ids[g % len(tmdb_ids)] if is_tmdb else None,
                 min_size=None if a % 5 else 1_000_000_000,
                 exclude=("cam",) if a % 7 == 0 else (),
+                language=rng.choice(ALERT_LANGUAGES) if a % 3 == 1 else (),
+                resolution=rng.choice(ALERT_RESOLUTIONS) if a % 5 == 2 else (),
+                regex=rf"\b{words[0]}\b.*\b(1080p|2160p)\b" if a % 10 == 3 else None,
             )
             row = {
                 "id": alert_id,
@@ -531,6 +538,12 @@ async def seed_guilds(
     return plans
 
 
+#: What the generated alerts ask (release-aware criteria) and what release names say.
+ALERT_LANGUAGES = [("MULTi",), ("VFF",), ("MULTi", "VOSTFR"), ("FRENCH",), ("VOSTFR",)]
+ALERT_RESOLUTIONS = [("2160p",), ("1080p",), ("2160p", "1080p"), ("720p",)]
+RELEASE_LANGUAGES = ["MULTi", "MULTi.VFF", "VOSTFR", "FRENCH", "TRUEFRENCH", "VFQ", "MULTi.VF2"]
+
+
 def release_items(
     count: int,
     rng: random.Random,
@@ -548,7 +561,8 @@ def release_items(
         words = rng.sample(WORDS, 2)
         item: dict[str, Any] = {
             "title": f"{prefix}{words[0].title()}.{words[1].title()}.S{rng.randint(1, 9):02d}E{i % 100:02d}."
-            f"{rng.choice(['1080p', '2160p', '720p'])}.{rng.choice(['WEB', 'BluRay', 'CAM'])}",
+            f"{rng.choice(RELEASE_LANGUAGES)}.{rng.choice(['1080p', '2160p', '720p'])}."
+            f"{rng.choice(['WEB', 'BluRay', 'CAM'])}.{rng.choice(['x264', 'x265'])}-GRP",
             "category": rng.choice(LEAF_LABELS),
             "size": rng.randint(300_000_000, 30_000_000_000),
             "seeders": rng.randint(0, 200),
@@ -576,7 +590,7 @@ async def bench_scale(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientS
     await fakes.add(release_items(args.catalogue, rng, tmdb_ids=tmdb_ids, age_days=30))
     world = await build_world(tmp, http, fakes, search_interval=2.0, interval=args.spread, concurrency=8, name="scale")
     t0 = time.perf_counter()
-    await seed_guilds(
+    plans = await seed_guilds(
         world,
         guilds=args.guilds,
         alerts_per_guild=args.alerts,
@@ -603,6 +617,7 @@ async def bench_scale(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientS
         return client
 
     world.access.client = timed_client  # type: ignore[method-assign]
+    parse_times = time_release_parsing()
     n = args.new_per_cycle
     plan = [  # (label, releases published just before the cycle, what is special)
         ("start-up cycle (every TMDB alert asked once)", 0, ""),
@@ -654,8 +669,34 @@ async def bench_scale(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientS
         )
     out["rss_mb"] = rss_mb()
     out["new_per_cycle"] = args.new_per_cycle
+    out["parse_times"] = list(parse_times)
+    out["alert_shares"] = alert_shares(plans)
     await close_world(world)
     return out
+
+
+def time_release_parsing() -> list[float]:
+    """Times every reading of a release name (the parser behind the info-hash cache: a
+    reading is a distinct release), in seconds, into the returned list."""
+    import bot.releases.cache as cache
+
+    times: list[float] = []
+    parse = cache.parse_release
+
+    def timed(name: str) -> Any:
+        start = time.thread_time()  # CPU of the reading thread: a worker thread's, in the poller
+        try:
+            return parse(name)
+        finally:
+            times.append(time.thread_time() - start)
+
+    cache.parse_release = timed  # type: ignore[assignment]
+    return times
+
+
+def alert_shares(plans: dict[int, dict[str, Any]]) -> dict[str, float]:
+    alerts = [a["criteria"] for plan in plans.values() for a in plan["alerts"]]
+    return {name: sum(1 for a in alerts if name in a) / len(alerts) for name in ("language", "resolution", "regex")}
 
 
 # ======================================================================================
@@ -958,7 +999,12 @@ async def bench_latency(
         await asyncio.sleep(rng.uniform(0, args.latency_interval))
         gid = rng.choice(list(plans))
         alert = rng.choice(
-            [a for a in plans[gid]["alerts"] if a["criteria"].get("query") and not a["criteria"].get("categories")]
+            [
+                a
+                for a in plans[gid]["alerts"]
+                if a["criteria"].get("query")
+                and not set(a["criteria"]) & {"categories", "language", "resolution", "regex"}
+            ]
         )
         words = alert["criteria"]["query"].split()
         title = "Latency.{}.{}.1080p.WEB".format(n, ".".join(w.title() for w in words))
@@ -1046,6 +1092,14 @@ def print_report(results: dict[str, dict[str, Any]]) -> None:
         print(
             f"   peak memory: max RSS {scale['rss_mb']:.0f} MB (the whole process, after all cycles), tracemalloc peak during one "
             f"cycle {peak_trace:.1f} MB — target ≤ 200 MB → {verdict(scale['rss_mb'] <= 200)}"
+        )
+        times = scale["parse_times"]
+        shares = scale["alert_shares"]
+        print(
+            f"   release-aware criteria: {shares['language']:.0%} of alerts on a language, {shares['resolution']:.0%} on a "
+            f"resolution, {shares['regex']:.0%} on a regex; release names read {len(times)} times in the run (once per "
+            f"distinct release, by info hash), {statistics.mean(times) * 1000 if times else 0:.1f} ms CPU each on average "
+            f"(max {max(times, default=0) * 1000:.1f} ms), {sum(times):.2f} s in all"
         )
         print(
             f"   posting the matches (not part of the cycle): {sum(c['flush_cpu'] for c in scale['cycles']):.2f} s CPU for "
