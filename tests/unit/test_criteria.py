@@ -46,6 +46,7 @@ def test_every_criterion_speaks_both_languages() -> None:
     """Its option's description is translated, its refusals are counted by /alert test."""
     for criterion in CRITERIA:
         assert i18n.command_text("fr", criterion.description), criterion
+        assert i18n.command_text("fr", criterion.option), criterion  # the option's French name
         for lang in ("fr", "en"):
             text = i18n.t(lang, f"alert.test.drop.{criterion.kind}", count=2)
             assert not text.startswith("alert."), (criterion, lang)
