@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import hashlib
 import json
 import os
 import random
@@ -998,16 +999,7 @@ async def bench_latency(
     for n in range(args.latency_samples):
         await asyncio.sleep(rng.uniform(0, args.latency_interval))
         gid = rng.choice(list(plans))
-        alert = rng.choice(
-            [
-                a
-                for a in plans[gid]["alerts"]
-                if a["criteria"].get("query")
-                and not set(a["criteria"]) & {"categories", "language", "resolution", "regex"}
-            ]
-        )
-        words = alert["criteria"]["query"].split()
-        title = "Latency.{}.{}.1080p.WEB".format(n, ".".join(w.title() for w in words))
+        alert, title = latency_release(n, plans[gid]["alerts"], rng)
         _, published = await fakes.add([{"title": title, "category": "Films HD", "size": 5_000_000_000, "seeders": 50}])
         channel = alert["channel_id"]
         deadline = time.time() + args.latency_interval + 30
@@ -1038,6 +1030,34 @@ async def bench_latency(
 # ======================================================================================
 # Report
 # ======================================================================================
+def latency_release(n: int, alerts: list[dict[str, Any]], rng: random.Random) -> tuple[dict[str, Any], str]:
+    """One of the alerts (on words, in no category) and a new release name it matches:
+    the name carries the language and resolution its criteria ask for."""
+    from bot.criteria import Criteria, ReleaseView, check
+    from bot.lacale.models import Torrent
+
+    candidates = [a for a in alerts if a["criteria"].get("query") and not a["criteria"].get("categories")]
+    rng.shuffle(candidates)
+    for alert in candidates:
+        compiled = Criteria.from_json(alert["criteria"]).compile(None)
+        words = ".".join(w.title() for w in alert["criteria"]["query"].split())
+        for language in ("MULTi.VFF", "VOSTFR"):
+            for resolution in ("1080p", "2160p", "720p"):
+                title = f"Latency.{n}.{words}.{language}.{resolution}.WEB.x264-GRP"
+                release = Torrent.model_validate(
+                    {
+                        "title": title,
+                        "size": 5_000_000_000,
+                        "pubDate": datetime.now(UTC).isoformat(),
+                        # Its own hash: names are read once per info hash.
+                        "infoHash": hashlib.sha1(title.encode(), usedforsecurity=False).hexdigest(),
+                    }
+                )
+                if check(compiled, ReleaseView.of(release)).ok:
+                    return alert, title
+    raise LookupError("no alert on words in these servers")
+
+
 def verdict(ok: bool) -> str:
     return "OK" if ok else "MISSED"
 
