@@ -22,7 +22,12 @@ The matching rule, as ``/alert test`` and the README explain it:
 - an excluded entry (a word, or several words in a row) drops the release when it
   appears as whole words: ``cam`` drops ``Film.CAM.x264`` but not ``Cameron``;
 - a TMDB id cannot be read from a result: the caller passes the info hashes La Cale
-  returned for ``tmdbId=…``.
+  returned for ``tmdbId=…``;
+- resolution, source, codec, language, season and episode are what the release's name
+  says (``bot.releases``, read once per info hash): each accepts several values, any of
+  which passes, and a name that says nothing about it does not pass (the language tags
+  follow the French scene: see :class:`Language`);
+- a regex is searched in the title by RE2 (linear time), case-insensitive.
 """
 
 from __future__ import annotations
