@@ -108,7 +108,7 @@ async def test_check_reports_pending_migrations_and_applies_none(tmp_path: Path,
         # No database yet: reported, not created.
         code, out, err = await run(["check"], env, tmp_path)
         assert code == 0, out + err
-        assert "not created yet; 3 migrations pending (0001, 0002, 0003)" in out
+        assert "not created yet; 4 migrations pending (0001, 0002, 0003, 0004)" in out
         assert not db_path.exists()
 
         # A database one migration behind: reported, left as it is.
@@ -119,7 +119,7 @@ async def test_check_reports_pending_migrations_and_applies_none(tmp_path: Path,
         code, out, err = await run(["check"], env, tmp_path)
         assert code == 0, out + err
         assert (
-            "at revision 0001; 2 migrations pending (0002, 0003): the bot applies them at start, or run `vigie db upgrade`"
+            "at revision 0001; 3 migrations pending (0002, 0003, 0004): the bot applies them at start, or run `vigie db upgrade`"
             in out
         )
         assert sqlite3.connect(db_path).execute("select version_num from alembic_version").fetchone()[0] == "0001"
@@ -147,7 +147,7 @@ async def test_normal_start_prints_no_alembic_chatter_nor_voice_warning(
             _out, err_bytes = await asyncio.wait_for(proc.communicate(), 30)
         err = err_bytes.decode()
         assert proc.returncode == 0, err
-        assert "database migrated from empty to 0003" in err
+        assert "database migrated from empty to 0004" in err
         assert "alembic" not in err, err
         assert "voice will NOT be supported" not in err and "PyNaCl" not in err and "davey" not in err, err
         assert " WARNING " not in err and "Traceback" not in err, err
