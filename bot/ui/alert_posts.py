@@ -38,7 +38,7 @@ from bot.services.alerts.deliver import (
 )
 from bot.services.alerts.destinations import ForumTag, forum_tag, thread_name
 from bot.states import NoticeKind
-from bot.ui.cards import release_card
+from bot.ui.cards import read_badges, release_card
 from bot.ui.style import exact_time
 from bot.ui.text import escape, shorten
 
@@ -88,6 +88,9 @@ class DiscordAlertPoster:
         """A message in a text or announcement channel or a thread; one forum post per
         release in a forum. Age-restricted releases never reach a channel that is not
         age-restricted (:class:`AgeRestricted` is raised before anything is sent)."""
+        # The cards' badges read each release's name: once per info hash for the process
+        # (usually done by the poll already), off the event loop when it is not.
+        await read_badges(Torrent.model_validate(r.release) for r in post.releases)
         channel = self._client.get_channel(post.channel_id)
         if channel is None and any(r.age_restricted for r in post.releases):
             channel = await self._fetch_channel(post.channel_id)  # its age restriction is needed

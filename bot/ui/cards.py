@@ -7,16 +7,19 @@ Colours and dates come from :mod:`bot.ui.style`."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import discord
 
 from bot import i18n
+from bot.criteria import Criteria
 from bot.db.types import utcnow
 from bot.formatting import clean_text, format_size
 from bot.lacale.models import Torrent
+from bot.releases import parsed
 from bot.services.alerts.service import AlertInfo, Preview
 from bot.services.uploads import UploadDraft, UploadOutcome, UploadStatus, UploadSummary
 from bot.ui.status import pause_reason_text
@@ -25,6 +28,24 @@ from bot.ui.text import escape, inline_code, safe_title, shorten
 from bot.urls import url_carries_secret
 
 COLOUR = Colours.BRAND
+
+
+def badges(torrent: Torrent) -> str:
+    """What the release's name says, as badges: ``2160p · WEB-DL · x265 · MULTi`` (``""``
+    when it says nothing). Read once per info hash for the whole process (bot.releases)."""
+    return " · ".join(parsed(torrent.info_hash, torrent.title).badges())
+
+
+async def read_badges(torrents: Iterable[Torrent]) -> None:
+    """Read the releases' names now, in a worker thread (a new name takes milliseconds;
+    a name read before, by anyone, is a cache lookup), so that drawing their cards on the
+    event loop never waits on the parser."""
+
+    def read(items: list[Torrent]) -> None:
+        for torrent in items:
+            parsed(torrent.info_hash, torrent.title)
+
+    await asyncio.to_thread(read, list(torrents))
 
 
 def timestamp(torrent: Torrent) -> str:
@@ -42,9 +63,11 @@ def release_card(
 ) -> discord.Embed:
     t = i18n.t
     lang = i18n.lang_of(locale)
+    read = badges(torrent)
     embed = discord.Embed(
         title=safe_title(torrent.title, 256),
         url=torrent.page_url(base_url),
+        description=f"**{read}**" if read else None,
         colour=COLOUR,
         timestamp=torrent.pub_date,
     )
@@ -72,8 +95,10 @@ def result_line(index: int, torrent: Torrent, *, base_url: str, locale: object) 
     """One entry of a results page: a numbered link, then category · size · peers · date."""
     lang = i18n.lang_of(locale)
     title = safe_title(torrent.title, 120)
+    read = badges(torrent)
     meta = " · ".join(
         (
+            *((f"**{read}**",) if read else ()),
             escape(torrent.category or "—"),
             format_size(torrent.size, lang),
             i18n.t(locale, "card.peers.value", seeders=torrent.seeders, leechers=torrent.leechers),
@@ -105,25 +130,9 @@ def results_page(
 
 
 # -- /alert ------------------------------------------------------------------------------------
-def criteria_text(alert: AlertInfo, locale: object) -> str:
-    lang = i18n.lang_of(locale)
-    t = i18n.t
-    parts: list[str] = []
-    if alert.query:
-        parts.append(t(locale, "alert.criteria.query", words=escape(alert.query)))
-    if alert.categories:
-        parts.append(t(locale, "alert.criteria.category", slugs=escape(", ".join(alert.categories))))
-    if alert.tmdb_id:
-        parts.append(t(locale, "alert.criteria.tmdb", id=alert.tmdb_id))
-    if alert.min_size is not None:
-        parts.append(t(locale, "alert.criteria.min_size", size=format_size(alert.min_size, lang)))
-    if alert.max_size is not None:
-        parts.append(t(locale, "alert.criteria.max_size", size=format_size(alert.max_size, lang)))
-    if alert.min_seeders is not None:
-        parts.append(t(locale, "alert.criteria.min_seeders", count=alert.min_seeders))
-    if alert.exclude:
-        parts.append(t(locale, "alert.criteria.exclude", words=escape(", ".join(alert.exclude))))
-    return " · ".join(parts) or t(locale, "alert.criteria.all")
+def criteria_text(criteria: Criteria, locale: object) -> str:
+    """An alert's (or a watch's) criteria on one line: each criterion describes itself."""
+    return " · ".join(criteria.describe(locale, escape)) or i18n.t(locale, "alert.criteria.all")
 
 
 def alert_line(alert: AlertInfo, locale: object) -> str:
@@ -142,7 +151,7 @@ def alert_line(alert: AlertInfo, locale: object) -> str:
     counts = t(locale, "alert.list.posted", count=alert.delivered)
     if alert.pending:
         counts += " · " + t(locale, "alert.list.pending", count=alert.pending)
-    return f"**{escape(alert.name)}** — {state}\n{where} · {criteria_text(alert, locale)}\n{last} · {counts}"
+    return f"**{escape(alert.name)}** — {state}\n{where} · {criteria_text(alert.criteria, locale)}\n{last} · {counts}"
 
 
 def fit_embeds(embeds: list[discord.Embed], budget: int = 6000) -> list[discord.Embed]:
@@ -167,7 +176,7 @@ def alert_test_card(preview: Preview, *, base_url: str, locale: object) -> tuple
     t = i18n.t
     alert = preview.alert
     lines = [
-        t(locale, "alert.test.heading", name=escape(alert.name), criteria=criteria_text(alert, locale)),
+        t(locale, "alert.test.heading", name=escape(alert.name), criteria=criteria_text(alert.criteria, locale)),
         t(locale, "alert.test.rule"),
         t(
             locale,
@@ -185,7 +194,34 @@ def alert_test_card(preview: Preview, *, base_url: str, locale: object) -> tuple
         release_card(torrent, base_url=base_url, locale=locale, alert_names=(alert.name,))
         for torrent in preview.matches
     ]
-    return shorten("\n".join(lines), 2000), fit_embeds(cards)
+    text = shorten("\n".join(lines), 2000)
+    # The newest results, as many as fit: what Vigie read from each name and, for those
+    # turned away, the criterion that did it.
+    entries = explanation_lines(preview, locale)
+    if entries:
+        heading = "\n\n**" + t(locale, "alert.test.results") + "**"
+        if len(text) + len(heading) + len(entries[0]) + 1 <= 2000:
+            text += heading
+            for entry in entries:
+                if len(text) + 1 + len(entry) > 2000:
+                    break
+                text += "\n" + entry
+    return text, fit_embeds(cards)
+
+
+def explanation_lines(preview: Preview, locale: object) -> list[str]:
+    """One line per explained result: ✅ or ❌, the title, the badges read from its name,
+    and when turned away the criterion that did it (as ``/alert list`` describes it)."""
+    t = i18n.t
+    out: list[str] = []
+    for result in preview.results:
+        read = " · ".join(result.badges) or t(locale, "alert.test.unread")
+        line = f"{'✅' if result.decision.ok else '❌'} {safe_title(result.torrent.title, 70)} · {read}"
+        if not result.decision.ok:
+            why = preview.alert.criteria.describe_one(result.decision.criterion, locale, escape)
+            line += " — " + t(locale, "alert.test.why", criterion=why or result.decision.kind)
+        out.append(line)
+    return out
 
 
 # -- /upload -----------------------------------------------------------------------------------

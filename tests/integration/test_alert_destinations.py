@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from bot.criteria import Criteria
 from bot.db.models import DeliveryStatus
 from bot.errors import UserError
 from bot.services.alerts.deliver import AgeRestricted, ChannelUnavailable, PostError, ReleasePost, RetryLater
@@ -89,13 +90,16 @@ async def test_backfilled_age_restricted_releases_are_flagged_too(p: Pipeline) -
 
 async def test_age_restricted_category_needs_an_age_restricted_channel(p: Pipeline) -> None:
     plain = Destination(CHANNEL, ChannelKind.FORUM, **ALL)
-    spec = AlertSpec(name="adult", channel_id=CHANNEL, categories=("xxx-hetero",))
+    spec = AlertSpec(name="adult", channel_id=CHANNEL, criteria=Criteria(categories=("xxx-hetero",)))
     with pytest.raises(UserError) as caught:
         await p.alerts.create(GUILD, spec, created_by=1, destination=plain)
     assert caught.value.key == "alert.error.age_restricted"
     nsfw = Destination(NSFW_CHANNEL, ChannelKind.THREAD, nsfw=True, **ALL)
     await p.alerts.create(
-        GUILD, AlertSpec(name="adult", channel_id=NSFW_CHANNEL, categories=("xxx",)), created_by=1, destination=nsfw
+        GUILD,
+        AlertSpec(name="adult", channel_id=NSFW_CHANNEL, criteria=Criteria(categories=("xxx",))),
+        created_by=1,
+        destination=nsfw,
     )
     # Moving it to a channel that is not age-restricted is refused the same way, and so is
     # giving an age-restricted category to an alert whose channel is not.
@@ -103,10 +107,13 @@ async def test_age_restricted_category_needs_an_age_restricted_channel(p: Pipeli
         await p.alerts.edit(GUILD, "adult", channel_id=CHANNEL, destination=plain)
     assert caught.value.key == "alert.error.age_restricted"
     await p.alerts.create(
-        GUILD, AlertSpec(name="films", channel_id=CHANNEL, categories=("films",)), created_by=1, destination=plain
+        GUILD,
+        AlertSpec(name="films", channel_id=CHANNEL, criteria=Criteria(categories=("films",))),
+        created_by=1,
+        destination=plain,
     )
     with pytest.raises(UserError):
-        await p.alerts.edit(GUILD, "films", categories=("xxx",), destination=plain)
+        await p.alerts.edit(GUILD, "films", options={"category": ("xxx",)}, destination=plain)
     assert {a.name: a.channel_id for a in await p.alerts.list_alerts(GUILD)} == {
         "adult": NSFW_CHANNEL,
         "films": CHANNEL,
@@ -118,13 +125,19 @@ async def test_a_channel_vigie_cannot_post_in_is_refused_before_la_cale_is_asked
     locked = Destination(CHANNEL, ChannelKind.THREAD, locked=True, **ALL)
     with pytest.raises(UserError) as caught:
         await p.alerts.create(
-            GUILD, AlertSpec(name="dune", channel_id=CHANNEL, query="dune"), created_by=1, destination=locked
+            GUILD,
+            AlertSpec(name="dune", channel_id=CHANNEL, criteria=Criteria(query="dune")),
+            created_by=1,
+            destination=locked,
         )
     assert caught.value.key == "alert.error.thread_locked"
     no_posts = Destination(CHANNEL, ChannelKind.FORUM, **{**ALL, "send_messages": False})
     with pytest.raises(UserError) as caught:
         await p.alerts.create(
-            GUILD, AlertSpec(name="dune", channel_id=CHANNEL, query="dune"), created_by=1, destination=no_posts
+            GUILD,
+            AlertSpec(name="dune", channel_id=CHANNEL, criteria=Criteria(query="dune")),
+            created_by=1,
+            destination=no_posts,
         )
     assert caught.value.key == "alert.error.forum_perms"
     assert len(p.fake.requests) == asked
