@@ -44,7 +44,15 @@ from bot.ui.replies import reply
 log = logging.getLogger("vigie")
 command_log = logging.getLogger("vigie.commands")
 
-EXTENSIONS: tuple[str, ...] = ("cogs.setup", "cogs.keys", "cogs.search", "cogs.meta", "cogs.upload", "cogs.alerts")
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.setup",
+    "cogs.keys",
+    "cogs.search",
+    "cogs.meta",
+    "cogs.upload",
+    "cogs.alerts",
+    "cogs.watch",
+)
 
 #: A supervisor kills a process that outlives its grace period after SIGTERM (Docker's
 #: default: 10 s). Each step of closing has its own bound (tasks get STOP_TASKS_TIMEOUT
@@ -87,6 +95,7 @@ class VigieTree(app_commands.CommandTree["VigieBot"]):
             outcome=f"error:{type(unwrap(error)).__name__}" + (f":{message.error_id}" if message.error_id else ""),
         )
         await reply(interaction, message.text, ephemeral=True)
+        interaction.client.dispatch("command_answered", interaction)
 
 
 def log_command(interaction: discord.Interaction, *, outcome: str) -> None:
@@ -369,6 +378,9 @@ class VigieBot(commands.AutoShardedBot):
 
     async def on_app_command_completion(self, interaction: discord.Interaction, command: object) -> None:
         log_command(interaction, outcome="ok")
+        # Whatever the command: what a member must learn at their next command (watches
+        # Vigie paused on its own) is added after its answer.
+        self.dispatch("command_answered", interaction)
 
     async def close(self) -> None:
         """Idempotent and bounded: every caller (the signal handler, ``async with``,

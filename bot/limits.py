@@ -43,3 +43,11 @@ EXCLUDE_WORDS_MAX = 20
 EXCLUDE_TEXT_MAX = 300
 #: Highest ``min_seeders`` an alert accepts.
 MIN_SEEDERS_MAX = 1_000_000
+
+# -- Watches (/watch) --------------------------------------------------------------------------------
+#: Default of ``WATCHES_PER_MEMBER``: watches one member may have in one server.
+WATCHES_PER_MEMBER_DEFAULT = 10
+#: Default of ``WATCHES_PER_GUILD``: watches of all members of one server together.
+WATCHES_PER_GUILD_DEFAULT = 500
+#: Releases in one direct message (Discord: ten embeds a message).
+DM_RELEASES_MAX = 10

@@ -299,6 +299,12 @@ class GuildService:
         async with self._sessions.begin() as session:
             (await self._settings(session, guild_id)).upload_channel_id = channel_id
 
+    async def set_watches(self, guild_id: int, enabled: bool) -> None:
+        """``/setup watches on|off``: members' watches run on this server's poll, or not
+        (their watches stay; they run again when turned back on)."""
+        async with self._sessions.begin() as session:
+            (await self._settings(session, guild_id)).watches_enabled = enabled
+
     async def set_log_channel(self, guild_id: int, channel_id: int | None) -> None:
         async with self._sessions.begin() as session:
             (await self._settings(session, guild_id)).log_channel_id = channel_id

@@ -19,6 +19,8 @@ from bot.formatting import clean_text, format_size
 from bot.lacale.models import Torrent
 from bot.services.alerts.service import AlertInfo, Preview
 from bot.services.uploads import UploadDraft, UploadOutcome, UploadStatus, UploadSummary
+from bot.services.watches import WatchInfo, WatchList, WatchPreview
+from bot.states import WatchPause
 from bot.ui.status import pause_reason_text
 from bot.ui.style import Colours, exact_time, relative_time
 from bot.ui.text import escape, inline_code, safe_title, shorten
@@ -194,6 +196,98 @@ def alert_test_card(preview: Preview, *, base_url: str, locale: object) -> tuple
         lines.append(t(locale, "alert.test.none"))
     cards = [
         release_card(torrent, base_url=base_url, locale=locale, alert_names=(alert.name,))
+        for torrent in preview.matches
+    ]
+    return shorten("\n".join(lines), 2000), fit_embeds(cards)
+
+
+# -- /watch -----------------------------------------------------------------------------------
+def watch_criteria_text(criteria: dict[str, object], locale: object) -> str:
+    """A watch's criteria in words (the same words as an alert's)."""
+    lang = i18n.lang_of(locale)
+    t = i18n.t
+    parts: list[str] = []
+    query = criteria.get("query")
+    if isinstance(query, str) and query:
+        parts.append(t(locale, "alert.criteria.query", words=escape(query)))
+    categories = criteria.get("categories")
+    if isinstance(categories, list) and categories:
+        parts.append(t(locale, "alert.criteria.category", slugs=escape(", ".join(map(str, categories)))))
+    for key in ("min_size", "max_size"):
+        value = criteria.get(key)
+        if isinstance(value, int):
+            parts.append(t(locale, f"alert.criteria.{key}", size=format_size(value, lang)))
+    seeders = criteria.get("min_seeders")
+    if isinstance(seeders, int):
+        parts.append(t(locale, "alert.criteria.min_seeders", count=seeders))
+    exclude = criteria.get("exclude")
+    if isinstance(exclude, list) and exclude:
+        parts.append(t(locale, "alert.criteria.exclude", words=escape(", ".join(map(str, exclude)))))
+    return " · ".join(parts) or t(locale, "alert.criteria.all")
+
+
+def watch_pause_text(locale: object, reason: str | None) -> str:
+    return i18n.t(locale, f"watch.pause_reason.{WatchPause.of(reason)}")
+
+
+def watch_line(watch: WatchInfo, locale: object, *, server_enabled: bool = True) -> str:
+    t = i18n.t
+    if watch.paused:
+        state = t(locale, "watch.list.paused", reason=watch_pause_text(locale, watch.pause_reason))
+    elif not watch.personal and not server_enabled:
+        state = t(locale, "watch.list.server_off")
+    else:
+        state = t(locale, "watch.list.active")
+    runs = t(locale, "watch.list.personal" if watch.personal else "watch.list.server")
+    last = (
+        t(locale, "alert.list.last_match", when=relative_time(watch.last_match_at))
+        if watch.last_match_at
+        else t(locale, "alert.list.never")
+    )
+    counts = t(locale, "watch.list.sent", count=watch.delivered)
+    if watch.pending:
+        counts += " · " + t(locale, "alert.list.pending", count=watch.pending)
+    criteria = watch_criteria_text(watch.criteria, locale)
+    return f"**{escape(watch.name)}** — {state}\n{runs} · {criteria}\n{last} · {counts}"
+
+
+def watch_list_card(listing: WatchList, locale: object) -> discord.Embed:
+    """/watch list: the member's watches in this server, with why any is paused."""
+    watches = listing.watches
+    lines: list[str] = []
+    size = 0
+    for index, watch in enumerate(watches):
+        line = watch_line(watch, locale, server_enabled=listing.server_enabled)
+        if size + len(line) + 2 > 3900:
+            lines.append(i18n.t(locale, "alert.list.more", count=len(watches) - index))
+            break
+        lines.append(line)
+        size += len(line) + 2
+    return discord.Embed(
+        title=i18n.t(locale, "watch.list.title", count=len(watches)), description="\n\n".join(lines), colour=COLOUR
+    )
+
+
+def watch_test_card(preview: WatchPreview, *, base_url: str, locale: object) -> tuple[str, list[discord.Embed]]:
+    """/watch test: what was checked and turned away, then the cards a DM would carry."""
+    t = i18n.t
+    watch = preview.watch
+    lines = [
+        t(locale, "watch.test.heading", name=escape(watch.name), criteria=watch_criteria_text(watch.criteria, locale)),
+        t(
+            locale,
+            "alert.test.summary",
+            count=preview.checked,
+            matched=t(locale, "watch.test.matched", count=len(preview.matches)),
+        ),
+    ]
+    drops = [t(locale, f"alert.test.drop.{kind}", count=count) for kind, count in preview.drops.most_common() if kind]
+    if drops:
+        lines.append(t(locale, "alert.test.drops", details=", ".join(drops)))
+    if not preview.matches:
+        lines.append(t(locale, "alert.test.none"))
+    cards = [
+        release_card(torrent, base_url=base_url, locale=locale, alert_names=(watch.name,))
         for torrent in preview.matches
     ]
     return shorten("\n".join(lines), 2000), fit_embeds(cards)

@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cluster.ownership import Ownership
-from bot.db.models import Alert, Delivery, DeliveryStatus, GuildSettings
+from bot.db.models import Alert, Delivery, DeliveryStatus, GuildSettings, Watch
 from bot.db.types import utcnow
 from bot.services.alerts.batches import PendingRow
 from bot.states import PauseReason
@@ -45,17 +45,30 @@ async def pending_rows(
         Alert.mention_role_id,
         GuildSettings.locale,
         GuildSettings.log_channel_id,
+        Delivery.user_id,
+        Watch.name,
+        Watch.locale,
     )
+    # An alert's post (``alert_id``) or a member's DM (``watch_id``): one of the two joins finds a row.
     base = (
         select(*columns)
-        .join(Alert, Alert.id == Delivery.alert_id)
+        .outerjoin(Alert, Alert.id == Delivery.alert_id)
+        .outerjoin(Watch, Watch.id == Delivery.watch_id)
         .join(GuildSettings, GuildSettings.guild_id == Delivery.guild_id)
-        .where(Delivery.status == DeliveryStatus.PENDING, ownership.owns_sql(Delivery.guild_id))
+        .where(
+            Delivery.status == DeliveryStatus.PENDING,
+            or_(Alert.id.is_not(None), Watch.id.is_not(None)),
+            ownership.owns_sql(Delivery.guild_id),
+        )
+    )
+    running = or_(
+        and_(Delivery.alert_id.is_not(None), Alert.paused.is_(False)),
+        and_(Delivery.watch_id.is_not(None), Watch.paused.is_(False)),
     )
     claimed = (await session.execute(base.where(Delivery.batch_nonce.is_not(None)).order_by(Delivery.id))).all()
     fresh = (
         await session.execute(
-            base.where(Delivery.batch_nonce.is_(None), Alert.paused.is_(False), GuildSettings.active.is_(True))
+            base.where(Delivery.batch_nonce.is_(None), running, GuildSettings.active.is_(True))
             .order_by(Delivery.id)
             .limit(limit)
         )
@@ -64,7 +77,7 @@ async def pending_rows(
     if truncated:
         # The last release may have more rows past the limit: keep them together.
         last = fresh[-1]
-        fresh = [r for r in fresh if (r[3], r[4]) != (last[3], last[4])]
+        fresh = [r for r in fresh if (r[3], r[12], r[4]) != (last[3], last[12], last[4])]
     rows = [
         PendingRow(
             id=r[0],
@@ -74,11 +87,13 @@ async def pending_rows(
             info_hash=r[4],
             release=r[5],
             batch_nonce=r[6],
-            alert_name=r[8],
-            role_id=r[9],
-            locale=r[10] or "fr",
+            alert_name=r[8] if r[12] is None else (r[13] or ""),
+            role_id=r[9] if r[12] is None else None,
+            # A DM is written in the member's language, a post in the server's.
+            locale=(r[10] if r[12] is None else r[14]) or "fr",
             log_channel_id=r[11],
             claimed_by=r[7],
+            user_id=r[12],
         )
         for r in sorted([*claimed, *fresh], key=lambda r: r[0])
     ]

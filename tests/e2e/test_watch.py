@@ -1,0 +1,205 @@
+"""/watch through the fake Discord and the fake La Cale: a member's own alerts, sent to
+them by direct message by the real poller and sender. Cycles are triggered by the test."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import VigieWorld
+from tests.fakes.discord import FakeMember
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+async def ready(world: VigieWorld) -> VigieWorld:
+    """A server with a key and watches turned on."""
+    await world.register_key()
+    text = await final(world, "setup watches", state="on")
+    assert "/watch add" in text
+    return world
+
+
+def cog(world: VigieWorld) -> Any:
+    assert world.bot is not None
+    found = world.bot.get_cog("Alerts")
+    assert found is not None
+    return found
+
+
+async def cycle(world: VigieWorld) -> Any:
+    """One poll of every server (and member key), then whatever the sender has to send."""
+    report = await cog(world).scheduler.run_cycle(spread=0)
+    await cog(world).sender.flush()
+    return report
+
+
+async def final(world: VigieWorld, command: str, *, by: FakeMember | None = None, **options: Any) -> str:
+    rec = await world.invoke(command, by=by, **options)
+    message = await rec.wait_final()
+    return str(message.get("content") or "") + "".join(
+        str(e.get("description") or "") for e in message.get("embeds", [])
+    )
+
+
+def dms(world: VigieWorld, member: FakeMember | None = None) -> list[dict[str, Any]]:
+    return world.discord.channel_messages(world.discord.dm_channel(member or world.member))
+
+
+def titles(message: dict[str, Any]) -> list[str]:
+    return [e.get("title", "").replace("\\", "") for e in message.get("embeds", [])]
+
+
+def db(world: VigieWorld) -> sqlite3.Connection:
+    return sqlite3.connect(world.settings.database_url.split("///", 1)[1])
+
+
+async def test_a_watch_sends_one_dm_per_matching_release_and_nothing_else(ready: VigieWorld) -> None:
+    w = ready
+    w.lacale.add_torrent("Dune.Old.1080p")
+    text = await final(w, "watch add", by=w.member, name="dune", query="dune")
+    assert "dune" in text and "direct message" in text
+    await cycle(w)
+    assert dms(w) == []  # what existed before the watch is not sent
+
+    w.lacale.add_torrent("Dune.Part.Two.2160p")
+    w.lacale.add_torrent("Arcane.S02E01.1080p")
+    await cycle(w)
+    await cycle(w)
+    (message,) = dms(w)
+    assert titles(message) == ["Dune.Part.Two.2160p"]
+    assert message["enforce_nonce"] is True and len(str(message["nonce"])) <= 25
+    assert message["allowed_mentions"]["parse"] == []
+    footer = message["embeds"][0]["footer"]["text"]
+    assert "dune" in footer and "La Cale FR" in footer
+    # Nothing in the server's channels, nothing to the admin.
+    assert [m for m in w.discord.channel_messages(w.channel) if m.get("embeds")] == []
+    assert dms(w, w.admin) == []
+
+    listed = await final(w, "watch list", by=w.member)
+    assert "dune" in listed and "1 sent" in listed
+    # Another member sees only theirs.
+    assert "no watch" in await final(w, "watch list", by=w.admin)
+
+
+async def test_two_watches_of_one_member_matching_one_release_send_one_dm(ready: VigieWorld) -> None:
+    w = ready
+    await final(w, "watch add", by=w.member, name="dune", query="dune")
+    await final(w, "watch add", by=w.member, name="uhd", query="2160p")
+    await cycle(w)
+    w.lacale.add_torrent("Dune.Part.Two.2160p")
+    w.lacale.add_torrent("Dune.Part.One.1080p")
+    await cycle(w)
+    await cycle(w)
+    (message,) = dms(w)
+    assert sorted(titles(message)) == ["Dune.Part.One.1080p", "Dune.Part.Two.2160p"]
+    rows = db(w).execute("select user_id, count(*) from deliveries group by user_id").fetchall()
+    assert rows == [(w.member.id, 2)]
+
+
+async def test_watches_off_in_a_server_refuse_add_with_how_to_get_them(world: VigieWorld) -> None:
+    w = world
+    await w.register_key()
+    text = await final(w, "watch add", by=w.member, name="dune", query="dune")
+    assert "/setup watches on" in text and "/key set" in text
+    french = await w.invoke("watch add", by=w.member, locale="fr", name="dune", query="dune")
+    assert "désactivées" in str((await french.wait_final())["content"])
+    assert db(w).execute("select count(*) from watches").fetchone()[0] == 0
+
+    # Turned on, then off: a watch on the server's key waits (not polled), says why.
+    await final(w, "setup watches", state="on")
+    await final(w, "watch add", by=w.member, name="dune", query="dune")
+    await final(w, "setup watches", state="off")
+    w.lacale.add_torrent("Dune.Part.Two.2160p")
+    await cycle(w)
+    assert dms(w) == []
+    assert "turned watches off" in await final(w, "watch list", by=w.member)
+    # Members may not turn it on themselves.
+    refused = await w.discord.invoke(
+        "setup watches", by=w.member, in_channel=w.channel, enforce_permissions=False, state="on"
+    )
+    assert "Manage Server" in str((await refused.wait_final())["content"])
+    assert db(w).execute("select watches_enabled from guild_settings").fetchall() == [(0,)]
+
+
+async def test_dms_closed_pause_the_watch_with_the_reason_and_the_member_is_told(ready: VigieWorld) -> None:
+    w = ready
+    await final(w, "watch add", by=w.member, name="dune", query="dune")
+    await cycle(w)
+    w.discord.close_dms(w.member)
+    w.lacale.add_torrent("Dune.Part.Two.2160p")
+    await cycle(w)
+    assert dms(w) == []
+    assert db(w).execute("select paused, pause_reason from watches").fetchall() == [(1, "dms_closed")]
+
+    # Their next command, whatever it is, carries the news once.
+    rec = await w.invoke("key status", by=w.member)
+    await rec.wait_final()
+    told = str((await rec.wait_followup(1))["content"])
+    assert "dune" in told and "direct message" in told and "/watch resume" in told
+    assert db(w).execute("select notice_pending from watches").fetchall() == [(0,)]
+    again = await w.invoke("key status", by=w.member)
+    await again.wait_final()
+    await asyncio.sleep(0.3)
+    assert again.followups == []
+    listed = await final(w, "watch list", by=w.member)
+    assert "paused" in listed and "DMs are closed" in listed
+
+    # Nothing lost: once DMs are open and the watch resumed, what matched is sent.
+    w.discord.close_dms(w.member, False)
+    await final(w, "watch resume", by=w.member, name="dune")
+    await cog(w).sender.flush()
+    (message,) = dms(w)
+    assert titles(message) == ["Dune.Part.Two.2160p"]
+
+
+async def test_watch_limits_per_member_and_per_server(ready: VigieWorld) -> None:
+    w = ready
+    await w.restart(watches_per_member=2, watches_per_guild=3)
+    await final(w, "watch add", by=w.member, name="a", query="a")
+    await final(w, "watch add", by=w.member, name="b", query="b")
+    text = await final(w, "watch add", by=w.member, name="c", query="c")
+    assert "2 watches" in text and "/watch remove" in text
+    await final(w, "watch add", by=w.admin, name="a", query="a")
+    text = await final(w, "watch add", by=w.admin, name="b", query="b")
+    assert "3 watches" in text
+    assert db(w).execute("select count(*) from watches").fetchone()[0] == 3
+
+
+async def test_same_release_to_an_alert_and_a_watch_one_post_and_one_dm(ready: VigieWorld) -> None:
+    w = ready
+    await final(w, "alert add", name="dune", query="dune")
+    await final(w, "watch add", by=w.member, name="dune", query="dune")
+    await cycle(w)
+    w.lacale.add_torrent("Dune.Part.Two.2160p")
+    await cycle(w)
+    await cycle(w)
+    posts = [m for m in w.discord.channel_messages(w.channel) if m.get("embeds")]
+    assert [titles(m) for m in posts] == [["Dune.Part.Two.2160p"]]
+    assert [titles(m) for m in dms(w)] == [["Dune.Part.Two.2160p"]]
+
+
+async def test_restart_mid_delivery_sends_no_second_dm(ready: VigieWorld) -> None:
+    w = ready
+    await final(w, "watch add", by=w.member, name="dune", query="dune")
+    await cycle(w)
+    w.lacale.add_torrent("Dune.One")
+    w.lacale.add_torrent("Dune.Two")
+    dm = w.discord.dm_channel(w.member)
+    # The DM is created, but the answer is lost (a proxy's timeout): the rows stay claimed.
+    w.discord.fail_next(f"POST /channels/{dm.id}/messages", 408, message="Request Timeout", after_handling=True)
+    await cycle(w)
+    assert len(dms(w)) == 1
+    claimed = db(w).execute("select count(*), count(distinct batch_nonce) from deliveries where status = 'pending'")
+    assert claimed.fetchone() == (2, 1)
+    await w.restart()
+    await cog(w).sender.flush()
+    await cycle(w)
+    (message,) = dms(w)
+    assert titles(message) == ["Dune.One", "Dune.Two"]
+    assert w.discord.nonce_dedup_hits == 1
+    assert db(w).execute("select count(*) from deliveries where status = 'delivered'").fetchone()[0] == 2
