@@ -10,9 +10,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import discord
@@ -337,10 +338,12 @@ class VigieBot(commands.AutoShardedBot):
         guild = discord.Object(self.settings.dev_guild_id) if self.settings.dev_guild_id else None
         if guild is not None:
             self.tree.copy_global_to(guild=guild)
+        translator = self.tree.translator
+        if translator is None:  # setup_hook installs it before any sync
+            raise RuntimeError("the command tree has no translator")
         payload = [
-            await cmd.get_translated_payload(self.tree, self.tree.translator)
-            for cmd in self.tree.get_commands(guild=guild)
-        ]  # type: ignore[arg-type]
+            await cmd.get_translated_payload(self.tree, translator) for cmd in self.tree.get_commands(guild=guild)
+        ]
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
         state_key = f"commands_hash:{guild.id if guild else 'global'}:{self.application_id}:{self.settings.discord_api_base or ''}"
         # One sync at a time across processes (the slot-0 process at start, `vigie sync`):
@@ -358,9 +361,9 @@ class VigieBot(commands.AutoShardedBot):
         log.info("synced %d application commands %s", len(synced), f"to guild {guild.id}" if guild else "globally")
         return len(synced)
 
-    def spawn(self, coro: object, *, name: str) -> asyncio.Task[object]:
+    def spawn(self, coro: Coroutine[Any, Any, object], *, name: str) -> asyncio.Task[object]:
         """A background task kept referenced and cancelled at close."""
-        task = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+        task: asyncio.Task[object] = asyncio.create_task(coro, name=name)
         self.background_tasks.add(task)
         task.add_done_callback(self.background_tasks.discard)
         return task

@@ -168,7 +168,7 @@ class SecretRegistry:
             self._secrets = self._secrets - {secret}
             self._split.pop(secret, None)
 
-    def __iter__(self) -> Iterable[str]:  # type: ignore[override]
+    def __iter__(self) -> Iterable[str]:
         return iter(self._secrets)
 
     def _split_pattern(self, secret: str) -> re.Pattern[str]:
@@ -258,7 +258,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not getattr(record, "_vigie_redacted", False):
             _redact_record(record)
-            record._vigie_redacted = True  # type: ignore[attr-defined]
+            record._vigie_redacted = True
         return True
 
 
@@ -276,7 +276,7 @@ def install_redaction() -> None:
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
         _redact_record(record)
-        record._vigie_redacted = True  # type: ignore[attr-defined]
+        record._vigie_redacted = True
         return record
 
     logging.setLogRecordFactory(factory)

@@ -31,7 +31,7 @@ from bot.services.alerts.service import (
 from bot.ui.alert_posts import DiscordAlertPoster
 from bot.ui.autocomplete import category_choices
 from bot.ui.cards import alert_line, alert_list_card, alert_test_card, criteria_text
-from bot.ui.checks import may_manage_guild, require_manage_guild
+from bot.ui.checks import guild_id_of, may_manage_guild, require_manage_guild
 from bot.ui.options import Category, Exclude, MaxSize, MinSize, TmdbId
 from bot.ui.replies import defer, reply
 from bot.ui.text import escape, plain
@@ -108,7 +108,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
     async def cog_unload(self) -> None:
         await self.pipeline.stop()
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
         require_manage_guild(interaction)
         return True
 
@@ -156,8 +156,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         exclude: Exclude | None = None,
         backfill: Range[int, 0, BACKFILL_MAX] = 0,
     ) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
+        guild_id = guild_id_of(interaction)
         _check_mention(interaction, mention, channel)
         channel_id = channel.id if channel is not None else interaction.channel_id
         if channel is None:
@@ -179,7 +178,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
             exclude=exclude or (),
         )
         await defer(interaction, ephemeral=True)
-        result = await self.alerts.create(interaction.guild_id, spec, created_by=interaction.user.id, backfill=backfill)
+        result = await self.alerts.create(guild_id, spec, created_by=interaction.user.id, backfill=backfill)
         locale = interaction.locale
         text = i18n.t(
             locale,
@@ -195,9 +194,8 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
 
     @app_commands.command(name="list", description="List this server's alerts with their state and last match")
     async def list_(self, interaction: discord.Interaction) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
-        alerts = await self.alerts.list_alerts(interaction.guild_id)
+        guild_id = guild_id_of(interaction)
+        alerts = await self.alerts.list_alerts(guild_id)
         locale = interaction.locale
         if not alerts:
             await reply(interaction, i18n.t(locale, "alert.list.empty"))
@@ -237,13 +235,10 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         exclude: Exclude | None = None,
         clear: str | None = None,
     ) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
+        guild_id = guild_id_of(interaction)
         if mention is not None:
             # The ping goes to the channel the alert will post in: the new one, or its own.
-            target = channel or _guild_channel(
-                interaction, (await self.alerts.get(interaction.guild_id, name)).channel_id
-            )
+            target = channel or _guild_channel(interaction, (await self.alerts.get(guild_id, name)).channel_id)
             _check_mention(interaction, mention, target)
         changes: dict[str, object] = {}
         for option in [c.strip().lower() for c in (clear or "").replace(" ", ",").split(",") if c.strip()]:
@@ -267,7 +262,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         if not changes:
             raise UserError("alert.error.nothing_to_change")
         await defer(interaction, ephemeral=True)
-        info = await self.alerts.edit(interaction.guild_id, name, **changes)  # type: ignore[arg-type]
+        info = await self.alerts.edit(guild_id, name, **changes)  # type: ignore[arg-type]
         text = i18n.t(interaction.locale, "alert.edit.done", name=escape(info.name))
         await reply(interaction, text + "\n" + alert_line(info, interaction.locale))
 
@@ -275,27 +270,24 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
     @app_commands.describe(name="The alert to delete")
     @app_commands.autocomplete(name=_name_autocomplete)
     async def remove(self, interaction: discord.Interaction, name: str) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
-        info = await self.alerts.remove(interaction.guild_id, name)
+        guild_id = guild_id_of(interaction)
+        info = await self.alerts.remove(guild_id, name)
         await reply(interaction, i18n.t(interaction.locale, "alert.remove.done", name=escape(info.name)))
 
     @app_commands.command(name="pause", description="Stop posting an alert's matches for now")
     @app_commands.describe(name="The alert to pause")
     @app_commands.autocomplete(name=_name_autocomplete)
     async def pause(self, interaction: discord.Interaction, name: str) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
-        info = await self.alerts.pause(interaction.guild_id, name)
+        guild_id = guild_id_of(interaction)
+        info = await self.alerts.pause(guild_id, name)
         await reply(interaction, i18n.t(interaction.locale, "alert.pause.done", name=escape(info.name)))
 
     @app_commands.command(name="resume", description="Start posting an alert's matches again")
     @app_commands.describe(name="The alert to resume")
     @app_commands.autocomplete(name=_name_autocomplete)
     async def resume(self, interaction: discord.Interaction, name: str) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
-        info = await self.alerts.resume(interaction.guild_id, name)
+        guild_id = guild_id_of(interaction)
+        info = await self.alerts.resume(guild_id, name)
         await reply(
             interaction,
             i18n.t(interaction.locale, "alert.resume.done", name=escape(info.name), channel=f"<#{info.channel_id}>"),
@@ -305,10 +297,9 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
     @app_commands.describe(name="The alert to try")
     @app_commands.autocomplete(name=_name_autocomplete)
     async def test(self, interaction: discord.Interaction, name: str) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
+        guild_id = guild_id_of(interaction)
         await defer(interaction, ephemeral=True)
-        preview = await self.alerts.preview(interaction.guild_id, name)
+        preview = await self.alerts.preview(guild_id, name)
         content, embeds = alert_test_card(
             preview, base_url=self.bot.services.settings.lacale_base_url, locale=interaction.locale
         )

@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot import i18n
 from bot.app import VigieBot
-from bot.ui.checks import require_manage_guild
+from bot.ui.checks import guild_id_of, require_manage_guild
 from bot.ui.modals import open_key_form
 from bot.ui.replies import reply
 from bot.ui.status import guild_status_embed
@@ -25,16 +25,15 @@ class Setup(commands.GroupCog, group_name="setup", group_description="Configure 
         self.bot = bot
         super().__init__()
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
         require_manage_guild(interaction)
         return True
 
     @app_commands.command(name="key", description="Register this server's La Cale API key (typed in a private form)")
     async def key(self, interaction: discord.Interaction) -> None:
         # The form acts for this server and this admin, whatever else is open meanwhile.
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
-        guild_id, user_id = interaction.guild_id, interaction.user.id
+        guild_id = guild_id_of(interaction)
+        user_id = interaction.user.id
 
         async def on_key(modal_interaction: discord.Interaction, raw_key: str) -> None:
             # Manage Server again: it may have been withdrawn while the form was open.
@@ -48,26 +47,23 @@ class Setup(commands.GroupCog, group_name="setup", group_description="Configure 
     @app_commands.command(name="status", description="Show the key, the alerts and the last poll of this server")
     async def status(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
+        guild_id = guild_id_of(interaction)
         guilds = self.bot.services.guilds
-        await guilds.recheck_guild_key(interaction.guild_id)
-        status = await guilds.status(interaction.guild_id)
+        await guilds.recheck_guild_key(guild_id)
+        status = await guilds.status(guild_id)
         await reply(interaction, embed=guild_status_embed(status, interaction.locale))
 
     @app_commands.command(name="remove", description="Forget this server's La Cale key (alerts pause)")
     async def remove(self, interaction: discord.Interaction) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
-        removed = await self.bot.services.guilds.remove_guild_key(interaction.guild_id)
+        guild_id = guild_id_of(interaction)
+        removed = await self.bot.services.guilds.remove_guild_key(guild_id)
         await reply(interaction, i18n.t(interaction.locale, "setup.remove.done" if removed else "setup.remove.none"))
 
     @app_commands.command(name="upload-role", description="Choose the role allowed to upload with the server's key")
     @app_commands.describe(role="Role allowed to upload (leave empty: Manage Server only)")
     async def upload_role(self, interaction: discord.Interaction, role: discord.Role | None = None) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
-        await self.bot.services.guilds.set_upload_role(interaction.guild_id, role.id if role else None)
+        guild_id = guild_id_of(interaction)
+        await self.bot.services.guilds.set_upload_role(guild_id, role.id if role else None)
         if role is None:
             await reply(interaction, i18n.t(interaction.locale, "setup.upload_role.cleared"))
         else:
@@ -78,9 +74,8 @@ class Setup(commands.GroupCog, group_name="setup", group_description="Configure 
     async def upload_channel(
         self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
     ) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
-        await self.bot.services.guilds.set_upload_channel(interaction.guild_id, channel.id if channel else None)
+        guild_id = guild_id_of(interaction)
+        await self.bot.services.guilds.set_upload_channel(guild_id, channel.id if channel else None)
         key = "setup.upload_channel.set" if channel else "setup.upload_channel.cleared"
         await reply(interaction, i18n.t(interaction.locale, key, channel=channel.mention if channel else ""))
 
@@ -95,9 +90,8 @@ class Setup(commands.GroupCog, group_name="setup", group_description="Configure 
     @app_commands.command(name="log-channel", description="Channel where Vigie tells admins about problems")
     @app_commands.describe(channel="Channel for admin notices (leave empty: the server's system channel)")
     async def log_channel(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
-        await self.bot.services.guilds.set_log_channel(interaction.guild_id, channel.id if channel else None)
+        guild_id = guild_id_of(interaction)
+        await self.bot.services.guilds.set_log_channel(guild_id, channel.id if channel else None)
         key = "setup.log_channel.set" if channel else "setup.log_channel.cleared"
         await reply(interaction, i18n.t(interaction.locale, key, channel=channel.mention if channel else ""))
 

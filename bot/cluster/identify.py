@@ -23,7 +23,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.advisory import NS_IDENTIFY, xact_lock
-from bot.db.models import BotState, utcnow
+from bot.db.models import BotState
+from bot.db.types import utcnow
 
 log = logging.getLogger("vigie.cluster")
 
@@ -62,7 +63,7 @@ class IdentifyGate:
                     log.debug("shard %s waits %.2f s for identify bucket %d", shard_id, waited, bucket)
                     await asyncio.sleep(waited)
             stamp = cast(func.extract("epoch", func.clock_timestamp()), String)
-            statement = pg_insert(BotState.__table__).values(key=key, value=stamp, updated_at=utcnow())
+            statement = pg_insert(BotState).values(key=key, value=stamp, updated_at=utcnow())
             await session.execute(
                 statement.on_conflict_do_update(
                     index_elements=[BotState.__table__.c.key],

@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +85,12 @@ def fail_stop(reason: str) -> None:
     """Stop everything now: no post, no answer, no poll after this. A graceful close would
     keep working for seconds while another process may already run the same shards; the
     outbox and Discord's nonces make an abrupt stop safe (it is what SIGKILL does)."""
+    # Printed, not logged: the supervisor's log must carry it even if logging is broken.
+    print(  # noqa: T201
+        f"vigie: database: {reason}; stopping now so that the supervisor restarts this process",
+        file=sys.stderr,
+        flush=True,
+    )
     for handler in logging.getLogger().handlers:
         # A broken log handler must not keep us running.
         with contextlib.suppress(Exception):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, true
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ class Ownership:
         shard = 0 if guild_id is None else self.shard_of(guild_id)
         return shard % self.cluster_count == self.slot
 
-    def owns_sql(self, guild_id: ColumnElement[int]) -> ColumnElement[bool]:
+    def owns_sql(self, guild_id: SQLColumnExpression[int]) -> ColumnElement[bool]:
         """The same test for a ``guild_id`` column, usable in ``WHERE`` on SQLite and
         PostgreSQL (``//`` is integer division on both; snowflakes are positive, so
         ``x // 2**22`` equals ``x >> 22``)."""

@@ -84,10 +84,12 @@ def backup_sqlite(database_url: str, target: str | Path) -> BackupResult:
                 dst.close()
         finally:
             src.close()
-        with open(temp, "rb+") as fh:
+        if temp is None:  # set above; only the cleanup below clears it
+            raise BackupError(f"cannot write {out}")
+        written, temp = temp, None
+        with open(written, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.replace(temp, out)
-        temp = None
+        os.replace(written, out)
         fsync_directory(directory)
     except sqlite3.Error as exc:
         raise BackupError(f"cannot back up {source}: {exc}") from None

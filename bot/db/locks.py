@@ -24,19 +24,17 @@ async def insert_missing(session: AsyncSession, model: type[DeclarativeBase], **
     second fails on the primary key (two ``/key set`` of one member at once, a server
     joined while its admin runs ``/setup``); this cannot. Column defaults apply to what
     ``values`` leaves out."""
-    table = model.__table__
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        statement = sqlite_insert(table).values(**values).on_conflict_do_nothing()  # type: ignore[arg-type]
+        await session.execute(sqlite_insert(model).values(**values).on_conflict_do_nothing())
     elif dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        statement = pg_insert(table).values(**values).on_conflict_do_nothing()  # type: ignore[arg-type]
+        await session.execute(pg_insert(model).values(**values).on_conflict_do_nothing())
     else:
         raise NotImplementedError(f"insert_missing is not written for {dialect}")
-    await session.execute(statement)
 
 
 async def lock_guild(session: AsyncSession, guild_id: int) -> None:

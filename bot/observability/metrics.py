@@ -33,8 +33,10 @@ CYCLE_BUCKETS = (1.0, 5.0, 15.0, 30.0, 45.0, 60.0, 75.0, 90.0, 120.0, 180.0, 300
 
 
 class _PollResultLike(Protocol):
-    outcome: str
-    gap_notices: Any
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def gap_notices(self) -> Any: ...
 
 
 class _CycleReportLike(Protocol):

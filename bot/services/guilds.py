@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.locks import insert_missing
 from bot.db.models import Alert, GuildSettings, KeyStatus
+from bot.db.rows import rows_changed
 from bot.db.types import utcnow
 from bot.errors import KeyUnreadable
 from bot.lacale.errors import AuthError
@@ -195,7 +196,7 @@ class GuildService:
                 .values(key_status=KeyStatus.UNREADABLE, key_status_reason="KeyDecryptError", key_checked_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
-            if not marked.rowcount:
+            if not rows_changed(marked):
                 return False
             await session.execute(
                 update(Alert)
@@ -230,6 +231,8 @@ class GuildService:
         unreadable_guilds: list[int] = []
         restored: list[int] = []
         for guild_id, token, key_status in guild_rows:
+            if token is None:  # the query asked for rows with a key
+                continue
             try:
                 new_token = self._vault.rotate(token)
             except KeyDecryptError:
@@ -253,14 +256,14 @@ class GuildService:
                     .values(**values)
                     .execution_options(synchronize_session=False)
                 )
-                if done.rowcount and key_status == KeyStatus.UNREADABLE:
+                if rows_changed(done) and key_status == KeyStatus.UNREADABLE:
                     await session.execute(
                         update(Alert)
                         .where(Alert.guild_id == guild_id, Alert.pause_reason == PauseReason.KEY_UNREADABLE)
                         .values(paused=False, pause_reason=None)
                     )
                     restored.append(guild_id)
-            rotated += bool(done.rowcount and new_token is not None)
+            rotated += bool(rows_changed(done) and new_token is not None)
         members = await self.keys.rotate_member_keys()
         return StoredKeysReport(
             rotated + members.rotated, tuple(unreadable_guilds), members.unreadable, tuple(restored)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.locks import insert_missing
 from bot.db.models import MemberKey, Watch
+from bot.db.rows import rows_changed
 from bot.db.types import utcnow
 from bot.errors import KeyUnreadable, NoKey, UserError
 from bot.lacale.models import Meta
@@ -176,5 +177,5 @@ class KeyService:
                     )
                     .execution_options(synchronize_session=False)
                 )
-            rotated += bool(done.rowcount)
+            rotated += bool(rows_changed(done))
         return MemberKeysRotation(rotated, unreadable)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import time
 from collections import deque
@@ -202,7 +203,7 @@ class SearchService:
             task = asyncio.create_task(self._fetch(api_key, query), name="search")
             shared = _Shared(task, now)
             self._shared[cache_key] = shared
-            task.add_done_callback(lambda t, s=shared: self._finished(cache_key, s, t))
+            task.add_done_callback(functools.partial(self._finished, cache_key, shared))
             self._prune(now)
         try:
             return await asyncio.shield(shared.task)

@@ -37,6 +37,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import torf
 
@@ -332,7 +333,7 @@ def _scan(data: bytes) -> _Scan:
             if end > n:
                 raise bad("string longer than the remaining data")
             pos = end
-            if is_key:
+            if is_key and parent is not None:
                 key = data[colon + 1 : end]
                 if key in parent.keys:
                     raise bad(f"duplicate dictionary key {key[:40]!r}", "invalid")
@@ -367,7 +368,8 @@ def _scan(data: bytes) -> _Scan:
             if len(stack) == 1 and parent.key == b"info":
                 result.info_span = (start, pos)
             elif parent.role == _INFO and parent.key is not None:
-                result.info_values[parent.key] = (start, pos)  # type: ignore[index]
+                if result.info_values is not None:
+                    result.info_values[parent.key] = (start, pos)
             parent.awaiting_key = True
 
 
@@ -388,6 +390,10 @@ def _raw_value(data: bytes, span: tuple[int, int] | None) -> bytes | int | None:
 # torf
 
 
+#: torf's own ``creation_date`` property, which the subclass below wraps.
+_TORF_CREATION_DATE: property = torf.Torrent.__dict__["creation_date"]
+
+
 class _Torrent(torf.Torrent):
     """torf.Torrent that leaves the size cap to us and survives silly creation dates.
 
@@ -400,16 +406,17 @@ class _Torrent(torf.Torrent):
     MAX_TORRENT_FILE_SIZE = 1 << 62
 
     @property
-    def creation_date(self) -> datetime | None:  # type: ignore[override]
-        return torf.Torrent.creation_date.fget(self)
+    def creation_date(self) -> datetime | None:
+        return cast("datetime | None", _TORF_CREATION_DATE.__get__(self))
 
     @creation_date.setter
-    def creation_date(self, value: object) -> None:  # type: ignore[override]
+    def creation_date(self, value: object) -> None:
         try:
-            torf.Torrent.creation_date.fset(self, value)
+            _TORF_CREATION_DATE.__set__(self, value)
         except (OverflowError, OSError, ValueError):
             if isinstance(value, int) and not isinstance(value, bool):
-                self.metainfo["creation date"] = value
+                # Kept as the file said it: torf's own type says a datetime.
+                cast("dict[str, object]", self.metainfo)["creation date"] = value
             else:
                 raise
 
@@ -430,7 +437,7 @@ def _as_bytes(data: object) -> bytes:
     raise TorrentFileError("not_bencode", f"expected bytes, got {type(data).__name__}")
 
 
-def _is_pad(fileinfo: Mapping) -> bool:
+def _is_pad(fileinfo: Mapping[str, object]) -> bool:
     """BEP 47 padding file (``attr`` contains ``p``)."""
     attr = fileinfo.get("attr")
     if isinstance(attr, bytes):
@@ -465,6 +472,10 @@ def _check_and_parse(data: bytes, max_bytes: int) -> tuple[_Scan, torf.Torrent]:
 
 
 def _build_info(data: bytes, scan: _Scan, torrent: torf.Torrent) -> TorrentInfo:
+    # _check_and_parse refused a file without them: only the types need telling here.
+    if scan.info_values is None or scan.info_span is None:
+        raise TorrentFileError("no_info", "'info' is not a dictionary")
+    info_values = scan.info_values
     metainfo = torrent.metainfo
     info = metainfo["info"]
 
@@ -498,9 +509,9 @@ def _build_info(data: bytes, scan: _Scan, torrent: torf.Torrent) -> TorrentInfo:
 
     # Flags read from the original bytes: torf turns any 'private' value into a bool
     # (so the string "0" would read as private) before it even validates it.
-    private_raw = _raw_value(data, scan.info_values.get(b"private"))
+    private_raw = _raw_value(data, info_values.get(b"private"))
     private = isinstance(private_raw, int) and private_raw != 0
-    source = _text(_raw_value(data, scan.info_values.get(b"source")))
+    source = _text(_raw_value(data, info_values.get(b"source")))
 
     # Duplicates dropped in order, through a dict: a list's ``in`` made this quadratic
     # (80,000 URLs took 49 s). The scan capped their number anyway.

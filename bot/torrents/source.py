@@ -3,6 +3,8 @@ anything else in the file."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from torf import _flatbencode as bencode
 
 from bot.torrents import DEFAULT_MAX_BYTES, TorrentFileError, TorrentInfo, read_torrent
@@ -37,7 +39,7 @@ def set_source(data: bytes | TorrentInfo, source: str = LACALE_SOURCE, *, max_by
     try:
         metainfo = bencode.decode(info.raw)
         metainfo[b"info"][b"source"] = source.encode("utf-8")
-        return bencode.encode(metainfo)
+        return cast(bytes, bencode.encode(metainfo))
     except Exception as e:  # pragma: no cover - read_torrent already decoded it
         raise TorrentFileError("invalid", f"re-encoding failed: {type(e).__name__}: {e}") from None
 

@@ -18,3 +18,12 @@ def may_manage_guild(interaction: discord.Interaction) -> bool:
 def require_manage_guild(interaction: discord.Interaction) -> None:
     if not interaction.permissions.manage_guild:
         raise app_commands.MissingPermissions(["manage_guild"])
+
+
+def guild_id_of(interaction: discord.Interaction) -> int:
+    """The server a command runs in. ``guild_only()`` already keeps these commands out of
+    DMs; this says so to the type checker, and answers like Discord would if it ever did
+    not (an installation as a user app, a client that ignores the flag)."""
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage
+    return interaction.guild_id

@@ -63,7 +63,7 @@ class KeyModal(discord.ui.Modal):
         )
         self.add_item(self.key_input)
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
         # Discord only lets the member who opened a form submit it; checked anyway, since
         # the form acts for that member.
         if interaction.user.id != self._user_id:
@@ -77,7 +77,7 @@ class KeyModal(discord.ui.Modal):
         self.key_input.default = None
         await self._on_key(interaction, value)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
         message = describe_error(error, interaction.locale, context="key modal")
         await reply(interaction, message.text, ephemeral=True)
 
@@ -120,7 +120,7 @@ async def answer_stale_key_form(interaction: discord.Interaction) -> None:
     registered form, or an answer already sent, means the submission is handled."""
     if interaction.type is not discord.InteractionType.modal_submit:
         return
-    custom_id = (interaction.data or {}).get("custom_id")
+    custom_id = dict(interaction.data or {}).get("custom_id")
     if not isinstance(custom_id, str) or not custom_id.startswith(KEY_FORM_PREFIX):
         return
     if custom_id in _forms_of(interaction.client) or interaction.response.is_done():

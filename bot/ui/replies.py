@@ -36,7 +36,9 @@ async def reply(
             if ephemeral and interaction.extras.pop("public_defer", False):
                 with contextlib.suppress(discord.HTTPException):
                     await interaction.delete_original_response()
-            await interaction.followup.send(content, ephemeral=ephemeral, **kwargs)
+            await interaction.followup.send(
+                content if content is not None else discord.utils.MISSING, ephemeral=ephemeral, **kwargs
+            )
         else:
             await interaction.response.send_message(content, ephemeral=ephemeral, **kwargs)
     except discord.NotFound:

@@ -103,10 +103,12 @@ class SearchResultsView(Paginator):
                 value=i18n.t(locale, "search.download.no_key"),
                 inline=False,
             )
-        kwargs = {"embed": embed, "ephemeral": True, "allowed_mentions": NO_MENTIONS}
         if view is not None:
-            kwargs["view"] = view
-        await interaction.response.send_message(**kwargs)
+            await interaction.response.send_message(
+                embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS, view=view
+            )
+        else:
+            await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
 class _SortSelect(discord.ui.Select["SearchResultsView"]):

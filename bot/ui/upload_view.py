@@ -109,7 +109,7 @@ class UploadPreviewView(AuthorView):
         options = self.draft.tag_options
         if options:
             chosen = set(self.draft.tag_ids)
-            select = self.tags_menu
+            select: discord.ui.Select[UploadPreviewView] = self.tags_menu
             select.placeholder = t(self.locale, "upload.button.tags")[:150]
             select.max_values = len(options)
             select.options = [
@@ -148,7 +148,7 @@ class UploadPreviewView(AuthorView):
     ) -> None:
         await self._cancel(interaction)
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if not await super().interaction_check(interaction):
             return False
         self.service.touch(self.draft)
@@ -185,12 +185,19 @@ class UploadPreviewView(AuthorView):
     async def _refuse_busy(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_message(i18n.t(interaction.locale, "upload.in_progress"), ephemeral=True)
 
-    async def _confirm(self, interaction: discord.Interaction) -> None:
+    async def _may_act(self, interaction: discord.Interaction) -> bool:
+        """Whether a click may change the preview: not while a file is being sent or
+        rewritten, and not once the preview was closed (the click is answered either way)."""
         if self._busy:
             await self._refuse_busy(interaction)
-            return
+            return False
         if self._closed_notice is not None:
             await self._answer_closed(interaction, self._closed_notice)
+            return False
+        return True
+
+    async def _confirm(self, interaction: discord.Interaction) -> None:
+        if not await self._may_act(interaction):
             return
         self._busy = True
         self.message_interaction = interaction
@@ -263,11 +270,7 @@ class UploadPreviewView(AuthorView):
         await interaction.response.edit_message(embed=embed, view=None)
 
     async def _fix_source(self, interaction: discord.Interaction) -> None:
-        if self._busy:
-            await self._refuse_busy(interaction)
-            return
-        if self._closed_notice is not None:
-            await self._answer_closed(interaction, self._closed_notice)
+        if not await self._may_act(interaction):
             return
         self._busy = True
         self.message_interaction = interaction
@@ -285,11 +288,7 @@ class UploadPreviewView(AuthorView):
         await self._edit(embed=self.embed(), view=self)
 
     async def _tags_chosen(self, interaction: discord.Interaction) -> None:
-        if self._busy:
-            await self._refuse_busy(interaction)
-            return
-        if self._closed_notice is not None:
-            await self._answer_closed(interaction, self._closed_notice)
+        if not await self._may_act(interaction):
             return
         values = list(self._tag_select.values) if self._tag_select is not None else []
         self.draft = self.service.with_tags(self.draft, values)

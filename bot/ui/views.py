@@ -31,7 +31,7 @@ class AuthorView(discord.ui.View):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id == self.author_id:
             return True
-        if (interaction.data or {}).get("custom_id", "") in self.open_to_all:
+        if str(dict(interaction.data or {}).get("custom_id", "")) in self.open_to_all:
             return True
         await interaction.response.send_message(i18n.t(interaction.locale, "error.not_yours"), ephemeral=True)
         return False

@@ -242,7 +242,7 @@ class Recorder:
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
-    async def _write(self, batch: list[RecordEntry], outcomes: dict[int, tuple[datetime, str]]) -> None:
+    async def _write(self, batch: list[RecordEntry], outcomes: dict[int, tuple[datetime, PollOutcome]]) -> None:
         try:
             async with self._lock:  # one writer at a time: SQLite has one anyway
                 async with self._sessions.begin() as session:

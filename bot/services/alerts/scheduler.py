@@ -21,6 +21,7 @@ deliver (``GuildPoller.poll`` then ``DeliverySender.wake``) on a timetable.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -268,7 +269,7 @@ class AlertScheduler:
                     self._watch_poll(job, poll, progress, slot), name=f"alert-poll-{job.guild_id}"
                 )
                 # A callback, not a ``finally``: it runs even for a task cancelled unstarted.
-                task.add_done_callback(lambda _t, p=poll, s=slot, g=job.guild_id: self._poll_ended(p, s, g))
+                task.add_done_callback(functools.partial(self._poll_ended_callback, poll, slot, job.guild_id))
                 tasks.append(task)
         except BaseException:
             # Stopped while starting: the polls already started stop too.
@@ -326,6 +327,11 @@ class AlertScheduler:
         finally:
             POLL_PROGRESS.reset(token)
         return poll, progress
+
+    def _poll_ended_callback(
+        self, poll: asyncio.Task[PollResult], slot: _PollSlot, guild_id: int, _task: asyncio.Task[object]
+    ) -> None:
+        self._poll_ended(poll, slot, guild_id)
 
     def _poll_ended(self, poll: asyncio.Task[PollResult], slot: _PollSlot, guild_id: int) -> None:
         if not poll.done():

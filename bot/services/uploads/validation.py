@@ -202,11 +202,10 @@ def resolve_category(meta: Meta, value: str) -> FlatCategory:
     if not wanted:
         raise UserError("upload.category.unknown", category=code_span(value))
     flats = list(meta.walk_categories())
-    for match in (
-        lambda f: f.category.id == wanted,
-        lambda f: f.category.slug.lower() == wanted.lower(),
+    for found in (
+        [f for f in flats if f.category.id == wanted],
+        [f for f in flats if f.category.slug.lower() == wanted.lower()],
     ):
-        found = [f for f in flats if match(f)]
         if found:
             return found[0]
     norm = normalize_text(wanted)
