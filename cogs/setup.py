@@ -82,9 +82,8 @@ class Setup(commands.GroupCog, group_name="setup", group_description="Configure 
     @app_commands.command(name="watches", description="Let members get their own alerts by DM (/watch)")
     @app_commands.describe(state="on: members may watch with this server's key; off: they may not")
     async def watches(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
-        await self.bot.services.guilds.set_watches(interaction.guild_id, state == "on")
+        guild_id = guild_id_of(interaction)
+        await self.bot.services.guilds.set_watches(guild_id, state == "on")
         await reply(interaction, i18n.t(interaction.locale, f"setup.watches.{state}"))
 
     @app_commands.command(name="log-channel", description="Channel where Vigie tells admins about problems")

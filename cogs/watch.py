@@ -26,6 +26,7 @@ from bot.limits import ALERT_NAME_MAX, MIN_SEEDERS_MAX, QUERY_MAX
 from bot.services.watches import WatchService
 from bot.ui.autocomplete import category_choices
 from bot.ui.cards import watch_criteria_text, watch_line, watch_list_card, watch_pause_text, watch_test_card
+from bot.ui.checks import guild_id_of
 from bot.ui.options import Category, Exclude, MaxSize, MinSize
 from bot.ui.replies import defer, reply
 from bot.ui.text import escape, plain
@@ -136,8 +137,7 @@ class Watches(commands.GroupCog, group_name="watch", group_description="Your own
         min_seeders: Range[int, 0, MIN_SEEDERS_MAX] | None = None,
         exclude: Exclude | None = None,
     ) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
+        guild_id = guild_id_of(interaction)
         criteria = _criteria(
             query=query,
             category=category,
@@ -147,9 +147,7 @@ class Watches(commands.GroupCog, group_name="watch", group_description="Your own
             exclude=exclude,
         )
         await defer(interaction, ephemeral=True)
-        info = await self.watches.create(
-            interaction.guild_id, interaction.user.id, name, criteria, locale=str(interaction.locale)
-        )
+        info = await self.watches.create(guild_id, interaction.user.id, name, criteria, locale=str(interaction.locale))
         locale = interaction.locale
         text = i18n.t(
             locale,
@@ -162,9 +160,8 @@ class Watches(commands.GroupCog, group_name="watch", group_description="Your own
 
     @app_commands.command(name="list", description="List your watches in this server with their state")
     async def list_(self, interaction: discord.Interaction) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
-        listing = await self.watches.list_watches(interaction.guild_id, interaction.user.id)
+        guild_id = guild_id_of(interaction)
+        listing = await self.watches.list_watches(guild_id, interaction.user.id)
         if not listing.watches:
             await reply(interaction, i18n.t(interaction.locale, "watch.list.empty"))
             return
@@ -196,8 +193,7 @@ class Watches(commands.GroupCog, group_name="watch", group_description="Your own
         exclude: Exclude | None = None,
         clear: str | None = None,
     ) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
+        guild_id = guild_id_of(interaction)
         cleared: list[str] = []
         for option in [c.strip().lower() for c in (clear or "").replace(" ", ",").split(",") if c.strip()]:
             if option not in CLEARABLE:
@@ -214,7 +210,7 @@ class Watches(commands.GroupCog, group_name="watch", group_description="Your own
         if not given and not cleared and new_name is None:
             raise UserError("alert.error.nothing_to_change")
         await defer(interaction, ephemeral=True)
-        guild_id, user_id = interaction.guild_id, interaction.user.id
+        guild_id, user_id = guild_id, interaction.user.id
         criteria = None
         if given or cleared:
             current = await self.watches.get(guild_id, user_id, name)
@@ -227,38 +223,34 @@ class Watches(commands.GroupCog, group_name="watch", group_description="Your own
     @app_commands.describe(name="The watch to delete")
     @app_commands.autocomplete(name=_name_autocomplete)
     async def remove(self, interaction: discord.Interaction, name: str) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
-        info = await self.watches.remove(interaction.guild_id, interaction.user.id, name)
+        guild_id = guild_id_of(interaction)
+        info = await self.watches.remove(guild_id, interaction.user.id, name)
         await reply(interaction, i18n.t(interaction.locale, "watch.remove.done", name=escape(info.name)))
 
     @app_commands.command(name="pause", description="Stop sending a watch's matches for now")
     @app_commands.describe(name="The watch to pause")
     @app_commands.autocomplete(name=_name_autocomplete)
     async def pause(self, interaction: discord.Interaction, name: str) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
-        info = await self.watches.pause(interaction.guild_id, interaction.user.id, name)
+        guild_id = guild_id_of(interaction)
+        info = await self.watches.pause(guild_id, interaction.user.id, name)
         await reply(interaction, i18n.t(interaction.locale, "watch.pause.done", name=escape(info.name)))
 
     @app_commands.command(name="resume", description="Start sending a watch's matches again")
     @app_commands.describe(name="The watch to resume")
     @app_commands.autocomplete(name=_name_autocomplete)
     async def resume(self, interaction: discord.Interaction, name: str) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
+        guild_id = guild_id_of(interaction)
         await defer(interaction, ephemeral=True)
-        info = await self.watches.resume(interaction.guild_id, interaction.user.id, name)
+        info = await self.watches.resume(guild_id, interaction.user.id, name)
         await reply(interaction, i18n.t(interaction.locale, "watch.resume.done", name=escape(info.name)))
 
     @app_commands.command(name="test", description="Show what a watch would send you now (sends nothing)")
     @app_commands.describe(name="The watch to try")
     @app_commands.autocomplete(name=_name_autocomplete)
     async def test(self, interaction: discord.Interaction, name: str) -> None:
-        if interaction.guild_id is None:  # guild_only() already refuses DMs; this narrows the type
-            raise app_commands.NoPrivateMessage
+        guild_id = guild_id_of(interaction)
         await defer(interaction, ephemeral=True)
-        preview = await self.watches.preview(interaction.guild_id, interaction.user.id, name)
+        preview = await self.watches.preview(guild_id, interaction.user.id, name)
         content, embeds = watch_test_card(
             preview, base_url=self.bot.services.settings.lacale_base_url, locale=interaction.locale
         )

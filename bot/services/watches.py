@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.locks import lock_guild
 from bot.db.models import Delivery, DeliveryStatus, GuildSettings, MemberKey, Watch
+from bot.db.rows import rows_changed
 from bot.db.types import utcnow
 from bot.errors import UserError
 from bot.lacale.errors import BadRequest
@@ -39,7 +40,7 @@ from bot.services.alerts.fetch import SiteMeta
 from bot.services.alerts.matching import ReleaseView, dedupe, match, newest_first
 from bot.services.alerts.record import insert_seen
 from bot.services.alerts.service import AlertSpec, _validated
-from bot.services.alerts.watching import criteria_filter, pause_member_watches, rowcount
+from bot.services.alerts.watching import criteria_filter, pause_member_watches
 from bot.services.guilds import GuildService
 from bot.services.lacale_access import LaCaleAccess
 from bot.states import WatchPause
@@ -330,7 +331,7 @@ class WatchService:
                 .values(notice_pending=False, updated_at=Watch.updated_at)
                 .execution_options(synchronize_session=False)
             )
-            if not rowcount(done):
+            if not rows_changed(done):
                 return []  # another command of the member told them first
         by_reason: dict[WatchPause, list[str]] = {}
         for _, name, reason in rows:

@@ -493,6 +493,8 @@ class AlertService:
             .group_by(Delivery.alert_id, Delivery.status)
         )
         for alert_id, status, count in rows.all():
+            if alert_id is None:  # never: the query names alerts (a DM row has none)
+                continue
             delivered, pending = out[alert_id]
             out[alert_id] = (count, pending) if status == DeliveryStatus.DELIVERED else (delivered, count)
         return out

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Delivery, DeliveryStatus, Watch
+from bot.db.rows import rows_changed
 from bot.lacale.models import Meta
 from bot.services.alerts.matching import AlertFilter
 from bot.states import WatchPause
@@ -52,11 +52,7 @@ async def pause_member_watches(
         .values(batch_nonce=None, claimed_by=None, claimed_at=None)
         .execution_options(synchronize_session=False)
     )
-    return rowcount(done)
-
-
-def rowcount(result: object) -> int:
-    return int(getattr(result, "rowcount", 0) or 0) if isinstance(result, CursorResult) else 0
+    return rows_changed(done)
 
 
 @dataclass(frozen=True, slots=True)
