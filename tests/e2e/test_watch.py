@@ -203,3 +203,60 @@ async def test_restart_mid_delivery_sends_no_second_dm(ready: VigieWorld) -> Non
     assert titles(message) == ["Dune.One", "Dune.Two"]
     assert w.discord.nonce_dedup_hits == 1
     assert db(w).execute("select count(*) from deliveries where status = 'delivered'").fetchone()[0] == 2
+
+
+async def test_server_watches_cost_no_la_cale_request_of_their_own(ready: VigieWorld) -> None:
+    w = ready
+    await final(w, "alert add", name="dune", query="dune")
+    await cycle(w)
+    w.lacale.add_torrent("Arcane.S02E01.1080p")
+    await cycle(w)
+    alone = w.lacale.count("/api/external")
+    w.lacale.add_torrent("Arcane.S02E02.1080p")
+    await cycle(w)
+    assert w.lacale.count("/api/external") - alone == 1
+    for i in range(5):
+        await final(w, "watch add", by=w.member, name=f"w{i}", query="arcane")
+    w.lacale.add_torrent("Arcane.S02E03.1080p")
+    before = w.lacale.count("/api/external")
+    await cycle(w)
+    assert w.lacale.count("/api/external") - before == 1  # the same one newest page
+    (message,) = dms(w)
+    assert titles(message) == ["Arcane.S02E03.1080p"]
+
+
+async def test_a_personal_key_watches_where_the_server_has_not_turned_watches_on(world: VigieWorld) -> None:
+    w = world
+    await w.register_key()
+    personal = w.lacale.add_key()
+    await w.register_member_key(w.member, personal)
+    w.lacale.add_torrent("Dune.Old.1080p")
+    text = await final(w, "watch add", by=w.member, name="dune", query="dune")
+    assert "personal La Cale key" in text
+    await cycle(w)
+    assert dms(w) == []
+    w.lacale.add_torrent("Dune.Part.Two.2160p")
+    before = w.lacale.count("/api/external", key=personal)
+    server_before = w.lacale.count("/api/external", key=w.key)
+    await cycle(w)
+    (message,) = dms(w)
+    assert titles(message) == ["Dune.Part.Two.2160p"]
+    # Polled with the member's key, once; the server's key is not used for it.
+    assert w.lacale.count("/api/external", key=personal) - before == 1
+    assert w.lacale.count("/api/external", key=w.key) == server_before
+    assert "on your personal key" in await final(w, "watch list", by=w.member)
+
+    # /key remove stops the watches that ran on it, and says so.
+    rec = await w.invoke("key remove", by=w.member)
+    await rec.wait_final()
+    told = str((await rec.wait_followup(1))["content"])
+    assert "dune" in told and "personal key" in told
+    w.lacale.add_torrent("Dune.Part.Three.2160p")
+    after = w.lacale.count("/api/external", key=personal)
+    await cycle(w)
+    assert len(dms(w)) == 1
+    assert w.lacale.count("/api/external", key=personal) == after
+    listed = await final(w, "watch list", by=w.member)
+    assert "paused" in listed and "which you removed" in listed
+    refused = await final(w, "watch resume", by=w.member, name="dune")
+    assert "/setup watches on" in refused
