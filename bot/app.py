@@ -157,8 +157,11 @@ class VigieBot(commands.AutoShardedBot):
         on_slot_lost: Callable[[str], None] = fail_stop,
     ) -> None:
         intents = discord.Intents.none()
-        # Guilds: the guild cache, join/leave events and channel lookups. Nothing privileged.
+        # Guilds: the guild cache, join/leave events and channel lookups. Nothing privileged
+        # unless the operator asks for member events (DISCORD_MEMBERS_INTENT: watches of a
+        # member who leaves pause at once).
         intents.guilds = True
+        intents.members = settings.discord_members_intent
         #: Before super().__init__: discord.py's HTTP session gets the 429 counter.
         self.metrics = Metrics()
         super().__init__(
@@ -168,6 +171,10 @@ class VigieBot(commands.AutoShardedBot):
             tree_cls=VigieTree,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            # Member events only (the raw remove event needs no cache): no member list is
+            # asked for at start, nor kept.
+            chunk_guilds_at_startup=False,
+            member_cache_flags=discord.MemberCacheFlags.none(),
         )
         self.settings = settings
         self.extension_names = extensions

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     # many a server may hold for all its members.
     watches_per_member: int = Field(default=WATCHES_PER_MEMBER_DEFAULT, ge=1)
     watches_per_guild: int = Field(default=WATCHES_PER_GUILD_DEFAULT, ge=1)
+    # Discord's privileged "server members" intent (to be enabled for the bot in the developer
+    # portal first): a member leaving a server pauses their watches there at once. Without
+    # it, the next DM finds the member gone and pauses them then.
+    discord_members_intent: bool = False
     # The operators' endpoint (/healthz, /readyz, /metrics): off unless HEALTH_PORT is set
     # (0: any free port, logged), on loopback unless HEALTH_HOST opens it (0.0.0.0 in a container).
     health_port: int | None = Field(default=None, ge=0, le=65535)

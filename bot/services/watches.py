@@ -297,21 +297,6 @@ class WatchService:
         async with self._sessions.begin() as session:
             return await pause_member_watches(session, user_id, WatchPause.MEMBER_LEFT, guild_id=guild_id)
 
-    async def members_present(self, guild_id: int, present: set[int]) -> int:
-        """Start-up reconcile: watches of members not in ``present`` (the server's member
-        list, when Vigie can read it) pause as if they had left."""
-        async with self._sessions.begin() as session:
-            users = (
-                await session.scalars(
-                    select(Watch.user_id).where(Watch.guild_id == guild_id, Watch.paused.is_(False)).distinct()
-                )
-            ).all()
-            paused = 0
-            for user_id in users:
-                if user_id not in present:
-                    paused += await pause_member_watches(session, user_id, WatchPause.MEMBER_LEFT, guild_id=guild_id)
-            return paused
-
     async def take_notice(self, user_id: int) -> list[PausedNotice]:
         """Watches Vigie paused on its own that the member was not told about: returned
         once (marked told in the same transaction), for their next command's answer."""
