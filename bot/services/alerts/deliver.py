@@ -431,7 +431,11 @@ class DeliverySender:
         async with self._sessions.begin() as session:
             await note_failure(session, batch.ids, f"{reason}: {exc}", release_claim=True)
             paused = await pause_member_watches(
-                session, batch.user_id, reason, guild_id=batch.guild_id if exc.left else None
+                session,
+                batch.user_id,
+                reason,
+                guild_id=batch.guild_id if exc.left else None,
+                unclaim_in=batch.guild_id,
             )
         log.info("member %s: %s; %d watches paused", batch.user_id, reason, paused)
         report.paused_alerts += paused

@@ -28,10 +28,16 @@ async def pause_member_watches(
     *,
     guild_id: int | None = None,
     personal_only: bool = False,
+    unclaim_in: int | None = None,
 ) -> int:
-    """Pause a member's running watches (in one server, or everywhere), to be told at their
-    next command; their recorded DMs wait, unclaimed (nothing of them reached Discord), for
-    the watch's resume. Returns how many were paused."""
+    """Pause a member's running watches (in server ``guild_id``, or everywhere), to be told
+    at their next command; their recorded DMs wait for the watches' resume. Returns how many
+    were paused.
+
+    ``unclaim_in``: the server whose DMs to the member a refusal just proved unsent (the
+    sender's, the server this process owns): their claims are released. Claims in other
+    servers are left to the processes owning them (one may be sending right now); each
+    finds the member unreachable in turn and releases its own."""
     conditions = [Watch.user_id == user_id, Watch.paused.is_(False)]
     if guild_id is not None:
         conditions.append(Watch.guild_id == guild_id)
@@ -43,15 +49,17 @@ async def pause_member_watches(
         .values(paused=True, pause_reason=reason, notice_pending=reason != WatchPause.USER)
         .execution_options(synchronize_session=False)
     )
-    pending = [Delivery.user_id == user_id, Delivery.status == DeliveryStatus.PENDING]
-    if guild_id is not None:
-        pending.append(Delivery.guild_id == guild_id)
-    await session.execute(
-        update(Delivery)
-        .where(*pending)
-        .values(batch_nonce=None, claimed_by=None, claimed_at=None)
-        .execution_options(synchronize_session=False)
-    )
+    if unclaim_in is not None:
+        await session.execute(
+            update(Delivery)
+            .where(
+                Delivery.user_id == user_id,
+                Delivery.guild_id == unclaim_in,
+                Delivery.status == DeliveryStatus.PENDING,
+            )
+            .values(batch_nonce=None, claimed_by=None, claimed_at=None)
+            .execution_options(synchronize_session=False)
+        )
     return rows_changed(done)
 
 
