@@ -82,6 +82,10 @@ async def test_a_watch_sends_one_dm_per_matching_release_and_nothing_else(ready:
 
     listed = await final(w, "watch list", by=w.member)
     assert "dune" in listed and "1 sent" in listed
+    status = await (await w.invoke("setup status")).wait_final()
+    fields = {f["name"]: f["value"] for f in status["embeds"][0]["fields"]}
+    assert "on: members may watch" in fields["Members' watches (/watch)"]
+    assert "1 watch in this server" in fields["Members' watches (/watch)"]
     # Another member sees only theirs.
     assert "no watch" in await final(w, "watch list", by=w.admin)
 
@@ -99,6 +103,24 @@ async def test_two_watches_of_one_member_matching_one_release_send_one_dm(ready:
     assert sorted(titles(message)) == ["Dune.Part.One.1080p", "Dune.Part.Two.2160p"]
     rows = db(w).execute("select user_id, count(*) from deliveries group by user_id").fetchall()
     assert rows == [(w.member.id, 2)]
+
+
+async def test_watch_is_every_members_command_in_both_languages(world: VigieWorld) -> None:
+    commands = {c["name"]: c for c in world.discord.commands(guild_id=world.guild.id)}
+    watch = commands["watch"]
+    assert watch["name_localizations"]["fr"] == "veille"
+    assert watch.get("default_member_permissions") is None
+    subcommands = {o["name"]: o for o in watch["options"]}
+    assert set(subcommands) == {"add", "list", "edit", "remove", "pause", "resume", "test"}
+    add = {o["name"]: o for o in subcommands["add"]["options"]}
+    # The same criteria as /alert, without a channel, a role, or a TMDB id (a request of its own).
+    assert {"name", "query", "category", "min_size", "max_size", "min_seeders", "exclude"} <= set(add)
+    assert not {"channel", "mention", "tmdb", "backfill"} & set(add)
+    assert add["query"]["description_localizations"]["fr"]
+    setup = {o["name"]: o for o in commands["setup"]["options"]}
+    state = setup["watches"]["options"][0]
+    assert [c["value"] for c in state["choices"]] == ["on", "off"]
+    assert state["choices"][0]["name_localizations"]["fr"] == "activées"
 
 
 async def test_watches_off_in_a_server_refuse_add_with_how_to_get_them(world: VigieWorld) -> None:
