@@ -43,6 +43,9 @@ EXCLUDE_WORDS_MAX = 20
 EXCLUDE_TEXT_MAX = 300
 #: Highest ``min_seeders`` an alert accepts.
 MIN_SEEDERS_MAX = 1_000_000
+#: Characters of a ``regex`` criterion's pattern (run by RE2, in linear time; the cap keeps
+#: the compiled automaton small).
+PATTERN_MAX = 200
 
 # -- Watches (/watch) --------------------------------------------------------------------------------
 #: Default of ``WATCHES_PER_MEMBER``: watches one member may have in one server.

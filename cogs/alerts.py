@@ -30,9 +30,10 @@ from bot.services.alerts.service import (
 )
 from bot.ui.alert_posts import DiscordAlertPoster
 from bot.ui.autocomplete import category_choices
-from bot.ui.cards import alert_line, alert_list_card, alert_test_card, criteria_text
+from bot.ui.cards import alert_line, alert_list_entries, alert_test_card, criteria_text
 from bot.ui.checks import guild_id_of, may_manage_guild, require_manage_guild
 from bot.ui.options import Category, Exclude, MaxSize, MinSize, TmdbId
+from bot.ui.pages import ALERTS_PER_PAGE, chunk_lines, send_pages
 from bot.ui.replies import defer, reply
 from bot.ui.text import escape, plain
 
@@ -195,13 +196,17 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
     @app_commands.command(name="list", description="List this server's alerts with their state and last match")
     async def list_(self, interaction: discord.Interaction) -> None:
         guild_id = guild_id_of(interaction)
+        await defer(interaction, ephemeral=True)
         alerts = await self.alerts.list_alerts(guild_id)
         locale = interaction.locale
         if not alerts:
             await reply(interaction, i18n.t(locale, "alert.list.empty"))
             return
-        embed = alert_list_card(alerts, locale)
-        await reply(interaction, embed=embed)
+        await send_pages(
+            interaction,
+            title=i18n.t(locale, "alert.list.title", count=len(alerts)),
+            pages=chunk_lines(alert_list_entries(alerts, locale), max_lines=ALERTS_PER_PAGE, separator="\n\n"),
+        )
 
     @app_commands.command(name="edit", description="Change an alert (only the options you give)")
     @app_commands.describe(

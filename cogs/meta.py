@@ -10,7 +10,7 @@ from discord.ext import commands
 from bot import i18n
 from bot.app import VigieBot
 from bot.services.metadata import category_rows, tag_groups
-from bot.ui.pages import PagesView, category_page_lines, chunk_lines, tag_page_lines
+from bot.ui.pages import category_page_lines, chunk_lines, send_pages, tag_page_lines
 from bot.ui.replies import defer, reply
 
 
@@ -23,15 +23,7 @@ class MetaCog(commands.GroupCog, group_name="meta", group_description="La Cale's
         if not lines:
             await reply(interaction, i18n.t(interaction.locale, "meta.nothing"))
             return
-        view = PagesView(
-            author_id=interaction.user.id,
-            title=title,
-            pages=chunk_lines(lines),
-            locale=interaction.locale,
-            footer=footer,
-        )
-        view.message_interaction = interaction
-        await interaction.followup.send(embed=view.embed(), view=view, ephemeral=True)
+        await send_pages(interaction, title=title, pages=chunk_lines(lines), footer=footer)
 
     @app_commands.command(name="categories", description="List categories with their slug and id")
     @app_commands.describe(filter="Show only categories whose name contains this")

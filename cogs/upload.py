@@ -21,8 +21,9 @@ from bot.services.uploads import (
     check_torrent_attachment,
 )
 from bot.ui.autocomplete import category_choices, tag_choices
-from bot.ui.cards import announcement_embed, uploads_embed
+from bot.ui.cards import announcement_embed, upload_entries
 from bot.ui.options import Tags
+from bot.ui.pages import UPLOADS_PER_PAGE, chunk_lines, send_pages
 from bot.ui.replies import NO_MENTIONS, defer, reply
 from bot.ui.upload_view import UploadPreviewView, uploader_of
 
@@ -142,7 +143,13 @@ class Upload(commands.Cog):
         if not records:
             await reply(interaction, i18n.t(interaction.locale, "upload.list.none"))
             return
-        await reply(interaction, embed=uploads_embed(records, interaction.locale))
+        locale = interaction.locale
+        await send_pages(
+            interaction,
+            title=i18n.t(locale, "upload.list.title"),
+            pages=chunk_lines(upload_entries(records, locale), max_lines=UPLOADS_PER_PAGE, separator="\n\n"),
+            footer=i18n.t(locale, "upload.list.footer", count=len(records)),
+        )
 
     async def announce(self, outcome: UploadOutcome) -> None:
         """The short public message in the server's upload channel, when one is set."""

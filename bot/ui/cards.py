@@ -159,20 +159,9 @@ def fit_embeds(embeds: list[discord.Embed], budget: int = 6000) -> list[discord.
     return out
 
 
-def alert_list_card(alerts: Sequence[AlertInfo], locale: object) -> discord.Embed:
-    """/alert list: one entry per alert, as many as fit, then how many more there are."""
-    lines: list[str] = []
-    size = 0
-    for index, alert in enumerate(alerts):
-        line = alert_line(alert, locale)
-        if size + len(line) + 2 > 3900:
-            lines.append(i18n.t(locale, "alert.list.more", count=len(alerts) - index))
-            break
-        lines.append(line)
-        size += len(line) + 2
-    return discord.Embed(
-        title=i18n.t(locale, "alert.list.title", count=len(alerts)), description="\n\n".join(lines), colour=COLOUR
-    )
+def alert_list_entries(alerts: Sequence[AlertInfo], locale: object) -> list[str]:
+    """/alert list: one entry per alert (paged by :func:`bot.ui.pages.send_pages`)."""
+    return [alert_line(alert, locale) for alert in alerts]
 
 
 def alert_test_card(preview: Preview, *, base_url: str, locale: object) -> tuple[str, list[discord.Embed]]:
@@ -475,8 +464,9 @@ def announcement_embed(outcome: UploadOutcome, *, base_url: str, locale: object)
     return embed
 
 
-def uploads_embed(records: Sequence[UploadSummary], locale: object) -> discord.Embed:
-    """A member's recent attempts: when, what, how it ended, and the link when there is one."""
+def upload_entries(records: Sequence[UploadSummary], locale: object) -> list[str]:
+    """A member's recent attempts, one entry each: when, what, how it ended, and the link
+    when there is one (paged by :func:`bot.ui.pages.send_pages`)."""
     t = i18n.t
     lines: list[str] = []
     for record in records:
@@ -494,8 +484,4 @@ def uploads_embed(records: Sequence[UploadSummary], locale: object) -> discord.E
         if record.source_fixed:
             extras.append(t(locale, "upload.list.source_fixed"))
         lines.append(line + "\n" + " · ".join(extras))
-    embed = discord.Embed(
-        title=t(locale, "upload.list.title"), description="\n\n".join(lines)[:4096], colour=Colours.BRAND
-    )
-    embed.set_footer(text=t(locale, "upload.list.footer", count=len(records)))
-    return embed
+    return lines

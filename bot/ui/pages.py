@@ -1,4 +1,5 @@
-"""The /meta listings rendered into pages, shown with the one paginator."""
+"""Listings cut into pages and shown with the one paginator: /meta's categories and tags,
+/alert list, /uploads."""
 
 from __future__ import annotations
 
@@ -9,25 +10,31 @@ import discord
 from bot import i18n
 from bot.services.metadata import CategoryRow, TagGroupRows
 from bot.ui.paginator import Paginator
+from bot.ui.replies import NO_MENTIONS
 from bot.ui.style import Colours
 from bot.ui.text import escape, inline_code
 
 PAGE_CHARS = 3800  # under the 4096 of an embed description
 EM_SPACE = "\u2003"
+#: Entries of a few lines each per page: a page reads at a glance on a phone.
+ALERTS_PER_PAGE = 8
+UPLOADS_PER_PAGE = 5
 
 
-def chunk_lines(lines: Sequence[str], limit: int = PAGE_CHARS, max_lines: int = 30) -> list[str]:
+def chunk_lines(lines: Sequence[str], limit: int = PAGE_CHARS, max_lines: int = 30, separator: str = "\n") -> list[str]:
+    """Whole entries per page: an entry (a line, or an alert's few lines) is never cut
+    across two pages; ``separator`` goes between entries."""
     pages: list[str] = []
     current: list[str] = []
     size = 0
     for line in lines:
-        if current and (size + len(line) + 1 > limit or len(current) >= max_lines):
-            pages.append("\n".join(current))
+        if current and (size + len(line) + len(separator) > limit or len(current) >= max_lines):
+            pages.append(separator.join(current))
             current, size = [], 0
         current.append(line[:limit])
-        size += len(line) + 1
+        size += len(line) + len(separator)
     if current:
-        pages.append("\n".join(current))
+        pages.append(separator.join(current))
     return pages or [""]
 
 
@@ -71,3 +78,12 @@ class PagesView(Paginator):
         footer = i18n.t(self.locale, "pages.footer", page=self.page + 1, pages=len(self.pages))
         embed.set_footer(text=f"{footer} · {self.footer}" if self.footer else footer)
         return embed
+
+
+async def send_pages(
+    interaction: discord.Interaction, *, title: str, pages: Sequence[str], footer: str = "", ephemeral: bool = True
+) -> None:
+    """Every listing's answer (after its deferral): the first page and the paginator."""
+    view = PagesView(author_id=interaction.user.id, title=title, pages=pages, locale=interaction.locale, footer=footer)
+    view.message_interaction = interaction
+    await interaction.followup.send(embed=view.embed(), view=view, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)

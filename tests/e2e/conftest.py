@@ -1,4 +1,4 @@
-"""Fixtures for end-to-end tests against the fake Discord (tests/fakes/discord.py).
+"""Fixtures for end-to-end tests against the fake Discord (tests/fakes/discord/).
 
 ``fake_discord`` is a started FakeDiscord (failing the test if the bot hit a route the fake
 does not know); ``run_bot(bot, fake)`` runs a real discord.py client against it::

@@ -1,4 +1,4 @@
-"""bot/services, bot/lacale and bot/db never import discord.py: the logic of the bot stays
+"""bot/services, bot/lacale, bot/db and bot/releases never import discord.py: the logic of the bot stays
 testable and reusable without Discord (the cogs and bot/ui translate between the two).
 
 Checked twice: in the source (a direct ``import discord``/``from discord...``, even inside
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("bot/services", "bot/lacale", "bot/db")
+PACKAGES = ("bot/services", "bot/lacale", "bot/db", "bot/releases")
 
 
 def _modules() -> list[tuple[Path, str]]:
@@ -40,7 +40,7 @@ def _imports_discord(node: ast.AST) -> bool:
 
 def test_the_walk_sees_the_packages() -> None:
     names = {name for _, name in _modules()}
-    assert {"bot.services.alerts.pipeline", "bot.services.guilds", "bot.lacale.client", "bot.db.models"} <= names
+    assert {"bot.services.alerts.pipeline", "bot.services.guilds", "bot.lacale.client", "bot.db.models", "bot.releases.parse"} <= names
 
 
 def test_no_source_imports_discord() -> None:

@@ -18,7 +18,8 @@ MAX_TAGS = 25
 #: How much of the NFO the preview shows.
 NFO_EXCERPT_LINES = 12
 NFO_EXCERPT_CHARS = 600
-RECENT_LIMIT = 10
+#: /uploads lists this many attempts, newest first, five to a page.
+RECENT_LIMIT = 25
 #: A server that timed out may still be writing the torrent: wait a little before looking.
 VERIFY_DELAY = 2.0
 #: Draft states kept in memory (a preview lives 10 minutes; this is far more than enough).
