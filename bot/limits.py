@@ -52,5 +52,3 @@ PATTERN_MAX = 200
 WATCHES_PER_MEMBER_DEFAULT = 10
 #: Default of ``WATCHES_PER_GUILD``: watches of all members of one server together.
 WATCHES_PER_GUILD_DEFAULT = 500
-#: Releases in one direct message (Discord: ten embeds a message).
-DM_RELEASES_MAX = 10

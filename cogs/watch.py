@@ -25,9 +25,10 @@ from bot.errors import UserError
 from bot.limits import ALERT_NAME_MAX, MIN_SEEDERS_MAX, QUERY_MAX
 from bot.services.watches import WatchService
 from bot.ui.autocomplete import category_choices
-from bot.ui.cards import watch_criteria_text, watch_line, watch_list_card, watch_pause_text, watch_test_card
+from bot.ui.cards import watch_criteria_text, watch_line, watch_list_entries, watch_pause_text, watch_test_card
 from bot.ui.checks import guild_id_of
 from bot.ui.options import Category, Exclude, MaxSize, MinSize
+from bot.ui.pages import ALERTS_PER_PAGE, chunk_lines, send_pages
 from bot.ui.replies import defer, reply
 from bot.ui.text import escape, plain
 
@@ -161,11 +162,17 @@ class Watches(commands.GroupCog, group_name="watch", group_description="Your own
     @app_commands.command(name="list", description="List your watches in this server with their state")
     async def list_(self, interaction: discord.Interaction) -> None:
         guild_id = guild_id_of(interaction)
+        await defer(interaction, ephemeral=True)
         listing = await self.watches.list_watches(guild_id, interaction.user.id)
+        locale = interaction.locale
         if not listing.watches:
-            await reply(interaction, i18n.t(interaction.locale, "watch.list.empty"))
+            await reply(interaction, i18n.t(locale, "watch.list.empty"))
             return
-        await reply(interaction, embed=watch_list_card(listing, interaction.locale))
+        await send_pages(
+            interaction,
+            title=i18n.t(locale, "watch.list.title", count=len(listing.watches)),
+            pages=chunk_lines(watch_list_entries(listing, locale), max_lines=ALERTS_PER_PAGE, separator="\n\n"),
+        )
 
     @app_commands.command(name="edit", description="Change one of your watches (only the options you give)")
     @app_commands.describe(

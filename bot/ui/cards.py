@@ -240,21 +240,10 @@ def watch_line(watch: WatchInfo, locale: object, *, server_enabled: bool = True)
     return f"**{escape(watch.name)}** — {state}\n{runs} · {criteria}\n{last} · {counts}"
 
 
-def watch_list_card(listing: WatchList, locale: object) -> discord.Embed:
-    """/watch list: the member's watches in this server, with why any is paused."""
-    watches = listing.watches
-    lines: list[str] = []
-    size = 0
-    for index, watch in enumerate(watches):
-        line = watch_line(watch, locale, server_enabled=listing.server_enabled)
-        if size + len(line) + 2 > 3900:
-            lines.append(i18n.t(locale, "alert.list.more", count=len(watches) - index))
-            break
-        lines.append(line)
-        size += len(line) + 2
-    return discord.Embed(
-        title=i18n.t(locale, "watch.list.title", count=len(watches)), description="\n\n".join(lines), colour=COLOUR
-    )
+def watch_list_entries(listing: WatchList, locale: object) -> list[str]:
+    """/watch list: one entry per watch, with why any is paused (paged by
+    :func:`bot.ui.pages.send_pages`)."""
+    return [watch_line(watch, locale, server_enabled=listing.server_enabled) for watch in listing.watches]
 
 
 def watch_test_card(preview: WatchPreview, *, base_url: str, locale: object) -> tuple[str, list[discord.Embed]]:
