@@ -47,7 +47,7 @@ async def final(world: VigieWorld, command: str, *, by: FakeMember | None = None
 
 
 def dms(world: VigieWorld, member: FakeMember | None = None) -> list[dict[str, Any]]:
-    return world.discord.channel_messages(world.discord.dm_channel(member or world.member))
+    return world.discord.dms_to(member or world.member)
 
 
 def titles(message: dict[str, Any]) -> list[str]:
@@ -282,3 +282,31 @@ async def test_a_personal_key_watches_where_the_server_has_not_turned_watches_on
     assert "paused" in listed and "which you removed" in listed
     refused = await final(w, "watch resume", by=w.member, name="dune")
     assert "/setup watches on" in refused
+
+
+async def test_a_member_who_left_gets_no_dm_and_their_watches_there_pause(ready: VigieWorld) -> None:
+    """Without member events (the default: no privileged intent), the DM finds them gone."""
+    w = ready
+    await final(w, "watch add", by=w.member, name="dune", query="dune")
+    await cycle(w)
+    w.discord.remove_member(w.guild, w.member)
+    w.lacale.add_torrent("Dune.Part.Two.2160p")
+    await cycle(w)
+    await cycle(w)
+    assert w.discord.dms_to(w.member) == []
+    assert db(w).execute("select paused, pause_reason from watches").fetchall() == [(1, "member_left")]
+    (pending,) = db(w).execute("select status, batch_nonce from deliveries").fetchall()
+    assert pending == ("pending", None)  # kept, unclaimed: sent if they come back and resume
+
+
+async def test_with_member_events_leaving_pauses_at_once(ready: VigieWorld) -> None:
+    w = ready
+    await w.restart(discord_members_intent=True)
+    await final(w, "watch add", by=w.member, name="dune", query="dune")
+    await final(w, "watch add", by=w.admin, name="dune", query="dune")
+    w.discord.remove_member(w.guild, w.member)
+    paused = await w.discord.wait_until(
+        lambda: db(w).execute("select user_id from watches where paused").fetchall(), what="the watch paused"
+    )
+    assert paused == [(w.member.id,)]
+    assert db(w).execute("select pause_reason from watches where paused").fetchall() == [("member_left",)]
