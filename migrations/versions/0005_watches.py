@@ -76,5 +76,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_watches_user_id"))
         batch_op.drop_index(batch_op.f("ix_watches_guild_id"))
     op.drop_table("watches")
-    with op.batch_alter_table("guild_settings", schema=None) as batch_op:
-        batch_op.drop_column("watches_enabled")
+    # A plain DROP COLUMN (SQLite 3.35+ and PostgreSQL), not a batch: on SQLite a batch
+    # copies the table and drops the original, and with foreign keys on, dropping
+    # guild_settings would cascade to every alert and delivery.
+    op.drop_column("guild_settings", "watches_enabled")
