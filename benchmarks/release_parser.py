@@ -25,25 +25,36 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.releases import ReleaseInfo, ReleaseParser, parse_release  # noqa: E402
-from bot.releases.parse import _CODECS, _RESOLUTIONS, _codes, _guess, _others  # noqa: E402
-from tests.support.release_names import FIELDS, Score, load_release_names, score  # noqa: E402
+from bot.releases import ReleaseInfo, ReleaseParser, parse_release
+from bot.releases.parse import _CODECS, _RESOLUTIONS, _codes, _guess, _others
+from tests.support.release_names import FIELDS, Score, load_release_names, score
 
 
 def guessit_alone(name: str) -> ReleaseInfo:
-    """guessit's own reading, mapped to our vocabulary without our token rules."""
+    """What guessit reads by itself, mapped to our vocabulary without our token rules."""
     guess = _guess(name)
     others = _others(guess)
     source = guess.get("source")
-    mapped_source = {
-        "Web": "WEBRip" if "Rip" in others else "WEB-DL", "Blu-ray": "BluRay", "Ultra HD Blu-ray": "BluRay",
-        "HDTV": "HDTV", "TV": "HDTV", "Digital TV": "HDTV", "DVD": "DVD",
-    }.get(source) if isinstance(source, str) else None
+    mapped_source = (
+        {
+            "Web": "WEBRip" if "Rip" in others else "WEB-DL",
+            "Blu-ray": "BluRay",
+            "Ultra HD Blu-ray": "BluRay",
+            "HDTV": "HDTV",
+            "TV": "HDTV",
+            "Digital TV": "HDTV",
+            "DVD": "DVD",
+        }.get(source)
+        if isinstance(source, str)
+        else None
+    )
     if "Remux" in others and mapped_source == "BluRay":
         mapped_source = "Remux"
     languages = set()
     codes = _codes(guess.get("language"))
-    if "mul" in {str(getattr(v, "alpha3", "")) for v in (guess.get("language") if isinstance(guess.get("language"), list) else [guess.get("language")]) if v is not None}:
+    found = guess.get("language")
+    values = found if isinstance(found, list) else [found]
+    if "mul" in {str(getattr(v, "alpha3", "")) for v in values if v is not None}:
         languages.add("MULTi")
     if "fr" in codes:
         languages.add("FRENCH")

@@ -75,14 +75,34 @@ EMPTY = ReleaseInfo()
 # -- guessit's values → ours -----------------------------------------------------------------
 
 _RESOLUTIONS: Mapping[str, str] = {
-    "4320p": "2160p", "2160p": "2160p", "1440p": "1080p", "1080p": "1080p", "1080i": "1080p",
-    "720p": "720p", "576p": "SD", "576i": "SD", "540p": "SD", "480p": "SD", "480i": "SD",
-    "368p": "SD", "360p": "SD", "360i": "SD", "240p": "SD", "240i": "SD",
+    "4320p": "2160p",
+    "2160p": "2160p",
+    "1440p": "1080p",
+    "1080p": "1080p",
+    "1080i": "1080p",
+    "720p": "720p",
+    "576p": "SD",
+    "576i": "SD",
+    "540p": "SD",
+    "480p": "SD",
+    "480i": "SD",
+    "368p": "SD",
+    "360p": "SD",
+    "360i": "SD",
+    "240p": "SD",
+    "240i": "SD",
 }
 _SOURCES: Mapping[str, str] = {
-    "Blu-ray": "BluRay", "Ultra HD Blu-ray": "BluRay", "HD-DVD": "BluRay",
-    "HDTV": "HDTV", "Ultra HDTV": "HDTV", "Analog HDTV": "HDTV", "TV": "HDTV",
-    "Digital TV": "HDTV", "Satellite": "HDTV", "Digital Satellite": "HDTV",
+    "Blu-ray": "BluRay",
+    "Ultra HD Blu-ray": "BluRay",
+    "HD-DVD": "BluRay",
+    "HDTV": "HDTV",
+    "Ultra HDTV": "HDTV",
+    "Analog HDTV": "HDTV",
+    "TV": "HDTV",
+    "Digital TV": "HDTV",
+    "Satellite": "HDTV",
+    "Digital Satellite": "HDTV",
     "DVD": "DVD",
 }
 _CODECS: Mapping[str, str] = {"H.264": "x264", "H.265": "x265", "AV1": "AV1"}
@@ -93,10 +113,21 @@ _CODECS: Mapping[str, str] = {"H.264": "x264", "H.265": "x265", "AV1": "AV1"}
 _SPLIT = re.compile(r"[\s.\-_\[\](){}+,;/~|*:]+")
 
 _LANGUAGE_TOKENS: Mapping[str, str] = {
-    "multi": "MULTi", "multilang": "MULTi", "multilangue": "MULTi",
-    "vff": "VFF", "vfi": "VFF", "vfq": "VFQ", "vf2": "VF2",
-    "truefrench": "TRUEFRENCH", "french": "FRENCH", "vf": "FRENCH", "fr": "FRENCH",
-    "vostfr": "VOSTFR", "vost": "VOSTFR", "vostf": "VOSTFR", "subfrench": "VOSTFR",
+    "multi": "MULTi",
+    "multilang": "MULTi",
+    "multilangue": "MULTi",
+    "vff": "VFF",
+    "vfi": "VFF",
+    "vfq": "VFQ",
+    "vf2": "VF2",
+    "truefrench": "TRUEFRENCH",
+    "french": "FRENCH",
+    "vf": "FRENCH",
+    "fr": "FRENCH",
+    "vostfr": "VOSTFR",
+    "vost": "VOSTFR",
+    "vostf": "VOSTFR",
+    "subfrench": "VOSTFR",
     "vo": "VO",
 }
 #: "Multi Subs", "Multi-Sub": several subtitles, not several audio tracks.
@@ -109,7 +140,7 @@ _UHD = frozenset({"uhd", "4k", "2160p"})
 def _tokens(text: str) -> list[str]:
     tokens: list[str] = []
     for token in _SPLIT.split(text.casefold()):
-        if token == "french" and tokens and tokens[-1] == "true":
+        if token == "french" and tokens and tokens[-1] == "true":  # noqa: S105 - a word, not a secret
             tokens[-1] = "truefrench"  # "TRUE.FRENCH", even when guessit puts "TRUE" in the title
         elif token:
             tokens.append(token)
@@ -178,7 +209,7 @@ _WIDTH_BY_HEIGHT = re.compile(r"^(\d{3,4})x(\d{3,4})$")
 
 
 def _resolution(screen: object) -> str | None:
-    """guessit's ``screen_size`` ("1080p", or "960x544" when it is not a standard one)."""
+    """Read guessit's ``screen_size`` ("1080p", or "960x544" when it is not a standard one)."""
     if not isinstance(screen, str):
         return None
     if screen in _RESOLUTIONS:

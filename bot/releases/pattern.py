@@ -80,7 +80,10 @@ def _detail(error: Exception) -> str:
 
 
 def _problem(detail: str) -> PatternProblem:
-    if detail.startswith("invalid escape sequence: \\") and not detail[len("invalid escape sequence: \\"):][:1].isdigit():
+    if (
+        detail.startswith("invalid escape sequence: \\")
+        and not detail[len("invalid escape sequence: \\") :][:1].isdigit()
+    ):
         return PatternProblem.ESCAPE
     for start, problem in _PROBLEMS:
         if detail.startswith(start):

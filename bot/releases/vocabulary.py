@@ -31,32 +31,38 @@ class Criterion(StrEnum):
 
 
 #: Resolutions, highest first. "SD" is anything below 720p (480p, 576p, DVD-sized).
-RESOLUTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "2160p": ("4k", "uhd", "2160", "2160i", "4320p", "8k"),
-    "1080p": ("1080", "1080i", "fhd", "fullhd"),
-    "720p": ("720", "720i"),
-    "SD": ("480p", "480i", "480", "576p", "576i", "576", "540p", "360p", "240p"),
-})
+RESOLUTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "2160p": ("4k", "uhd", "2160", "2160i", "4320p", "8k"),
+        "1080p": ("1080", "1080i", "fhd", "fullhd"),
+        "720p": ("720", "720i"),
+        "SD": ("480p", "480i", "480", "576p", "576i", "576", "540p", "360p", "240p"),
+    }
+)
 
 #: Sources. "Remux" is a Blu-ray (or UHD Blu-ray) remuxed without re-encoding; "BluRay"
 #: covers Blu-ray encodes (BDRip, BRRip, UHD Blu-ray); "WEB-DL" an untouched web stream
 #: (the scene's "WEB"); "HDTV" covers TV captures (HDTV, PDTV, TVRip, satellite); "DVD"
 #: covers DVDRip, DVD-R and DVD screeners.
-SOURCES: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "WEB-DL": ("web", "webdl"),
-    "WEBRip": ("web rip",),
-    "BluRay": ("blu-ray", "bd", "bdrip", "brrip", "uhd bluray"),
-    "Remux": ("bdremux", "uhdremux", "bluray remux"),
-    "HDTV": ("tv", "pdtv", "tvrip", "hdtvrip", "ahdtv"),
-    "DVD": ("dvdrip", "dvdr", "dvd5", "dvd9"),
-})
+SOURCES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "WEB-DL": ("web", "webdl"),
+        "WEBRip": ("web rip",),
+        "BluRay": ("blu-ray", "bd", "bdrip", "brrip", "uhd bluray"),
+        "Remux": ("bdremux", "uhdremux", "bluray remux"),
+        "HDTV": ("tv", "pdtv", "tvrip", "hdtvrip", "ahdtv"),
+        "DVD": ("dvdrip", "dvdr", "dvd5", "dvd9"),
+    }
+)
 
 #: Video codecs, by the name of the encoder the scene writes ("x264" for any H.264 stream).
-CODECS: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "x264": ("h264", "h.264", "avc"),
-    "x265": ("h265", "h.265", "hevc"),
-    "AV1": (),
-})
+CODECS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "x264": ("h264", "h.264", "avc"),
+        "x265": ("h265", "h.265", "hevc"),
+        "AV1": (),
+    }
+)
 
 #: French release language tags. Their meaning (French scene conventions):
 #:
@@ -70,23 +76,27 @@ CODECS: Mapping[str, tuple[str, ...]] = MappingProxyType({
 #: - ``FRENCH``: French audio, without saying which dub;
 #: - ``VOSTFR``: original audio with French subtitles (``SUBFRENCH``, ``VOST``);
 #: - ``VO``: original audio only.
-LANGUAGES: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "MULTi": ("multi", "multilang", "multi-lang"),
-    "VFF": ("vfi", "vf france"),
-    "VFQ": ("vq", "quebec", "québec"),
-    "VF2": (),
-    "TRUEFRENCH": ("true french",),
-    "FRENCH": ("vf", "fr", "francais", "français"),
-    "VOSTFR": ("subfrench", "vost", "vostf", "vo st fr"),
-    "VO": ("original", "vo only"),
-})
+LANGUAGES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "MULTi": ("multi", "multilang", "multi-lang"),
+        "VFF": ("vfi", "vf france"),
+        "VFQ": ("vq", "quebec", "québec"),
+        "VF2": (),
+        "TRUEFRENCH": ("true french",),
+        "FRENCH": ("vf", "fr", "francais", "français"),
+        "VOSTFR": ("subfrench", "vost", "vostf", "vo st fr"),
+        "VO": ("original", "vo only"),
+    }
+)
 
-VOCABULARIES: Mapping[Criterion, Mapping[str, tuple[str, ...]]] = MappingProxyType({
-    Criterion.RESOLUTION: RESOLUTIONS,
-    Criterion.SOURCE: SOURCES,
-    Criterion.CODEC: CODECS,
-    Criterion.LANGUAGE: LANGUAGES,
-})
+VOCABULARIES: Mapping[Criterion, Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        Criterion.RESOLUTION: RESOLUTIONS,
+        Criterion.SOURCE: SOURCES,
+        Criterion.CODEC: CODECS,
+        Criterion.LANGUAGE: LANGUAGES,
+    }
+)
 
 _SEPARATORS = re.compile(r"[\s._\-]+")
 
@@ -127,7 +137,6 @@ def choices(criterion: Criterion | str, current: str = "") -> list[str]:
         return list(vocabulary)
     starts = [c for c, aliases in vocabulary.items() if any(_key(s).startswith(typed) for s in (c, *aliases))]
     contains = [
-        c for c, aliases in vocabulary.items()
-        if c not in starts and any(typed in _key(s) for s in (c, *aliases))
+        c for c, aliases in vocabulary.items() if c not in starts and any(typed in _key(s) for s in (c, *aliases))
     ]
     return starts + contains

@@ -40,7 +40,13 @@ def _imports_discord(node: ast.AST) -> bool:
 
 def test_the_walk_sees_the_packages() -> None:
     names = {name for _, name in _modules()}
-    assert {"bot.services.alerts.pipeline", "bot.services.guilds", "bot.lacale.client", "bot.db.models", "bot.releases.parse"} <= names
+    assert {
+        "bot.services.alerts.pipeline",
+        "bot.services.guilds",
+        "bot.lacale.client",
+        "bot.db.models",
+        "bot.releases.parse",
+    } <= names
 
 
 def test_no_source_imports_discord() -> None:

@@ -96,7 +96,9 @@ def test_resolution_source_codec(name: str, resolution: str | None, source: str 
         ("Movie.2024.MULTi.1080p.WEB.H264-GRP", (), (), False),
     ],
 )
-def test_seasons_and_episodes(name: str, seasons: tuple[int, ...], episodes: tuple[int, ...], full_season: bool) -> None:
+def test_seasons_and_episodes(
+    name: str, seasons: tuple[int, ...], episodes: tuple[int, ...], full_season: bool
+) -> None:
     info = parse_release(name)
     assert (info.seasons, info.episodes, info.full_season) == (seasons, episodes, full_season)
 
@@ -141,6 +143,7 @@ def test_a_long_name_is_cut_before_guessit() -> None:
 
 
 # -- the cache ------------------------------------------------------------------------------------
+
 
 def test_a_release_is_read_once_per_info_hash(monkeypatch: pytest.MonkeyPatch) -> None:
     reads: list[str] = []
