@@ -41,6 +41,13 @@ def schema_of(ch: FakeChannel) -> str:
     return "PrivateChannelResponse" if ch.guild_id is None else "GuildChannelResponse"
 
 
+def _collect(into: list[Any]) -> Any:
+    async def on_thread_remove(thread: discord.Thread) -> None:
+        into.append(thread)
+
+    return on_thread_remove
+
+
 @pytest.fixture
 def world(fake_discord: FakeDiscord) -> SimpleNamespace:
     fake = fake_discord
@@ -167,8 +174,25 @@ async def test_posting_in_threads_takes_send_messages_in_threads(
     with pytest.raises(discord.Forbidden) as hidden:
         await client.get_partial_messageable(world.hidden.id).send("x")
     assert hidden.value.code == 50001
+    with pytest.raises(discord.Forbidden):
+        await client.fetch_channel(world.hidden.id)
+    fetched = await client.fetch_channel(world.joined.id)
+    assert isinstance(fetched, discord.Thread) and fetched.locked is False
     await client.get_partial_messageable(world.joined.id).send("entre nous")
     assert [m["content"] for m in fake.channel_messages(world.joined)] == ["entre nous"]
+    removed_from: list[discord.Thread] = []
+    client.event(_collect(removed_from))  # registers on_thread_remove
+    fake.remove_thread_member(world.joined, fake.bot_user)
+    await fake.wait_until(lambda: [t.id for t in removed_from] == [world.joined.id], what="THREAD_MEMBERS_UPDATE")
+    with pytest.raises(discord.Forbidden) as removed:
+        await client.get_partial_messageable(world.joined.id).send("x")
+    assert removed.value.code == 50001
+    # A deleted thread is gone (THREAD_DELETE, then 10003).
+    fake.delete_channel(world.thread)
+    await fake.wait_until(lambda: guild.get_thread(world.thread.id) is None, what="THREAD_DELETE")
+    with pytest.raises(discord.NotFound) as deleted:
+        await client.get_partial_messageable(world.thread.id).send("x")
+    assert deleted.value.code == 10003
 
     # Threads of a text channel: Create Public Threads.
     text = guild.get_channel(world.text.id)
@@ -206,6 +230,13 @@ async def test_forum_posts(world: SimpleNamespace, client: discord.Client) -> No
     await fake.wait_until(lambda: guild.get_thread(post.id) is not None, what="THREAD_CREATE of the post")
     await made.thread.send("suite")  # a post is a thread: Send Messages in Threads
     assert [m["content"] for m in fake.channel_messages(post)] == ["Nouvelle sortie", "suite"]
+    seeded = fake.add_thread(world.forum, "Arcane S02", applied_tags=["Séries"], owner=world.member)
+    assert fake.forum_posts(world.forum) == [post, seeded]
+    [opening] = fake.channel_messages(seeded)
+    assert opening["id"] == str(seeded.id) and opening["author"]["id"] == str(world.member.id)
+    assert seeded.applied_tags == [int(world.forum.tag("Séries")["id"])]
+    await fake.wait_until(lambda: guild.get_thread(seeded.id) is not None, what="THREAD_CREATE of a member's post")
+    assert [t.name for t in guild.get_thread(seeded.id).applied_tags] == ["Séries"]  # type: ignore[union-attr]
 
     # REQUIRE_TAG: a post without a tag is refused; an unknown tag too.
     with pytest.raises(discord.HTTPException) as untagged:
@@ -231,7 +262,7 @@ async def test_forum_posts(world: SimpleNamespace, client: discord.Client) -> No
     with pytest.raises(discord.HTTPException) as not_here:
         await client.get_partial_messageable(world.forum.id).send("x")
     assert not_here.value.code == 40058
-    assert len(fake.forum_posts(world.forum)) == 1
+    assert len(fake.forum_posts(world.forum)) == 2  # the refused ones left nothing behind
     fake.errors.clear()
 
 
@@ -284,3 +315,41 @@ async def test_dms_closed_and_no_shared_server_answer_50007(world: SimpleNamespa
         await client.http.start_private_message("not-a-snowflake")  # type: ignore[arg-type]
     assert bad.value.code == 50035
     fake.errors.clear()
+
+
+async def test_commands_pick_and_run_in_threads_and_forums(world: SimpleNamespace) -> None:
+    """A channel option resolves a thread (with its parent and metadata) and a forum; a command
+    run inside a thread or a forum post sees that thread."""
+    fake = world.fake
+    seen: list[Any] = []
+    client = discord.Client(intents=discord.Intents.default())
+    tree = discord.app_commands.CommandTree(client)
+
+    @tree.command(name="where", description="Where to post")
+    @discord.app_commands.describe(channel="Destination")
+    async def where(
+        interaction: discord.Interaction,
+        channel: discord.app_commands.AppCommandChannel | discord.app_commands.AppCommandThread,
+    ) -> None:
+        seen.append((channel, interaction.channel))
+        await interaction.response.send_message("ok", ephemeral=True)
+
+    async def setup_hook() -> None:
+        await tree.sync()
+
+    client.setup_hook = setup_hook  # type: ignore[method-assign]
+    async with run_bot(client, fake):
+        [option] = fake.command("where")["options"]
+        assert set(option["channel_types"]) >= {0, 5, 11, 12, 15}
+        await (await fake.invoke("where", channel=world.thread, in_channel=world.joined)).wait_final()
+        picked, where_run = seen.pop()
+        assert isinstance(picked, discord.app_commands.AppCommandThread)
+        assert picked.parent_id == world.text.id and not picked.archived
+        assert picked.permissions.send_messages_in_threads
+        assert isinstance(where_run, discord.Thread) and where_run.id == world.joined.id
+        await (await fake.invoke("where", channel=world.forum, in_channel=world.news)).wait_final()
+        picked, _ = seen.pop()
+        assert isinstance(picked, discord.app_commands.AppCommandChannel)
+        assert picked.type is discord.ChannelType.forum
+        await (await fake.invoke("where", channel=world.news)).wait_final()
+        assert seen.pop()[0].type is discord.ChannelType.news

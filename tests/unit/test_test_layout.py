@@ -4,7 +4,7 @@
 - tests/integration: services run against the fakes or a real database (SQLite, PostgreSQL);
 - tests/e2e: the real bot logged into the fake Discord (the `world` fixture);
 - tests/fakes: the fake La Cale and the fake Discord (a package) themselves (their own tests live in
-  e2e and integration);
+  e2e);
 - tests/support: shared helpers (PostgreSQL server, alert harness, torrent factory), no tests;
 - tests/data: data files the tests read (the parser's labelled release names), no code.
 

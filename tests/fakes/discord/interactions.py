@@ -240,6 +240,9 @@ class InteractionsMixin:
             if opt.get("channel_types") and ch.type not in opt["channel_types"]:
                 raise bad(f"channel type {ch.type} not in channel_types={opt['channel_types']}")
             perms = self.member_permissions(guild, guild.member(invoker), ch)
+            if ch.is_thread:  # a thread comes resolved with its owner, counts and metadata
+                resolved.setdefault("channels", {})[str(ch.id)] = {**ch.payload(), "permissions": str(perms)}
+                return str(ch.id)
             resolved.setdefault("channels", {})[str(ch.id)] = {
                 "id": str(ch.id),
                 "name": ch.name,
@@ -251,7 +254,7 @@ class InteractionsMixin:
                 "topic": ch.topic,
                 "nsfw": ch.nsfw,
                 "rate_limit_per_user": 0,
-                "flags": 0,
+                "flags": ch.flags,
                 "last_message_id": str(ch.last_message_id) if ch.last_message_id else None,
             }
             return str(ch.id)

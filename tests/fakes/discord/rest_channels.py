@@ -24,6 +24,7 @@ from .constants import (
 from .errors import _ApiError
 from .models import FakeChannel, FakeUser, _now_iso
 from .records import _File
+from .spec import check_request
 from .validation import _is_empty_message, _validate_message, _wire
 
 
@@ -88,6 +89,12 @@ class ChannelsRoutesMixin:
             raise _ApiError(404, 10003, "Unknown Channel")
         if ch.forbidden or (ch.guild_id and not self.bot_permissions(ch) & VIEW_CHANNEL):
             raise _ApiError(403, 50001, "Missing Access")
+        if (
+            ch.type == CHANNEL_PRIVATE_THREAD
+            and self.bot_user.id not in ch.thread_members
+            and not self.bot_permissions(ch) & MANAGE_THREADS
+        ):
+            raise _ApiError(403, 50001, "Missing Access")
         return ch
 
     async def _r_get_channel(
@@ -117,6 +124,7 @@ class ChannelsRoutesMixin:
     ) -> web.Response:
         data = payload or {}
         ch = self._postable_channel(channel_id, files)
+        check_request("MessageCreateRequest", data)
         _validate_message(data, files, creating=True, allow_ephemeral=False)
         self._check_files(files)
         nonce = data.get("nonce")

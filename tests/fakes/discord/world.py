@@ -238,6 +238,25 @@ class WorldMixin:
             th.locked = locked
         self._dispatch_guild(th.guild_id, "THREAD_UPDATE", th.payload())
 
+    def remove_thread_member(self, thread: Any, user: Any) -> None:
+        """``user`` (the bot too) leaves or is removed from a thread: THREAD_MEMBERS_UPDATE. Out of a
+        private thread, the bot can no longer post there (403 / 50001) without Manage Threads."""
+        th = self._channel(thread)
+        if not th.is_thread:
+            raise FakeDiscordError(f"channel {th.name!r} is not a thread")
+        uid = _id_of(user)
+        th.thread_members.discard(uid)
+        self._dispatch_guild(
+            th.guild_id,
+            "THREAD_MEMBERS_UPDATE",
+            {
+                "id": str(th.id),
+                "guild_id": str(th.guild_id),
+                "member_count": min(len(th.thread_members), 50),
+                "removed_member_ids": [str(uid)],
+            },
+        )
+
     def set_nsfw(self, channel: Any, nsfw: bool = True) -> None:
         """Marks a channel age-restricted (or not): CHANNEL_UPDATE. A thread is as its parent."""
         ch = self._channel(channel)
