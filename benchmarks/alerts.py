@@ -4,11 +4,13 @@ and the fake Discord, on loopback only. Prints its figures; asserts nothing.
     python benchmarks/alerts.py            # everything (a few minutes on 2 cores)
     python benchmarks/alerts.py --quick    # smaller numbers, for a smoke run
 
-1. **Scale** — 1,000 servers × 20 alerts (50 on TMDB ids) plus 10,000 members' watches
-   (``/watch``, sent by DM, matched on the servers' polls): La Cale requests per cycle
+1. **Scale** — 1,000 servers × 20 alerts (50 on TMDB ids; a third also on a language, a
+   fifth on a resolution, a tenth on a regex, as ``/alert`` allows) plus 10,000 members'
+   watches (``/watch``, sent by DM, matched on the servers' polls): La Cale requests per cycle
    (target ≤ 1,050; a poller asking once per alert makes 20,000), one cycle's CPU time
    (≤ 2 s, ``time.process_time`` around the cycle, this process only: the fake La Cale
-   runs in a child process so its work is not counted), peak memory (≤ 200 MB).
+   runs in a child process so its work is not counted), peak memory (≤ 200 MB), and the
+   CPU of reading a release's name (once per distinct release: the parser's cache by info hash).
 2. **Burst** — 200 releases published between two cycles (every newest page overflows),
    no alert matching more than 50: every matching release delivered exactly once.
 3. **Kill -9** — the delivery process (a real subprocess) killed with SIGKILL at random
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import hashlib
 import json
 import os
 import random
@@ -436,6 +439,7 @@ async def seed_guilds(
     server (two per member, the server's watches turned on)."""
     from sqlalchemy import insert
 
+    from bot.criteria import Criteria
     from bot.db.models import (
         Alert,
         Delivery,
@@ -479,7 +483,12 @@ async def seed_guilds(
                     "guild_id": fake_guild["id"],
                     "user_id": fake_guild["members"][w // 2],
                     "name": f"watch-{w}",
-                    "criteria": {"query": " ".join(rng.sample(WORDS, 1 if w % 3 else 2))},
+                    # Watches have the alerts' criteria (no TMDB id), in the same shares.
+                    "criteria": Criteria(
+                        query=" ".join(rng.sample(WORDS, 1 if w % 3 else 2)),
+                        language=rng.choice(ALERT_LANGUAGES) if w % 3 == 1 else (),
+                        resolution=rng.choice(ALERT_RESOLUTIONS) if w % 5 == 2 else (),
+                    ).to_json(),
                     "personal": False,
                     "locale": "fr",
                     "paused": False,
@@ -494,19 +503,25 @@ async def seed_guilds(
             # One TMDB alert in each of the first servers: each costs its own key a query.
             is_tmdb = a == 0 and g < tmdb_alerts
             words = rng.sample(WORDS, 2 if a % 3 else 1)
+            # The release-aware criteria in the issue's shares: a third of the alerts on a
+            # language, a fifth on a resolution, a tenth on a regex (RE2).
+            criteria = Criteria(
+                query=None if is_tmdb else " ".join(words),
+                categories=() if is_tmdb or a % 4 else (rng.choice(["films", "series", "video", "audio"]),),
+                tmdb_id=tmdb_ids[g % len(tmdb_ids)] if is_tmdb else None,
+                min_size=None if a % 5 else 1_000_000_000,
+                exclude=("cam",) if a % 7 == 0 else (),
+                language=rng.choice(ALERT_LANGUAGES) if a % 3 == 1 else (),
+                resolution=rng.choice(ALERT_RESOLUTIONS) if a % 5 == 2 else (),
+                regex=rf"\b{words[0]}\b.*\b(1080p|2160p)\b" if a % 10 == 3 else None,
+            )
             row = {
                 "id": alert_id,
                 "guild_id": fake_guild["id"],
                 "name": f"alert-{a}",
                 "channel_id": channels[a % channels_per_guild],
                 "mention_role_id": None,
-                "query": None if is_tmdb else " ".join(words),
-                "categories": [] if is_tmdb or a % 4 else [rng.choice(["films", "series", "video", "audio"])],
-                "tmdb_id": tmdb_ids[g % len(tmdb_ids)] if is_tmdb else None,
-                "min_size": None if a % 5 else 1_000_000_000,
-                "max_size": None,
-                "min_seeders": None,
-                "exclude": ["cam"] if a % 7 == 0 else [],
+                "criteria": criteria.to_json(),
                 "paused": False,
                 "created_at": now,
                 "updated_at": now,
@@ -530,8 +545,9 @@ async def seed_guilds(
     baselines = []
     for gid, plan in plans.items():
         for row in plan["alerts"]:
-            if row["tmdb_id"]:
-                for t in await client.search(tmdb_id=row["tmdb_id"]):
+            tmdb_id = row["criteria"].get("tmdb_id")
+            if tmdb_id:
+                for t in await client.search(tmdb_id=tmdb_id):
                     baselines.append(
                         {
                             "alert_id": row["id"],
@@ -553,6 +569,12 @@ async def seed_guilds(
     return plans
 
 
+#: What the generated alerts ask (release-aware criteria) and what release names say.
+ALERT_LANGUAGES = [("MULTi",), ("VFF",), ("MULTi", "VOSTFR"), ("FRENCH",), ("VOSTFR",)]
+ALERT_RESOLUTIONS = [("2160p",), ("1080p",), ("2160p", "1080p"), ("720p",)]
+RELEASE_LANGUAGES = ["MULTi", "MULTi.VFF", "VOSTFR", "FRENCH", "TRUEFRENCH", "VFQ", "MULTi.VF2"]
+
+
 def release_items(
     count: int,
     rng: random.Random,
@@ -570,7 +592,8 @@ def release_items(
         words = rng.sample(WORDS, 2)
         item: dict[str, Any] = {
             "title": f"{prefix}{words[0].title()}.{words[1].title()}.S{rng.randint(1, 9):02d}E{i % 100:02d}."
-            f"{rng.choice(['1080p', '2160p', '720p'])}.{rng.choice(['WEB', 'BluRay', 'CAM'])}",
+            f"{rng.choice(RELEASE_LANGUAGES)}.{rng.choice(['1080p', '2160p', '720p'])}."
+            f"{rng.choice(['WEB', 'BluRay', 'CAM'])}.{rng.choice(['x264', 'x265'])}-GRP",
             "category": rng.choice(LEAF_LABELS),
             "size": rng.randint(300_000_000, 30_000_000_000),
             "seeders": rng.randint(0, 200),
@@ -598,7 +621,7 @@ async def bench_scale(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientS
     await fakes.add(release_items(args.catalogue, rng, tmdb_ids=tmdb_ids, age_days=30))
     world = await build_world(tmp, http, fakes, search_interval=2.0, interval=args.spread, concurrency=8, name="scale")
     t0 = time.perf_counter()
-    await seed_guilds(
+    plans = await seed_guilds(
         world,
         guilds=args.guilds,
         alerts_per_guild=args.alerts,
@@ -632,6 +655,7 @@ async def bench_scale(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientS
         return client
 
     world.access.client = timed_client  # type: ignore[method-assign]
+    parse_times = time_release_parsing()
     n = args.new_per_cycle
     plan = [  # (label, releases published just before the cycle, what is special)
         ("start-up cycle (every TMDB alert asked once)", 0, ""),
@@ -683,27 +707,45 @@ async def bench_scale(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientS
         )
     out["rss_mb"] = rss_mb()
     out["new_per_cycle"] = args.new_per_cycle
+    out["parse_times"] = list(parse_times)
+    out["alert_shares"] = alert_shares(plans)
     await close_world(world)
     return out
+
+
+def time_release_parsing() -> list[float]:
+    """Times every reading of a release name (the parser behind the info-hash cache: a
+    reading is a distinct release), in seconds, into the returned list."""
+    import bot.releases.cache as cache
+
+    times: list[float] = []
+    parse = cache.parse_release
+
+    def timed(name: str) -> Any:
+        start = time.thread_time()  # CPU of the reading thread: a worker thread's, in the poller
+        try:
+            return parse(name)
+        finally:
+            times.append(time.thread_time() - start)
+
+    cache.parse_release = timed  # type: ignore[assignment]
+    return times
+
+
+def alert_shares(plans: dict[int, dict[str, Any]]) -> dict[str, float]:
+    alerts = [a["criteria"] for plan in plans.values() for a in plan["alerts"]]
+    return {name: sum(1 for a in alerts if name in a) / len(alerts) for name in ("language", "resolution", "regex")}
 
 
 # ======================================================================================
 # 2. Burst bigger than a page
 # ======================================================================================
-@dataclass
-class _Row:
-    values: dict[str, Any]
-
-    def __getattr__(self, name: str) -> Any:
-        return self.values[name]
-
-
 async def bench_burst(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientSession, fakes: Fakes) -> dict[str, Any]:
     from sqlalchemy import func, select
 
+    from bot.criteria import Criteria, ReleaseView, check
     from bot.db.models import Delivery
     from bot.lacale.models import Meta, Torrent
-    from bot.services.alerts.matching import AlertFilter, ReleaseView, match
 
     rng = random.Random(2)
     # La Cale's pace is shortened here: a burst makes every server ask one query per alert.
@@ -736,8 +778,8 @@ async def bench_burst(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientS
     most = 0
     for plan in plans.values():
         for row in plan["alerts"]:
-            f = AlertFilter.from_alert(_Row(row), meta)
-            hits = [t for t in torrents if match(f, ReleaseView.of(t)).ok]
+            compiled = Criteria.from_json(row["criteria"]).compile(meta)
+            hits = [t for t in torrents if check(compiled, ReleaseView.of(t)).ok]
             most = max(most, len(hits))
             expected.update((row["channel_id"], t.title) for t in hits)
     posted: Counter[tuple[int, str]] = Counter()
@@ -847,9 +889,7 @@ async def bench_kill(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientSe
                     "guild_id": guild["id"],
                     "name": f"a{i}",
                     "channel_id": channels[i // 2],
-                    "query": None,
-                    "categories": [],
-                    "exclude": [],
+                    "criteria": {},
                     "paused": False,
                     "created_at": now,
                 }
@@ -996,8 +1036,7 @@ async def bench_latency(
     for n in range(args.latency_samples):
         await asyncio.sleep(rng.uniform(0, args.latency_interval))
         gid = rng.choice(list(plans))
-        alert = rng.choice([a for a in plans[gid]["alerts"] if a["query"] and not a["categories"]])
-        title = "Latency.{}.{}.1080p.WEB".format(n, ".".join(w.title() for w in alert["query"].split()))
+        alert, title = latency_release(n, plans[gid]["alerts"], rng)
         _, published = await fakes.add([{"title": title, "category": "Films HD", "size": 5_000_000_000, "seeders": 50}])
         channel = alert["channel_id"]
         deadline = time.time() + args.latency_interval + 30
@@ -1028,6 +1067,34 @@ async def bench_latency(
 # ======================================================================================
 # Report
 # ======================================================================================
+def latency_release(n: int, alerts: list[dict[str, Any]], rng: random.Random) -> tuple[dict[str, Any], str]:
+    """One of the alerts (on words, in no category) and a new release name it matches:
+    the name carries the language and resolution its criteria ask for."""
+    from bot.criteria import Criteria, ReleaseView, check
+    from bot.lacale.models import Torrent
+
+    candidates = [a for a in alerts if a["criteria"].get("query") and not a["criteria"].get("categories")]
+    rng.shuffle(candidates)
+    for alert in candidates:
+        compiled = Criteria.from_json(alert["criteria"]).compile(None)
+        words = ".".join(w.title() for w in alert["criteria"]["query"].split())
+        for language in ("MULTi.VFF", "VOSTFR"):
+            for resolution in ("1080p", "2160p", "720p"):
+                title = f"Latency.{n}.{words}.{language}.{resolution}.WEB.x264-GRP"
+                release = Torrent.model_validate(
+                    {
+                        "title": title,
+                        "size": 5_000_000_000,
+                        "pubDate": datetime.now(UTC).isoformat(),
+                        # Its own hash: names are read once per info hash.
+                        "infoHash": hashlib.sha1(title.encode(), usedforsecurity=False).hexdigest(),
+                    }
+                )
+                if check(compiled, ReleaseView.of(release)).ok:
+                    return alert, title
+    raise LookupError("no alert on words in these servers")
+
+
 def verdict(ok: bool) -> str:
     return "OK" if ok else "MISSED"
 
@@ -1083,6 +1150,14 @@ def print_report(results: dict[str, dict[str, Any]]) -> None:
         print(
             f"   peak memory: max RSS {scale['rss_mb']:.0f} MB (the whole process, after all cycles), tracemalloc peak during one "
             f"cycle {peak_trace:.1f} MB — target ≤ 200 MB → {verdict(scale['rss_mb'] <= 200)}"
+        )
+        times = scale["parse_times"]
+        shares = scale["alert_shares"]
+        print(
+            f"   release-aware criteria: {shares['language']:.0%} of alerts on a language, {shares['resolution']:.0%} on a "
+            f"resolution, {shares['regex']:.0%} on a regex; release names read {len(times)} times in the run (once per "
+            f"distinct release, by info hash), {statistics.mean(times) * 1000 if times else 0:.1f} ms CPU each on average "
+            f"(max {max(times, default=0) * 1000:.1f} ms), {sum(times):.2f} s in all"
         )
         print(
             f"   posting the matches (not part of the cycle): {sum(c['flush_cpu'] for c in scale['cycles']):.2f} s CPU for "

@@ -299,9 +299,7 @@ async def run(args: argparse.Namespace, db: str) -> dict[str, Any]:
                         "guild_id": gid,
                         "name": "probe",
                         "channel_id": plan["alerts"][0]["channel_id"],
-                        "query": f"probe{n:05d}",
-                        "categories": [],
-                        "exclude": [],
+                        "criteria": {"query": f"probe{n:05d}"},
                         "paused": False,
                     }
                     probe_alerts[gid] = row
@@ -348,7 +346,7 @@ async def run(args: argparse.Namespace, db: str) -> dict[str, Any]:
                         continue
                     gid = rng.choice(list(plans))
                     alert = probe_alerts[gid]
-                    title = f"Lat{n:05d}.{alert['query'].title()}.1080p.WEB"  # only its probe alert matches
+                    title = f"Lat{n:05d}.{alert['criteria']['query'].title()}.1080p.WEB"  # only its probe alert matches
                     n += 1
                     _, published = await fakes.add(
                         [{"title": title, "category": "Films HD", "size": 5_000_000_000, "seeders": 50}]

@@ -8,6 +8,7 @@ Thin: options arrive typed (``bot.ui.options``), everything else is :class:`Aler
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -17,8 +18,9 @@ from discord.ext import commands
 from bot import i18n
 from bot.app import VigieBot
 from bot.cluster.ownership import Ownership
+from bot.criteria import BY_OPTION, Criteria
 from bot.errors import UserError
-from bot.limits import ALERT_NAME_MAX, BACKFILL_MAX, MIN_SEEDERS_MAX, QUERY_MAX
+from bot.limits import ALERT_NAME_MAX, BACKFILL_MAX
 from bot.services.alerts.deliver import DeliverySender
 from bot.services.alerts.fetch import SiteMeta
 from bot.services.alerts.pipeline import AlertPipeline
@@ -29,18 +31,17 @@ from bot.services.alerts.service import (
     AlertSpec,
 )
 from bot.ui.alert_posts import DiscordAlertPoster
-from bot.ui.autocomplete import category_choices
 from bot.ui.cards import alert_line, alert_list_entries, alert_test_card, criteria_text
 from bot.ui.checks import guild_id_of, may_manage_guild, require_manage_guild
-from bot.ui.options import Category, Exclude, MaxSize, MinSize, TmdbId
+from bot.ui.options import criteria_options
 from bot.ui.pages import ALERTS_PER_PAGE, chunk_lines, send_pages
 from bot.ui.replies import defer, reply
 from bot.ui.text import escape, plain
 
 log = logging.getLogger("vigie.alerts")
 
-#: Option names ``/alert edit clear:`` accepts.
-CLEARABLE = ("query", "category", "tmdb", "mention", "min_size", "max_size", "min_seeders", "exclude")
+#: Option names ``/alert edit clear:`` accepts: every criterion's, and the role to ping.
+CLEARABLE = (*BY_OPTION, "mention")
 
 
 @app_commands.guild_only()
@@ -121,41 +122,26 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         names = await self.alerts.names(interaction.guild_id, current)
         return [Choice(name=plain(n, 100) or n[:100], value=n) for n in names]
 
-    async def _category_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
-        if not may_manage_guild(interaction):
-            return []
-        return await category_choices(self.bot, interaction, current)
-
     # -- commands ----------------------------------------------------------------------------
-    @app_commands.command(name="add", description="Post new La Cale releases matching a search in a channel")
+    # mypy cannot match a callback with ``**criteria`` against discord.py's ParamSpec union.
+    @app_commands.command(  # type: ignore[arg-type]
+        name="add", description="Post new La Cale releases matching a search in a channel"
+    )
     @app_commands.describe(
         name="Name of the alert (unique in this server)",
-        query="Words that must all appear in the title",
-        category="Category (a parent includes its subcategories)",
-        tmdb="TMDB id (digits)",
         channel="Channel to post in (default: this one)",
         mention="Role to ping with each post",
-        min_size="Minimum size, e.g. 700 MB or 4.5 GiB",
-        max_size="Maximum size, e.g. 700 MB or 4.5 GiB",
-        min_seeders="Minimum seeders when the release appears",
-        exclude="Words that must not appear (separated by commas or spaces)",
         backfill="Also post the newest releases that already match (0 to 10)",
     )
-    @app_commands.autocomplete(category=_category_autocomplete)
+    @criteria_options(after="name", allowed=may_manage_guild)
     async def add(
         self,
         interaction: discord.Interaction,
         name: Range[str, 1, ALERT_NAME_MAX],
-        query: Range[str, 1, QUERY_MAX] | None = None,
-        category: Category | None = None,
-        tmdb: TmdbId | None = None,
         channel: discord.TextChannel | None = None,
         mention: discord.Role | None = None,
-        min_size: MinSize | None = None,
-        max_size: MaxSize | None = None,
-        min_seeders: Range[int, 0, MIN_SEEDERS_MAX] | None = None,
-        exclude: Exclude | None = None,
         backfill: Range[int, 0, BACKFILL_MAX] = 0,
+        **criteria: Any,
     ) -> None:
         guild_id = guild_id_of(interaction)
         _check_mention(interaction, mention, channel)
@@ -169,14 +155,8 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
         spec = AlertSpec(
             name=name,
             channel_id=channel_id,
-            query=query,
-            categories=category or (),
-            tmdb_id=tmdb,
+            criteria=Criteria.from_options(criteria),
             mention_role_id=mention.id if mention else None,
-            min_size=min_size,
-            max_size=max_size,
-            min_seeders=min_seeders,
-            exclude=exclude or (),
         )
         await defer(interaction, ephemeral=True)
         result = await self.alerts.create(guild_id, spec, created_by=interaction.user.id, backfill=backfill)
@@ -186,7 +166,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
             "alert.add.done",
             name=escape(result.alert.name),
             channel=f"<#{result.alert.channel_id}>",
-            criteria=criteria_text(result.alert, locale),
+            criteria=criteria_text(result.alert.criteria, locale),
         )
         text += "\n" + i18n.t(locale, "alert.add.existing", count=result.existing)
         if result.backfilled:
@@ -208,66 +188,50 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
             pages=chunk_lines(alert_list_entries(alerts, locale), max_lines=ALERTS_PER_PAGE, separator="\n\n"),
         )
 
-    @app_commands.command(name="edit", description="Change an alert (only the options you give)")
+    @app_commands.command(  # type: ignore[arg-type]  # **criteria: see add
+        name="edit", description="Change an alert (only the options you give)"
+    )
     @app_commands.describe(
         name="The alert to change",
         new_name="New name",
-        query="Words that must all appear in the title",
-        category="Category (a parent includes its subcategories)",
-        tmdb="TMDB id (digits)",
         channel="Channel to post in",
         mention="Role to ping with each post",
-        min_size="Minimum size, e.g. 700 MB or 4.5 GiB",
-        max_size="Maximum size, e.g. 700 MB or 4.5 GiB",
-        min_seeders="Minimum seeders when the release appears",
-        exclude="Words that must not appear (separated by commas or spaces)",
         clear="Options to empty, separated by commas (e.g. mention, max_size)",
     )
-    @app_commands.autocomplete(name=_name_autocomplete, category=_category_autocomplete)
+    @app_commands.autocomplete(name=_name_autocomplete)
+    @criteria_options(after="new_name", allowed=may_manage_guild)
     async def edit(
         self,
         interaction: discord.Interaction,
         name: str,
         new_name: Range[str, 1, ALERT_NAME_MAX] | None = None,
-        query: Range[str, 1, QUERY_MAX] | None = None,
-        category: Category | None = None,
-        tmdb: TmdbId | None = None,
         channel: discord.TextChannel | None = None,
         mention: discord.Role | None = None,
-        min_size: MinSize | None = None,
-        max_size: MaxSize | None = None,
-        min_seeders: Range[int, 0, MIN_SEEDERS_MAX] | None = None,
-        exclude: Exclude | None = None,
         clear: str | None = None,
+        **criteria: Any,
     ) -> None:
         guild_id = guild_id_of(interaction)
         if mention is not None:
             # The ping goes to the channel the alert will post in: the new one, or its own.
             target = channel or _guild_channel(interaction, (await self.alerts.get(guild_id, name)).channel_id)
             _check_mention(interaction, mention, target)
-        changes: dict[str, object] = {}
-        for option in [c.strip().lower() for c in (clear or "").replace(" ", ",").split(",") if c.strip()]:
+        cleared = [c.strip().lower() for c in (clear or "").replace(" ", ",").split(",") if c.strip()]
+        for option in cleared:
             if option not in CLEARABLE:
                 raise UserError("alert.error.bad_clear", value=escape(option[:32]), options=", ".join(CLEARABLE))
-            field = {"category": "categories", "tmdb": "tmdb_id", "mention": "mention_role_id"}.get(option, option)
-            changes[field] = () if field in ("categories", "exclude") else None
-        given: dict[str, object] = {
+        changes: dict[str, Any] = {"mention_role_id": None} if "mention" in cleared else {}
+        given: dict[str, Any] = {
             "new_name": new_name,
-            "query": query,
-            "categories": category,
-            "tmdb_id": tmdb,
             "channel_id": channel.id if channel else None,
             "mention_role_id": mention.id if mention else None,
-            "min_size": min_size,
-            "max_size": max_size,
-            "min_seeders": min_seeders,
-            "exclude": exclude,
         }
         changes.update({k: v for k, v in given.items() if v is not None})
-        if not changes:
+        options = {k: v for k, v in criteria.items() if v is not None}
+        emptied = [c for c in cleared if c in BY_OPTION]
+        if not changes and not options and not emptied:
             raise UserError("alert.error.nothing_to_change")
         await defer(interaction, ephemeral=True)
-        info = await self.alerts.edit(guild_id, name, **changes)  # type: ignore[arg-type]
+        info = await self.alerts.edit(guild_id, name, **changes, options=options, clear=emptied)
         text = i18n.t(interaction.locale, "alert.edit.done", name=escape(info.name))
         await reply(interaction, text + "\n" + alert_line(info, interaction.locale))
 

@@ -12,6 +12,7 @@ from bot.app import VigieBot
 from bot.errors import KeyUnreadable, UserError
 from bot.limits import QUERY_MAX
 from bot.services.search import SearchQuery, SearchRequest, SortOrder, sort_results
+from bot.ui.cards import read_badges
 from bot.ui.options import Category, TmdbId
 from bot.ui.replies import defer, reply
 from bot.ui.search_view import SearchResultsView
@@ -75,6 +76,7 @@ class Search(commands.Cog):
         if not results:
             await reply(interaction, i18n.t(interaction.locale, "search.empty", what=title), ephemeral=private)
             return
+        await read_badges(results)  # the badges of the result lines, read off the event loop
         view = SearchResultsView(
             author_id=interaction.user.id,
             results=results,

@@ -21,32 +21,29 @@ from discord.ext import commands
 
 from bot import i18n
 from bot.app import VigieBot
+from bot.criteria import BY_OPTION, Criteria
 from bot.errors import UserError
-from bot.limits import ALERT_NAME_MAX, MIN_SEEDERS_MAX, QUERY_MAX
+from bot.limits import ALERT_NAME_MAX
 from bot.services.watches import WatchService
-from bot.ui.autocomplete import category_choices
-from bot.ui.cards import watch_criteria_text, watch_line, watch_list_entries, watch_pause_text, watch_test_card
+from bot.ui.cards import criteria_text, watch_line, watch_list_entries, watch_pause_text, watch_test_card
 from bot.ui.checks import guild_id_of
-from bot.ui.options import Category, Exclude, MaxSize, MinSize
+from bot.ui.options import criteria_options
 from bot.ui.pages import ALERTS_PER_PAGE, chunk_lines, send_pages
 from bot.ui.replies import defer, reply
 from bot.ui.text import escape, plain
 
 log = logging.getLogger("vigie.watches")
 
+#: Criteria a watch cannot have: a TMDB id needs a request of its own (results do not
+#: carry it), and a watch is matched on what the poll already fetched.
+WITHOUT = ("tmdb",)
 #: Option names ``/watch edit clear:`` accepts.
-CLEARABLE = ("query", "category", "min_size", "max_size", "min_seeders", "exclude")
-#: An option's name → the criterion it sets.
-_FIELDS = {"category": "categories"}
+CLEARABLE = tuple(option for option in BY_OPTION if option not in WITHOUT)
 
 
-def _criteria(**given: Any) -> dict[str, Any]:
-    """What the member gave, as the watch's criteria (``None``: not given)."""
-    out: dict[str, Any] = {}
-    for option, value in given.items():
-        if value is not None:
-            out[_FIELDS.get(option, option)] = list(value) if isinstance(value, tuple) else value
-    return out
+def _anyone(interaction: discord.Interaction) -> bool:
+    """Every member may see the suggestions of their own watches' options."""
+    return True
 
 
 @app_commands.guild_only()
@@ -112,50 +109,21 @@ class Watches(commands.GroupCog, group_name="watch", group_description="Your own
         names = await self.watches.names(interaction.guild_id, interaction.user.id, current)
         return [Choice(name=plain(n, 100) or n[:100], value=n) for n in names]
 
-    async def _category_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
-        return await category_choices(self.bot, interaction, current)
-
     # -- commands ----------------------------------------------------------------------------
-    @app_commands.command(name="add", description="Get new La Cale releases matching a search by direct message")
-    @app_commands.describe(
-        name="Name of the watch (unique among yours in this server)",
-        query="Words that must all appear in the title",
-        category="Category (a parent includes its subcategories)",
-        min_size="Minimum size, e.g. 700 MB or 4.5 GiB",
-        max_size="Maximum size, e.g. 700 MB or 4.5 GiB",
-        min_seeders="Minimum seeders when the release appears",
-        exclude="Words that must not appear (separated by commas or spaces)",
+    # mypy cannot match a callback with ``**criteria`` against discord.py's ParamSpec union.
+    @app_commands.command(  # type: ignore[arg-type]
+        name="add", description="Get new La Cale releases matching a search by direct message"
     )
-    @app_commands.autocomplete(category=_category_autocomplete)
-    async def add(
-        self,
-        interaction: discord.Interaction,
-        name: Range[str, 1, ALERT_NAME_MAX],
-        query: Range[str, 1, QUERY_MAX] | None = None,
-        category: Category | None = None,
-        min_size: MinSize | None = None,
-        max_size: MaxSize | None = None,
-        min_seeders: Range[int, 0, MIN_SEEDERS_MAX] | None = None,
-        exclude: Exclude | None = None,
-    ) -> None:
+    @app_commands.describe(name="Name of the watch (unique among yours in this server)")
+    @criteria_options(after="name", allowed=_anyone, without=WITHOUT)
+    async def add(self, interaction: discord.Interaction, name: Range[str, 1, ALERT_NAME_MAX], **criteria: Any) -> None:
         guild_id = guild_id_of(interaction)
-        criteria = _criteria(
-            query=query,
-            category=category,
-            min_size=min_size,
-            max_size=max_size,
-            min_seeders=min_seeders,
-            exclude=exclude,
-        )
         await defer(interaction, ephemeral=True)
-        info = await self.watches.create(guild_id, interaction.user.id, name, criteria, locale=str(interaction.locale))
-        locale = interaction.locale
-        text = i18n.t(
-            locale,
-            "watch.add.done",
-            name=escape(info.name),
-            criteria=watch_criteria_text(info.criteria, locale),
+        info = await self.watches.create(
+            guild_id, interaction.user.id, name, Criteria.from_options(criteria), locale=str(interaction.locale)
         )
+        locale = interaction.locale
+        text = i18n.t(locale, "watch.add.done", name=escape(info.name), criteria=criteria_text(info.criteria, locale))
         text += "\n" + i18n.t(locale, "watch.add.personal" if info.personal else "watch.add.server")
         await reply(interaction, text)
 
@@ -174,55 +142,36 @@ class Watches(commands.GroupCog, group_name="watch", group_description="Your own
             pages=chunk_lines(watch_list_entries(listing, locale), max_lines=ALERTS_PER_PAGE, separator="\n\n"),
         )
 
-    @app_commands.command(name="edit", description="Change one of your watches (only the options you give)")
+    @app_commands.command(  # type: ignore[arg-type]  # **criteria: see add
+        name="edit", description="Change one of your watches (only the options you give)"
+    )
     @app_commands.describe(
         name="The watch to change",
         new_name="New name",
-        query="Words that must all appear in the title",
-        category="Category (a parent includes its subcategories)",
-        min_size="Minimum size, e.g. 700 MB or 4.5 GiB",
-        max_size="Maximum size, e.g. 700 MB or 4.5 GiB",
-        min_seeders="Minimum seeders when the release appears",
-        exclude="Words that must not appear (separated by commas or spaces)",
         clear="Options to empty, separated by commas (e.g. max_size, exclude)",
     )
-    @app_commands.autocomplete(name=_name_autocomplete, category=_category_autocomplete)
+    @app_commands.autocomplete(name=_name_autocomplete)
+    @criteria_options(after="new_name", allowed=_anyone, without=WITHOUT)
     async def edit(
         self,
         interaction: discord.Interaction,
         name: str,
         new_name: Range[str, 1, ALERT_NAME_MAX] | None = None,
-        query: Range[str, 1, QUERY_MAX] | None = None,
-        category: Category | None = None,
-        min_size: MinSize | None = None,
-        max_size: MaxSize | None = None,
-        min_seeders: Range[int, 0, MIN_SEEDERS_MAX] | None = None,
-        exclude: Exclude | None = None,
         clear: str | None = None,
+        **criteria: Any,
     ) -> None:
         guild_id = guild_id_of(interaction)
-        cleared: list[str] = []
-        for option in [c.strip().lower() for c in (clear or "").replace(" ", ",").split(",") if c.strip()]:
+        cleared = [c.strip().lower() for c in (clear or "").replace(" ", ",").split(",") if c.strip()]
+        for option in cleared:
             if option not in CLEARABLE:
                 raise UserError("alert.error.bad_clear", value=escape(option[:32]), options=", ".join(CLEARABLE))
-            cleared.append(_FIELDS.get(option, option))
-        given = _criteria(
-            query=query,
-            category=category,
-            min_size=min_size,
-            max_size=max_size,
-            min_seeders=min_seeders,
-            exclude=exclude,
-        )
-        if not given and not cleared and new_name is None:
+        options = {k: v for k, v in criteria.items() if v is not None}
+        if not options and not cleared and new_name is None:
             raise UserError("alert.error.nothing_to_change")
         await defer(interaction, ephemeral=True)
-        guild_id, user_id = guild_id, interaction.user.id
-        criteria = None
-        if given or cleared:
-            current = await self.watches.get(guild_id, user_id, name)
-            criteria = {k: v for k, v in current.criteria.items() if k not in cleared} | given
-        info = await self.watches.edit(guild_id, user_id, name, new_name=new_name, criteria=criteria)
+        info = await self.watches.edit(
+            guild_id, interaction.user.id, name, new_name=new_name, options=options, clear=cleared
+        )
         text = i18n.t(interaction.locale, "watch.edit.done", name=escape(info.name))
         await reply(interaction, text + "\n" + watch_line(info, interaction.locale))
 

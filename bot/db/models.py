@@ -13,7 +13,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, Me
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.db.types import UTCDateTime, utcnow
-from bot.limits import ALERT_NAME_MAX, INFO_HASH_MAX, QUERY_MAX, TMDB_ID_MAX
+from bot.limits import ALERT_NAME_MAX, INFO_HASH_MAX
 from bot.states import DeliveryStatus, KeyStatus
 
 __all__ = [
@@ -97,16 +97,11 @@ class Alert(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     guild_id: Mapped[int] = mapped_column(ForeignKey("guild_settings.guild_id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(ALERT_NAME_MAX))
-    query: Mapped[str | None] = mapped_column(String(QUERY_MAX))
-    #: Category slugs as the user chose them (a parent is expanded at match time).
-    categories: Mapped[list[Any]] = mapped_column(default=list)
-    tmdb_id: Mapped[str | None] = mapped_column(String(TMDB_ID_MAX))
+    #: What the alert matches: ``bot.criteria.Criteria.to_json()`` (the criteria set, by
+    #: name). One column, so that a new criterion needs no migration.
+    criteria: Mapped[dict[str, Any]] = mapped_column(default=dict)
     channel_id: Mapped[int] = mapped_column(BigInteger)
     mention_role_id: Mapped[int | None] = mapped_column(BigInteger)
-    min_size: Mapped[int | None] = mapped_column(BigInteger)
-    max_size: Mapped[int | None] = mapped_column(BigInteger)
-    min_seeders: Mapped[int | None] = mapped_column(Integer)
-    exclude: Mapped[list[Any]] = mapped_column(default=list)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     pause_reason: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[int | None] = mapped_column(BigInteger)

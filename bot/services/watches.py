@@ -17,9 +17,8 @@ The watch's DMs go through the alerts' outbox (:mod:`bot.services.alerts.deliver
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +26,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.criteria import Criteria
 from bot.db.locks import lock_guild
 from bot.db.models import Delivery, DeliveryStatus, GuildSettings, MemberKey, Watch
 from bot.db.rows import rows_changed
@@ -37,10 +37,9 @@ from bot.lacale.models import Meta, Torrent
 from bot.limits import ALERT_NAME_MAX, WATCHES_PER_GUILD_DEFAULT, WATCHES_PER_MEMBER_DEFAULT
 from bot.services.alerts import queries
 from bot.services.alerts.fetch import SiteMeta
-from bot.services.alerts.matching import ReleaseView, dedupe, match, newest_first
 from bot.services.alerts.record import insert_seen
-from bot.services.alerts.service import AlertSpec, _validated
-from bot.services.alerts.watching import criteria_filter, pause_member_watches
+from bot.services.alerts.service import DryRun, dry_run
+from bot.services.alerts.watching import pause_member_watches
 from bot.services.guilds import GuildService
 from bot.services.lacale_access import LaCaleAccess
 from bot.states import WatchPause
@@ -57,7 +56,7 @@ class WatchInfo:
     guild_id: int
     user_id: int
     name: str
-    criteria: dict[str, Any]
+    criteria: Criteria
     personal: bool
     paused: bool
     pause_reason: str | None
@@ -73,7 +72,7 @@ class WatchInfo:
             watch.guild_id,
             watch.user_id,
             watch.name,
-            dict(watch.criteria or {}),
+            Criteria.from_json(watch.criteria),
             watch.personal,
             watch.paused,
             watch.pause_reason,
@@ -98,9 +97,7 @@ class WatchPreview:
     """``/watch test``: what the watch would send now from La Cale's newest page."""
 
     watch: WatchInfo
-    checked: int
-    matches: list[Torrent]  # newest first
-    drops: Counter[str] = field(default_factory=Counter)
+    run: DryRun
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,9 +186,7 @@ class WatchService:
         return (starts + contains)[:25]
 
     # -- changing --------------------------------------------------------------------------
-    async def create(
-        self, guild_id: int, user_id: int, name: str, criteria: dict[str, Any], *, locale: str
-    ) -> WatchInfo:
+    async def create(self, guild_id: int, user_id: int, name: str, criteria: Criteria, *, locale: str) -> WatchInfo:
         """A new watch; only releases published from now on are sent (no backlog)."""
         name = _valid_name(name)
         personal = await self._runs_personal(guild_id, user_id)
@@ -216,7 +211,7 @@ class WatchService:
                 guild_id=guild_id,
                 user_id=user_id,
                 name=name,
-                criteria=criteria,
+                criteria=criteria.to_json(),
                 personal=personal,
                 locale=_lang(locale),
                 created_at=now,
@@ -237,12 +232,17 @@ class WatchService:
         name: str,
         *,
         new_name: str | None = None,
-        criteria: dict[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+        clear: Sequence[str] = (),
     ) -> WatchInfo:
-        """New criteria are a new start: only releases published from now on are sent."""
+        """Change the name and the criteria given (``options``: option name → value) or
+        emptied (``clear``: option names). New criteria are a new start: only releases
+        published from now on are sent."""
         async with self._sessions() as session:
             current = WatchInfo.of(await _find(session, guild_id, user_id, name))
-        if criteria is not None:
+        criteria = None
+        if options or clear:
+            criteria = current.criteria.with_options(options or {}, clear=clear)
             criteria = await self._validated(guild_id, user_id, current.personal, criteria)
         renamed = _valid_name(new_name) if new_name is not None else None
         async with self._sessions.begin() as session:
@@ -252,8 +252,8 @@ class WatchService:
                 if other is not None and other.id != watch.id:
                     raise UserError("watch.error.exists", name=renamed)
                 watch.name = renamed
-            if criteria is not None and criteria != watch.criteria:
-                watch.criteria = criteria
+            if criteria is not None and criteria.to_json() != watch.criteria:
+                watch.criteria = criteria.to_json()
                 watch.created_at = self._now()
             try:
                 await session.flush()
@@ -329,19 +329,9 @@ class WatchService:
         releases each criterion turned away. Nothing is recorded."""
         info = await self.get(guild_id, user_id, name)
         key = await self._key_for(guild_id, user_id, info.personal)
-        meta = await self._meta.get(key) if _needs_meta(info.criteria) else None
+        meta = await self._meta.get(key) if info.criteria.needs_meta else None
         newest = await self._newest(key)
-        watch_filter = criteria_filter(info.id, info.name, info.criteria, meta)
-        drops: Counter[str] = Counter()
-        matches: list[Torrent] = []
-        pool = newest_first(dedupe(newest))
-        for torrent in pool:
-            decision = match(watch_filter, ReleaseView.of(torrent))
-            if decision.ok:
-                matches.append(torrent)
-            else:
-                drops[decision.kind] += 1
-        return WatchPreview(info, len(pool), matches[:limit], drops)
+        return WatchPreview(info, await dry_run(info.criteria, meta, newest, limit=limit))
 
     # -- helpers -----------------------------------------------------------------------------
     async def _newest(self, api_key: str) -> list[Torrent]:
@@ -351,9 +341,9 @@ class WatchService:
         except BadRequest:
             return []
 
-    async def _validated(self, guild_id: int, user_id: int, personal: bool, criteria: dict[str, Any]) -> dict[str, Any]:
+    async def _validated(self, guild_id: int, user_id: int, personal: bool, criteria: Criteria) -> Criteria:
         meta = None
-        if _needs_meta(criteria):
+        if criteria.needs_meta:
             meta = await self._meta.get(await self._key_for(guild_id, user_id, personal))
         return validated_criteria(criteria, meta)
 
@@ -417,35 +407,10 @@ def _lang(locale: str) -> str:
 
 
 # -- criteria -----------------------------------------------------------------------------------
-def _needs_meta(criteria: dict[str, Any]) -> bool:
-    return bool(criteria.get("categories"))
-
-
-def validated_criteria(criteria: dict[str, Any], meta: Meta | None) -> dict[str, Any]:
-    """The criteria as stored, or a precise refusal."""
-    if criteria.get("tmdb_id"):
+def validated_criteria(criteria: Criteria, meta: Meta | None) -> Criteria:
+    """The criteria as a watch may have them, checked like an alert's (``UserError``)."""
+    if criteria.tmdb_id:
         # Results do not say which film they are: a TMDB criterion needs a request of its
         # own, and a watch never costs one.
         raise UserError("watch.error.tmdb")
-    spec = _validated(
-        AlertSpec(
-            name="watch",
-            channel_id=0,
-            query=criteria.get("query"),
-            categories=tuple(criteria.get("categories") or ()),
-            min_size=criteria.get("min_size"),
-            max_size=criteria.get("max_size"),
-            min_seeders=criteria.get("min_seeders"),
-            exclude=tuple(criteria.get("exclude") or ()),
-        ),
-        meta,
-    )
-    out: dict[str, Any] = {
-        "query": spec.query,
-        "categories": list(spec.categories),
-        "min_size": spec.min_size,
-        "max_size": spec.max_size,
-        "min_seeders": spec.min_seeders,
-        "exclude": list(spec.exclude),
-    }
-    return {k: v for k, v in out.items() if v not in (None, [], "")}
+    return criteria.validated(meta)

@@ -30,7 +30,7 @@ from bot.services.alerts.deliver import (
     RetryLater,
 )
 from bot.states import NoticeKind
-from bot.ui.cards import release_card
+from bot.ui.cards import read_badges, release_card
 from bot.ui.style import exact_time
 from bot.ui.text import escape, shorten
 
@@ -94,6 +94,9 @@ class DiscordAlertPoster:
         return embeds
 
     async def send_releases(self, post: ReleasePost) -> int:
+        # The cards' badges read each release's name: once per info hash for the process
+        # (usually done by the poll already), off the event loop when it is not.
+        await read_badges(Torrent.model_validate(r.release) for r in post.releases)
         if post.user_id is not None:
             return await self._send_dm(post, post.user_id)
         channel = self._client.get_partial_messageable(post.channel_id, guild_id=post.guild_id)

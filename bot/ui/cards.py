@@ -7,17 +7,20 @@ Colours and dates come from :mod:`bot.ui.style`."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import discord
 
 from bot import i18n
+from bot.criteria import Criteria
 from bot.db.types import utcnow
 from bot.formatting import clean_text, format_size
 from bot.lacale.models import Torrent
-from bot.services.alerts.service import AlertInfo, Preview
+from bot.releases import parsed
+from bot.services.alerts.service import AlertInfo, DryRun, Explained, Preview
 from bot.services.uploads import UploadDraft, UploadOutcome, UploadStatus, UploadSummary
 from bot.services.watches import WatchInfo, WatchList, WatchPreview
 from bot.states import WatchPause
@@ -27,6 +30,24 @@ from bot.ui.text import escape, inline_code, safe_title, shorten
 from bot.urls import url_carries_secret
 
 COLOUR = Colours.BRAND
+
+
+def badges(torrent: Torrent) -> str:
+    """What the release's name says, as badges: ``2160p · WEB-DL · x265 · MULTi`` (``""``
+    when it says nothing). Read once per info hash for the whole process (bot.releases)."""
+    return " · ".join(parsed(torrent.info_hash, torrent.title).badges())
+
+
+async def read_badges(torrents: Iterable[Torrent]) -> None:
+    """Read the releases' names now, in a worker thread (a new name takes milliseconds;
+    a name read before, by anyone, is a cache lookup), so that drawing their cards on the
+    event loop never waits on the parser."""
+
+    def read(items: list[Torrent]) -> None:
+        for torrent in items:
+            parsed(torrent.info_hash, torrent.title)
+
+    await asyncio.to_thread(read, list(torrents))
 
 
 def timestamp(torrent: Torrent) -> str:
@@ -44,9 +65,11 @@ def release_card(
 ) -> discord.Embed:
     t = i18n.t
     lang = i18n.lang_of(locale)
+    read = badges(torrent)
     embed = discord.Embed(
         title=safe_title(torrent.title, 256),
         url=torrent.page_url(base_url),
+        description=f"**{read}**" if read else None,
         colour=COLOUR,
         timestamp=torrent.pub_date,
     )
@@ -74,8 +97,10 @@ def result_line(index: int, torrent: Torrent, *, base_url: str, locale: object) 
     """One entry of a results page: a numbered link, then category · size · peers · date."""
     lang = i18n.lang_of(locale)
     title = safe_title(torrent.title, 120)
+    read = badges(torrent)
     meta = " · ".join(
         (
+            *((f"**{read}**",) if read else ()),
             escape(torrent.category or "—"),
             format_size(torrent.size, lang),
             i18n.t(locale, "card.peers.value", seeders=torrent.seeders, leechers=torrent.leechers),
@@ -107,25 +132,9 @@ def results_page(
 
 
 # -- /alert ------------------------------------------------------------------------------------
-def criteria_text(alert: AlertInfo, locale: object) -> str:
-    lang = i18n.lang_of(locale)
-    t = i18n.t
-    parts: list[str] = []
-    if alert.query:
-        parts.append(t(locale, "alert.criteria.query", words=escape(alert.query)))
-    if alert.categories:
-        parts.append(t(locale, "alert.criteria.category", slugs=escape(", ".join(alert.categories))))
-    if alert.tmdb_id:
-        parts.append(t(locale, "alert.criteria.tmdb", id=alert.tmdb_id))
-    if alert.min_size is not None:
-        parts.append(t(locale, "alert.criteria.min_size", size=format_size(alert.min_size, lang)))
-    if alert.max_size is not None:
-        parts.append(t(locale, "alert.criteria.max_size", size=format_size(alert.max_size, lang)))
-    if alert.min_seeders is not None:
-        parts.append(t(locale, "alert.criteria.min_seeders", count=alert.min_seeders))
-    if alert.exclude:
-        parts.append(t(locale, "alert.criteria.exclude", words=escape(", ".join(alert.exclude))))
-    return " · ".join(parts) or t(locale, "alert.criteria.all")
+def criteria_text(criteria: Criteria, locale: object) -> str:
+    """An alert's (or a watch's) criteria on one line: each criterion describes itself."""
+    return " · ".join(criteria.describe(locale, escape)) or i18n.t(locale, "alert.criteria.all")
 
 
 def alert_line(alert: AlertInfo, locale: object) -> str:
@@ -144,7 +153,7 @@ def alert_line(alert: AlertInfo, locale: object) -> str:
     counts = t(locale, "alert.list.posted", count=alert.delivered)
     if alert.pending:
         counts += " · " + t(locale, "alert.list.pending", count=alert.pending)
-    return f"**{escape(alert.name)}** — {state}\n{where} · {criteria_text(alert, locale)}\n{last} · {counts}"
+    return f"**{escape(alert.name)}** — {state}\n{where} · {criteria_text(alert.criteria, locale)}\n{last} · {counts}"
 
 
 def fit_embeds(embeds: list[discord.Embed], budget: int = 6000) -> list[discord.Embed]:
@@ -166,55 +175,64 @@ def alert_list_entries(alerts: Sequence[AlertInfo], locale: object) -> list[str]
 
 def alert_test_card(preview: Preview, *, base_url: str, locale: object) -> tuple[str, list[discord.Embed]]:
     """/alert test: what was checked and dropped, then the cards that would be posted."""
+    run = DryRun(preview.checked, preview.matches, preview.drops, preview.results)
+    return test_card(preview.alert.name, preview.alert.criteria, run, base_url=base_url, locale=locale, watch=False)
+
+
+def test_card(
+    name: str, criteria: Criteria, run: DryRun, *, base_url: str, locale: object, watch: bool
+) -> tuple[str, list[discord.Embed]]:
+    """``/alert test`` and ``/watch test``: what was checked and turned away, the newest
+    results with what was read and why each was turned away, then the cards."""
     t = i18n.t
-    alert = preview.alert
     lines = [
-        t(locale, "alert.test.heading", name=escape(alert.name), criteria=criteria_text(alert, locale)),
+        t(locale, "watch.test.heading" if watch else "alert.test.heading", name=escape(name),
+          criteria=criteria_text(criteria, locale)),
         t(locale, "alert.test.rule"),
         t(
             locale,
             "alert.test.summary",
-            count=preview.checked,
-            matched=t(locale, "alert.test.matched", count=len(preview.matches)),
+            count=run.checked,
+            matched=t(locale, "watch.test.matched" if watch else "alert.test.matched", count=len(run.matches)),
         ),
-    ]
-    drops = [t(locale, f"alert.test.drop.{kind}", count=count) for kind, count in preview.drops.most_common() if kind]
+    ]  # fmt: skip
+    drops = [t(locale, f"alert.test.drop.{kind}", count=count) for kind, count in run.drops.most_common() if kind]
     if drops:
         lines.append(t(locale, "alert.test.drops", details=", ".join(drops)))
-    if not preview.matches:
+    if not run.matches:
         lines.append(t(locale, "alert.test.none"))
-    cards = [
-        release_card(torrent, base_url=base_url, locale=locale, alert_names=(alert.name,))
-        for torrent in preview.matches
-    ]
-    return shorten("\n".join(lines), 2000), fit_embeds(cards)
+    cards = [release_card(torrent, base_url=base_url, locale=locale, alert_names=(name,)) for torrent in run.matches]
+    text = shorten("\n".join(lines), 2000)
+    # The newest results, as many as fit: what Vigie read from each name and, for those
+    # turned away, the criterion that did it.
+    entries = explanation_lines(run.results, criteria, locale)
+    if entries:
+        heading = "\n\n**" + t(locale, "alert.test.results") + "**"
+        if len(text) + len(heading) + len(entries[0]) + 1 <= 2000:
+            text += heading
+            for entry in entries:
+                if len(text) + 1 + len(entry) > 2000:
+                    break
+                text += "\n" + entry
+    return text, fit_embeds(cards)
+
+
+def explanation_lines(results: Sequence[Explained], criteria: Criteria, locale: object) -> list[str]:
+    """One line per explained result: ✅ or ❌, the title, the badges read from its name,
+    and when turned away the criterion that did it (as ``/alert list`` describes it)."""
+    t = i18n.t
+    out: list[str] = []
+    for result in results:
+        read = " · ".join(result.badges) or t(locale, "alert.test.unread")
+        line = f"{'✅' if result.decision.ok else '❌'} {safe_title(result.torrent.title, 70)} · {read}"
+        if not result.decision.ok:
+            why = criteria.describe_one(result.decision.criterion, locale, escape)
+            line += " — " + t(locale, "alert.test.why", criterion=why or result.decision.kind)
+        out.append(line)
+    return out
 
 
 # -- /watch -----------------------------------------------------------------------------------
-def watch_criteria_text(criteria: dict[str, object], locale: object) -> str:
-    """A watch's criteria in words (the same words as an alert's)."""
-    lang = i18n.lang_of(locale)
-    t = i18n.t
-    parts: list[str] = []
-    query = criteria.get("query")
-    if isinstance(query, str) and query:
-        parts.append(t(locale, "alert.criteria.query", words=escape(query)))
-    categories = criteria.get("categories")
-    if isinstance(categories, list) and categories:
-        parts.append(t(locale, "alert.criteria.category", slugs=escape(", ".join(map(str, categories)))))
-    for key in ("min_size", "max_size"):
-        value = criteria.get(key)
-        if isinstance(value, int):
-            parts.append(t(locale, f"alert.criteria.{key}", size=format_size(value, lang)))
-    seeders = criteria.get("min_seeders")
-    if isinstance(seeders, int):
-        parts.append(t(locale, "alert.criteria.min_seeders", count=seeders))
-    exclude = criteria.get("exclude")
-    if isinstance(exclude, list) and exclude:
-        parts.append(t(locale, "alert.criteria.exclude", words=escape(", ".join(map(str, exclude)))))
-    return " · ".join(parts) or t(locale, "alert.criteria.all")
-
-
 def watch_pause_text(locale: object, reason: str | None) -> str:
     return i18n.t(locale, f"watch.pause_reason.{WatchPause.of(reason)}")
 
@@ -236,7 +254,7 @@ def watch_line(watch: WatchInfo, locale: object, *, server_enabled: bool = True)
     counts = t(locale, "watch.list.sent", count=watch.delivered)
     if watch.pending:
         counts += " · " + t(locale, "alert.list.pending", count=watch.pending)
-    criteria = watch_criteria_text(watch.criteria, locale)
+    criteria = criteria_text(watch.criteria, locale)
     return f"**{escape(watch.name)}** — {state}\n{runs} · {criteria}\n{last} · {counts}"
 
 
@@ -247,28 +265,9 @@ def watch_list_entries(listing: WatchList, locale: object) -> list[str]:
 
 
 def watch_test_card(preview: WatchPreview, *, base_url: str, locale: object) -> tuple[str, list[discord.Embed]]:
-    """/watch test: what was checked and turned away, then the cards a DM would carry."""
-    t = i18n.t
+    """/watch test: like /alert test, for the cards a DM would carry."""
     watch = preview.watch
-    lines = [
-        t(locale, "watch.test.heading", name=escape(watch.name), criteria=watch_criteria_text(watch.criteria, locale)),
-        t(
-            locale,
-            "alert.test.summary",
-            count=preview.checked,
-            matched=t(locale, "watch.test.matched", count=len(preview.matches)),
-        ),
-    ]
-    drops = [t(locale, f"alert.test.drop.{kind}", count=count) for kind, count in preview.drops.most_common() if kind]
-    if drops:
-        lines.append(t(locale, "alert.test.drops", details=", ".join(drops)))
-    if not preview.matches:
-        lines.append(t(locale, "alert.test.none"))
-    cards = [
-        release_card(torrent, base_url=base_url, locale=locale, alert_names=(watch.name,))
-        for torrent in preview.matches
-    ]
-    return shorten("\n".join(lines), 2000), fit_embeds(cards)
+    return test_card(watch.name, watch.criteria, preview.run, base_url=base_url, locale=locale, watch=True)
 
 
 # -- /upload -----------------------------------------------------------------------------------

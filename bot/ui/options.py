@@ -18,17 +18,18 @@ fetch) is left to the service, once the command has deferred.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 import discord
-from discord import app_commands
+from discord import AppCommandOptionType, app_commands
 from discord.app_commands import Choice
 
+from bot.criteria import CRITERIA, Criterion, parse_exclude, parse_size_option
 from bot.limits import EXCLUDE_TEXT_MAX
-from bot.services.alerts.matching import parse_exclude
-from bot.services.alerts.service import parse_size_option
 from bot.services.search import validate_tmdb
-from bot.ui.autocomplete import category_choices
+from bot.ui.autocomplete import cached_meta, category_choices
 
 if TYPE_CHECKING:
     from bot.app import VigieBot
@@ -99,6 +100,103 @@ class TagsTransformer(app_commands.Transformer):
         return tuple(out)
 
 
+class CriterionTransformer(app_commands.Transformer):
+    """One alert criterion's option (``bot.criteria``): typed as the criterion says
+    (a string, or an integer with bounds) and parsed by it."""
+
+    def __init__(self, criterion: Criterion[Any, Any]) -> None:
+        self.criterion = criterion
+
+    @property
+    def type(self) -> AppCommandOptionType:
+        return AppCommandOptionType.integer if self.criterion.shape.type == "integer" else AppCommandOptionType.string
+
+    @property
+    def min_value(self) -> int | None:
+        return self.criterion.shape.min_value
+
+    @property
+    def max_value(self) -> int | None:
+        return self.criterion.shape.max_value
+
+    async def transform(self, interaction: discord.Interaction, value: Any, /) -> Any:
+        return self.criterion.parse(value)
+
+
+class SuggestingCriterionTransformer(CriterionTransformer):
+    """A criterion with suggestions (``Criterion.suggest``), offered to members that
+    ``allowed`` accepts (discord.py runs no check before an autocomplete)."""
+
+    def __init__(self, criterion: Criterion[Any, Any], allowed: Callable[[discord.Interaction], bool]) -> None:
+        super().__init__(criterion)
+        self.allowed = allowed
+
+    async def autocomplete(  # type: ignore[override]
+        self, interaction: discord.Interaction, value: str, /
+    ) -> list[Choice[str]]:
+        if not self.allowed(interaction):
+            return []
+        meta = None
+        if self.criterion.needs_meta:
+            bot: VigieBot = interaction.client  # type: ignore[assignment]
+            meta = await cached_meta(bot, interaction)
+        return [
+            Choice(name=label[:100], value=choice[:100]) for label, choice in self.criterion.suggest(value, meta)[:25]
+        ]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def criteria_options(
+    *, after: str, allowed: Callable[[discord.Interaction], bool], without: tuple[str, ...] = ()
+) -> Callable[[F], F]:
+    """One optional option per criterion of :data:`bot.criteria.CRITERIA`, for a command
+    callback that takes them as ``**criteria`` (option name → parsed value, ``None`` when
+    not given): typed, described and suggested by each criterion, placed after the
+    parameter ``after``. Goes under ``@app_commands.command`` and ``describe``.
+
+    Example::
+
+        @app_commands.command(name="add", description="…")
+        @criteria_options(after="name", allowed=may_manage_guild)
+        async def add(self, interaction, name: str, …, **criteria: Any) -> None: …
+
+    A new criterion is a new option of every such command, with no change here. ``without``:
+    option names a command does not offer (``/watch`` has no ``tmdb``: it costs a request)."""
+
+    def decorate(func: F) -> F:
+        signature = inspect.signature(func)
+        params = list(signature.parameters.values())
+        if not params or params[-1].kind is not inspect.Parameter.VAR_KEYWORD:
+            raise TypeError(f"{func.__qualname__} must end with **criteria")
+        names = [p.name for p in params]
+        at = names.index(after) + 1
+        added = []
+        offered = [c for c in CRITERIA if c.option not in without]
+        for criterion in offered:
+            transformer = (
+                SuggestingCriterionTransformer(criterion, allowed)
+                if criterion.suggests
+                else CriterionTransformer(criterion)
+            )
+            added.append(
+                inspect.Parameter(
+                    criterion.option,
+                    inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                    default=None,
+                    annotation=Optional[transformer],  # noqa: UP045 (an object, not a type: no "|")
+                )
+            )
+        func.__signature__ = signature.replace(parameters=[*params[:at], *added, *params[at:-1]])  # type: ignore[attr-defined]
+        descriptions = getattr(func, "__discord_app_commands_param_description__", {})
+        descriptions.update({c.option: c.description for c in offered})
+        func.__discord_app_commands_param_description__ = descriptions  # type: ignore[attr-defined]
+        return func
+
+    return decorate
+
+
 #: Annotations for command parameters (``min_size: MinSize | None = None``).
 MinSize = app_commands.Transform[int, SizeTransformer("min_size")]
 MaxSize = app_commands.Transform[int, SizeTransformer("max_size")]
@@ -110,13 +208,16 @@ Tags = app_commands.Transform[tuple[str, ...], TagsTransformer]
 __all__ = [
     "Category",
     "CategoryTransformer",
+    "CriterionTransformer",
     "Exclude",
     "ExcludeTransformer",
     "MaxSize",
     "MinSize",
     "SizeTransformer",
+    "SuggestingCriterionTransformer",
     "Tags",
     "TagsTransformer",
     "TmdbId",
     "TmdbTransformer",
+    "criteria_options",
 ]

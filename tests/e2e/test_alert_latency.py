@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bot.criteria import Criteria
 from bot.services.alerts.service import AlertSpec
 from tests.e2e.conftest import VigieWorld
 from tests.fakes.discord import InteractionRecord
@@ -52,7 +53,9 @@ async def test_search_flood_on_one_key_never_delays_alerts(world: VigieWorld) ->
     assert w.bot is not None
     await w.bot.services.guilds.register_guild_key(other.id, w.lacale.add_key(), w.admin.id)
     await cog(w).alerts.create(
-        other.id, AlertSpec(name="dune", channel_id=other_channel.id, query="dune"), created_by=w.admin.id
+        other.id,
+        AlertSpec(name="dune", channel_id=other_channel.id, criteria=Criteria(query="dune")),
+        created_by=w.admin.id,
     )
 
     await w.restart(poll_interval_seconds=POLL_INTERVAL, search_min_interval_seconds=SEARCH_PACING)

@@ -108,7 +108,7 @@ async def test_check_reports_pending_migrations_and_applies_none(tmp_path: Path,
         # No database yet: reported, not created.
         code, out, err = await run(["check"], env, tmp_path)
         assert code == 0, out + err
-        assert "not created yet; 4 migrations pending (0001, 0002, 0003, 0005)" in out
+        assert "not created yet; 5 migrations pending (0001, 0002, 0003, 0004, 0005)" in out
         assert not db_path.exists()
 
         # A database one migration behind: reported, left as it is.
@@ -119,7 +119,7 @@ async def test_check_reports_pending_migrations_and_applies_none(tmp_path: Path,
         code, out, err = await run(["check"], env, tmp_path)
         assert code == 0, out + err
         assert (
-            "at revision 0001; 3 migrations pending (0002, 0003, 0005): the bot applies them at start, or run `vigie db upgrade`"
+            "at revision 0001; 4 migrations pending (0002, 0003, 0004, 0005): the bot applies them at start, or run `vigie db upgrade`"
             in out
         )
         assert sqlite3.connect(db_path).execute("select version_num from alembic_version").fetchone()[0] == "0001"

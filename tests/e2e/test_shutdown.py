@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.criteria import Criteria
 from bot.services.alerts.service import AlertSpec
 from tests.e2e.conftest import VigieWorld
 from tests.e2e.test_process import env_for
@@ -106,7 +107,9 @@ async def test_close_stops_the_polls_before_closing_the_sessions_they_use(
         await bot.services.guilds.ensure_guild(guild.id, "en-US")
         await bot.services.guilds.register_guild_key(guild.id, world.key, world.admin.id)
         await cog.alerts.create(
-            guild.id, AlertSpec(name="dune", channel_id=channel.id, query="dune"), created_by=world.admin.id
+            guild.id,
+            AlertSpec(name="dune", channel_id=channel.id, criteria=Criteria(query="dune")),
+            created_by=world.admin.id,
         )
     world.lacale.delay_next(SEARCH, 1.5, times=10)  # La Cale is slow: the first poll is in flight
     searches = world.lacale.count(SEARCH)

@@ -61,7 +61,7 @@ async def test_typed_values_reach_the_service(ready: VigieWorld) -> None:
     await rec.wait_final()
     alerts = w.bot.get_cog("Alerts").alerts  # type: ignore[union-attr]
     (info,) = await alerts.list_alerts(w.guild.id)
-    assert (info.categories, info.min_size, info.max_size, info.exclude) == (
+    assert (info.criteria.categories, info.criteria.min_size, info.criteria.max_size, info.criteria.exclude) == (
         ("films",),
         1_500_000_000,
         int(4.5 * 2**30),

@@ -310,3 +310,27 @@ async def test_with_member_events_leaving_pauses_at_once(ready: VigieWorld) -> N
     )
     assert paused == [(w.member.id,)]
     assert db(w).execute("select pause_reason from watches where paused").fetchall() == [("member_left",)]
+
+
+async def test_a_watch_has_the_release_aware_criteria_of_alerts(ready: VigieWorld) -> None:
+    w = ready
+    created = await final(
+        w, "watch add", by=w.member, name="dune vf", query="dune", language="multi", resolution="2160p"
+    )
+    assert "language MULTi" in created
+    await cycle(w)
+    w.lacale.add_torrent("Dune.Part.Two.2024.MULTi.1080p.WEB.H264-GRP")
+    w.lacale.add_torrent("Dune.Part.Two.2024.VOSTFR.2160p.WEB-DL.x265-GRP")
+    w.lacale.add_torrent("Dune.Part.Two.2024.MULTi.VFF.2160p.WEB-DL.x265-GRP")
+    await cycle(w)
+    (message,) = dms(w)
+    assert titles(message) == ["Dune.Part.Two.2024.MULTi.VFF.2160p.WEB-DL.x265-GRP"]
+    assert "2160p · WEB-DL · x265 · MULTi · VFF" in message["embeds"][0]["description"]
+    # /watch test explains each result: what was read, and the criterion that turned it away.
+    tested = await final(w, "watch test", by=w.member, name="dune vf")
+    assert "Dune.Part.Two.2024.VOSTFR.2160p" in tested and "VOSTFR" in tested
+    # Editing a criterion away (clear) is a new start, and the watch's description follows.
+    edited = await final(w, "watch edit", by=w.member, name="dune vf", clear="resolution")
+    assert "language MULTi" in edited and "2160p" not in edited.split("\n", 1)[1]
+    refused = await final(w, "watch edit", by=w.member, name="dune vf", clear="tmdb")
+    assert "cannot be cleared" in refused

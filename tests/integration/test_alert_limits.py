@@ -11,6 +11,7 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
+from bot.criteria import Criteria
 from bot.db.models import Alert
 from bot.errors import UserError
 from bot.limits import ALERTS_PER_GUILD_MAX
@@ -27,7 +28,7 @@ async def fill(p: Pipeline, count: int) -> None:
     """``count`` alerts written directly (creating each through the service is slow)."""
     async with p.sessions.begin() as session:
         for i in range(count):
-            session.add(Alert(guild_id=GUILD, name=f"existing {i}", query="x", channel_id=CHANNEL))
+            session.add(Alert(guild_id=GUILD, name=f"existing {i}", criteria={"query": "x"}, channel_id=CHANNEL))
 
 
 async def alert_names(p: Pipeline) -> list[str]:
@@ -39,7 +40,9 @@ async def create_many(p: Pipeline, names: list[str]) -> list[object]:
     """Every create started at once; each one's result or error."""
     return await asyncio.gather(
         *(
-            p.alerts.create(GUILD, AlertSpec(name=name, channel_id=CHANNEL, query="dune"), created_by=1)
+            p.alerts.create(
+                GUILD, AlertSpec(name=name, channel_id=CHANNEL, criteria=Criteria(query="dune")), created_by=1
+            )
             for name in names
         ),
         return_exceptions=True,
@@ -64,10 +67,14 @@ async def check_names_stay_unique(p: Pipeline) -> None:
     assert len(errors) == 7
     assert len(await alert_names(p)) == 1
     # A rename racing a create of the same name (in another case) leaves one of them.
-    await p.alerts.create(GUILD, AlertSpec(name="other", channel_id=CHANNEL, query="x"), created_by=1)
+    await p.alerts.create(
+        GUILD, AlertSpec(name="other", channel_id=CHANNEL, criteria=Criteria(query="x")), created_by=1
+    )
     raced = await asyncio.gather(
         p.alerts.edit(GUILD, "other", new_name="Arcane"),
-        p.alerts.create(GUILD, AlertSpec(name="arcane", channel_id=CHANNEL, query="arcane"), created_by=1),
+        p.alerts.create(
+            GUILD, AlertSpec(name="arcane", channel_id=CHANNEL, criteria=Criteria(query="arcane")), created_by=1
+        ),
         return_exceptions=True,
     )
     assert sum(isinstance(r, UserError) and r.key == "alert.error.exists" for r in raced) == 1, raced
@@ -97,12 +104,18 @@ async def test_names_stay_unique_under_concurrent_adds_on_postgres(postgres_url:
 async def check_names_unique_whatever_the_letters(p: Pipeline) -> None:
     """Accented capitals are a case too: the same on SQLite (whose ``lower()`` folds ASCII
     only) as on PostgreSQL."""
-    await p.alerts.create(GUILD, AlertSpec(name="Été", channel_id=CHANNEL, query="ete"), created_by=1)
+    await p.alerts.create(
+        GUILD, AlertSpec(name="Été", channel_id=CHANNEL, criteria=Criteria(query="ete")), created_by=1
+    )
     with pytest.raises(UserError) as exc:
-        await p.alerts.create(GUILD, AlertSpec(name="ÉTÉ", channel_id=CHANNEL, query="ete"), created_by=1)
+        await p.alerts.create(
+            GUILD, AlertSpec(name="ÉTÉ", channel_id=CHANNEL, criteria=Criteria(query="ete")), created_by=1
+        )
     assert exc.value.key == "alert.error.exists"
     assert (await p.alerts.get(GUILD, "été")).name == "Été"
-    await p.alerts.create(GUILD, AlertSpec(name="Œuvre", channel_id=CHANNEL, query="oeuvre"), created_by=1)
+    await p.alerts.create(
+        GUILD, AlertSpec(name="Œuvre", channel_id=CHANNEL, criteria=Criteria(query="oeuvre")), created_by=1
+    )
     with pytest.raises(UserError) as renamed:
         await p.alerts.edit(GUILD, "été", new_name="œuvre")
     assert renamed.value.key == "alert.error.exists"

@@ -100,7 +100,9 @@ class Cluster:
                 await session.flush()
             alert_ids = []
             for c in range(channels):
-                alert = Alert(guild_id=guild_id, name=f"a{next(self._ids)}", channel_id=guild_id + c + 1, query="x")
+                alert = Alert(
+                    guild_id=guild_id, name=f"a{next(self._ids)}", channel_id=guild_id + c + 1, criteria={"query": "x"}
+                )
                 session.add(alert)
                 await session.flush()
                 alert_ids.append((alert.id, alert.channel_id))

@@ -385,8 +385,8 @@ async def test_alert_commands_service(p: Pipeline) -> None:
     info = await p.alerts.pause(GUILD, "dune")
     assert info.paused and info.pause_reason == "user"
     await p.alerts.resume(GUILD, "dune")
-    edited = await p.alerts.edit(GUILD, "dune", new_name="Dune 2", exclude=("cam",), mention_role_id=ROLE)
-    assert edited.name == "Dune 2" and edited.exclude == ("cam",) and edited.mention_role_id == ROLE
+    edited = await p.alerts.edit(GUILD, "dune", new_name="Dune 2", options={"exclude": ("cam",)}, mention_role_id=ROLE)
+    assert edited.name == "Dune 2" and edited.criteria.exclude == ("cam",) and edited.mention_role_id == ROLE
     p.fake.add_torrent("Dune.2024.1080p")
     p.fake.add_torrent("Dune.2024.CAM")
     preview = await p.alerts.preview(GUILD, "dune 2")
@@ -483,3 +483,29 @@ async def test_a_claimed_batch_is_always_loaded_whole(p: Pipeline) -> None:
         limited, truncated = await pending_rows(session, limit=1)
     assert truncated
     assert [r.id for r in limited if r.batch_nonce == "vlate"] == ids[2:]
+
+
+async def _release_aware_alerts(pipe: Pipeline, fake: FakeLaCale) -> None:
+    """Criteria stored in the JSON column, read back by the poller, matched on what the
+    release names say: only what each alert asks is posted, once."""
+    await pipe.add_alert(GUILD, "multi", CHANNEL, query="dune", language=("MULTi",))
+    await pipe.add_alert(GUILD, "uhd x265", OTHER_CHANNEL, resolution=("2160p",), codec=("x265",))
+    await pipe.cycle()
+    fake.add_torrent("Dune.Part.Two.2024.MULTi.1080p.WEB.H264-GRP")
+    fake.add_torrent("Dune.Part.Two.2024.VOSTFR.2160p.WEB-DL.x265-GRP")
+    fake.add_torrent("Arcane.S02.MULTi.2160p.WEB-DL.x264-GRP")
+    await pipe.cycle()
+    await pipe.cycle()
+    assert pipe.poster.posted_titles(CHANNEL) == ["Dune.Part.Two.2024.MULTi.1080p.WEB.H264-GRP"]
+    assert pipe.poster.posted_titles(OTHER_CHANNEL) == ["Dune.Part.Two.2024.VOSTFR.2160p.WEB-DL.x265-GRP"]
+    (info,) = [a for a in await pipe.alerts.list_alerts(GUILD) if a.name == "uhd x265"]
+    assert (info.criteria.resolution, info.criteria.codec) == (("2160p",), ("x265",))
+
+
+async def test_release_aware_alerts_on_sqlite(p: Pipeline, lacale: FakeLaCale) -> None:
+    await _release_aware_alerts(p, lacale)
+
+
+async def test_release_aware_alerts_on_postgres(postgres_url: str, lacale: FakeLaCale) -> None:
+    async with postgres_pipeline(postgres_url, lacale, GUILD) as pg:
+        await _release_aware_alerts(pg, lacale)

@@ -86,7 +86,7 @@ async def test_stored_keys_rotation_and_unreadable_on_postgres(pg_engine: AsyncE
         await service(old).register_guild_key(guild_id, lacale.default_key, 1)
         await service(old).keys.set_member_key(user_id, personal, guild_id)
         async with sessions.begin() as s:
-            s.add(Alert(guild_id=guild_id, name="dune", query="dune", channel_id=5))
+            s.add(Alert(guild_id=guild_id, name="dune", criteria={"query": "dune"}, channel_id=5))
 
         # SECRET_KEY changed, no SECRET_KEY_OLD: unreadable, alerts paused.
         report = await service(new).check_stored_keys()

@@ -21,7 +21,7 @@ from tests.support.postgres import postgres_url  # noqa: F401  (fixture)
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 #: The revision before the watches, and theirs.
-BEFORE, WATCHES = "0003", "0005"
+BEFORE, WATCHES = "0004", "0005"
 
 
 def _alembic(revision: str, *, down: bool = False) -> Callable[[Connection], None]:
@@ -43,9 +43,9 @@ def _table(name: str, *columns: str) -> sa.TableClause:
 
 
 GUILDS = _table("guild_settings", "guild_id", "key_status", "locale", "active", "created_at", "updated_at")
-ALERTS = _table("alerts", "id", "guild_id", "name", "channel_id", "paused", "created_at", "categories", "exclude")
+ALERTS = _table("alerts", "id", "guild_id", "name", "channel_id", "paused", "created_at", "criteria")
 #: An alert's criteria as revision BEFORE stores them.
-ALERT_CRITERIA = {"categories": [], "exclude": []}
+ALERT_CRITERIA = {"criteria": {}}
 DELIVERY_COLUMNS = ("guild_id", "channel_id", "info_hash", "release", "status", "created_at", "attempts")
 
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from bot.criteria import Criteria
 from bot.db.models import Delivery, DeliveryStatus, Watch
 from bot.db.types import utcnow
 from bot.errors import UserError
@@ -44,10 +45,10 @@ async def member_in_two_servers_gets_one_dm(p: Pipeline) -> None:
     await p.add_guild(OTHER_GUILD)
     await p.guilds.set_watches(OTHER_GUILD, True)
     await p.add_alert(GUILD, "dune", CHANNEL, query="dune")
-    await p.watches.create(GUILD, MEMBER, "dune", {"query": "dune"}, locale="fr")
-    await p.watches.create(GUILD, MEMBER, "uhd", {"query": "2160p"}, locale="fr")
-    await p.watches.create(OTHER_GUILD, MEMBER, "films", {"query": "dune"}, locale="fr")
-    await p.watches.create(GUILD, OTHER_MEMBER, "dune", {"query": "dune"}, locale="en-US")
+    await p.watches.create(GUILD, MEMBER, "dune", Criteria(query="dune"), locale="fr")
+    await p.watches.create(GUILD, MEMBER, "uhd", Criteria(query="2160p"), locale="fr")
+    await p.watches.create(OTHER_GUILD, MEMBER, "films", Criteria(query="dune"), locale="fr")
+    await p.watches.create(GUILD, OTHER_MEMBER, "dune", Criteria(query="dune"), locale="en-US")
     await p.cycle()
     p.fake.add_torrent("Dune.Part.Two.2160p")
     p.fake.add_torrent("Arcane.S02E01.1080p")
@@ -97,9 +98,9 @@ async def test_one_dm_per_member_and_release_on_postgres(postgres_url: str, laca
 async def test_closed_dms_pause_every_watch_of_the_member_and_keep_the_dm(p: Pipeline) -> None:
     await p.add_guild(OTHER_GUILD)
     await p.guilds.set_watches(OTHER_GUILD, True)
-    await p.watches.create(GUILD, MEMBER, "dune", {"query": "dune"}, locale="en")
-    await p.watches.create(OTHER_GUILD, MEMBER, "arcane", {"query": "arcane"}, locale="en")
-    await p.watches.create(GUILD, OTHER_MEMBER, "dune", {"query": "dune"}, locale="en")
+    await p.watches.create(GUILD, MEMBER, "dune", Criteria(query="dune"), locale="en")
+    await p.watches.create(OTHER_GUILD, MEMBER, "arcane", Criteria(query="arcane"), locale="en")
+    await p.watches.create(GUILD, OTHER_MEMBER, "dune", Criteria(query="dune"), locale="en")
     await p.cycle()
     p.poster.fail_dm[MEMBER] = RecipientUnavailable(left=False, detail="HTTP 403 (50007)")
     p.fake.add_torrent("Dune.Part.Two.2160p")
@@ -129,8 +130,8 @@ async def test_closed_dms_pause_every_watch_of_the_member_and_keep_the_dm(p: Pip
 async def test_a_member_gone_from_the_server_pauses_their_watches_there_only(p: Pipeline) -> None:
     await p.add_guild(OTHER_GUILD)
     await p.guilds.set_watches(OTHER_GUILD, True)
-    await p.watches.create(GUILD, MEMBER, "dune", {"query": "dune"}, locale="en")
-    await p.watches.create(OTHER_GUILD, MEMBER, "arcane", {"query": "arcane"}, locale="en")
+    await p.watches.create(GUILD, MEMBER, "dune", Criteria(query="dune"), locale="en")
+    await p.watches.create(OTHER_GUILD, MEMBER, "arcane", Criteria(query="arcane"), locale="en")
     await p.cycle()
     p.poster.fail_dm[MEMBER] = RecipientUnavailable(left=True)
     p.fake.add_torrent("Dune.Part.Two.2160p")
@@ -147,20 +148,20 @@ async def test_a_member_gone_from_the_server_pauses_their_watches_there_only(p: 
 
 async def test_limits_names_and_criteria_are_checked_before_saving(p: Pipeline) -> None:
     p.watches.per_member, p.watches.per_guild = 2, 3
-    await p.watches.create(GUILD, MEMBER, "a", {"query": "a"}, locale="en")
+    await p.watches.create(GUILD, MEMBER, "a", Criteria(query="a"), locale="en")
     with pytest.raises(UserError) as exists:
-        await p.watches.create(GUILD, MEMBER, "A", {"query": "a"}, locale="en")
+        await p.watches.create(GUILD, MEMBER, "A", Criteria(query="a"), locale="en")
     assert exists.value.key == "watch.error.exists"
-    await p.watches.create(GUILD, MEMBER, "b", {"query": "b"}, locale="en")
+    await p.watches.create(GUILD, MEMBER, "b", Criteria(query="b"), locale="en")
     with pytest.raises(UserError) as mine:
-        await p.watches.create(GUILD, MEMBER, "c", {"query": "c"}, locale="en")
+        await p.watches.create(GUILD, MEMBER, "c", Criteria(query="c"), locale="en")
     assert mine.value.key == "watch.error.too_many_member"
-    await p.watches.create(GUILD, OTHER_MEMBER, "a", {"query": "a"}, locale="en")
+    await p.watches.create(GUILD, OTHER_MEMBER, "a", Criteria(query="a"), locale="en")
     with pytest.raises(UserError) as everyone:
-        await p.watches.create(GUILD, OTHER_MEMBER, "b", {"query": "b"}, locale="en")
+        await p.watches.create(GUILD, OTHER_MEMBER, "b", Criteria(query="b"), locale="en")
     assert everyone.value.key == "watch.error.too_many_guild"
     with pytest.raises(UserError) as tmdb:
-        await p.watches.create(GUILD, OTHER_MEMBER, "t", {"tmdb_id": "438631"}, locale="en")
+        await p.watches.create(GUILD, OTHER_MEMBER, "t", Criteria(tmdb_id="438631"), locale="en")
     assert tmdb.value.key == "watch.error.tmdb"
     assert len(await watches(p)) == 3
 
@@ -168,12 +169,12 @@ async def test_limits_names_and_criteria_are_checked_before_saving(p: Pipeline) 
 async def test_a_personal_key_is_polled_on_its_own_and_paused_when_refused(p: Pipeline) -> None:
     await p.guilds.set_watches(GUILD, False)
     with pytest.raises(UserError) as off:
-        await p.watches.create(GUILD, MEMBER, "dune", {"query": "dune"}, locale="en")
+        await p.watches.create(GUILD, MEMBER, "dune", Criteria(query="dune"), locale="en")
     assert off.value.key == "watch.error.off"
     personal = p.fake.add_key()
     keys: KeyService = p.guilds.keys
     await keys.set_member_key(MEMBER, personal, GUILD)
-    info = await p.watches.create(GUILD, MEMBER, "dune", {"query": "dune"}, locale="en")
+    info = await p.watches.create(GUILD, MEMBER, "dune", Criteria(query="dune"), locale="en")
     assert info.personal
     await p.cycle()
     p.fake.add_torrent("Dune.Part.Two.2160p")

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.criteria import Criteria
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_database
 from bot.db.models import Alert, Delivery, GuildSettings
@@ -161,10 +162,21 @@ class Pipeline:
             assert row is not None
             row.locale = locale
 
-    async def add_alert(self, guild_id: int, name: str, channel_id: int, *, backfill: int = 0, **spec: Any) -> int:
-        result = await self.alerts.create(
-            guild_id, AlertSpec(name=name, channel_id=channel_id, **spec), created_by=1, backfill=backfill
+    async def add_alert(
+        self,
+        guild_id: int,
+        name: str,
+        channel_id: int,
+        *,
+        backfill: int = 0,
+        mention_role_id: int | None = None,
+        **criteria: Any,
+    ) -> int:
+        """``criteria``: fields of :class:`~bot.criteria.Criteria` (``query="dune"``)."""
+        spec = AlertSpec(
+            name=name, channel_id=channel_id, criteria=Criteria(**criteria), mention_role_id=mention_role_id
         )
+        result = await self.alerts.create(guild_id, spec, created_by=1, backfill=backfill)
         return result.alert.id
 
     async def cycle(self) -> Any:

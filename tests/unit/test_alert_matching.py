@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.criteria import Criteria
 from bot.lacale.models import Meta, Torrent
 from bot.services.alerts.fetch import TargetedQuery
 from bot.services.alerts.matching import (
@@ -49,13 +50,15 @@ def alert(**values: Any) -> AlertFilter:
     row = SimpleNamespace(
         id=values.pop("id", 1),
         name=values.pop("name", "a"),
-        query=values.pop("query", None),
-        categories=values.pop("categories", []),
-        tmdb_id=values.pop("tmdb_id", None),
-        min_size=values.pop("min_size", None),
-        max_size=values.pop("max_size", None),
-        min_seeders=values.pop("min_seeders", None),
-        exclude=values.pop("exclude", []),
+        criteria=Criteria(
+            query=values.pop("query", None),
+            categories=tuple(values.pop("categories", [])),
+            tmdb_id=values.pop("tmdb_id", None),
+            min_size=values.pop("min_size", None),
+            max_size=values.pop("max_size", None),
+            min_seeders=values.pop("min_seeders", None),
+            exclude=tuple(values.pop("exclude", [])),
+        ),
     )
     assert not values
     return AlertFilter.from_alert(row, META)
@@ -138,20 +141,7 @@ def test_category_includes_children_and_uses_labels() -> None:
 
 def test_unknown_category_matches_nothing() -> None:
     assert not ok(alert(categories=["gone-slug"]), torrent("Dune"))
-    no_meta = AlertFilter.from_alert(
-        SimpleNamespace(
-            id=1,
-            name="a",
-            query=None,
-            categories=["films"],
-            tmdb_id=None,
-            min_size=None,
-            max_size=None,
-            min_seeders=None,
-            exclude=[],
-        ),
-        None,
-    )
+    no_meta = AlertFilter.from_alert(SimpleNamespace(id=1, name="a", criteria=Criteria(categories=("films",))), None)
     assert not ok(no_meta, torrent("Dune"))
 
 

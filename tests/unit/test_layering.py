@@ -1,5 +1,6 @@
-"""bot/services, bot/lacale, bot/db and bot/releases never import discord.py: the logic of the bot stays
-testable and reusable without Discord (the cogs and bot/ui translate between the two).
+"""bot/services, bot/lacale, bot/db, bot/criteria and bot/releases never import discord.py: the
+logic of the bot stays testable and reusable without Discord (the cogs and bot/ui translate
+between the two).
 
 Checked twice: in the source (a direct ``import discord``/``from discord...``, even inside
 a function), and at run time (every module of those packages imported in a fresh
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("bot/services", "bot/lacale", "bot/db", "bot/releases")
+PACKAGES = ("bot/services", "bot/lacale", "bot/db", "bot/criteria", "bot/releases")
 
 
 def _modules() -> list[tuple[Path, str]]:
@@ -45,6 +46,7 @@ def test_the_walk_sees_the_packages() -> None:
         "bot.services.guilds",
         "bot.lacale.client",
         "bot.db.models",
+        "bot.criteria.criteria",
         "bot.releases.parse",
     } <= names
 

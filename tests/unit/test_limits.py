@@ -26,8 +26,18 @@ def test_the_documented_values() -> None:
 
 def test_columns_are_as_long_as_the_limits() -> None:
     assert Alert.__table__.c.name.type.length == limits.ALERT_NAME_MAX
-    assert Alert.__table__.c.query.type.length == limits.QUERY_MAX
-    assert Alert.__table__.c.tmdb_id.type.length == limits.TMDB_ID_MAX
+    # An alert's words and TMDB id live in its criteria (one JSON column): the criteria
+    # refuse what La Cale's limits would.
+    from bot.criteria import Criteria
+
+    for criteria, limit in (
+        (Criteria(query="x" * (limits.QUERY_MAX + 1)), limits.QUERY_MAX),
+        (Criteria(tmdb_id="1" * (limits.TMDB_ID_MAX + 1)), limits.TMDB_ID_MAX),
+    ):
+        with pytest.raises(UserError) as told:
+            criteria.validated(None)
+        assert told.value.values["limit"] == limit
+    assert Criteria(query="x" * limits.QUERY_MAX).validated(None).query == "x" * limits.QUERY_MAX
     for table in (Delivery, SeenRelease, UploadRecord):
         assert table.__table__.c.info_hash.type.length == limits.INFO_HASH_MAX
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from bot.criteria import Criteria, normalize_words
 from bot.lacale.models import Meta, Torrent
 from bot.services.alerts.matching import AlertFilter
 from bot.services.lacale_access import LaCaleAccess, MetaCache
@@ -75,20 +76,25 @@ class TargetedQuery:
 
     @classmethod
     def for_alert(cls, alert: AlertFilter, meta: Meta | None) -> TargetedQuery:
-        """The narrowest query that still returns every release the alert may match.
+        return cls.for_criteria(alert.criteria, meta)
+
+    @classmethod
+    def for_criteria(cls, criteria: Criteria, meta: Meta | None) -> TargetedQuery:
+        """The narrowest query that still returns every release the criteria may match
+        (La Cale filters on words, categories and a TMDB id; the rest is checked locally).
 
         A TMDB alert asks for the id alone: its words and categories are checked locally,
         so alerts on the same film (and the same film in several servers of one key)
         share one request. Categories are sent expanded to their children, as filtering
         by a parent did not always include them on the server.
         """
-        if alert.tmdb_id:
-            return cls(tmdb_id=alert.tmdb_id)
+        if criteria.tmdb_id:
+            return cls(tmdb_id=criteria.tmdb_id)
         slugs: set[str] = set()
-        for slug in alert.categories:
+        for slug in criteria.categories:
             expanded = meta.expand_category(slug) if meta is not None else []
             slugs.update(expanded or [slug])
-        return cls(text=" ".join(alert.words) or None, categories=tuple(sorted(slugs)))
+        return cls(text=" ".join(normalize_words(criteria.query)) or None, categories=tuple(sorted(slugs)))
 
 
 def key_id(api_key: str) -> bytes:

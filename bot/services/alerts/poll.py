@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cluster.ownership import Ownership
+from bot.criteria import read_names
 from bot.db.types import utcnow
 from bot.lacale.errors import (
     AuthError,
@@ -71,7 +72,7 @@ from bot.services.alerts.matching import (
 )
 from bot.services.alerts.queries import AlertRow, WatchRow
 from bot.services.alerts.record import NewDelivery, RecordEntry, Recorder
-from bot.services.alerts.watching import criteria_filter, pause_member_watches
+from bot.services.alerts.watching import pause_member_watches
 from bot.states import NoticeKind, PollOutcome, WatchPause
 
 log = logging.getLogger("vigie.alerts.poll")
@@ -85,6 +86,14 @@ TMDB_RECHECKS = 2
 
 def _nothing() -> None:
     return None
+
+
+async def _read_names(filters: Sequence[AlertFilter], views: Sequence[ReleaseView]) -> None:
+    """Read the new releases' names (once per info hash for the whole process) in a worker
+    thread when some alert's criteria read them (resolution, language…): the parser takes
+    milliseconds a name, which the event loop must not wait for."""
+    if views and any(f.criteria.reads_name for f in filters):
+        await asyncio.to_thread(read_names, views)
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,11 +380,11 @@ class GuildPoller:
         watches = memory.watches or []
         if not watches or not views:
             return []
-        needs_meta = any(w.criteria.get("categories") for w in watches)
-        meta = await self._meta.get(job.api_key) if needs_meta else None
+        meta = await self._meta.get(job.api_key) if any(w.criteria.needs_meta for w in watches) else None
         if memory.watch_filters is None or (meta is not None and meta is not memory.watch_filters_meta):
-            memory.watch_filters = [criteria_filter(w.id, w.name, w.criteria, meta) for w in watches]
+            memory.watch_filters = [AlertFilter.from_alert(w, meta) for w in watches]
             memory.watch_filters_meta = meta
+        await _read_names(memory.watch_filters, views)
         by_id = {w.id: w for w in watches}
         out: list[NewDelivery] = []
         sent: set[tuple[int, str]] = set()
@@ -395,7 +404,7 @@ class GuildPoller:
     ) -> tuple[list[AlertFilter], Meta | None]:
         """Filters of ``rows``; those of all the server's alerts are kept until the alerts
         or the category tree change."""
-        meta = await self._meta.get(job.api_key) if any(r.categories for r in rows) else None
+        meta = await self._meta.get(job.api_key) if any(r.criteria.needs_meta for r in rows) else None
         if rows is not memory.alerts:
             return [AlertFilter.from_alert(r, meta) for r in rows], meta
         if memory.filters is None or (meta is not None and meta is not memory.filters_meta):
@@ -421,12 +430,13 @@ class GuildPoller:
         if fresh:
             filters, _ = await self._filters(job, memory, rows)
             views = [ReleaseView.of(t) for t in oldest_first(fresh)]
+            await _read_names(filters, views)
             matches = match_all([f for f in filters if not f.tmdb_id], views, guild_id=job.guild_id)
             deliveries = [NewDelivery(m.alert.alert_id, channels[m.alert.alert_id], m.release.torrent) for m in matches]
             deliveries += await self._dms(job, memory, views)
         else:
             # Only TMDB alerts may have something to do (a re-check, a first poll).
-            tmdb_rows = [r for r in rows if r.tmdb_id]
+            tmdb_rows = [r for r in rows if r.criteria.tmdb_id]
             filters, _ = await self._filters(job, memory, tmdb_rows) if tmdb_rows else ([], None)
             views = []
         deliveries += await self._tmdb(
@@ -475,6 +485,7 @@ class GuildPoller:
             new.append(torrent)
         fresh = self._drop_expired(guild_id, new, cutoff)
         views = [ReleaseView.of(t) for t in oldest_first(fresh)]
+        await _read_names(filters, views)
         matches = match_all(plain, views, guild_id=guild_id)
         deliveries = [NewDelivery(m.alert.alert_id, channels[m.alert.alert_id], m.release.torrent) for m in matches]
         deliveries += await self._dms(job, memory, views)

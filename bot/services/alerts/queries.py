@@ -11,54 +11,38 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cluster.ownership import Ownership
+from bot.criteria import Criteria
 from bot.db.models import Alert, Delivery, GuildSettings, KeyStatus, MemberKey, SeenRelease, Watch
 
 
 class AlertRow(NamedTuple):
-    """The columns of an alert the pipeline needs.
+    """The columns of an alert the pipeline needs, its criteria as one value.
 
-    A tuple of plain values (lists turned into tuples): the poller keeps every running
-    alert of its servers in memory, and tuples of atomic values are left alone by the
-    garbage collector, whose full passes would otherwise walk tens of thousands of them.
-    """
+    A tuple (the poller keeps every running alert of its servers in memory)."""
 
     id: int
     guild_id: int
     name: str
-    query: str | None
-    categories: tuple[str, ...]
-    tmdb_id: str | None
     channel_id: int
     mention_role_id: int | None
-    min_size: int | None
-    max_size: int | None
-    min_seeders: int | None
-    exclude: tuple[str, ...]
     created_at: datetime
+    criteria: Criteria
 
 
 _ALERT_COLUMNS = (
     Alert.id,
     Alert.guild_id,
     Alert.name,
-    Alert.query,
-    Alert.categories,
-    Alert.tmdb_id,
     Alert.channel_id,
     Alert.mention_role_id,
-    Alert.min_size,
-    Alert.max_size,
-    Alert.min_seeders,
-    Alert.exclude,
     Alert.created_at,
+    Alert.criteria,
 )
 
 
 def _alert_row(row: Sequence[Any]) -> AlertRow:
-    values = list(row)
-    values[4] = tuple(str(c) for c in values[4] or ())
-    values[11] = tuple(str(e) for e in values[11] or ())
-    return AlertRow(*values)
+    alert_id, guild_id, name, channel_id, mention_role_id, created_at, criteria = row
+    return AlertRow(alert_id, guild_id, name, channel_id, mention_role_id, created_at, Criteria.from_json(criteria))
 
 
 class WatchRow(NamedTuple):
@@ -68,7 +52,7 @@ class WatchRow(NamedTuple):
     guild_id: int
     user_id: int
     name: str
-    criteria: dict[str, Any]
+    criteria: Criteria
     created_at: datetime
 
 
@@ -76,7 +60,7 @@ _WATCH_COLUMNS = (Watch.id, Watch.guild_id, Watch.user_id, Watch.name, Watch.cri
 
 
 def _watch_row(row: Sequence[Any]) -> WatchRow:
-    return WatchRow(row[0], row[1], row[2], row[3], dict(row[4] or {}), row[5])
+    return WatchRow(row[0], row[1], row[2], row[3], Criteria.from_json(row[4]), row[5])
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,10 @@ Editing the criteria records a new baseline the same way.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -19,45 +20,28 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.criteria import Criteria, Decision, ReleaseView, check, parse_size_option, read_names
 from bot.db.locks import lock_guild
 from bot.db.models import Alert, Delivery, DeliveryStatus, GuildSettings, KeyStatus
 from bot.db.types import utcnow
 from bot.errors import UserError
-from bot.formatting import parse_size
 from bot.lacale.errors import BadRequest
 from bot.lacale.models import Meta, Torrent
-from bot.limits import ALERT_NAME_MAX, ALERTS_PER_GUILD_MAX, BACKFILL_MAX, EXCLUDE_WORDS_MAX
+from bot.limits import ALERT_NAME_MAX, ALERTS_PER_GUILD_MAX, BACKFILL_MAX
 from bot.services.alerts import queries
 from bot.services.alerts.fetch import SiteMeta, TargetedQuery
-from bot.services.alerts.matching import (
-    AlertFilter,
-    Decision,
-    ReleaseView,
-    dedupe,
-    match,
-    newest_first,
-    normalize_words,
-)
+from bot.services.alerts.matching import dedupe, newest_first
 from bot.services.alerts.record import NewDelivery, insert_deliveries, insert_seen
 from bot.services.guilds import GuildService
 from bot.services.lacale_access import LaCaleAccess
-from bot.services.search import build_query
 from bot.states import PauseReason
 
 log = logging.getLogger("vigie.alerts")
 
+__all__ = ["AlertInfo", "AlertService", "AlertSpec", "CreateResult", "Explained", "Preview", "parse_size_option"]
+
 #: A member waits for ``/alert add``: a long 429 is reported rather than waited out.
 INTERACTIVE_RETRY_AFTER = 5.0
-
-
-def parse_size_option(text: str | None, field_name: str) -> int | None:
-    """``"700 MB"``, ``"4.5 GiB"``, ``"1,5 Go"`` → bytes; empty → ``None``."""
-    if text is None or not text.strip():
-        return None
-    value = parse_size(text)
-    if value is None:
-        raise UserError("alert.error.bad_size", field=field_name, value=text.strip()[:40])
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,29 +50,17 @@ class AlertSpec:
 
     name: str
     channel_id: int
-    query: str | None = None
-    categories: tuple[str, ...] = ()
-    tmdb_id: str | None = None
+    criteria: Criteria = field(default_factory=Criteria)
     mention_role_id: int | None = None
-    min_size: int | None = None
-    max_size: int | None = None
-    min_seeders: int | None = None
-    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class AlertInfo:
     id: int
     name: str
-    query: str | None
-    categories: tuple[str, ...]
-    tmdb_id: str | None
     channel_id: int
     mention_role_id: int | None
-    min_size: int | None
-    max_size: int | None
-    min_seeders: int | None
-    exclude: tuple[str, ...]
+    criteria: Criteria
     paused: bool
     pause_reason: str | None
     created_at: datetime
@@ -101,15 +73,9 @@ class AlertInfo:
         return cls(
             alert.id,
             alert.name,
-            alert.query,
-            tuple(alert.categories or ()),
-            alert.tmdb_id,
             alert.channel_id,
             alert.mention_role_id,
-            alert.min_size,
-            alert.max_size,
-            alert.min_seeders,
-            tuple(alert.exclude or ()),
+            Criteria.from_json(alert.criteria),
             alert.paused,
             alert.pause_reason,
             alert.created_at,
@@ -129,6 +95,16 @@ class CreateResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Explained:
+    """One result of ``/alert test``: what the parser read from its name, and the verdict
+    (``decision.criterion`` names the criterion that turned it away)."""
+
+    torrent: Torrent
+    badges: tuple[str, ...]
+    decision: Decision
+
+
+@dataclass(frozen=True, slots=True)
 class Preview:
     """``/alert test``: what the alert would post from La Cale's current answers."""
 
@@ -136,6 +112,50 @@ class Preview:
     checked: int
     matches: list[Torrent]  # newest first
     drops: Counter[str] = field(default_factory=Counter)
+    #: The newest results, each with what was read and the verdict.
+    results: list[Explained] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    """Criteria tried on La Cale's answers (``/alert test``, ``/watch test``)."""
+
+    checked: int
+    matches: list[Torrent]  # newest first
+    drops: Counter[str]
+    results: list[Explained]
+
+
+async def dry_run(
+    criteria: Criteria,
+    meta: Meta | None,
+    answers: Sequence[Torrent],
+    *,
+    tmdb_hashes: Collection[str] | None = None,
+    limit: int = 10,
+    explained: int = 10,
+) -> DryRun:
+    """What ``criteria`` keep of ``answers`` (the first ``limit``, newest first), how many
+    releases each criterion turned away, and for the newest ``explained`` what their names
+    say and the verdict. Nothing is recorded."""
+    compiled = criteria.compile(meta)
+    drops: Counter[str] = Counter()
+    matches: list[Torrent] = []
+    results: list[Explained] = []
+    pool = newest_first(dedupe(answers))
+    views = [ReleaseView.of(torrent) for torrent in pool]
+    # Names are read (once per info hash) off the event loop: the shown ones always
+    # (their badges), all of them when a criterion reads them.
+    await asyncio.to_thread(read_names, views if criteria.reads_name else views[:explained])
+    for view in views:
+        decision: Decision = check(compiled, view, tmdb_hashes=tmdb_hashes)
+        if decision.ok:
+            matches.append(view.torrent)
+        else:
+            drops[decision.kind] += 1
+        if len(results) < explained:
+            results.append(Explained(view.torrent, view.info.badges(), decision))
+    return DryRun(len(pool), matches[:limit], drops, results)
 
 
 _UNSET: Any = object()
@@ -190,14 +210,14 @@ class AlertService:
         if not 0 <= backfill <= BACKFILL_MAX:
             raise UserError("alert.error.backfill", limit=BACKFILL_MAX)
         key = await self._guild_key(guild_id)
-        meta = await self._meta.get(key) if spec.categories else None
+        meta = await self._meta.get(key) if spec.criteria.needs_meta else None
         spec = _validated(spec, meta)
         # Checked before asking La Cale (a quick answer for the common case), then again
         # under the server's lock in the transaction that inserts: other admins (other
         # processes too) may be adding alerts while La Cale answers.
         async with self._sessions() as session:
             await self._check_room(session, guild_id, spec.name)
-        newest, targeted = await self._current(key, spec, meta)
+        newest, targeted = await self._current(key, spec.criteria, meta)
         now = self._now()
         async with self._sessions.begin() as session:
             await lock_guild(session, guild_id)  # first statement: see bot.db.locks
@@ -205,15 +225,9 @@ class AlertService:
             alert = Alert(
                 guild_id=guild_id,
                 name=spec.name,
-                query=spec.query,
-                categories=list(spec.categories),
-                tmdb_id=spec.tmdb_id,
+                criteria=spec.criteria.to_json(),
                 channel_id=spec.channel_id,
                 mention_role_id=spec.mention_role_id,
-                min_size=spec.min_size,
-                max_size=spec.max_size,
-                min_seeders=spec.min_seeders,
-                exclude=list(spec.exclude),
                 created_by=created_by,
                 created_at=now,
                 last_checked_at=now,
@@ -230,14 +244,16 @@ class AlertService:
             self._on_pending()
         return CreateResult(info, existing, posted)
 
-    async def _current(self, api_key: str, spec: AlertSpec, meta: Meta | None) -> tuple[list[Torrent], list[Torrent]]:
+    async def _current(
+        self, api_key: str, criteria: Criteria, meta: Meta | None
+    ) -> tuple[list[Torrent], list[Torrent]]:
         """The newest page and the alert's own query, as La Cale answers now."""
         client = self._access.client(api_key, max_retry_after=INTERACTIVE_RETRY_AFTER)
         try:
             newest = await client.search()
         except BadRequest:
             newest = []
-        query = TargetedQuery.for_alert(AlertFilter.from_alert(_as_row(spec), meta), meta)
+        query = TargetedQuery.for_criteria(criteria, meta)
         if query.is_newest:
             return newest, newest
         targeted = await client.search(query.text, tmdb_id=query.tmdb_id, categories=query.categories)
@@ -259,12 +275,13 @@ class AlertService:
         first poll treats only what comes after as new."""
         if not await queries.has_history(session, guild_id):
             await insert_seen(session, guild_id, newest, now)
-        alert_filter = AlertFilter.from_alert(alert, meta)
-        tmdb_hashes = frozenset(t.info_hash for t in targeted) if alert.tmdb_id else None
+        criteria = Criteria.from_json(alert.criteria)
+        compiled = criteria.compile(meta)
+        tmdb_hashes = frozenset(t.info_hash for t in targeted) if criteria.tmdb_id else None
         matched = [
             t
             for t in newest_first(dedupe([*targeted, *newest]))
-            if match(alert_filter, ReleaseView.of(t), tmdb_hashes=tmdb_hashes).ok
+            if check(compiled, ReleaseView.of(t), tmdb_hashes=tmdb_hashes).ok
         ]
         posted = matched[:backfill]
         rows = [NewDelivery(alert.id, alert.channel_id, t, DeliveryStatus.PENDING) for t in reversed(posted)]
@@ -281,55 +298,33 @@ class AlertService:
         name: str,
         *,
         new_name: str | None = _UNSET,
-        query: str | None = _UNSET,
-        categories: Sequence[str] = _UNSET,
-        tmdb_id: str | None = _UNSET,
         channel_id: int = _UNSET,
         mention_role_id: int | None = _UNSET,
-        min_size: int | None = _UNSET,
-        max_size: int | None = _UNSET,
-        min_seeders: int | None = _UNSET,
-        exclude: Sequence[str] = _UNSET,
+        options: Mapping[str, Any] | None = None,
+        clear: Collection[str] = (),
     ) -> AlertInfo:
-        """Change what was given. New criteria get a new baseline (what matches them now is
-        not posted); a new channel takes over the alert's pending posts and lifts a pause
-        caused by the old channel."""
+        """Change what was given: ``options`` are criteria options (option name → parsed
+        value, ``None``: not given), ``clear`` the criteria options to empty (see
+        :meth:`Criteria.with_options`). New criteria get a new baseline (what matches them
+        now is not posted); a new channel takes over the alert's pending posts and lifts a
+        pause caused by the old channel."""
         key = await self._guild_key(guild_id)
         async with self._sessions() as session:
             current = await self._find(session, guild_id, name)
         spec = AlertSpec(
             name=current.name,
             channel_id=current.channel_id,
-            query=current.query,
-            categories=tuple(current.categories or ()),
-            tmdb_id=current.tmdb_id,
+            criteria=Criteria.from_json(current.criteria),
             mention_role_id=current.mention_role_id,
-            min_size=current.min_size,
-            max_size=current.max_size,
-            min_seeders=current.min_seeders,
-            exclude=tuple(current.exclude or ()),
         )
-        given: dict[str, Any] = {
-            "name": new_name,
-            "query": query,
-            "tmdb_id": tmdb_id,
-            "channel_id": channel_id,
-            "mention_role_id": mention_role_id,
-            "min_size": min_size,
-            "max_size": max_size,
-            "min_seeders": min_seeders,
-        }
+        given: dict[str, Any] = {"name": new_name, "channel_id": channel_id, "mention_role_id": mention_role_id}
         changes: dict[str, Any] = {k: v for k, v in given.items() if v is not _UNSET}
-        if categories is not _UNSET:
-            changes["categories"] = tuple(categories or ())
-        if exclude is not _UNSET:
-            changes["exclude"] = tuple(exclude or ())
+        changes["criteria"] = spec.criteria.with_options(options or {}, clear=clear)
         edited = replace(spec, **changes)
-        meta = await self._meta.get(key) if edited.categories else None
+        meta = await self._meta.get(key) if edited.criteria.needs_meta else None
         edited = _validated(edited, meta)
-        criteria = ("query", "categories", "tmdb_id", "min_size", "max_size", "min_seeders", "exclude")
-        new_criteria = any(getattr(edited, c) != getattr(spec, c) for c in criteria)
-        newest, targeted = await self._current(key, edited, meta) if new_criteria else ([], [])
+        new_criteria = edited.criteria != spec.criteria
+        newest, targeted = await self._current(key, edited.criteria, meta) if new_criteria else ([], [])
         now = self._now()
         async with self._sessions.begin() as session:
             if edited.name != spec.name:
@@ -340,19 +335,11 @@ class AlertService:
                 other = await self._find(session, guild_id, edited.name, required=False)
                 if other is not None and other.id != alert.id:  # a change of case only is no clash
                     raise UserError("alert.error.exists", name=edited.name)
-            for attr in (
-                "name",
-                "query",
-                "tmdb_id",
-                "channel_id",
-                "mention_role_id",
-                "min_size",
-                "max_size",
-                "min_seeders",
-            ):
-                setattr(alert, attr, getattr(edited, attr))
-            alert.categories = list(edited.categories)
-            alert.exclude = list(edited.exclude)
+            alert.name = edited.name
+            alert.channel_id = edited.channel_id
+            alert.mention_role_id = edited.mention_role_id
+            if new_criteria:
+                alert.criteria = edited.criteria.to_json()
             if edited.channel_id != spec.channel_id:
                 await session.execute(
                     update(Delivery)
@@ -415,38 +402,23 @@ class AlertService:
         return info
 
     # -- the dry run -------------------------------------------------------------------------
-    async def preview(self, guild_id: int, name: str, *, limit: int = 10) -> Preview:
+    async def preview(self, guild_id: int, name: str, *, limit: int = 10, explained: int = 10) -> Preview:
         """What the alert would post from La Cale's answers now (newest page and its own
-        query), with how many releases each criterion turned away. Nothing is recorded."""
+        query), with how many releases each criterion turned away, and for the newest
+        ``explained`` results what their names say and which criterion turned each away.
+        Nothing is recorded."""
         key = await self._guild_key(guild_id)
         info = await self.get(guild_id, name)
-        spec = AlertSpec(
-            name=info.name,
-            channel_id=info.channel_id,
-            query=info.query,
-            categories=info.categories,
-            tmdb_id=info.tmdb_id,
-            min_size=info.min_size,
-            max_size=info.max_size,
-            min_seeders=info.min_seeders,
-            exclude=info.exclude,
+        criteria = info.criteria
+        meta = await self._meta.get(key) if criteria.needs_meta else None
+        newest, targeted = await self._current(key, criteria, meta)
+        tmdb_hashes = frozenset(t.info_hash for t in targeted) if criteria.tmdb_id else None
+        run = await dry_run(
+            criteria, meta, [*targeted, *newest], tmdb_hashes=tmdb_hashes, limit=limit, explained=explained
         )
-        meta = await self._meta.get(key) if spec.categories else None
-        newest, targeted = await self._current(key, spec, meta)
-        alert_filter = AlertFilter.from_alert(_as_row(spec, info.id), meta)
-        tmdb_hashes = frozenset(t.info_hash for t in targeted) if spec.tmdb_id else None
-        drops: Counter[str] = Counter()
-        matches: list[Torrent] = []
-        pool = newest_first(dedupe([*targeted, *newest]))
-        for torrent in pool:
-            decision: Decision = match(alert_filter, ReleaseView.of(torrent), tmdb_hashes=tmdb_hashes)
-            if decision.ok:
-                matches.append(torrent)
-            else:
-                drops[decision.kind] += 1
         async with self._sessions.begin() as session:
             await session.execute(update(Alert).where(Alert.id == info.id).values(last_checked_at=self._now()))
-        return Preview(info, len(pool), matches[:limit], drops)
+        return Preview(info, run.checked, run.matches, run.drops, run.results)
 
     # -- helpers -----------------------------------------------------------------------------
     async def _guild_key(self, guild_id: int) -> str:
@@ -500,52 +472,9 @@ class AlertService:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class _SpecRow:
-    """An :class:`AlertSpec` seen as an alert row (for ``AlertFilter.from_alert``)."""
-
-    id: int
-    name: str
-    query: str | None
-    categories: tuple[str, ...]
-    tmdb_id: str | None
-    min_size: int | None
-    max_size: int | None
-    min_seeders: int | None
-    exclude: tuple[str, ...]
-
-
-def _as_row(spec: AlertSpec, alert_id: int = 0) -> _SpecRow:
-    return _SpecRow(
-        alert_id,
-        spec.name,
-        spec.query,
-        spec.categories,
-        spec.tmdb_id,
-        spec.min_size,
-        spec.max_size,
-        spec.min_seeders,
-        spec.exclude,
-    )
-
-
 def _validated(spec: AlertSpec, meta: Meta | None) -> AlertSpec:
     """Refuse what cannot work, before anything is saved or sent."""
     name = " ".join(spec.name.split())
     if not name or len(name) > ALERT_NAME_MAX:
         raise UserError("alert.error.name", limit=ALERT_NAME_MAX)
-    prepared = build_query(meta or Meta(), spec.query, spec.categories, spec.tmdb_id)
-    if (spec.min_size is not None and spec.min_size < 0) or (spec.max_size is not None and spec.max_size < 0):
-        raise UserError("alert.error.size_range")
-    if spec.min_size is not None and spec.max_size is not None and spec.min_size > spec.max_size:
-        raise UserError("alert.error.size_range")
-    if spec.min_seeders is not None and spec.min_seeders < 0:
-        raise UserError("alert.error.seeders")
-    # Entries arrive split already (``parse_exclude`` on what the member typed); each is
-    # normalised as one phrase.
-    exclude = tuple(dict.fromkeys(" ".join(normalize_words(e)) for e in spec.exclude if normalize_words(e)))
-    if len(exclude) > EXCLUDE_WORDS_MAX:
-        raise UserError("alert.error.exclude", limit=EXCLUDE_WORDS_MAX)
-    return replace(
-        spec, name=name, query=prepared.text, categories=prepared.categories, tmdb_id=prepared.tmdb_id, exclude=exclude
-    )
+    return replace(spec, name=name, criteria=spec.criteria.validated(meta))
