@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.criteria import Criteria
 from bot.db.locks import lock_guild
-from bot.db.models import Delivery, DeliveryStatus, GuildSettings, MemberKey, Watch
+from bot.db.models import Delivery, DeliveryStatus, GuildSettings, KeyStatus, MemberKey, Watch
 from bot.db.rows import rows_changed
 from bot.db.types import utcnow
 from bot.errors import UserError
@@ -86,10 +86,11 @@ class WatchInfo:
 @dataclass(frozen=True, slots=True)
 class WatchList:
     """``/watch list``: the member's watches in a server, and whether the server's poll
-    carries them (its watches turned on)."""
+    carries them (its watches turned on, and a usable key)."""
 
     watches: list[WatchInfo]
     server_enabled: bool
+    server_has_key: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +167,12 @@ class WatchService:
             counts = await _counts(session, [w.id for w in watches])
             settings = await session.get(GuildSettings, guild_id)
         infos = [WatchInfo.of(w, delivered=counts[w.id][0], pending=counts[w.id][1]) for w in watches]
-        return WatchList(infos, bool(settings is not None and settings.watches_enabled))
+        usable_key = bool(
+            settings is not None
+            and settings.api_key_encrypted
+            and settings.key_status not in (KeyStatus.REFUSED, KeyStatus.UNREADABLE)
+        )
+        return WatchList(infos, bool(settings is not None and settings.watches_enabled), usable_key)
 
     async def get(self, guild_id: int, user_id: int, name: str) -> WatchInfo:
         async with self._sessions() as session:

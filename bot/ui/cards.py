@@ -237,12 +237,14 @@ def watch_pause_text(locale: object, reason: str | None) -> str:
     return i18n.t(locale, f"watch.pause_reason.{WatchPause.of(reason)}")
 
 
-def watch_line(watch: WatchInfo, locale: object, *, server_enabled: bool = True) -> str:
+def watch_line(watch: WatchInfo, locale: object, *, server_enabled: bool = True, server_has_key: bool = True) -> str:
     t = i18n.t
     if watch.paused:
         state = t(locale, "watch.list.paused", reason=watch_pause_text(locale, watch.pause_reason))
     elif not watch.personal and not server_enabled:
         state = t(locale, "watch.list.server_off")
+    elif not watch.personal and not server_has_key:
+        state = t(locale, "watch.list.server_no_key")
     else:
         state = t(locale, "watch.list.active")
     runs = t(locale, "watch.list.personal" if watch.personal else "watch.list.server")
@@ -261,7 +263,10 @@ def watch_line(watch: WatchInfo, locale: object, *, server_enabled: bool = True)
 def watch_list_entries(listing: WatchList, locale: object) -> list[str]:
     """/watch list: one entry per watch, with why any is paused (paged by
     :func:`bot.ui.pages.send_pages`)."""
-    return [watch_line(watch, locale, server_enabled=listing.server_enabled) for watch in listing.watches]
+    return [
+        watch_line(watch, locale, server_enabled=listing.server_enabled, server_has_key=listing.server_has_key)
+        for watch in listing.watches
+    ]
 
 
 def watch_test_card(preview: WatchPreview, *, base_url: str, locale: object) -> tuple[str, list[discord.Embed]]:

@@ -135,6 +135,9 @@ async def test_watches_off_in_a_server_refuse_add_with_how_to_get_them(world: Vi
     # Turned on, then off: a watch on the server's key waits (not polled), says why.
     await final(w, "setup watches", state="on")
     await final(w, "watch add", by=w.member, name="dune", query="dune")
+    await final(w, "setup remove")
+    assert "no usable La Cale key" in await final(w, "watch list", by=w.member)
+    await w.register_key()
     await final(w, "setup watches", state="off")
     w.lacale.add_torrent("Dune.Part.Two.2160p")
     await cycle(w)
