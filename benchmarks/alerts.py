@@ -5,11 +5,12 @@ and the fake Discord, on loopback only. Prints its figures; asserts nothing.
     python benchmarks/alerts.py --quick    # smaller numbers, for a smoke run
 
 1. **Scale** — 1,000 servers × 20 alerts (50 on TMDB ids; a third also on a language, a
-   fifth on a resolution, a tenth on a regex, as ``/alert`` allows): La Cale requests per cycle
+   fifth on a resolution, a tenth on a regex, as ``/alert`` allows) plus 10,000 members'
+   watches (``/watch``, sent by DM, matched on the servers' polls): La Cale requests per cycle
    (target ≤ 1,050; a poller asking once per alert makes 20,000), one cycle's CPU time
    (≤ 2 s, ``time.process_time`` around the cycle, this process only: the fake La Cale
-   runs in a child process so its work is not counted), peak memory (≤ 200 MB), and the
-   CPU of reading a release's name (once per distinct release: the parser's cache by info hash).
+   runs in a child process so its work is not counted), peak memory (≤ 250 MB: the issue's
+   target with the watches), and the CPU of reading a release's name (once per distinct release: the parser's cache by info hash).
 2. **Burst** — 200 releases published between two cycles (every newest page overflows),
    no alert matching more than 50: every matching release delivered exactly once.
 3. **Kill -9** — the delivery process (a real subprocess) killed with SIGKILL at random
@@ -208,7 +209,8 @@ async def serve_fakes(keys: int) -> None:
                 guild_id=ids[g], name=f"{spec.get('name', 'bench')}-{g}", preferred_locale="fr"
             )
             channels = [discord_fake.add_channel(guild, f"alerts-{c}").id for c in range(spec["channels"])]
-            out.append({"id": guild.id, "channels": channels, "system": guild.system_channel_id})
+            members = [discord_fake.add_member(guild, name=f"m{g}-{m}").id for m in range(spec.get("members", 0))]
+            out.append({"id": guild.id, "channels": channels, "system": guild.system_channel_id, "members": members})
         return web.json_response(out)
 
     async def messages(request: web.Request) -> web.Response:
@@ -298,10 +300,11 @@ class Fakes:
         await self._post("/lacale/reset", {})
 
     async def guilds(
-        self, count: int, channels: int, name: str, ids: Sequence[int] | None = None
+        self, count: int, channels: int, name: str, ids: Sequence[int] | None = None, *, members: int = 0
     ) -> list[dict[str, Any]]:
         return await self._post(
-            "/discord/guilds", {"guilds": count, "channels": channels, "name": name, "ids": list(ids or [])}
+            "/discord/guilds",
+            {"guilds": count, "channels": channels, "name": name, "ids": list(ids or []), "members": members},
         )
 
     async def messages(self, channels: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
@@ -428,10 +431,12 @@ async def seed_guilds(
     rng: random.Random,
     name: str,
     guild_ids: Sequence[int] | None = None,
+    watches_per_guild: int = 0,
 ) -> dict[int, dict[str, Any]]:
     """Servers, channels (on the fake Discord) and alerts, left as ``/alert add`` leaves
     them: each server's current newest page recorded as seen, each TMDB alert's current
-    matches recorded as its baseline."""
+    matches recorded as its baseline. ``watches_per_guild``: members' watches in each
+    server (two per member, the server's watches turned on)."""
     from sqlalchemy import insert
 
     from bot.criteria import Criteria
@@ -442,16 +447,18 @@ async def seed_guilds(
         GuildSettings,
         KeyStatus,
         SeenRelease,
+        Watch,
     )
     from bot.db.types import utcnow
     from bot.lacale.client import LaCaleClient
     from bot.services.alerts.record import release_payload
 
     now = utcnow()
-    guild_rows, alert_rows = [], []
+    guild_rows, alert_rows, watch_rows = [], [], []
     plans: dict[int, dict[str, Any]] = {}
     alert_id = 0
-    discord_guilds = await world.fakes.guilds(guilds, channels_per_guild, name, guild_ids)
+    members = (watches_per_guild + 1) // 2
+    discord_guilds = await world.fakes.guilds(guilds, channels_per_guild, name, guild_ids, members=members)
     for g, fake_guild in enumerate(discord_guilds):
         channels = fake_guild["channels"]
         world.channels += channels
@@ -467,8 +474,29 @@ async def seed_guilds(
                 "created_at": now,
                 "updated_at": now,
                 "log_channel_id": fake_guild["system"],
+                "watches_enabled": watches_per_guild > 0,
             }
         )
+        for w in range(watches_per_guild):
+            watch_rows.append(
+                {
+                    "guild_id": fake_guild["id"],
+                    "user_id": fake_guild["members"][w // 2],
+                    "name": f"watch-{w}",
+                    # Watches have the alerts' criteria (no TMDB id), in the same shares.
+                    "criteria": Criteria(
+                        query=" ".join(rng.sample(WORDS, 1 if w % 3 else 2)),
+                        language=rng.choice(ALERT_LANGUAGES) if w % 3 == 1 else (),
+                        resolution=rng.choice(ALERT_RESOLUTIONS) if w % 5 == 2 else (),
+                    ).to_json(),
+                    "personal": False,
+                    "locale": "fr",
+                    "paused": False,
+                    "notice_pending": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
         plan: dict[str, Any] = {"key": key, "alerts": []}
         for a in range(alerts_per_guild):
             alert_id += 1
@@ -505,6 +533,8 @@ async def seed_guilds(
         await session.execute(insert(GuildSettings), guild_rows)
         for i in range(0, len(alert_rows), 2000):
             await session.execute(insert(Alert), alert_rows[i : i + 2000])
+        for i in range(0, len(watch_rows), 2000):
+            await session.execute(insert(Watch), watch_rows[i : i + 2000])
     client = LaCaleClient(FAKE_KEY.format(0), base_url=world.fakes.base_url, session=world.http)
     page = await client.search()
     seen = [
@@ -600,9 +630,16 @@ async def bench_scale(args: argparse.Namespace, tmp: Path, http: aiohttp.ClientS
         channels_per_guild=3,
         rng=rng,
         name="scale",
+        watches_per_guild=args.watches // max(1, args.guilds),
     )
     setup_s = time.perf_counter() - t0
-    out: dict[str, Any] = {"setup_s": setup_s, "cycles": [], "guilds": args.guilds, "alerts": args.guilds * args.alerts}
+    out: dict[str, Any] = {
+        "setup_s": setup_s,
+        "cycles": [],
+        "guilds": args.guilds,
+        "alerts": args.guilds * args.alerts,
+        "watches": (args.watches // max(1, args.guilds)) * args.guilds,
+    }
     request_times: list[float] = []
     original = world.access.client
 
@@ -1074,7 +1111,8 @@ def print_report(results: dict[str, dict[str, Any]]) -> None:
     if scale:
         print(
             f"1. SCALE: {scale['guilds']} servers × {scale['alerts'] // scale['guilds']} alerts = {scale['alerts']} alerts "
-            f"(50 on TMDB ids, each in its own server); setup {scale['setup_s']:.1f} s; polls spread over each cycle"
+            f"(50 on TMDB ids, each in its own server) + {scale.get('watches', 0)} members' watches (DMs); "
+            f"setup {scale['setup_s']:.1f} s; polls spread over each cycle"
         )
         print(
             f"   {'cycle':<52} {'requests':>8} {'newest':>6} {'tmdb':>5} {'gap':>4} {'meta':>4} {'CPU s':>6} {'wall s':>6} "
@@ -1111,7 +1149,7 @@ def print_report(results: dict[str, dict[str, Any]]) -> None:
         )
         print(
             f"   peak memory: max RSS {scale['rss_mb']:.0f} MB (the whole process, after all cycles), tracemalloc peak during one "
-            f"cycle {peak_trace:.1f} MB — target ≤ 200 MB → {verdict(scale['rss_mb'] <= 200)}"
+            f"cycle {peak_trace:.1f} MB — target ≤ 250 MB → {verdict(scale['rss_mb'] <= 250)}"
         )
         times = scale["parse_times"]
         shares = scale["alert_shares"]
@@ -1210,6 +1248,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--guilds", type=int, default=1000)
     parser.add_argument("--alerts", type=int, default=20, help="alerts per server")
     parser.add_argument("--tmdb-alerts", type=int, default=50)
+    parser.add_argument("--watches", type=int, default=10_000, help="members' watches, spread over the servers")
     parser.add_argument("--catalogue", type=int, default=5000, help="releases on La Cale before the run")
     parser.add_argument("--new-per-cycle", type=int, default=10)
     parser.add_argument("--spread", type=float, default=10.0, help="seconds each scale cycle's polls are spread over")
@@ -1227,7 +1266,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip", nargs="*", default=[], choices=["scale", "burst", "kill", "latency"])
     args = parser.parse_args(argv)
     if args.quick:
-        args.guilds, args.tmdb_alerts, args.catalogue, args.spread = 100, 10, 1000, 2.0
+        args.guilds, args.tmdb_alerts, args.catalogue, args.spread, args.watches = 100, 10, 1000, 2.0, 1000
         args.burst_guilds, args.kills, args.kill_releases, args.latency_samples = 10, 5, 300, 3
     return args
 

@@ -46,7 +46,15 @@ from bot.ui.replies import reply
 log = logging.getLogger("vigie")
 command_log = logging.getLogger("vigie.commands")
 
-EXTENSIONS: tuple[str, ...] = ("cogs.setup", "cogs.keys", "cogs.search", "cogs.meta", "cogs.upload", "cogs.alerts")
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.setup",
+    "cogs.keys",
+    "cogs.search",
+    "cogs.meta",
+    "cogs.upload",
+    "cogs.alerts",
+    "cogs.watch",
+)
 
 #: A supervisor kills a process that outlives its grace period after SIGTERM (Docker's
 #: default: 10 s). Each step of closing has its own bound (tasks get STOP_TASKS_TIMEOUT
@@ -89,6 +97,7 @@ class VigieTree(app_commands.CommandTree["VigieBot"]):
             outcome=f"error:{type(unwrap(error)).__name__}" + (f":{message.error_id}" if message.error_id else ""),
         )
         await reply(interaction, message.text, ephemeral=True)
+        interaction.client.dispatch("command_answered", interaction)
 
 
 def log_command(interaction: discord.Interaction, *, outcome: str) -> None:
@@ -149,8 +158,11 @@ class VigieBot(commands.AutoShardedBot):
         on_slot_lost: Callable[[str], None] = fail_stop,
     ) -> None:
         intents = discord.Intents.none()
-        # Guilds: the guild cache, join/leave events and channel lookups. Nothing privileged.
+        # Guilds: the guild cache, join/leave events and channel lookups. Nothing privileged
+        # unless the operator asks for member events (DISCORD_MEMBERS_INTENT: watches of a
+        # member who leaves pause at once).
         intents.guilds = True
+        intents.members = settings.discord_members_intent
         #: Before super().__init__: discord.py's HTTP session gets the 429 counter.
         self.metrics = Metrics()
         trace = rate_limit_trace(self.metrics)
@@ -162,6 +174,10 @@ class VigieBot(commands.AutoShardedBot):
             tree_cls=VigieTree,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            # Member events only (the raw remove event needs no cache): no member list is
+            # asked for at start, nor kept.
+            chunk_guilds_at_startup=False,
+            member_cache_flags=discord.MemberCacheFlags.none(),
         )
         self.settings = settings
         self.extension_names = extensions
@@ -375,6 +391,9 @@ class VigieBot(commands.AutoShardedBot):
 
     async def on_app_command_completion(self, interaction: discord.Interaction, command: object) -> None:
         log_command(interaction, outcome="ok")
+        # Whatever the command: what a member must learn at their next command (watches
+        # Vigie paused on its own) is added after its answer.
+        self.dispatch("command_answered", interaction)
 
     async def close(self) -> None:
         """Idempotent and bounded: every caller (the signal handler, ``async with``,

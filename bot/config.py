@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.limits import WATCHES_PER_GUILD_DEFAULT, WATCHES_PER_MEMBER_DEFAULT
+
 #: The La Cale server caches each search ~30 s: polling faster only burns requests.
 MIN_POLL_INTERVAL = 30
 #: The layout (SHARD_COUNT, CLUSTER_COUNT) is packed into one 32-bit advisory-lock key
@@ -74,6 +76,14 @@ class Settings(BaseSettings):
     upload_preview_budget_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
     delivery_retention_days: int = Field(default=90, ge=1)
     poll_concurrency: int = Field(default=8, ge=1)
+    # Members' own watches (/watch): how many one member may have in a server, and how
+    # many a server may hold for all its members.
+    watches_per_member: int = Field(default=WATCHES_PER_MEMBER_DEFAULT, ge=1)
+    watches_per_guild: int = Field(default=WATCHES_PER_GUILD_DEFAULT, ge=1)
+    # Discord's privileged "server members" intent (to be enabled for the bot in the developer
+    # portal first): a member leaving a server pauses their watches there at once. Without
+    # it, the next DM finds the member gone and pauses them then.
+    discord_members_intent: bool = False
     # The operators' endpoint (/healthz, /readyz, /metrics): off unless HEALTH_PORT is set
     # (0: any free port, logged), on loopback unless HEALTH_HOST opens it (0.0.0.0 in a container).
     health_port: int | None = Field(default=None, ge=0, le=65535)

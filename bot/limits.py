@@ -46,3 +46,9 @@ MIN_SEEDERS_MAX = 1_000_000
 #: Characters of a ``regex`` criterion's pattern (run by RE2, in linear time; the cap keeps
 #: the compiled automaton small).
 PATTERN_MAX = 200
+
+# -- Watches (/watch) --------------------------------------------------------------------------------
+#: Default of ``WATCHES_PER_MEMBER``: watches one member may have in one server.
+WATCHES_PER_MEMBER_DEFAULT = 10
+#: Default of ``WATCHES_PER_GUILD``: watches of all members of one server together.
+WATCHES_PER_GUILD_DEFAULT = 500

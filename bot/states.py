@@ -56,6 +56,30 @@ KEY_PAUSE_REASONS = (PauseReason.NO_KEY, PauseReason.KEY_REFUSED, PauseReason.KE
 CHANNEL_PAUSE_REASONS = (PauseReason.CHANNEL_FORBIDDEN, PauseReason.CHANNEL_MISSING)
 
 
+class WatchPause(StrEnum):
+    """Why a member's watch is paused (``Watch.pause_reason``); each has a label
+    ``watch.pause_reason.<value>``."""
+
+    #: The member paused it (``/watch pause``); also what a paused row without reason means.
+    USER = "user"
+    #: Discord refused a DM to the member (error 50007: DMs closed, or the bot blocked).
+    DMS_CLOSED = "dms_closed"
+    #: The member left the server (or was removed from it).
+    MEMBER_LEFT = "member_left"
+    #: It ran on the member's personal key, which they removed (``/key remove``).
+    NO_PERSONAL_KEY = "no_personal_key"
+    #: La Cale refused the member's personal key.
+    PERSONAL_KEY_REFUSED = "personal_key_refused"
+
+    @classmethod
+    def of(cls, stored: str | None) -> WatchPause:
+        """A stored value as a member; ``None`` or an unknown word reads as a member's pause."""
+        try:
+            return cls(stored) if stored is not None else cls.USER
+        except ValueError:
+            return cls.USER
+
+
 class PollOutcome(StrEnum):
     """How a server's poll ended: written to ``GuildSettings.last_poll_outcome`` (shown by
     ``/setup status`` as ``alert.poll_outcome.<value>``) and counted in each cycle's report."""

@@ -64,6 +64,8 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
             retention_days=settings.delivery_retention_days,
             rest_rate=settings.discord_rest_rate,
             metrics=bot.metrics,
+            watches_per_member=settings.watches_per_member,
+            watches_per_guild=settings.watches_per_guild,
         )
         self._apply_ownership()
         super().__init__()

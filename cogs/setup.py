@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -76,6 +78,13 @@ class Setup(commands.GroupCog, group_name="setup", group_description="Configure 
         await self.bot.services.guilds.set_upload_channel(guild_id, channel.id if channel else None)
         key = "setup.upload_channel.set" if channel else "setup.upload_channel.cleared"
         await reply(interaction, i18n.t(interaction.locale, key, channel=channel.mention if channel else ""))
+
+    @app_commands.command(name="watches", description="Let members get their own alerts by DM (/watch)")
+    @app_commands.describe(state="on: members may watch with this server's key; off: they may not")
+    async def watches(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
+        guild_id = guild_id_of(interaction)
+        await self.bot.services.guilds.set_watches(guild_id, state == "on")
+        await reply(interaction, i18n.t(interaction.locale, f"setup.watches.{state}"))
 
     @app_commands.command(name="log-channel", description="Channel where Vigie tells admins about problems")
     @app_commands.describe(channel="Channel for admin notices (leave empty: the server's system channel)")

@@ -41,11 +41,25 @@ async def upgrade_database(engine: AsyncEngine) -> tuple[str | None, str | None]
     its commit, then find the database at head and have nothing to do (without it, two
     ``CREATE TABLE`` of one first start race and one fails on a unique violation). The
     current revision is read after the lock, never before."""
-    async with engine.begin() as connection:
-        await xact_lock(connection, NS_MIGRATE)
-        before = await connection.run_sync(_current)
-        await connection.run_sync(_upgrade)
-        after = await connection.run_sync(_current)
+    async with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration on SQLite copies a table and drops the original: with
+            # foreign keys on, the drop cascades to every row that references it (a copy
+            # of ``alerts`` would delete every delivery). Off for the migration only, set
+            # before its transaction starts (SQLite ignores it inside one).
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.commit()
+        try:
+            async with connection.begin():
+                await xact_lock(connection, NS_MIGRATE)
+                before = await connection.run_sync(_current)
+                await connection.run_sync(_upgrade)
+                after = await connection.run_sync(_current)
+        finally:
+            if sqlite:
+                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await connection.commit()
     return before, after
 
 

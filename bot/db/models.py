@@ -39,6 +39,7 @@ __all__ = [
     "MemberKey",
     "SeenRelease",
     "UploadRecord",
+    "Watch",
 ]
 
 # Named constraints let Alembic's batch mode drop and recreate them on SQLite.
@@ -78,6 +79,9 @@ class GuildSettings(Base):
     last_poll_outcome: Mapped[str | None] = mapped_column(Text)
     #: False once Vigie left the server (its key is erased at that moment).
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Members may make their own watches (``/watch``) matched against this server's poll
+    #: (``/setup watches on``). Off by default: the admins choose.
+    watches_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -124,19 +128,55 @@ class Alert(Base):
     guild: Mapped[GuildSettings] = relationship(back_populates="alerts")
 
 
+class Watch(Base):
+    """A member's own saved search, whose new matches are sent to them by direct message
+    (``/watch``). It runs on the server's poll (when the server turned watches on) or, for
+    a member with a personal key, on a poll of that key (``personal``)."""
+
+    __tablename__ = "watches"
+    __table_args__ = (UniqueConstraint("guild_id", "user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    name: Mapped[str] = mapped_column(String(ALERT_NAME_MAX))
+    #: The criteria, as one value (its own module maps it to and from this JSON).
+    criteria: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Polled with the member's personal key (the server has not turned watches on).
+    personal: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The member's language when they made it: their DMs are written in it.
+    locale: Mapped[str] = mapped_column(String(16), default="fr")
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    pause_reason: Mapped[str | None] = mapped_column(Text)
+    #: Paused by Vigie (DMs closed...) and the member not told yet: told at their next command.
+    notice_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_match_at: Mapped[datetime | None]
+    #: Versions the row for the poller's cache, like ``Alert.updated_at``.
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class Delivery(Base):
-    """One release matched by one alert. The unique (alert, info hash) pair is what makes
-    a second post of the same release to the same alert impossible."""
+    """One release to one destination: a channel for an alert (``alert_id``), or a member's
+    DMs for their watches (``user_id``, ``watch_id``: the watch that recorded it; the row
+    is the member's, whichever of their watches matched). The unique (alert, info hash)
+    and (member, info hash) pairs make a second post of the same release to the same alert,
+    or a second DM of it to the same member, impossible."""
 
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("alert_id", "info_hash"),
+        UniqueConstraint("user_id", "info_hash"),
         Index("ix_deliveries_status_created", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    watch_id: Mapped[int | None] = mapped_column(ForeignKey("watches.id", ondelete="CASCADE"), index=True)
+    #: The member a DM goes to (``None``: a channel post).
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
     guild_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    #: The channel of an alert's post; ``0`` for a DM (its channel is the member's).
     channel_id: Mapped[int] = mapped_column(BigInteger)
     info_hash: Mapped[str] = mapped_column(String(INFO_HASH_MAX))
     #: The release as La Cale described it, to post it even after it left the newest page.

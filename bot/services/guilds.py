@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.locks import insert_missing
-from bot.db.models import Alert, GuildSettings, KeyStatus
+from bot.db.models import Alert, GuildSettings, KeyStatus, Watch
 from bot.db.rows import rows_changed
 from bot.db.types import utcnow
 from bot.errors import KeyUnreadable
@@ -65,6 +65,10 @@ class GuildStatus:
     upload_role_id: int | None
     upload_channel_id: int | None
     log_channel_id: int | None
+    #: ``/setup watches``: members' watches run on this server's poll.
+    watches_enabled: bool = False
+    #: Members' watches in this server (on its key or on their own).
+    watches_total: int = 0
 
 
 class GuildService:
@@ -302,6 +306,12 @@ class GuildService:
         async with self._sessions.begin() as session:
             (await self._settings(session, guild_id)).upload_channel_id = channel_id
 
+    async def set_watches(self, guild_id: int, enabled: bool) -> None:
+        """``/setup watches on|off``: members' watches run on this server's poll, or not
+        (their watches stay; they run again when turned back on)."""
+        async with self._sessions.begin() as session:
+            (await self._settings(session, guild_id)).watches_enabled = enabled
+
     async def set_log_channel(self, guild_id: int, channel_id: int | None) -> None:
         async with self._sessions.begin() as session:
             (await self._settings(session, guild_id)).log_channel_id = channel_id
@@ -314,6 +324,7 @@ class GuildService:
         async with self._sessions() as session:
             row = await session.get(GuildSettings, guild_id)
             total = await session.scalar(select(func.count()).select_from(Alert).where(Alert.guild_id == guild_id))
+            watches = await session.scalar(select(func.count()).select_from(Watch).where(Watch.guild_id == guild_id))
             paused_rows = (
                 await session.execute(
                     select(Alert.name, Alert.pause_reason)
@@ -338,6 +349,8 @@ class GuildService:
             upload_role_id=row.upload_role_id,
             upload_channel_id=row.upload_channel_id,
             log_channel_id=row.log_channel_id,
+            watches_enabled=bool(row.watches_enabled),
+            watches_total=watches or 0,
         )
 
     async def recheck_guild_key(self, guild_id: int) -> str:

@@ -16,13 +16,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.locks import insert_missing
-from bot.db.models import MemberKey
+from bot.db.models import MemberKey, Watch
 from bot.db.rows import rows_changed
 from bot.db.types import utcnow
 from bot.errors import KeyUnreadable, NoKey, UserError
 from bot.lacale.models import Meta
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 from bot.services.vault import KeyDecryptError, KeyVault, normalize_api_key
+from bot.states import WatchPause
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +139,15 @@ class KeyService:
                 return False
             old = self._vault.decrypt_or_none(row.api_key_encrypted)
             await session.delete(row)
+            # The watches that ran on this key stop with it (told at once: the answer to
+            # /key remove is followed by the notice); /watch resume moves them to the
+            # server's poll where it carries watches.
+            await session.execute(
+                update(Watch)
+                .where(Watch.user_id == user_id, Watch.personal.is_(True), Watch.paused.is_(False))
+                .values(paused=True, pause_reason=WatchPause.NO_PERSONAL_KEY, notice_pending=True)
+                .execution_options(synchronize_session=False)
+            )
         self.replaced(old)
         return True
 

@@ -16,6 +16,7 @@ later with the same nonce, so a message that did go through is not posted a seco
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +34,7 @@ from bot.services.alerts.deliver import (
     PostedRelease,
     PostError,
     PostRejected,
+    RecipientUnavailable,
     ReleasePost,
     RetryLater,
 )
@@ -68,13 +70,19 @@ def when(value: datetime) -> str:
     return exact_time(value)
 
 
+#: Seconds a member found in a server is taken to be there still (a DM of their watches
+#: checks it first: Vigie has no member events without a privileged intent).
+MEMBER_CHECK_TTL = 600.0
+
+
 class DiscordAlertPoster:
     def __init__(self, client: discord.Client, *, base_url: str) -> None:
         self._client = client
         self._base_url = base_url
+        self._members_seen: dict[tuple[int, int], float] = {}
 
     def cards(self, post: ReleasePost) -> list[discord.Embed]:
-        return [
+        embeds = [
             release_card(
                 Torrent.model_validate(r.release),
                 base_url=self._base_url,
@@ -83,6 +91,17 @@ class DiscordAlertPoster:
             )
             for r in post.releases
         ]
+        if post.user_id is not None:
+            # A DM says which of the member's watches, in which server, sent it.
+            guild = self._client.get_guild(post.guild_id)
+            server = escape(guild.name) if guild is not None else str(post.guild_id)
+            for embed, release in zip(embeds, post.releases, strict=True):
+                names = ", ".join(escape(n) for n in release.alert_names)
+                footer = i18n.t(
+                    post.locale, "watch.dm.footer", count=len(release.alert_names), names=names, server=server
+                )
+                embed.set_footer(text=shorten(footer, 2048))
+        return embeds
 
     async def send_releases(self, post: ReleasePost) -> int:
         """A message in a text or announcement channel or a thread; one forum post per
@@ -91,6 +110,8 @@ class DiscordAlertPoster:
         # The cards' badges read each release's name: once per info hash for the process
         # (usually done by the poll already), off the event loop when it is not.
         await read_badges(Torrent.model_validate(r.release) for r in post.releases)
+        if post.user_id is not None:
+            return await self._send_dm(post, post.user_id)
         channel = self._client.get_channel(post.channel_id)
         if channel is None and any(r.age_restricted for r in post.releases):
             channel = await self._fetch_channel(post.channel_id)  # its age restriction is needed
@@ -133,6 +154,44 @@ class DiscordAlertPoster:
             raise _post_error(exc) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise RetryLater(f"network: {type(exc).__name__}") from None
+
+    async def _send_dm(self, post: ReleasePost, user_id: int) -> int:
+        """A member's watches: only while they are in the server, in their DMs, with the
+        post's nonce; no mention of anyone."""
+        try:
+            await self._check_member(post.guild_id, user_id)
+            channel = await self._client.create_dm(discord.Object(id=user_id))
+            message = await channel.send(
+                embeds=self.cards(post), nonce=post.nonce, allowed_mentions=discord.AllowedMentions.none()
+            )
+        except (discord.Forbidden, discord.NotFound) as exc:
+            # 50007: DMs closed (or Vigie blocked); 10013: unknown user. Nothing was sent.
+            raise RecipientUnavailable(left=False, detail=f"HTTP {exc.status} ({exc.code})") from None
+        except discord.HTTPException as exc:
+            raise _post_error(exc) from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise RetryLater(f"network: {type(exc).__name__}") from None
+        return message.id
+
+    async def _check_member(self, guild_id: int, user_id: int) -> None:
+        """Raises :class:`RecipientUnavailable` (``left``) when the member is not in the
+        server any more (404 Unknown Member); a recent positive answer is trusted."""
+        now = time.monotonic()
+        seen = self._members_seen.get((guild_id, user_id))
+        if seen is not None and now - seen < MEMBER_CHECK_TTL:
+            return
+        try:
+            await self._client.http.get_member(guild_id, user_id)
+        except discord.NotFound:
+            self._members_seen.pop((guild_id, user_id), None)
+            raise RecipientUnavailable(left=True, detail="unknown member") from None
+        if len(self._members_seen) > 50_000:
+            self._members_seen.clear()
+        self._members_seen[(guild_id, user_id)] = now
+
+    def forget_member(self, guild_id: int, user_id: int) -> None:
+        """The member left (a gateway event): the next DM checks again."""
+        self._members_seen.pop((guild_id, user_id), None)
 
     # -- forums ---------------------------------------------------------------------------------
     async def _post_in_forum(self, forum: discord.ForumChannel, post: ReleasePost) -> int:

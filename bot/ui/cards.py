@@ -20,8 +20,10 @@ from bot.db.types import utcnow
 from bot.formatting import clean_text, format_size
 from bot.lacale.models import Torrent
 from bot.releases import parsed
-from bot.services.alerts.service import AlertInfo, Preview
+from bot.services.alerts.service import AlertInfo, DryRun, Explained, Preview
 from bot.services.uploads import UploadDraft, UploadOutcome, UploadStatus, UploadSummary
+from bot.services.watches import WatchInfo, WatchList, WatchPreview
+from bot.states import WatchPause
 from bot.ui.status import pause_reason_text
 from bot.ui.style import Colours, exact_time, relative_time
 from bot.ui.text import escape, inline_code, safe_title, shorten
@@ -173,31 +175,37 @@ def alert_list_entries(alerts: Sequence[AlertInfo], locale: object) -> list[str]
 
 def alert_test_card(preview: Preview, *, base_url: str, locale: object) -> tuple[str, list[discord.Embed]]:
     """/alert test: what was checked and dropped, then the cards that would be posted."""
+    run = DryRun(preview.checked, preview.matches, preview.drops, preview.results)
+    return test_card(preview.alert.name, preview.alert.criteria, run, base_url=base_url, locale=locale, watch=False)
+
+
+def test_card(
+    name: str, criteria: Criteria, run: DryRun, *, base_url: str, locale: object, watch: bool
+) -> tuple[str, list[discord.Embed]]:
+    """``/alert test`` and ``/watch test``: what was checked and turned away, the newest
+    results with what was read and why each was turned away, then the cards."""
     t = i18n.t
-    alert = preview.alert
     lines = [
-        t(locale, "alert.test.heading", name=escape(alert.name), criteria=criteria_text(alert.criteria, locale)),
+        t(locale, "watch.test.heading" if watch else "alert.test.heading", name=escape(name),
+          criteria=criteria_text(criteria, locale)),
         t(locale, "alert.test.rule"),
         t(
             locale,
             "alert.test.summary",
-            count=preview.checked,
-            matched=t(locale, "alert.test.matched", count=len(preview.matches)),
+            count=run.checked,
+            matched=t(locale, "watch.test.matched" if watch else "alert.test.matched", count=len(run.matches)),
         ),
-    ]
-    drops = [t(locale, f"alert.test.drop.{kind}", count=count) for kind, count in preview.drops.most_common() if kind]
+    ]  # fmt: skip
+    drops = [t(locale, f"alert.test.drop.{kind}", count=count) for kind, count in run.drops.most_common() if kind]
     if drops:
         lines.append(t(locale, "alert.test.drops", details=", ".join(drops)))
-    if not preview.matches:
+    if not run.matches:
         lines.append(t(locale, "alert.test.none"))
-    cards = [
-        release_card(torrent, base_url=base_url, locale=locale, alert_names=(alert.name,))
-        for torrent in preview.matches
-    ]
+    cards = [release_card(torrent, base_url=base_url, locale=locale, alert_names=(name,)) for torrent in run.matches]
     text = shorten("\n".join(lines), 2000)
     # The newest results, as many as fit: what Vigie read from each name and, for those
     # turned away, the criterion that did it.
-    entries = explanation_lines(preview, locale)
+    entries = explanation_lines(run.results, criteria, locale)
     if entries:
         heading = "\n\n**" + t(locale, "alert.test.results") + "**"
         if len(text) + len(heading) + len(entries[0]) + 1 <= 2000:
@@ -209,19 +217,62 @@ def alert_test_card(preview: Preview, *, base_url: str, locale: object) -> tuple
     return text, fit_embeds(cards)
 
 
-def explanation_lines(preview: Preview, locale: object) -> list[str]:
+def explanation_lines(results: Sequence[Explained], criteria: Criteria, locale: object) -> list[str]:
     """One line per explained result: ✅ or ❌, the title, the badges read from its name,
     and when turned away the criterion that did it (as ``/alert list`` describes it)."""
     t = i18n.t
     out: list[str] = []
-    for result in preview.results:
+    for result in results:
         read = " · ".join(result.badges) or t(locale, "alert.test.unread")
         line = f"{'✅' if result.decision.ok else '❌'} {safe_title(result.torrent.title, 70)} · {read}"
         if not result.decision.ok:
-            why = preview.alert.criteria.describe_one(result.decision.criterion, locale, escape)
+            why = criteria.describe_one(result.decision.criterion, locale, escape)
             line += " — " + t(locale, "alert.test.why", criterion=why or result.decision.kind)
         out.append(line)
     return out
+
+
+# -- /watch -----------------------------------------------------------------------------------
+def watch_pause_text(locale: object, reason: str | None) -> str:
+    return i18n.t(locale, f"watch.pause_reason.{WatchPause.of(reason)}")
+
+
+def watch_line(watch: WatchInfo, locale: object, *, server_enabled: bool = True, server_has_key: bool = True) -> str:
+    t = i18n.t
+    if watch.paused:
+        state = t(locale, "watch.list.paused", reason=watch_pause_text(locale, watch.pause_reason))
+    elif not watch.personal and not server_enabled:
+        state = t(locale, "watch.list.server_off")
+    elif not watch.personal and not server_has_key:
+        state = t(locale, "watch.list.server_no_key")
+    else:
+        state = t(locale, "watch.list.active")
+    runs = t(locale, "watch.list.personal" if watch.personal else "watch.list.server")
+    last = (
+        t(locale, "alert.list.last_match", when=relative_time(watch.last_match_at))
+        if watch.last_match_at
+        else t(locale, "alert.list.never")
+    )
+    counts = t(locale, "watch.list.sent", count=watch.delivered)
+    if watch.pending:
+        counts += " · " + t(locale, "alert.list.pending", count=watch.pending)
+    criteria = criteria_text(watch.criteria, locale)
+    return f"**{escape(watch.name)}** — {state}\n{runs} · {criteria}\n{last} · {counts}"
+
+
+def watch_list_entries(listing: WatchList, locale: object) -> list[str]:
+    """/watch list: one entry per watch, with why any is paused (paged by
+    :func:`bot.ui.pages.send_pages`)."""
+    return [
+        watch_line(watch, locale, server_enabled=listing.server_enabled, server_has_key=listing.server_has_key)
+        for watch in listing.watches
+    ]
+
+
+def watch_test_card(preview: WatchPreview, *, base_url: str, locale: object) -> tuple[str, list[discord.Embed]]:
+    """/watch test: like /alert test, for the cards a DM would carry."""
+    watch = preview.watch
+    return test_card(watch.name, watch.criteria, preview.run, base_url=base_url, locale=locale, watch=True)
 
 
 # -- /upload -----------------------------------------------------------------------------------

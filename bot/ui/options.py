@@ -148,7 +148,9 @@ class SuggestingCriterionTransformer(CriterionTransformer):
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def criteria_options(*, after: str, allowed: Callable[[discord.Interaction], bool]) -> Callable[[F], F]:
+def criteria_options(
+    *, after: str, allowed: Callable[[discord.Interaction], bool], without: tuple[str, ...] = ()
+) -> Callable[[F], F]:
     """One optional option per criterion of :data:`bot.criteria.CRITERIA`, for a command
     callback that takes them as ``**criteria`` (option name → parsed value, ``None`` when
     not given): typed, described and suggested by each criterion, placed after the
@@ -160,7 +162,8 @@ def criteria_options(*, after: str, allowed: Callable[[discord.Interaction], boo
         @criteria_options(after="name", allowed=may_manage_guild)
         async def add(self, interaction, name: str, …, **criteria: Any) -> None: …
 
-    A new criterion is a new option of every such command, with no change here."""
+    A new criterion is a new option of every such command, with no change here. ``without``:
+    option names a command does not offer (``/watch`` has no ``tmdb``: it costs a request)."""
 
     def decorate(func: F) -> F:
         signature = inspect.signature(func)
@@ -170,7 +173,8 @@ def criteria_options(*, after: str, allowed: Callable[[discord.Interaction], boo
         names = [p.name for p in params]
         at = names.index(after) + 1
         added = []
-        for criterion in CRITERIA:
+        offered = [c for c in CRITERIA if c.option not in without]
+        for criterion in offered:
             transformer = (
                 SuggestingCriterionTransformer(criterion, allowed)
                 if criterion.suggests
@@ -186,7 +190,7 @@ def criteria_options(*, after: str, allowed: Callable[[discord.Interaction], boo
             )
         func.__signature__ = signature.replace(parameters=[*params[:at], *added, *params[at:-1]])  # type: ignore[attr-defined]
         descriptions = getattr(func, "__discord_app_commands_param_description__", {})
-        descriptions.update({c.option: c.description for c in CRITERIA})
+        descriptions.update({c.option: c.description for c in offered})
         func.__discord_app_commands_param_description__ = descriptions  # type: ignore[attr-defined]
         return func
 

@@ -57,6 +57,9 @@ def guild_status_embed(status: GuildStatus, locale: object) -> discord.Embed:
         )
     )
     embed.add_field(name=t(locale, "setup.status.poll"), value=poll, inline=True)
+    watches = t(locale, "setup.status.watches.on" if status.watches_enabled else "setup.status.watches.off")
+    watches += "\n" + t(locale, "setup.status.watches.count", count=status.watches_total)
+    embed.add_field(name=t(locale, "setup.status.watches"), value=watches, inline=False)
     role = f"<@&{status.upload_role_id}>" if status.upload_role_id else t(locale, "setup.status.upload_role.default")
     embed.add_field(name=t(locale, "setup.status.upload_role"), value=role, inline=False)
     channel = f"<#{status.upload_channel_id}>" if status.upload_channel_id else "—"

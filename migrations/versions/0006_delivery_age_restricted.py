@@ -1,7 +1,7 @@
 """deliveries: whether the release is in an age-restricted category
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-03 11:00:00
 
 La Cale's ``/meta`` has no age-restriction field; Vigie counts its « XXX » branch as
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from alembic import command
 
 from bot.db.engine import create_engine
-from bot.db.migrate import alembic_config
+from bot.db.migrate import alembic_config, head_revision
 from bot.exit_codes import ExitCode
 from tests.e2e.test_process import ROOT, env_for, run
 from tests.fakes.discord import FakeDiscord
@@ -108,7 +108,7 @@ async def test_check_reports_pending_migrations_and_applies_none(tmp_path: Path,
         # No database yet: reported, not created.
         code, out, err = await run(["check"], env, tmp_path)
         assert code == 0, out + err
-        assert "not created yet; 5 migrations pending (0001, 0002, 0003, 0004, 0006)" in out
+        assert "not created yet; 6 migrations pending (0001, 0002, 0003, 0004, 0005, 0006)" in out
         assert not db_path.exists()
 
         # A database one migration behind: reported, left as it is.
@@ -119,7 +119,7 @@ async def test_check_reports_pending_migrations_and_applies_none(tmp_path: Path,
         code, out, err = await run(["check"], env, tmp_path)
         assert code == 0, out + err
         assert (
-            "at revision 0001; 4 migrations pending (0002, 0003, 0004, 0006): the bot applies them at start, or run `vigie db upgrade`"
+            "at revision 0001; 5 migrations pending (0002, 0003, 0004, 0005, 0006): the bot applies them at start, or run `vigie db upgrade`"
             in out
         )
         assert sqlite3.connect(db_path).execute("select version_num from alembic_version").fetchone()[0] == "0001"
@@ -147,7 +147,7 @@ async def test_normal_start_prints_no_alembic_chatter_nor_voice_warning(
             _out, err_bytes = await asyncio.wait_for(proc.communicate(), 30)
         err = err_bytes.decode()
         assert proc.returncode == 0, err
-        assert "database migrated from empty to 0006" in err
+        assert f"database migrated from empty to {head_revision()}" in err
         assert "alembic" not in err, err
         assert "voice will NOT be supported" not in err and "PyNaCl" not in err and "davey" not in err, err
         assert " WARNING " not in err and "Traceback" not in err, err

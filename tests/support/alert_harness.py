@@ -38,6 +38,7 @@ from bot.services.alerts.service import AlertService, AlertSpec
 from bot.services.guilds import GuildService
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 from bot.services.vault import KeyVault
+from bot.services.watches import WatchService
 from tests.fakes.lacale import FakeLaCale
 
 SECRET = b"0" * 32
@@ -66,6 +67,8 @@ class RecordingPoster:
     gap_notices: list[GapNotice] = field(default_factory=list)
     admin_notices: list[AdminNotice] = field(default_factory=list)
     fail: dict[int, PostError] = field(default_factory=dict)
+    #: ``fail_dm[user_id]``: an exception to raise for a DM to that member.
+    fail_dm: dict[int, PostError] = field(default_factory=dict)
     crash_after_accept: int = 0
     sends: int = 0
     #: ``time.monotonic()`` of every release post request (the sender's pace).
@@ -76,7 +79,7 @@ class RecordingPoster:
     async def send_releases(self, post: ReleasePost) -> int:
         self.sends += 1
         self.times.append(time.monotonic())
-        error = self.fail.get(post.channel_id)
+        error = self.fail_dm.get(post.user_id) if post.user_id is not None else self.fail.get(post.channel_id)
         if error is not None:
             raise error
         existing = self._nonces.get((post.channel_id, post.nonce))
@@ -97,7 +100,11 @@ class RecordingPoster:
         self.admin_notices.append(notice)
 
     def in_channel(self, channel_id: int) -> list[Message]:
-        return [m for m in self.messages if m.post.channel_id == channel_id]
+        return [m for m in self.messages if m.post.channel_id == channel_id and m.post.user_id is None]
+
+    def to_member(self, user_id: int) -> list[Message]:
+        """Direct messages to a member (their watches)."""
+        return [m for m in self.messages if m.post.user_id == user_id]
 
     def posted_titles(self, channel_id: int | None = None) -> list[str]:
         return [t for m in self.messages if channel_id is None or m.post.channel_id == channel_id for t in m.titles]
@@ -137,6 +144,10 @@ class Pipeline:
     @property
     def alerts(self) -> AlertService:
         return self.built.alerts
+
+    @property
+    def watches(self) -> WatchService:
+        return self.built.watches
 
     def restart(self) -> None:
         """A new process on the same database: fresh in-memory state everywhere."""

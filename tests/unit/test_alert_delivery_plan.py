@@ -39,6 +39,28 @@ def row(
     return PendingRow(id, alert, 1, channel, h, {"title": title, "category": "Films"}, nonce, name, role, "fr", None)
 
 
+def dm(id: int, user: int, *, info_hash: str | None = None, nonce: str | None = None) -> PendingRow:
+    """A member's DM row (their watches): no channel, no role."""
+    h = info_hash or f"{id:040x}"
+    return PendingRow(
+        id, 0, 1, 0, h, {"title": "Release", "category": "Films"}, nonce, "w", None, "en", None, None, user
+    )
+
+
+def test_dms_are_planned_per_member_apart_from_channel_posts_ten_releases_a_message() -> None:
+    rows = [row(1, info_hash="a" * 40), dm(2, 7, info_hash="a" * 40), dm(3, 8, info_hash="a" * 40)]
+    rows += [dm(10 + i, 7) for i in range(MAX_EMBEDS + 1)]
+    batches = plan_batches(rows)
+    by_destination: dict[tuple[int, int | None], list[int]] = {}
+    for batch in batches:
+        by_destination.setdefault(batch.destination, []).append(len(batch.releases()))
+    assert by_destination == {(10, None): [1], (0, 7): [MAX_EMBEDS, 2], (0, 8): [1]}
+    assert all(b.role_ids() == () for b in batches if b.user_id is not None)
+    # A claimed DM batch keeps its member and its rows.
+    (claimed,) = plan_batches([dm(2, 7, nonce="v1"), dm(3, 7, nonce="v1")])
+    assert (claimed.user_id, claimed.ids, claimed.nonce) == (7, (2, 3), "v1")
+
+
 def test_one_release_for_several_alerts_of_a_channel_is_one_embed_naming_them() -> None:
     rows = [
         row(1, info_hash="a" * 40, alert=1, name="dune", role=100),

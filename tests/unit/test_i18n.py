@@ -85,9 +85,12 @@ def test_keys_built_from_values_exist() -> None:
     scan above: every value they are built from has its message, so a renamed prefix or a
     new reason cannot silently show a raw key or an untranslated fallback."""
     from bot.services.search import SortOrder
-    from bot.states import KeyStatus, PauseReason, PollOutcome
+    from bot.states import KeyStatus, PauseReason, PollOutcome, WatchPause
 
     built = {f"alert.pause_reason.{reason}" for reason in PauseReason}
+    built |= {f"watch.pause_reason.{reason}" for reason in WatchPause}
+    built |= {f"watch.notice.fix.{reason}" for reason in WatchPause}
+    built |= {f"setup.watches.{state}" for state in ("on", "off")}
     built |= {f"setup.status.key.{value}" for value in KeyStatus}
     # Outcomes recorded as the server's last poll (``not_owned`` and ``still_polling`` are
     # never recorded: another process, or the poll still running, records its own).

@@ -38,6 +38,8 @@ class PendingRow:
     age_restricted: bool = False
     #: When the row was recorded (before any try to post it).
     created_at: datetime | None = None
+    #: A DM to this member (their watches), not a post in ``channel_id``.
+    user_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,25 @@ class PlannedBatch:
     rows: tuple[PendingRow, ...]
     #: Set for a batch claimed before (a restart): re-sent exactly as it was.
     nonce: str | None
+    #: A DM to this member, not a post in ``channel_id``.
+    user_id: int | None = None
+
+    @property
+    def destination(self) -> tuple[int, int | None]:
+        """Where the message goes: messages to one destination go out one after the other."""
+        return (self.channel_id, self.user_id)
+
+    def again(self, rows: tuple[PendingRow, ...] | None = None, nonce: str | None = None) -> PlannedBatch:
+        """The same destination with other rows or another nonce."""
+        return PlannedBatch(
+            self.guild_id,
+            self.channel_id,
+            self.locale,
+            self.log_channel_id,
+            self.rows if rows is None else rows,
+            nonce,
+            self.user_id,
+        )
 
     @property
     def ids(self) -> tuple[int, ...]:
@@ -105,35 +126,45 @@ def plan_batches(
     """Messages to post, oldest first per channel.
 
     Claimed rows keep their batch (same nonce, same rows). Unclaimed rows of one channel
-    are grouped by release (one embed names every alert of that channel it matched), then
-    packed up to ``max_releases`` embeds and ``budget`` characters per message.
+    (or one member's DMs) are grouped by release (one embed names every alert of that
+    channel it matched), then packed up to ``max_releases`` embeds and ``budget``
+    characters per message.
     """
     out: list[PlannedBatch] = []
     claimed: OrderedDict[str, list[PendingRow]] = OrderedDict()
-    fresh: OrderedDict[tuple[int, int], OrderedDict[str, list[PendingRow]]] = OrderedDict()
+    fresh: OrderedDict[tuple[int, int, int | None], OrderedDict[str, list[PendingRow]]] = OrderedDict()
     for row in rows:
         if row.batch_nonce is not None:
             claimed.setdefault(row.batch_nonce, []).append(row)
         else:
-            fresh.setdefault((row.guild_id, row.channel_id), OrderedDict()).setdefault(row.info_hash, []).append(row)
+            destination = (row.guild_id, row.channel_id, row.user_id)
+            fresh.setdefault(destination, OrderedDict()).setdefault(row.info_hash, []).append(row)
     for nonce, group in claimed.items():
         first = group[0]
         out.append(
-            PlannedBatch(first.guild_id, first.channel_id, first.locale, first.log_channel_id, tuple(group), nonce)
+            PlannedBatch(
+                first.guild_id, first.channel_id, first.locale, first.log_channel_id, tuple(group), nonce, first.user_id
+            )
         )
-    for (guild_id, channel_id), releases in fresh.items():
+    for (guild_id, channel_id, user_id), releases in fresh.items():
         current: list[PendingRow] = []
         count = weight = 0
         for group in releases.values():
             w = card_weight(group[0].release, [r.alert_name for r in group])
             if current and (count >= max_releases or weight + w > budget):
                 first = current[0]
-                out.append(PlannedBatch(guild_id, channel_id, first.locale, first.log_channel_id, tuple(current), None))
+                out.append(
+                    PlannedBatch(
+                        guild_id, channel_id, first.locale, first.log_channel_id, tuple(current), None, user_id
+                    )
+                )
                 current, count, weight = [], 0, 0
             current.extend(group)
             count += 1
             weight += w
         if current:
             first = current[0]
-            out.append(PlannedBatch(guild_id, channel_id, first.locale, first.log_channel_id, tuple(current), None))
+            out.append(
+                PlannedBatch(guild_id, channel_id, first.locale, first.log_channel_id, tuple(current), None, user_id)
+            )
     return out

@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cluster.ownership import Ownership
-from bot.db.models import Alert, Delivery, DeliveryStatus, GuildSettings
+from bot.db.models import Alert, Delivery, DeliveryStatus, GuildSettings, Watch
 from bot.db.types import utcnow
 from bot.services.alerts.batches import PendingRow
 from bot.states import PauseReason
@@ -32,32 +32,46 @@ async def pending_rows(
     companions), and unclaimed ones of running alerts up to ``limit`` (a paused alert's
     matches wait for resume). The ownership test is in the SQL, before the ``LIMIT``.
     The flag tells that ``limit`` was reached (more rows wait)."""
+    # Labelled: read by name below, so a column added here cannot shift the others.
     columns = (
-        Delivery.id,
-        Delivery.alert_id,
-        Delivery.guild_id,
-        Delivery.channel_id,
-        Delivery.info_hash,
-        Delivery.release,
-        Delivery.batch_nonce,
-        Delivery.claimed_by,
-        Alert.name,
-        Alert.mention_role_id,
-        GuildSettings.locale,
-        GuildSettings.log_channel_id,
-        Delivery.age_restricted,
-        Delivery.created_at,
+        Delivery.id.label("id"),
+        Delivery.alert_id.label("alert_id"),
+        Delivery.guild_id.label("guild_id"),
+        Delivery.channel_id.label("channel_id"),
+        Delivery.info_hash.label("info_hash"),
+        Delivery.release.label("release"),
+        Delivery.batch_nonce.label("batch_nonce"),
+        Delivery.claimed_by.label("claimed_by"),
+        Delivery.age_restricted.label("age_restricted"),
+        Delivery.created_at.label("created_at"),
+        Delivery.user_id.label("user_id"),
+        Alert.name.label("alert_name"),
+        Alert.mention_role_id.label("role_id"),
+        GuildSettings.locale.label("guild_locale"),
+        GuildSettings.log_channel_id.label("log_channel_id"),
+        Watch.name.label("watch_name"),
+        Watch.locale.label("member_locale"),
     )
+    # An alert's post (``alert_id``) or a member's DM (``watch_id``): one of the two joins finds a row.
     base = (
         select(*columns)
-        .join(Alert, Alert.id == Delivery.alert_id)
+        .outerjoin(Alert, Alert.id == Delivery.alert_id)
+        .outerjoin(Watch, Watch.id == Delivery.watch_id)
         .join(GuildSettings, GuildSettings.guild_id == Delivery.guild_id)
-        .where(Delivery.status == DeliveryStatus.PENDING, ownership.owns_sql(Delivery.guild_id))
+        .where(
+            Delivery.status == DeliveryStatus.PENDING,
+            or_(Alert.id.is_not(None), Watch.id.is_not(None)),
+            ownership.owns_sql(Delivery.guild_id),
+        )
+    )
+    running = or_(
+        and_(Delivery.alert_id.is_not(None), Alert.paused.is_(False)),
+        and_(Delivery.watch_id.is_not(None), Watch.paused.is_(False)),
     )
     claimed = (await session.execute(base.where(Delivery.batch_nonce.is_not(None)).order_by(Delivery.id))).all()
     fresh = (
         await session.execute(
-            base.where(Delivery.batch_nonce.is_(None), Alert.paused.is_(False), GuildSettings.active.is_(True))
+            base.where(Delivery.batch_nonce.is_(None), running, GuildSettings.active.is_(True))
             .order_by(Delivery.id)
             .limit(limit)
         )
@@ -66,25 +80,31 @@ async def pending_rows(
     if truncated:
         # The last release may have more rows past the limit: keep them together.
         last = fresh[-1]
-        fresh = [r for r in fresh if (r[3], r[4]) != (last[3], last[4])]
+        fresh = [
+            r
+            for r in fresh
+            if (r.channel_id, r.user_id, r.info_hash) != (last.channel_id, last.user_id, last.info_hash)
+        ]
     rows = [
         PendingRow(
-            id=r[0],
-            alert_id=r[1],
-            guild_id=r[2],
-            channel_id=r[3],
-            info_hash=r[4],
-            release=r[5],
-            batch_nonce=r[6],
-            alert_name=r[8],
-            role_id=r[9],
-            locale=r[10] or "fr",
-            log_channel_id=r[11],
-            claimed_by=r[7],
-            age_restricted=bool(r[12]),
-            created_at=r[13],
+            id=r.id,
+            alert_id=r.alert_id,
+            guild_id=r.guild_id,
+            channel_id=r.channel_id,
+            info_hash=r.info_hash,
+            release=r.release,
+            batch_nonce=r.batch_nonce,
+            alert_name=r.alert_name if r.user_id is None else (r.watch_name or ""),
+            role_id=r.role_id if r.user_id is None else None,
+            # A DM is written in the member's language, a post in the server's.
+            locale=(r.guild_locale if r.user_id is None else r.member_locale) or "fr",
+            log_channel_id=r.log_channel_id,
+            claimed_by=r.claimed_by,
+            age_restricted=bool(r.age_restricted),
+            created_at=r.created_at,
+            user_id=r.user_id,
         )
-        for r in sorted([*claimed, *fresh], key=lambda r: r[0])
+        for r in sorted([*claimed, *fresh], key=lambda r: r.id)
     ]
     return rows, truncated
 

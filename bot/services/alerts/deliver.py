@@ -84,11 +84,13 @@ from bot.services.alerts.posting import (
     PostedRelease,
     PostError,
     PostRejected,
+    RecipientUnavailable,
     ReleasePost,
     RetryLater,
     notice_nonce,
 )
-from bot.states import NoticeKind, PauseReason
+from bot.services.alerts.watching import pause_member_watches
+from bot.states import NoticeKind, PauseReason, WatchPause
 
 #: Re-exported: the pipeline's pieces were defined here before they had modules of their own.
 __all__ = [
@@ -109,6 +111,7 @@ __all__ = [
     "PostPacer",
     "PostRejected",
     "PostedRelease",
+    "RecipientUnavailable",
     "ReleasePost",
     "RetryLater",
     "batch_nonce",
@@ -261,9 +264,9 @@ class DeliverySender:
             if not rows:
                 return report
             batches = await self._claim_all(plan_batches(rows))
-            by_channel: defaultdict[int, list[PlannedBatch]] = defaultdict(list)
+            by_channel: defaultdict[tuple[int, int | None], list[PlannedBatch]] = defaultdict(list)
             for batch in batches:
-                by_channel[batch.channel_id].append(batch)
+                by_channel[batch.destination].append(batch)
             semaphore = asyncio.Semaphore(self._concurrency)
             self._sent = []
 
@@ -319,16 +322,7 @@ class DeliverySender:
                 if id(batch) in taken_over or all(r.claimed_by == slot for r in batch.rows):
                     out.append(batch)
             elif id(batch) in claimed:
-                out.append(
-                    PlannedBatch(
-                        batch.guild_id,
-                        batch.channel_id,
-                        batch.locale,
-                        batch.log_channel_id,
-                        batch.rows,
-                        claimed[id(batch)],
-                    )
-                )
+                out.append(batch.again(nonce=claimed[id(batch)]))
         return out
 
     async def _mark_periodically(self, done: asyncio.Event) -> None:
@@ -371,6 +365,7 @@ class DeliverySender:
             batch.role_ids(),
             resend=resend or batch.claimed_before,
             not_before=batch.recorded_since(),
+            user_id=batch.user_id,
         )
         if self.pacer is not None:
             await self.pacer.acquire()
@@ -389,6 +384,10 @@ class DeliverySender:
         except ChannelUnavailable as exc:
             self._metrics.post_failed("channel_unavailable")
             await self._channel_unavailable(batch, exc, report)
+            return False
+        except RecipientUnavailable as exc:
+            self._metrics.post_failed("recipient_unavailable")
+            await self._recipient_unavailable(batch, exc, report)
             return False
         except RetryLater as exc:
             self._metrics.post_failed("retry_later")
@@ -458,7 +457,7 @@ class DeliverySender:
                 report.messages += 1
                 report.deliveries += len(ids)
         rest = tuple(r for r in batch.rows if r.info_hash not in message_of)
-        return PlannedBatch(batch.guild_id, batch.channel_id, batch.locale, batch.log_channel_id, rest, batch.nonce)
+        return batch.again(rows=rest, nonce=batch.nonce)
 
     async def _withhold(self, batch: PlannedBatch, exc: AgeRestricted, report: FlushReport) -> bool:
         """Age-restricted releases for a channel that is not: nothing was posted. Those rows
@@ -486,8 +485,29 @@ class DeliverySender:
         report.dropped += len(dropped)
         if not kept:
             return True
-        rest = PlannedBatch(batch.guild_id, batch.channel_id, batch.locale, batch.log_channel_id, kept, None)
+        rest = batch.again(rows=kept)
         return await self._send(rest, report, resend=batch.claimed_before)
+
+    async def _recipient_unavailable(self, batch: PlannedBatch, exc: RecipientUnavailable, report: FlushReport) -> None:
+        """A DM that cannot reach its member: nothing was sent, so the claim is released.
+        DMs closed pause all the member's watches (no server can reach them); a member
+        gone from the server pauses their watches there. They are told at their next
+        command; their recorded DMs wait for the watches' resume."""
+        if batch.user_id is None:
+            raise RuntimeError("a recipient error answers a DM")
+        reason = WatchPause.MEMBER_LEFT if exc.left else WatchPause.DMS_CLOSED
+        async with self._sessions.begin() as session:
+            await note_failure(session, batch.ids, f"{reason}: {exc}", release_claim=True)
+            paused = await pause_member_watches(
+                session,
+                batch.user_id,
+                reason,
+                guild_id=batch.guild_id if exc.left else None,
+                unclaim_in=batch.guild_id,
+            )
+        log.info("member %s: %s; %d watches paused", batch.user_id, reason, paused)
+        report.paused_alerts += paused
+        report.errors.append(reason)
 
     async def _rejected(self, batch: PlannedBatch, error: str, report: FlushReport) -> bool:
         """Discord refused the message: nothing was posted, so the claim is released. A
@@ -504,11 +524,8 @@ class DeliverySender:
         if len(groups) > 1:
             ok = True
             for rows in groups.values():
-                single = PlannedBatch(
-                    batch.guild_id, batch.channel_id, batch.locale, batch.log_channel_id, tuple(rows), None
-                )
                 # Part of a post that was tried: a forum post of it may exist (see ``resend``).
-                ok = await self._send(single, report, resend=True) and ok
+                ok = await self._send(batch.again(rows=tuple(rows)), report, resend=True) and ok
             return ok
         async with self._sessions.begin() as session:
             result = await session.execute(

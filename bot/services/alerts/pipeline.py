@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cluster.ownership import Ownership
+from bot.limits import WATCHES_PER_GUILD_DEFAULT, WATCHES_PER_MEMBER_DEFAULT
 from bot.observability.metrics import Metrics
 from bot.services.alerts.deliver import AlertPoster, DeliverySender, PostPacer
 from bot.services.alerts.fetch import SiteMeta
@@ -31,6 +32,7 @@ from bot.services.alerts.service import AlertService
 from bot.services.guilds import GuildService
 from bot.services.lacale_access import LaCaleAccess
 from bot.services.vault import KeyVault
+from bot.services.watches import WatchService
 
 #: Starts a background task (``VigieBot.spawn`` keeps it referenced and cancels it at close).
 Spawn = Callable[..., "asyncio.Task[Any]"]
@@ -54,6 +56,8 @@ class AlertPipeline:
     sender: DeliverySender
     scheduler: AlertScheduler
     alerts: AlertService
+    #: What ``/watch`` commands do (members' own alerts, by DM, on the same pipeline).
+    watches: WatchService
     #: The whole bot's post budget (posts per second, ``DISCORD_REST_RATE``); each process
     #: paces its posts at its share. ``None``: no pacing beyond discord.py's rate limits.
     rest_rate: float | None = None
@@ -82,11 +86,14 @@ class AlertPipeline:
         poll_deadline: float | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        watches_per_member: int = WATCHES_PER_MEMBER_DEFAULT,
+        watches_per_guild: int = WATCHES_PER_GUILD_DEFAULT,
     ) -> AlertPipeline:
         """``interval``/``concurrency``: the scheduler's cycle and polls in flight;
         ``sender_concurrency``: channels posted to at once; ``record_delay``/``record_batch``:
         how long and how many polls' writes the recorder gathers into one transaction;
-        ``tick``, ``poll_deadline``, ``clock`` and ``sleep``: see :class:`AlertScheduler`."""
+        ``tick``, ``poll_deadline``, ``clock`` and ``sleep``: see :class:`AlertScheduler`;
+        ``watches_per_member``/``watches_per_guild``: the ``/watch`` limits."""
         metrics = metrics or Metrics()
         recorder = Recorder(sessions, max_delay=record_delay, max_batch=record_batch)
         sender = DeliverySender(sessions, poster, concurrency=sender_concurrency, metrics=metrics)
@@ -115,7 +122,16 @@ class AlertPipeline:
         )
         # A new alert's backfill is recorded as pending: the sender posts it at once.
         alerts = AlertService(sessions, guilds, access, site_meta, on_pending=sender.wake)
-        pipeline = cls(site_meta, recorder, poller, sender, scheduler, alerts, rest_rate=rest_rate)
+        watches = WatchService(
+            sessions,
+            guilds,
+            access,
+            site_meta,
+            per_member=watches_per_member,
+            per_guild=watches_per_guild,
+            on_pending=sender.wake,
+        )
+        pipeline = cls(site_meta, recorder, poller, sender, scheduler, alerts, watches, rest_rate=rest_rate)
         pipeline.set_ownership(ownership)
         return pipeline
 

@@ -71,9 +71,10 @@ from bot.services.alerts.matching import (
     match_all,
     oldest_first,
 )
-from bot.services.alerts.queries import AlertRow
+from bot.services.alerts.queries import AlertRow, WatchRow
 from bot.services.alerts.record import NewDelivery, RecordEntry, Recorder
-from bot.states import NoticeKind, PollOutcome
+from bot.services.alerts.watching import pause_member_watches
+from bot.states import NoticeKind, PollOutcome, WatchPause
 
 log = logging.getLogger("vigie.alerts.poll")
 
@@ -104,6 +105,14 @@ class GuildJob:
     log_channel_id: int | None
     #: From ``DueGuild.alerts_version``; ``None`` forces a read of the alerts.
     alerts_version: tuple[object, ...] | None = None
+    #: A member's personal poll (``guild_id`` is then :func:`queries.personal_scope`): no
+    #: alerts, only the member's personal watches, on their own key.
+    personal_user: int | None = None
+
+    @property
+    def owner_id(self) -> int:
+        """The id whose shard owns this poll: the server's, or the member's."""
+        return self.personal_user if self.personal_user is not None else self.guild_id
 
 
 @dataclass(slots=True)
@@ -123,6 +132,10 @@ class _GuildMemory:
     alerts: list[AlertRow] | None = None
     filters: list[AlertFilter] | None = None  # built from ``alerts`` with ``filters_meta``
     filters_meta: Meta | None = None
+    #: Members' running watches matched on this poll, and their filters (like ``alerts``).
+    watches: list[WatchRow] | None = None
+    watch_filters: list[AlertFilter] | None = None
+    watch_filters_meta: Meta | None = None
     #: TMDB alert → re-checks left
     tmdb_due: dict[int, int] = field(default_factory=dict)
     started: bool = False
@@ -164,12 +177,22 @@ class GuildPoller:
         cold = [j.guild_id for j in jobs if (m := self._memory.get(j.guild_id)) is None or m.page is None]
         if not stale and not cold:
             return
+        servers = [j.guild_id for j in stale if j.personal_user is None]
         async with self._sessions() as session:
-            alerts = await queries.running_alerts_of(session, [j.guild_id for j in stale]) if stale else {}
+            alerts = await queries.running_alerts_of(session, servers) if servers else {}
+            watches = await queries.running_watches_of(session, servers) if servers else {}
+            for job in stale:
+                if job.personal_user is not None:
+                    watches[job.guild_id] = await queries.personal_watches(session, job.personal_user)
             seen = await queries.recent_seen_of(session, cold) if cold else {}
         for job in stale:
             memory = self._memory.setdefault(job.guild_id, _GuildMemory())
-            memory.alerts, memory.alerts_version, memory.filters = alerts[job.guild_id], job.alerts_version, None
+            memory.alerts, memory.alerts_version, memory.filters = (
+                alerts.get(job.guild_id, []),
+                job.alerts_version,
+                None,
+            )
+            memory.watches, memory.watch_filters = watches.get(job.guild_id, []), None
         for guild_id, hashes in seen.items():
             if hashes:
                 self._memory.setdefault(guild_id, _GuildMemory()).page = frozenset(hashes)
@@ -194,7 +217,7 @@ class GuildPoller:
         transaction) or not at all, and this process's memory of the page is left as it
         was: the next poll may match those releases again, and the unique (alert, release)
         key makes recording them a second time a no-op."""
-        if not self.ownership.owns(job.guild_id):
+        if not self.ownership.owns(job.owner_id):
             log.warning("guild %s: not on this process's shards; not polled", job.guild_id)
             return PollResult(job.guild_id, PollOutcome.NOT_OWNED)
         memory = self._memory.get(job.guild_id)
@@ -245,6 +268,16 @@ class GuildPoller:
         return PollResult(job.guild_id, outcome)
 
     async def _key_refused(self, job: GuildJob, exc: AuthError) -> None:
+        if job.personal_user is not None:
+            # A member's key: their personal watches pause (told at their next command);
+            # the server and its admins have nothing to do with it.
+            log.warning("member %s: La Cale refused their personal key; their watches pause", job.personal_user)
+            async with self._sessions.begin() as session:
+                await pause_member_watches(
+                    session, job.personal_user, WatchPause.PERSONAL_KEY_REFUSED, personal_only=True
+                )
+            self._memory.pop(job.guild_id, None)
+            return
         async with self._sessions() as session:
             names = [a.name for a in await queries.running_alerts(session, job.guild_id)]
         log.warning(
@@ -289,6 +322,7 @@ class GuildPoller:
             return PollResult(guild_id, PollOutcome.OK)
 
         rows = await self._alerts(job, memory)
+        watches = memory.watches or []
         seen: set[str] | frozenset[str]
         if known is not None and newest_ok and not known.isdisjoint(hashes):
             seen = known.intersection(hashes)  # the page overlaps the last one: no gap
@@ -297,7 +331,7 @@ class GuildPoller:
             async with self._sessions() as session:
                 seen = await queries.seen_among(session, guild_id, hashes)
                 history = bool(seen) or await queries.has_history(session, guild_id)
-        if not rows:
+        if not rows and not watches:
             self.recorder.note_outcome(guild_id, now, PollOutcome.OK)
             return PollResult(guild_id, PollOutcome.OK)
         cutoff = now - self._retention
@@ -307,7 +341,7 @@ class GuildPoller:
             if since is None:
                 # Never seen anything here: the gap starts when the alerts did (what
                 # existed then is in their baselines).
-                since = min(r.created_at for r in rows) - TMDB_CLOCK_MARGIN
+                since = min([r.created_at for r in rows] + [w.created_at for w in watches]) - TMDB_CLOCK_MARGIN
             result, entry = await self._gap(job, memory, fetcher, rows, page, newest_ok, since, now, cutoff)
         else:
             result, entry = await self._normal(job, memory, fetcher, rows, page, set(seen), now, cutoff)
@@ -326,12 +360,50 @@ class GuildPoller:
         return result
 
     async def _alerts(self, job: GuildJob, memory: _GuildMemory) -> list[AlertRow]:
-        if memory.alerts is None or job.alerts_version is None or memory.alerts_version != job.alerts_version:
+        """The running alerts (and, in ``memory.watches``, the running watches) of the
+        poll, read again when their version changed."""
+        if (
+            memory.alerts is None
+            or memory.watches is None
+            or job.alerts_version is None
+            or memory.alerts_version != job.alerts_version
+        ):
             async with self._sessions() as session:
-                memory.alerts = await queries.running_alerts(session, job.guild_id)
+                if job.personal_user is not None:
+                    memory.alerts = []
+                    memory.watches = await queries.personal_watches(session, job.personal_user)
+                else:
+                    memory.alerts = await queries.running_alerts(session, job.guild_id)
+                    memory.watches = await queries.running_watches(session, job.guild_id)
             memory.alerts_version = job.alerts_version
-            memory.filters = None
+            memory.filters = memory.watch_filters = None
         return memory.alerts
+
+    async def _dms(self, job: GuildJob, memory: _GuildMemory, views: Sequence[ReleaseView]) -> list[NewDelivery]:
+        """Members' watches on the releases this poll found new: one DM per member and
+        release, whichever of their watches match it (the first names the row). A watch
+        sends only what was published after it was made (no backlog)."""
+        watches = memory.watches or []
+        if not watches or not views:
+            return []
+        meta = await self._meta.get(job.api_key) if any(w.criteria.needs_meta for w in watches) else None
+        if memory.watch_filters is None or (meta is not None and meta is not memory.watch_filters_meta):
+            memory.watch_filters = [AlertFilter.from_alert(w, meta) for w in watches]
+            memory.watch_filters_meta = meta
+        await _read_names(memory.watch_filters, views)
+        by_id = {w.id: w for w in watches}
+        out: list[NewDelivery] = []
+        sent: set[tuple[int, str]] = set()
+        for found in match_all(memory.watch_filters, views, guild_id=job.guild_id):
+            watch = by_id[found.alert.alert_id]
+            torrent = found.release.torrent
+            if torrent.pub_date <= watch.created_at - TMDB_CLOCK_MARGIN:
+                continue
+            if (watch.user_id, torrent.info_hash) in sent:
+                continue
+            sent.add((watch.user_id, torrent.info_hash))
+            out.append(NewDelivery.dm(watch.id, watch.user_id, watch.guild_id, torrent))
+        return out
 
     async def _filters(
         self, job: GuildJob, memory: _GuildMemory, rows: Sequence[AlertRow]
@@ -367,6 +439,7 @@ class GuildPoller:
             await _read_names(filters, views)
             matches = match_all([f for f in filters if not f.tmdb_id], views, guild_id=job.guild_id)
             deliveries = [NewDelivery(m.alert.alert_id, channels[m.alert.alert_id], m.release.torrent) for m in matches]
+            deliveries += await self._dms(job, memory, views)
         else:
             # Only TMDB alerts may have something to do (a re-check, a first poll).
             tmdb_rows = [r for r in rows if r.criteria.tmdb_id]
@@ -421,6 +494,7 @@ class GuildPoller:
         await _read_names(filters, views)
         matches = match_all(plain, views, guild_id=guild_id)
         deliveries = [NewDelivery(m.alert.alert_id, channels[m.alert.alert_id], m.release.torrent) for m in matches]
+        deliveries += await self._dms(job, memory, views)
         deliveries += await self._tmdb(job, memory, fetcher, rows, filters, views, force=True, cutoff=cutoff)
         deliveries.sort(key=lambda d: d.torrent.pub_date)
         notices = self._gap_notices(job, channels, by_query, answers, seen, since, newest_ok)

@@ -30,7 +30,8 @@ class PostedRelease:
 @dataclass(frozen=True, slots=True)
 class ReleasePost:
     """One message: up to ten releases, the roles of their alerts (the only pings
-    allowed), and the nonce that makes a re-send a no-op."""
+    allowed), and the nonce that makes a re-send a no-op. ``user_id`` set: a direct
+    message to that member (their watches of server ``guild_id``), not a channel post."""
 
     guild_id: int
     channel_id: int
@@ -45,6 +46,7 @@ class ReleasePost:
     resend: bool = False
     #: When the oldest of these releases was recorded: nothing posted before it is theirs.
     not_before: datetime | None = None
+    user_id: int | None = None
 
 
 def notice_nonce(*parts: object) -> str:
@@ -118,6 +120,15 @@ class ChannelUnavailable(PostError):
     def __init__(self, *, missing: bool, detail: str = "") -> None:
         super().__init__(detail or ("unknown channel" if missing else "missing access"))
         self.missing = missing
+
+
+class RecipientUnavailable(PostError):
+    """A direct message cannot reach the member: their DMs are closed (Discord's 50007) or
+    they are not in the server any more (``left``). Their watches pause until they act."""
+
+    def __init__(self, *, left: bool, detail: str = "") -> None:
+        super().__init__(detail or ("member left the server" if left else "cannot send messages to this user"))
+        self.left = left
 
 
 class RetryLater(PostError):

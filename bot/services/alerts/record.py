@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -25,21 +25,31 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.dml import Insert
 
 from bot.db.advisory import NS_PRUNE, try_xact_lock
-from bot.db.models import Alert, Delivery, DeliveryStatus, GuildSettings, SeenRelease
+from bot.db.models import Alert, Delivery, DeliveryStatus, GuildSettings, SeenRelease, Watch
 from bot.lacale.models import Torrent
 from bot.states import PollOutcome
 
 
 @dataclass(frozen=True, slots=True)
 class NewDelivery:
-    """A match to record: PENDING (to post) or BASELINE (existed when the alert was made)."""
+    """A match to record: PENDING (to post) or BASELINE (existed when the alert was made).
+    An alert's post has ``alert_id`` and ``channel_id``; a member's DM (:meth:`dm`) has
+    ``user_id``, the ``watch_id`` that matched and the watch's server in ``guild_id``
+    (a member's personal poll records DMs for watches of several servers)."""
 
-    alert_id: int
+    alert_id: int | None
     channel_id: int
     torrent: Torrent
     status: str = DeliveryStatus.PENDING
     #: In an age-restricted category (see :mod:`~bot.services.alerts.destinations`).
     age_restricted: bool = False
+    watch_id: int | None = None
+    user_id: int | None = None
+    guild_id: int | None = None
+
+    @classmethod
+    def dm(cls, watch_id: int, user_id: int, guild_id: int, torrent: Torrent) -> NewDelivery:
+        return cls(None, 0, torrent, watch_id=watch_id, user_id=user_id, guild_id=guild_id)
 
 
 def release_payload(torrent: Torrent) -> dict[str, Any]:
@@ -85,6 +95,16 @@ async def mark_matched(session: AsyncSession, alert_ids: Sequence[int], now: dat
         update(Alert)
         .where(Alert.id.in_(list(alert_ids)))
         .values(last_match_at=now, updated_at=Alert.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def mark_watches_matched(session: AsyncSession, watch_ids: Sequence[int], now: datetime) -> None:
+    """``last_match_at`` of watches, their version (``updated_at``) unchanged."""
+    await session.execute(
+        update(Watch)
+        .where(Watch.id.in_(list(watch_ids)))
+        .values(last_match_at=now, updated_at=Watch.updated_at)
         .execution_options(synchronize_session=False)
     )
 
@@ -135,6 +155,7 @@ class RecordEntry:
     now: datetime
     outcome: PollOutcome
     done: asyncio.Future[None] | None = None
+    matched_watches: list[int] = field(default_factory=list)
 
     @classmethod
     def of(
@@ -146,10 +167,13 @@ class RecordEntry:
         now: datetime,
         outcome: PollOutcome,
     ) -> RecordEntry:
-        matched = sorted({d.alert_id for d in deliveries if d.status == DeliveryStatus.PENDING})
-        return cls(
+        pending = [d for d in deliveries if d.status == DeliveryStatus.PENDING]
+        matched = sorted({d.alert_id for d in pending if d.alert_id is not None})
+        entry = cls(
             guild_id, _seen_rows(guild_id, seen, now), _delivery_rows(guild_id, deliveries, now), matched, now, outcome
         )
+        entry.matched_watches = sorted({d.watch_id for d in pending if d.watch_id is not None})
+        return entry
 
 
 class Recorder:
@@ -227,10 +251,12 @@ class Recorder:
                     seen_rows: list[dict[str, Any]] = []
                     delivery_rows: list[dict[str, Any]] = []
                     matched: dict[int, datetime] = {}
+                    matched_watches: dict[int, datetime] = {}
                     for entry in batch:
                         seen_rows += entry.seen_rows
                         delivery_rows += entry.delivery_rows
                         matched.update(dict.fromkeys(entry.matched, entry.now))
+                        matched_watches.update(dict.fromkeys(entry.matched_watches, entry.now))
                         outcomes[entry.guild_id] = (entry.now, entry.outcome)
                     if seen_rows:
                         await session.execute(insert_ignore(session, SeenRelease.__table__), seen_rows)  # type: ignore[arg-type]
@@ -238,6 +264,8 @@ class Recorder:
                         await session.execute(insert_ignore(session, Delivery.__table__), delivery_rows)  # type: ignore[arg-type]
                     if matched:
                         await mark_matched(session, sorted(matched), max(matched.values()))
+                    if matched_watches:
+                        await mark_watches_matched(session, sorted(matched_watches), max(matched_watches.values()))
                     if outcomes:
                         await record_outcomes(session, [(g, at, o) for g, (at, o) in outcomes.items()])
                 self.transactions += 1
@@ -264,7 +292,9 @@ def _delivery_rows(guild_id: int, deliveries: Sequence[NewDelivery], now: dateti
     return [
         {
             "alert_id": d.alert_id,
-            "guild_id": guild_id,
+            "watch_id": d.watch_id,
+            "user_id": d.user_id,
+            "guild_id": d.guild_id if d.guild_id is not None else guild_id,
             "channel_id": d.channel_id,
             "info_hash": d.torrent.info_hash,
             "release": release_payload(d.torrent),

@@ -211,15 +211,32 @@ class AlertScheduler:
         report = CycleReport(started=self._clock())
         async with self._sessions() as session:
             due = await queries.due_guilds(session, ownership=self.ownership)
+            # Members' personal watches: each member's key is a poll of its own (its own
+            # pacing, its own page: what a server fetches is never read with their key).
+            due += await queries.due_members(session, ownership=self.ownership)
         report.guilds = len(due)
         jobs: list[GuildJob] = []
         for guild in due:
             try:
                 api_key = self._vault.decrypt(guild.api_key_encrypted)
             except KeyDecryptError:
-                log.error("guild %s: stored key unreadable (SECRET_KEY changed?); not polled", guild.guild_id)
+                if guild.personal_user is not None:
+                    log.error(
+                        "member %s: personal key unreadable (SECRET_KEY changed?); not polled", guild.personal_user
+                    )
+                else:
+                    log.error("guild %s: stored key unreadable (SECRET_KEY changed?); not polled", guild.guild_id)
                 continue
-            jobs.append(GuildJob(guild.guild_id, api_key, guild.locale, guild.log_channel_id, guild.alerts_version))
+            jobs.append(
+                GuildJob(
+                    guild.guild_id,
+                    api_key,
+                    guild.locale,
+                    guild.log_channel_id,
+                    guild.alerts_version,
+                    personal_user=guild.personal_user,
+                )
+            )
         # Servers sharing a key are polled one after the other: their identical requests
         # are then answered from the fetcher's short memory.
         jobs.sort(key=lambda j: key_id(j.api_key))

@@ -123,6 +123,48 @@ class Preview:
     results: list[Explained] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    """Criteria tried on La Cale's answers (``/alert test``, ``/watch test``)."""
+
+    checked: int
+    matches: list[Torrent]  # newest first
+    drops: Counter[str]
+    results: list[Explained]
+
+
+async def dry_run(
+    criteria: Criteria,
+    meta: Meta | None,
+    answers: Sequence[Torrent],
+    *,
+    tmdb_hashes: Collection[str] | None = None,
+    limit: int = 10,
+    explained: int = 10,
+) -> DryRun:
+    """What ``criteria`` keep of ``answers`` (the first ``limit``, newest first), how many
+    releases each criterion turned away, and for the newest ``explained`` what their names
+    say and the verdict. Nothing is recorded."""
+    compiled = criteria.compile(meta)
+    drops: Counter[str] = Counter()
+    matches: list[Torrent] = []
+    results: list[Explained] = []
+    pool = newest_first(dedupe(answers))
+    views = [ReleaseView.of(torrent) for torrent in pool]
+    # Names are read (once per info hash) off the event loop: the shown ones always
+    # (their badges), all of them when a criterion reads them.
+    await asyncio.to_thread(read_names, views if criteria.reads_name else views[:explained])
+    for view in views:
+        decision: Decision = check(compiled, view, tmdb_hashes=tmdb_hashes)
+        if decision.ok:
+            matches.append(view.torrent)
+        else:
+            drops[decision.kind] += 1
+        if len(results) < explained:
+            results.append(Explained(view.torrent, view.info.badges(), decision))
+    return DryRun(len(pool), matches[:limit], drops, results)
+
+
 _UNSET: Any = object()
 
 
@@ -408,27 +450,13 @@ class AlertService:
         criteria = info.criteria
         meta = await self._meta.get(key) if criteria.needs_meta else None
         newest, targeted = await self._current(key, criteria, meta)
-        compiled = criteria.compile(meta)
         tmdb_hashes = frozenset(t.info_hash for t in targeted) if criteria.tmdb_id else None
-        drops: Counter[str] = Counter()
-        matches: list[Torrent] = []
-        results: list[Explained] = []
-        pool = newest_first(dedupe([*targeted, *newest]))
-        views = [ReleaseView.of(torrent) for torrent in pool]
-        # Names are read (once per info hash) off the event loop: the shown ones always
-        # (their badges), all of them when a criterion reads them.
-        await asyncio.to_thread(read_names, views if criteria.reads_name else views[:explained])
-        for view in views:
-            decision: Decision = check(compiled, view, tmdb_hashes=tmdb_hashes)
-            if decision.ok:
-                matches.append(view.torrent)
-            else:
-                drops[decision.kind] += 1
-            if len(results) < explained:
-                results.append(Explained(view.torrent, view.info.badges(), decision))
+        run = await dry_run(
+            criteria, meta, [*targeted, *newest], tmdb_hashes=tmdb_hashes, limit=limit, explained=explained
+        )
         async with self._sessions.begin() as session:
             await session.execute(update(Alert).where(Alert.id == info.id).values(last_checked_at=self._now()))
-        return Preview(info, len(pool), matches[:limit], drops, results)
+        return Preview(info, run.checked, run.matches, run.drops, run.results)
 
     # -- helpers -----------------------------------------------------------------------------
     async def _guild_key(self, guild_id: int) -> str:
@@ -475,6 +503,8 @@ class AlertService:
             .group_by(Delivery.alert_id, Delivery.status)
         )
         for alert_id, status, count in rows.all():
+            if alert_id is None:  # never: the query names alerts (a DM row has none)
+                continue
             delivered, pending = out[alert_id]
             out[alert_id] = (count, pending) if status == DeliveryStatus.DELIVERED else (delivered, count)
         return out
