@@ -43,7 +43,7 @@ def dm(id: int, user: int, *, info_hash: str | None = None, nonce: str | None = 
     """A member's DM row (their watches): no channel, no role."""
     h = info_hash or f"{id:040x}"
     return PendingRow(
-        id, 0, 1, 0, h, {"title": "Release", "category": "Films"}, nonce, "w", None, "en", None, None, user
+        id, 0, 1, 0, h, {"title": "Release", "category": "Films"}, nonce, "w", None, "en", None, user_id=user
     )
 
 
