@@ -31,14 +31,15 @@ ALL = {"view_channel": True, "send_messages": True, "send_messages_in_threads": 
 @dataclass
 class AgeAwarePoster(RecordingPoster):
     """The recording Discord, refusing age-restricted releases outside ``nsfw`` channels
-    the way ``DiscordAlertPoster`` does (before anything is posted)."""
+    the way ``DiscordAlertPoster`` does (before anything is posted). A DM is not a channel:
+    the poll sends one only to a watch that names the category (tested below)."""
 
     nsfw: set[int] = field(default_factory=set)
     posts: list[ReleasePost] = field(default_factory=list)
 
     async def send_releases(self, post: ReleasePost) -> int:
         self.posts.append(post)
-        if post.channel_id not in self.nsfw:
+        if post.user_id is None and post.channel_id not in self.nsfw:
             withheld = tuple(r.info_hash for r in post.releases if r.age_restricted)
             if withheld:
                 raise AgeRestricted(withheld)
@@ -218,3 +219,21 @@ async def test_releases_already_posted_when_a_forum_post_fails_are_marked_not_re
     await p.sender.flush()
     assert poster.threads == ["Dune.2021", "Dune.2024", "Dune.2026"]
     assert {d.status for d in await p.deliveries()} == {DeliveryStatus.DELIVERED}
+
+
+async def test_an_age_restricted_release_is_dmed_only_to_a_watch_that_names_its_category(p: Pipeline) -> None:
+    """A DM has no age-restricted setting: a member gets such a release only from a watch
+    on that category itself, never from a broader watch."""
+    member, other = 666_666_666_666_666_666, 777_777_777_777_777_777
+    await p.guilds.set_watches(GUILD, True)
+    await p.watches.create(GUILD, member, "all", Criteria(), locale="en")
+    await p.watches.create(GUILD, member, "adult", Criteria(categories=("xxx",)), locale="en")
+    await p.watches.create(GUILD, other, "all", Criteria(), locale="en")
+    await p.cycle()
+    p.fake.add_torrent("Adult.Release.2025", category_label="Hétéro")
+    p.fake.add_torrent("Dune.2024", category_label="Films")
+    await p.cycle()
+    mine = sorted(t for m in p.poster.to_member(member) for t in m.titles)
+    theirs = sorted(t for m in p.poster.to_member(other) for t in m.titles)
+    assert mine == ["Adult.Release.2025", "Dune.2024"]
+    assert theirs == ["Dune.2024"]

@@ -166,6 +166,13 @@ def flag_age_restricted(delivery_rows: Iterable[dict[str, Any]], meta: Meta) -> 
         row["age_restricted"] = release_is_age_restricted(labels, release.get("category"))
 
 
+def may_dm_age_restricted(meta: Meta, categories: Sequence[str]) -> bool:
+    """A DM has no age-restricted setting: an age-restricted release goes to a member only
+    through a watch that names an age-restricted category itself (they asked for exactly
+    that), never through a broader one."""
+    return any(category_is_age_restricted(meta, slug) for slug in categories)
+
+
 def check_age_restriction(destination: Destination, meta: Meta | None, categories: Sequence[str]) -> None:
     """An alert on an age-restricted category posts only to an age-restricted channel."""
     if destination.nsfw or meta is None:

@@ -54,7 +54,12 @@ from bot.services.alerts.deliver import (
     AlertPoster,
     GapNotice,
 )
-from bot.services.alerts.destinations import flag_age_restricted
+from bot.services.alerts.destinations import (
+    flag_age_restricted,
+    may_dm_age_restricted,
+    release_is_age_restricted,
+    restricted_labels_of,
+)
 from bot.services.alerts.fetch import CycleFetcher, SiteMeta, TargetedQuery
 from bot.services.alerts.gaps import (
     is_new_since,
@@ -392,15 +397,25 @@ class GuildPoller:
             memory.watch_filters_meta = meta
         await _read_names(memory.watch_filters, views)
         by_id = {w.id: w for w in watches}
+        matches = list(match_all(memory.watch_filters, views, guild_id=job.guild_id))
+        if not matches:
+            return []
+        # Decided with the tree of now, like channel posts; no tree: the poll is retried.
+        tree = meta if meta is not None else await self._meta.get(job.api_key)
+        restricted = restricted_labels_of(tree)
         out: list[NewDelivery] = []
         sent: set[tuple[int, str]] = set()
-        for found in match_all(memory.watch_filters, views, guild_id=job.guild_id):
+        for found in matches:
             watch = by_id[found.alert.alert_id]
             torrent = found.release.torrent
             if torrent.pub_date <= watch.created_at - TMDB_CLOCK_MARGIN:
                 continue
             if (watch.user_id, torrent.info_hash) in sent:
                 continue
+            if release_is_age_restricted(restricted, torrent.category) and not may_dm_age_restricted(
+                tree, watch.criteria.categories
+            ):
+                continue  # another of the member's watches may still ask for it by name
             sent.add((watch.user_id, torrent.info_hash))
             out.append(NewDelivery.dm(watch.id, watch.user_id, watch.guild_id, torrent))
         return out
