@@ -231,3 +231,18 @@ async def world(tmp_path: Path, fake_discord: FakeDiscord, lacale: FakeLaCale) -
         yield w
     finally:
         await w.stop()
+
+
+def alerts_cog(world: VigieWorld) -> Any:
+    """The running bot's alerts cog: its scheduler and sender are what tests drive."""
+    assert world.bot is not None
+    found = world.bot.get_cog("Alerts")
+    assert found is not None
+    return found
+
+
+async def alert_cycle(world: VigieWorld) -> Any:
+    """One poll of every server (and member key), then whatever the sender has to send."""
+    report = await alerts_cog(world).scheduler.run_cycle(spread=0)
+    await alerts_cog(world).sender.flush()
+    return report

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import VigieWorld
+from tests.e2e.conftest import alert_cycle as cycle
+from tests.e2e.conftest import alerts_cog as cog
 from tests.fakes.discord import EMBED_LINKS, SEND_MESSAGES, SEND_MESSAGES_IN_THREADS, FakeChannel
 
 pytestmark = pytest.mark.asyncio
@@ -22,19 +24,6 @@ async def ready(world: VigieWorld) -> VigieWorld:
     world.lacale.add_category("Hétéro", "xxx-hetero", parent="xxx")
     await world.register_key()
     return world
-
-
-def cog(world: VigieWorld) -> Any:
-    assert world.bot is not None
-    found = world.bot.get_cog("Alerts")
-    assert found is not None
-    return found
-
-
-async def cycle(world: VigieWorld) -> Any:
-    report = await cog(world).scheduler.run_cycle(spread=0)
-    await cog(world).sender.flush()
-    return report
 
 
 async def final(world: VigieWorld, command: str, **options: Any) -> str:

@@ -16,6 +16,7 @@ import pytest
 from bot.criteria import Criteria
 from bot.services.alerts.service import AlertSpec
 from tests.e2e.conftest import VigieWorld
+from tests.e2e.conftest import alerts_cog as cog
 from tests.fakes.discord import InteractionRecord
 
 pytestmark = pytest.mark.asyncio
@@ -29,13 +30,6 @@ SEARCH_PACING = 2.0
 ALLOWED = POLL_INTERVAL + 15
 MEMBERS = 10
 SEARCHES_PER_MEMBER = 6  # the default cooldown: 6 searches per member per minute
-
-
-def cog(world: VigieWorld) -> Any:
-    assert world.bot is not None
-    found = world.bot.get_cog("Alerts")
-    assert found is not None
-    return found
 
 
 def has_embeds(message: dict[str, Any]) -> bool:

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import VigieWorld
+from tests.e2e.conftest import alert_cycle as cycle
+from tests.e2e.conftest import alerts_cog as cog
 from tests.fakes.discord import FakeChannel, FakeDiscordError
 
 pytestmark = pytest.mark.asyncio
@@ -20,20 +22,6 @@ pytestmark = pytest.mark.asyncio
 async def ready(world: VigieWorld) -> VigieWorld:
     await world.register_key()
     return world
-
-
-def cog(world: VigieWorld) -> Any:
-    assert world.bot is not None
-    found = world.bot.get_cog("Alerts")
-    assert found is not None
-    return found
-
-
-async def cycle(world: VigieWorld) -> Any:
-    """One poll of every server, then whatever the sender has to post."""
-    report = await cog(world).scheduler.run_cycle(spread=0)
-    await cog(world).sender.flush()
-    return report
 
 
 async def final(world: VigieWorld, command: str, **options: Any) -> dict[str, Any]:

@@ -18,6 +18,8 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import MANAGE_GUILD, VigieWorld, vigie_settings
+from tests.e2e.conftest import alert_cycle as cycle
+from tests.e2e.conftest import alerts_cog as cog
 from tests.e2e.test_process import env_for
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.lacale import FakeLaCale
@@ -116,17 +118,6 @@ async def scrape(world: VigieWorld) -> Scrape:
     status, text, headers = await get(base_url(world) + "/metrics")
     assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
     return Scrape(text)
-
-
-def cog(world: VigieWorld) -> Any:
-    assert world.bot is not None
-    return world.bot.get_cog("Alerts")
-
-
-async def cycle(world: VigieWorld) -> Any:
-    report = await cog(world).scheduler.run_cycle(spread=0)
-    await cog(world).sender.flush()
-    return report
 
 
 async def final(world: VigieWorld, command: str, **options: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import pytest
 
 from bot.services.vault import KeyDecryptError, KeyVault
 from tests.e2e.conftest import SECRET_KEY, VigieWorld, vigie_settings
+from tests.e2e.conftest import alert_cycle as cycle
 
 NEW_SECRET = "a-new-secret-key-for-vigie-9876543210"
 
@@ -43,13 +44,6 @@ def alerts_field(status: dict[str, Any]) -> str:
 
 def alert_rows(world: VigieWorld) -> list[tuple[int, str | None]]:
     return db(world).execute("select paused, pause_reason from alerts order by id").fetchall()
-
-
-async def cycle(world: VigieWorld) -> Any:
-    alerts = world.bot.get_cog("Alerts")  # type: ignore[union-attr]
-    report = await alerts.scheduler.run_cycle(spread=0)
-    await alerts.sender.flush()
-    return report
 
 
 async def setup_keys_and_alert(world: VigieWorld) -> str:

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import VigieWorld
+from tests.e2e.conftest import alert_cycle as cycle
+from tests.e2e.conftest import alerts_cog as cog
 from tests.fakes.discord import FakeMember
 
 pytestmark = pytest.mark.asyncio
@@ -22,20 +24,6 @@ async def ready(world: VigieWorld) -> VigieWorld:
     text = await final(world, "setup watches", state="on")
     assert "/watch add" in text
     return world
-
-
-def cog(world: VigieWorld) -> Any:
-    assert world.bot is not None
-    found = world.bot.get_cog("Alerts")
-    assert found is not None
-    return found
-
-
-async def cycle(world: VigieWorld) -> Any:
-    """One poll of every server (and member key), then whatever the sender has to send."""
-    report = await cog(world).scheduler.run_cycle(spread=0)
-    await cog(world).sender.flush()
-    return report
 
 
 async def final(world: VigieWorld, command: str, *, by: FakeMember | None = None, **options: Any) -> str:
