@@ -12,9 +12,23 @@ the services that write the states, and the UI that shows them.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Self
 
 
-class PauseReason(StrEnum):
+class _PauseWords(StrEnum):
+    """What alert and watch pause reasons share: each has a ``user`` member (a pause by a
+    member), which is also how a paused row without a reason, or with an unknown word, reads."""
+
+    @classmethod
+    def of(cls, stored: str | None) -> Self:
+        """A stored value as a member; ``None`` or an unknown word reads as a member's pause."""
+        try:
+            return cls(stored if stored is not None else "user")
+        except ValueError:
+            return cls("user")
+
+
+class PauseReason(_PauseWords):
     """Why an alert is paused (``Alert.pause_reason``); each has a label
     ``alert.pause_reason.<value>``."""
 
@@ -30,14 +44,6 @@ class PauseReason(StrEnum):
     NO_KEY = "no_key"
     #: The stored key cannot be decrypted (SECRET_KEY changed without SECRET_KEY_OLD).
     KEY_UNREADABLE = "key_unreadable"
-
-    @classmethod
-    def of(cls, stored: str | None) -> PauseReason:
-        """A stored value as a member; ``None`` or an unknown word reads as a member's pause."""
-        try:
-            return cls(stored) if stored is not None else cls.USER
-        except ValueError:
-            return cls.USER
 
     @property
     def about_key(self) -> bool:
@@ -56,7 +62,7 @@ KEY_PAUSE_REASONS = (PauseReason.NO_KEY, PauseReason.KEY_REFUSED, PauseReason.KE
 CHANNEL_PAUSE_REASONS = (PauseReason.CHANNEL_FORBIDDEN, PauseReason.CHANNEL_MISSING)
 
 
-class WatchPause(StrEnum):
+class WatchPause(_PauseWords):
     """Why a member's watch is paused (``Watch.pause_reason``); each has a label
     ``watch.pause_reason.<value>``."""
 
@@ -70,14 +76,6 @@ class WatchPause(StrEnum):
     NO_PERSONAL_KEY = "no_personal_key"
     #: La Cale refused the member's personal key.
     PERSONAL_KEY_REFUSED = "personal_key_refused"
-
-    @classmethod
-    def of(cls, stored: str | None) -> WatchPause:
-        """A stored value as a member; ``None`` or an unknown word reads as a member's pause."""
-        try:
-            return cls(stored) if stored is not None else cls.USER
-        except ValueError:
-            return cls.USER
 
 
 class PollOutcome(StrEnum):
