@@ -12,14 +12,13 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from alembic import command
-
 from bot.db.engine import create_engine
-from bot.db.migrate import alembic_config, head_revision
+from bot.db.migrate import head_revision
 from bot.exit_codes import ExitCode
 from tests.e2e.test_process import ROOT, env_for, run
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.lacale import FakeLaCale
+from tests.support.migrations import alembic_step
 from tests.support.postgres import postgres_url  # noqa: F401  (fixture)
 
 
@@ -114,7 +113,7 @@ async def test_check_reports_pending_migrations_and_applies_none(tmp_path: Path,
         # A database one migration behind: reported, left as it is.
         engine = create_engine(env["DATABASE_URL"])
         async with engine.begin() as connection:
-            await connection.run_sync(lambda c: command.upgrade(alembic_config(c), "0001"))
+            await connection.run_sync(alembic_step("0001"))
         await engine.dispose()
         code, out, err = await run(["check"], env, tmp_path)
         assert code == 0, out + err

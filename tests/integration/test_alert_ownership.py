@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cluster.ownership import Ownership
@@ -33,7 +33,7 @@ from bot.services.alerts.deliver import (
 )
 from bot.services.alerts.queries import due_guilds
 from tests.support.alert_harness import RecordingPoster
-from tests.support.postgres import postgres_url  # noqa: F401  (fixture)
+from tests.support.postgres import empty_public_schema, postgres_url  # noqa: F401  (fixture)
 
 SHARDS = 4
 
@@ -133,9 +133,7 @@ async def cluster(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Clu
     if request.param == "postgres":
         url = request.getfixturevalue("postgres_url")
         engine = create_engine(url)
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
+        await empty_public_schema(engine)
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'vigie.sqlite3'}"
         engine = create_engine(url)
@@ -258,9 +256,7 @@ async def test_concurrent_overlapping_claims_on_postgres_one_wins_whole(postgres
     """Two transactions claim overlapping batches at once: the second waits for the
     first's row lock, finds a row taken, and rolls its whole batch back."""
     engine = create_engine(postgres_url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
+    await empty_public_schema(engine)
     await upgrade_database(engine)
     await engine.dispose()
     c = Cluster(postgres_url, RecordingPoster())

@@ -3,20 +3,18 @@ keeping every alert's criteria, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.criteria import Criteria
 from bot.db.engine import create_engine
-from bot.db.migrate import alembic_config
-from tests.support.postgres import postgres_url  # noqa: F401  (fixture)
+from tests.support.migrations import alembic_step
+from tests.support.postgres import empty_public_schema, postgres_url  # noqa: F401  (fixture)
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 #: Alerts as revision 0003 stored them, and the criteria each must read as afterwards.
@@ -68,20 +66,13 @@ OLD: list[tuple[dict[str, Any], dict[str, Any]]] = [
 CRITERIA_COLUMNS = ("query", "categories", "tmdb_id", "min_size", "max_size", "min_seeders", "exclude")
 
 
-def _alembic(revision: str, *, down: bool = False) -> Callable[[Connection], None]:
-    def run(connection: Connection) -> None:
-        (command.downgrade if down else command.upgrade)(alembic_config(connection), revision)
-
-    return run
-
-
 def _columns(connection: Connection) -> set[str]:
     return {c["name"] for c in sa.inspect(connection).get_columns("alerts")}
 
 
 async def _round_trip(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await conn.run_sync(_alembic("0003"))
+        await conn.run_sync(alembic_step("0003"))
         guilds = sa.table(
             "guild_settings",
             *(sa.column(n) for n in ("guild_id", "key_status", "locale", "active", "created_at", "updated_at")),
@@ -111,7 +102,7 @@ async def _round_trip(engine: AsyncEngine) -> None:
             )
 
     async with engine.begin() as conn:
-        await conn.run_sync(_alembic("0004"))
+        await conn.run_sync(alembic_step("0004"))
         assert not set(CRITERIA_COLUMNS) & await conn.run_sync(_columns)
         new_alerts = sa.table(
             "alerts", sa.column("id"), sa.column("name"), sa.column("channel_id"), sa.column("paused"),
@@ -138,7 +129,7 @@ async def _round_trip(engine: AsyncEngine) -> None:
     assert Criteria.from_json(rows[2].criteria) == Criteria()
 
     async with engine.begin() as conn:
-        await conn.run_sync(_alembic("0003", down=True))
+        await conn.run_sync(alembic_step("0003", down=True))
         assert "criteria" not in await conn.run_sync(_columns)
         back = sa.table(
             "alerts",
@@ -149,7 +140,7 @@ async def _round_trip(engine: AsyncEngine) -> None:
     assert [{n: getattr(r, n) for n in CRITERIA_COLUMNS} for r in restored] == [columns for columns, _ in OLD]
 
     async with engine.begin() as conn:  # and up again, as a deploy after a rollback does
-        await conn.run_sync(_alembic("head"))
+        await conn.run_sync(alembic_step("head"))
 
 
 async def test_criteria_fold_into_json_and_back_on_sqlite(tmp_path: Path) -> None:
@@ -163,9 +154,7 @@ async def test_criteria_fold_into_json_and_back_on_sqlite(tmp_path: Path) -> Non
 async def test_criteria_fold_into_json_and_back_on_postgres(postgres_url: str) -> None:
     engine = create_engine(postgres_url)
     try:
-        async with engine.begin() as conn:
-            await conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-            await conn.execute(sa.text("CREATE SCHEMA public"))
+        await empty_public_schema(engine)
         await _round_trip(engine)
     finally:
         await engine.dispose()

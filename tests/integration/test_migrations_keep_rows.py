@@ -7,17 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
 
 from bot.db.engine import create_engine
-from bot.db.migrate import alembic_config, head_revision, upgrade_database
+from bot.db.migrate import head_revision, upgrade_database
+from tests.support.migrations import alembic_step
 
 
 async def test_upgrade_from_the_first_alert_schema_keeps_alerts_and_deliveries(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'vigie.sqlite3'}")
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "0003"))
+            await conn.run_sync(alembic_step("0003"))
             await conn.execute(
                 sa.text(
                     "insert into guild_settings (guild_id, key_status, locale, active, created_at, updated_at) "

@@ -8,7 +8,6 @@ import aiohttp
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import load_settings
@@ -19,15 +18,13 @@ from bot.services.guilds import GuildService
 from bot.services.lacale_access import LaCaleAccess, MetaCache
 from bot.services.vault import KeyVault
 from tests.fakes.lacale import FakeLaCale
-from tests.support.postgres import postgres_url  # noqa: F401  (fixture)
+from tests.support.postgres import empty_public_schema, postgres_url  # noqa: F401  (fixture)
 
 
 @pytest.fixture
 async def pg_engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(postgres_url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
+    await empty_public_schema(engine)
     yield engine
     await engine.dispose()
 

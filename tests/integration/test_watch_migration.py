@@ -4,31 +4,22 @@ refused by the database, and going back drops only what the revision added."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db.engine import create_engine
-from bot.db.migrate import alembic_config
-from tests.support.postgres import postgres_url  # noqa: F401  (fixture)
+from tests.support.migrations import alembic_step
+from tests.support.postgres import empty_public_schema, postgres_url  # noqa: F401  (fixture)
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 #: The revision before the watches, and theirs.
 BEFORE, WATCHES = "0004", "0005"
-
-
-def _alembic(revision: str, *, down: bool = False) -> Callable[[Connection], None]:
-    def run(connection: Connection) -> None:
-        (command.downgrade if down else command.upgrade)(alembic_config(connection), revision)
-
-    return run
 
 
 def _tables(connection: Connection) -> set[str]:
@@ -51,7 +42,7 @@ DELIVERY_COLUMNS = ("guild_id", "channel_id", "info_hash", "release", "status", 
 
 async def _round_trip(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await conn.run_sync(_alembic(BEFORE))
+        await conn.run_sync(alembic_step(BEFORE))
         await conn.execute(
             sa.insert(GUILDS).values(
                 guild_id=1, key_status="valid", locale="fr", active=True, created_at=NOW, updated_at=NOW
@@ -71,7 +62,7 @@ async def _round_trip(engine: AsyncEngine) -> None:
         )  # fmt: skip
 
     async with engine.begin() as conn:
-        await conn.run_sync(_alembic(WATCHES))
+        await conn.run_sync(alembic_step(WATCHES))
         settings = _table("guild_settings", "guild_id", "watches_enabled")
         assert (await conn.execute(sa.select(settings.c.watches_enabled))).scalars().all() == [False]
         watches = _table(
@@ -98,13 +89,13 @@ async def _round_trip(engine: AsyncEngine) -> None:
             await conn.execute(sa.insert(new).values(**dm))
 
     async with engine.begin() as conn:
-        await conn.run_sync(_alembic(BEFORE, down=True))
+        await conn.run_sync(alembic_step(BEFORE, down=True))
         assert "watches" not in await conn.run_sync(_tables)
         back = _table("deliveries", "alert_id", "info_hash", "status")
         assert (await conn.execute(sa.select(back))).all() == [(1, "a" * 40, "delivered")]
 
     async with engine.begin() as conn:  # and up again, as a deploy after a rollback does
-        await conn.run_sync(_alembic("head"))
+        await conn.run_sync(alembic_step("head"))
 
 
 async def test_watches_migration_on_sqlite(tmp_path: Path) -> None:
@@ -118,9 +109,7 @@ async def test_watches_migration_on_sqlite(tmp_path: Path) -> None:
 async def test_watches_migration_on_postgres(postgres_url: str) -> None:
     engine = create_engine(postgres_url)
     try:
-        async with engine.begin() as conn:
-            await conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-            await conn.execute(sa.text("CREATE SCHEMA public"))
+        await empty_public_schema(engine)
         await _round_trip(engine)
     finally:
         await engine.dispose()

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.criteria import Criteria
@@ -40,6 +40,7 @@ from bot.services.lacale_access import LaCaleAccess, MetaCache
 from bot.services.vault import KeyVault
 from bot.services.watches import WatchService
 from tests.fakes.lacale import FakeLaCale
+from tests.support.postgres import empty_public_schema
 
 SECRET = b"0" * 32
 
@@ -266,9 +267,7 @@ async def postgres_pipeline(url: str, fake: FakeLaCale, guild_id: int) -> AsyncI
     """A pipeline on the tests' PostgreSQL (its schema emptied first), with the server
     ``guild_id``."""
     engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
+    await empty_public_schema(engine)
     await engine.dispose()
     async with pipeline(url, fake) as built:
         await built.add_guild(guild_id)

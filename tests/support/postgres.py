@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 def _free_port() -> int:
@@ -120,3 +122,11 @@ def postgres_url() -> Iterator[str]:
             yield server.url
     except PostgresUnavailable as exc:
         pytest.skip(str(exc))
+
+
+async def empty_public_schema(engine: AsyncEngine) -> None:
+    """The session's PostgreSQL is shared by the tests that use it: each starts from an
+    empty ``public`` schema (no tables, no Alembic revision)."""
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
