@@ -34,7 +34,7 @@ from bot.ui.alert_posts import DiscordAlertPoster
 from bot.ui.cards import alert_line, alert_list_entries, alert_test_card, criteria_text
 from bot.ui.checks import guild_id_of, may_manage_guild, require_manage_guild
 from bot.ui.destinations import AlertChannel, describe
-from bot.ui.options import criteria_options
+from bot.ui.options import cleared_options, criteria_options
 from bot.ui.pages import ALERTS_PER_PAGE, chunk_lines, send_pages
 from bot.ui.replies import defer, reply
 from bot.ui.text import escape, plain
@@ -217,10 +217,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Saved sea
                 interaction, channel.id if channel else (await self.alerts.get(guild_id, name)).channel_id
             )
             _check_mention(interaction, mention, target)
-        cleared = [c.strip().lower() for c in (clear or "").replace(" ", ",").split(",") if c.strip()]
-        for option in cleared:
-            if option not in CLEARABLE:
-                raise UserError("alert.error.bad_clear", value=escape(option[:32]), options=", ".join(CLEARABLE))
+        cleared = cleared_options(clear, CLEARABLE)
         changes: dict[str, Any] = {"mention_role_id": None} if "mention" in cleared else {}
         given: dict[str, Any] = {
             "new_name": new_name,

@@ -27,7 +27,7 @@ from bot.limits import ALERT_NAME_MAX
 from bot.services.watches import WatchService
 from bot.ui.cards import criteria_text, watch_line, watch_list_entries, watch_pause_text, watch_test_card
 from bot.ui.checks import guild_id_of
-from bot.ui.options import criteria_options
+from bot.ui.options import cleared_options, criteria_options
 from bot.ui.pages import ALERTS_PER_PAGE, chunk_lines, send_pages
 from bot.ui.replies import defer, reply
 from bot.ui.text import escape, plain
@@ -161,10 +161,7 @@ class Watches(commands.GroupCog, group_name="watch", group_description="Your own
         **criteria: Any,
     ) -> None:
         guild_id = guild_id_of(interaction)
-        cleared = [c.strip().lower() for c in (clear or "").replace(" ", ",").split(",") if c.strip()]
-        for option in cleared:
-            if option not in CLEARABLE:
-                raise UserError("alert.error.bad_clear", value=escape(option[:32]), options=", ".join(CLEARABLE))
+        cleared = cleared_options(clear, CLEARABLE)
         options = {k: v for k, v in criteria.items() if v is not None}
         if not options and not cleared and new_name is None:
             raise UserError("alert.error.nothing_to_change")

@@ -19,7 +19,7 @@ fetch) is left to the service, once the command has deferred.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 import discord
@@ -27,9 +27,11 @@ from discord import AppCommandOptionType, app_commands
 from discord.app_commands import Choice
 
 from bot.criteria import CRITERIA, Criterion, parse_exclude, parse_size_option
+from bot.errors import UserError
 from bot.limits import EXCLUDE_TEXT_MAX
 from bot.services.search import validate_tmdb
 from bot.ui.autocomplete import cached_meta, category_choices
+from bot.ui.text import escape
 
 if TYPE_CHECKING:
     from bot.app import VigieBot
@@ -221,3 +223,13 @@ __all__ = [
     "TmdbTransformer",
     "criteria_options",
 ]
+
+
+def cleared_options(text: str | None, clearable: Sequence[str]) -> list[str]:
+    """``/alert edit`` and ``/watch edit``'s ``clear:``: option names separated by commas
+    or spaces, each one that command may empty, or a refusal naming the ones it may."""
+    cleared = [c.strip().lower() for c in (text or "").replace(" ", ",").split(",") if c.strip()]
+    for option in cleared:
+        if option not in clearable:
+            raise UserError("alert.error.bad_clear", value=escape(option[:32]), options=", ".join(clearable))
+    return cleared

@@ -71,3 +71,19 @@ async def test_a_refused_value_reads_as_precisely_as_before(
         await _param(command, option).transform(None, typed)
     assert describe_error(exc.value, locale).text == i18n.t(locale, key, **values)
     assert describe_error(exc.value, locale).error_id is None
+
+
+def test_clear_names_options_by_commas_or_spaces_and_refuses_others() -> None:
+    from bot.errors import UserError
+    from bot.ui.options import cleared_options
+
+    assert cleared_options(" Mention, max_size  exclude", ("mention", "max_size", "exclude")) == [
+        "mention",
+        "max_size",
+        "exclude",
+    ]
+    assert cleared_options(None, ("mention",)) == []
+    with pytest.raises(UserError) as refused:
+        cleared_options("mention, channel", ("mention", "max_size"))
+    assert refused.value.key == "alert.error.bad_clear"
+    assert refused.value.values["options"] == "mention, max_size"
