@@ -18,6 +18,7 @@ from bot.db.models import Alert, GuildSettings, KeyStatus, Watch
 from bot.db.rows import rows_changed
 from bot.db.types import utcnow
 from bot.errors import KeyUnreadable
+from bot.i18n import lang_of
 from bot.lacale.errors import AuthError
 from bot.services.keys import KeyService, ResolvedKey
 from bot.services.lacale_access import LaCaleAccess, MetaCache
@@ -115,7 +116,7 @@ class GuildService:
             row = await self._settings(session, guild_id)
             row.active = True
             if locale:
-                row.locale = "fr" if locale.lower().startswith("fr") else "en"
+                row.locale = lang_of(locale)
 
     async def guild_locale(self, guild_id: int) -> str:
         async with self._sessions() as session:

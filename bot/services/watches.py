@@ -32,6 +32,7 @@ from bot.db.models import Delivery, DeliveryStatus, GuildSettings, KeyStatus, Me
 from bot.db.rows import rows_changed
 from bot.db.types import utcnow
 from bot.errors import UserError
+from bot.i18n import lang_of
 from bot.lacale.errors import BadRequest
 from bot.lacale.models import Meta, Torrent
 from bot.limits import ALERT_NAME_MAX, WATCHES_PER_GUILD_DEFAULT, WATCHES_PER_MEMBER_DEFAULT
@@ -42,6 +43,7 @@ from bot.services.alerts.service import DryRun, dry_run
 from bot.services.alerts.watching import pause_member_watches
 from bot.services.guilds import GuildService
 from bot.services.lacale_access import LaCaleAccess
+from bot.services.naming import find_by_name, suggest_names
 from bot.states import WatchPause
 
 log = logging.getLogger("vigie.watches")
@@ -186,10 +188,7 @@ class WatchService:
                     select(Watch.name).where(Watch.guild_id == guild_id, Watch.user_id == user_id).order_by(Watch.name)
                 )
             ).all()
-        wanted = typed.strip().casefold()
-        starts = [n for n in names if n.casefold().startswith(wanted)]
-        contains = [n for n in names if wanted in n.casefold() and n not in starts]
-        return (starts + contains)[:25]
+        return suggest_names(names, typed)
 
     # -- changing --------------------------------------------------------------------------
     async def create(self, guild_id: int, user_id: int, name: str, criteria: Criteria, *, locale: str) -> WatchInfo:
@@ -219,7 +218,7 @@ class WatchService:
                 name=name,
                 criteria=criteria.to_json(),
                 personal=personal,
-                locale=_lang(locale),
+                locale=lang_of(locale),
                 created_at=now,
             )
             session.add(watch)
@@ -367,16 +366,9 @@ class WatchService:
 
 
 async def _find(session: AsyncSession, guild_id: int, user_id: int, name: str, *, required: bool = True) -> Watch:
-    wanted = name.strip()
-    scope = (Watch.guild_id == guild_id, Watch.user_id == user_id)
-    watch = await session.scalar(select(Watch).where(*scope, Watch.name == wanted))
-    if watch is None:
-        # Case-insensitive in Python, like alerts (SQLite's lower() folds ASCII only).
-        folded = wanted.lower()
-        watches = await session.scalars(select(Watch).where(*scope).order_by(Watch.id))
-        watch = next((w for w in watches if w.name.lower() == folded), None)
+    watch = await find_by_name(session, Watch, (Watch.guild_id == guild_id, Watch.user_id == user_id), name)
     if watch is None and required:
-        raise UserError("watch.error.unknown", name=wanted[:ALERT_NAME_MAX])
+        raise UserError("watch.error.unknown", name=name.strip()[:ALERT_NAME_MAX])
     return watch  # type: ignore[return-value]
 
 
@@ -406,10 +398,6 @@ def _valid_name(name: str) -> str:
     if not clean or len(clean) > ALERT_NAME_MAX:
         raise UserError("watch.error.name", limit=ALERT_NAME_MAX)
     return clean
-
-
-def _lang(locale: str) -> str:
-    return "fr" if str(locale).lower().startswith("fr") else "en"
 
 
 # -- criteria -----------------------------------------------------------------------------------

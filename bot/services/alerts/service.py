@@ -41,6 +41,7 @@ from bot.services.alerts.matching import dedupe, newest_first
 from bot.services.alerts.record import NewDelivery, insert_deliveries, insert_seen
 from bot.services.guilds import GuildService
 from bot.services.lacale_access import LaCaleAccess
+from bot.services.naming import find_by_name, suggest_names
 from bot.states import PauseReason
 
 log = logging.getLogger("vigie.alerts")
@@ -205,10 +206,7 @@ class AlertService:
             names = (
                 await session.scalars(select(Alert.name).where(Alert.guild_id == guild_id).order_by(Alert.name))
             ).all()
-        wanted = typed.strip().casefold()
-        starts = [n for n in names if n.casefold().startswith(wanted)]
-        contains = [n for n in names if wanted in n.casefold() and n not in starts]
-        return (starts + contains)[:25]
+        return suggest_names(names, typed)
 
     # -- creating --------------------------------------------------------------------------
     async def create(
@@ -476,17 +474,9 @@ class AlertService:
 
     @staticmethod
     async def _find(session: AsyncSession, guild_id: int, name: str, *, required: bool = True) -> Alert:
-        wanted = name.strip()
-        alert = await session.scalar(select(Alert).where(Alert.guild_id == guild_id, Alert.name == wanted))
-        if alert is None:
-            # Compared here, not with SQL ``lower()``: SQLite's folds ASCII only, so "ÉTÉ"
-            # would miss "Été" there (and make a second alert) while PostgreSQL finds it.
-            # A server has at most ALERTS_PER_GUILD_MAX alerts.
-            folded = wanted.lower()
-            alerts = await session.scalars(select(Alert).where(Alert.guild_id == guild_id).order_by(Alert.id))
-            alert = next((a for a in alerts if a.name.lower() == folded), None)
+        alert = await find_by_name(session, Alert, (Alert.guild_id == guild_id,), name)
         if alert is None and required:
-            raise UserError("alert.error.unknown", name=wanted[:ALERT_NAME_MAX])
+            raise UserError("alert.error.unknown", name=name.strip()[:ALERT_NAME_MAX])
         return alert  # type: ignore[return-value]
 
     @staticmethod
