@@ -9,13 +9,17 @@ Discord's spec (github.com/discord/discord-api-spec, MIT) is read at test time f
 the workplace keeps it, ``shared/discord-api-spec/openapi.json`` beside the repository,
 or from the file ``DISCORD_API_SPEC`` names; it is never copied into the project. Only the
 closure of ``ROOTS`` (the schemas the fake uses and everything they reference) is loaded.
+On a machine without it, request bodies get only the fake's own checks (said once in the
+log) and the fake's schema tests are skipped, saying why.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,8 @@ from referencing.jsonschema import DRAFT202012
 from .errors import _ApiError, _Errors
 
 #: Where Discord's OpenAPI description is read from (see the module's docstring).
+log = logging.getLogger("tests.fakes.discord")
+
 SPEC_ENV = "DISCORD_API_SPEC"
 SHARED_SPEC = Path("shared") / "discord-api-spec" / "openapi.json"
 _BASE = "urn:discord-api-spec"
@@ -44,27 +50,49 @@ ROOTS = (
 )
 
 
-def spec_path() -> Path:
+def _local_origin(root: Path) -> Path | None:
+    """The checkout this one was cloned from, when that is a folder on this machine (a
+    fresh clone made for a clean run sits anywhere; its origin sits beside ``shared/``)."""
+    try:
+        url = subprocess.run(
+            ["git", "-C", str(root), "remote", "get-url", "origin"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    origin = Path(url.removeprefix("file://")).expanduser() if url else None
+    return origin.resolve() if origin is not None and origin.is_dir() else None
+
+
+@functools.cache
+def spec_path() -> Path | None:
     """``DISCORD_API_SPEC``, else ``shared/discord-api-spec/openapi.json`` in the nearest folder
-    above the repository that has one (a checkout beside ``shared/``, or a worktree deeper)."""
+    above the repository (a checkout beside ``shared/``, or a worktree deeper), or above the
+    local checkout it was cloned from; ``None`` when there is none."""
     named = os.environ.get(SPEC_ENV)
     if named:
         return Path(named).expanduser()
     root = Path(__file__).resolve().parents[3]
-    for folder in root.parents:
-        if (folder / SHARED_SPEC).is_file():
-            return folder / SHARED_SPEC
-    return root.parent / SHARED_SPEC
+    origin = _local_origin(root)
+    for start in (root, origin):
+        for folder in start.parents if start is not None else ():
+            if (folder / SHARED_SPEC).is_file():
+                return folder / SHARED_SPEC
+    return None
+
+
+def available() -> bool:
+    path = spec_path()
+    return path is not None and path.is_file()
 
 
 @functools.cache
 def schemas() -> dict[str, Any]:
     """The schemas the fake uses, from Discord's spec (read once per test session)."""
     path = spec_path()
-    if not path.is_file():
+    if path is None or not path.is_file():
         raise FileNotFoundError(
-            f"Discord's OpenAPI description is not at {path}: the fake Discord checks request bodies "
-            f"against it. Set {SPEC_ENV} to the path of discord-api-spec's specs/openapi.json."
+            f"Discord's OpenAPI description was not found (looked for {SHARED_SPEC} above the repository "
+            f"and above the checkout it was cloned from). Set {SPEC_ENV} to discord-api-spec's specs/openapi.json."
         )
     return extract(json.loads(path.read_text()))
 
@@ -100,7 +128,11 @@ def problems(schema: str, instance: Any, *, request: bool = False) -> list[str]:
 
 def check_request(schema: str, body: Any) -> None:
     """Refuses a request body the schema refuses, as Discord does: 400 / 50035 Invalid Form Body
-    with the ``errors`` tree keyed by the offending field."""
+    with the ``errors`` tree keyed by the offending field. Without the spec on this machine
+    only the fake's own checks of the route apply (said once in the log)."""
+    if not available():
+        _warn_no_spec()
+        return
     errors = _Errors()
     for e in validator(schema, request=True).iter_errors(body):
         errors.add(e.absolute_path or ["_root"], "BASE_TYPE_BAD_SCHEMA", e.message)
@@ -131,3 +163,12 @@ def extract(openapi: dict[str, Any], roots: tuple[str, ...] = ROOTS) -> dict[str
         wanted.add(root)
         walk(schemas[root])
     return {name: schemas[name] for name in sorted(wanted)}
+
+
+@functools.cache
+def _warn_no_spec() -> None:
+    log.warning(
+        "Discord's OpenAPI description not found: the fake Discord checks request bodies with its own "
+        "rules only (set %s to check them against Discord's schemas too)",
+        SPEC_ENV,
+    )
